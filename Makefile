@@ -1,0 +1,103 @@
+# imgtagfs — top-level build.
+#
+#   make            build imgtagfs, uhub-sim and the unit tests
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install missing packages, build, mount the demo registry
+#   make SANITIZE=address,undefined check    the same under ASan/UBSan
+#   make CC=clang   any C11 compiler
+#
+# src/*.c form libimgtagfs.a, which the daemon, the simulator and every unit
+# test link; tests/unit/test_NAME.c becomes build/tests/test_NAME.
+
+CC       ?= cc
+PKGS     := fuse3 libcurl libcjson openssl
+SIMPKGS  := libmicrohttpd libcjson
+B        := build
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -Iinclude
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+# pkg-config is only asked when something is compiled, so `make deps` works
+# on a machine that has none of the packages yet.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+SIM_LIBS   = $(shell pkg-config --libs $(SIMPKGS) 2>/dev/null)
+
+LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+SIM_SRC   := $(wildcard tests/sim/*.c)
+SIM_OBJ   := $(SIM_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+UNIT_HELP := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+
+.PHONY: all deps check unit integration demo clean install uninstall format lint-man
+all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libimgtagfs.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/imgtagfs: $(B)/src/main.o $(B)/libimgtagfs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# mount(8) runs /sbin/mount.TYPE; the daemon dispatches on argv[0].
+$(B)/mount.imgtagfs: $(B)/imgtagfs
+	ln -sf imgtagfs $@
+
+$(B)/uhub-sim: $(SIM_OBJ) $(B)/libimgtagfs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(PKG_LIBS)
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libimgtagfs.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+integration: $(B)/imgtagfs $(B)/uhub-sim
+	@scripts/run-integration.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(B)/imgtagfs $(B)/uhub-sim
+	@scripts/demo.sh
+
+install: $(B)/imgtagfs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/imgtagfs $(DESTDIR)$(BINDIR)/imgtagfs
+	ln -sf $(BINDIR)/imgtagfs $(DESTDIR)$(SBINDIR)/mount.imgtagfs
+	install -m 0644 man/imgtagfs.1 $(DESTDIR)$(MANDIR)/man1/imgtagfs.1
+	install -m 0644 man/mount.imgtagfs.8 $(DESTDIR)$(MANDIR)/man8/mount.imgtagfs.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/imgtagfs $(DESTDIR)$(SBINDIR)/mount.imgtagfs \
+	      $(DESTDIR)$(MANDIR)/man1/imgtagfs.1 $(DESTDIR)$(MANDIR)/man8/mount.imgtagfs.8
+
+format:
+	clang-format -i include/*.h src/*.c tests/unit/*.c tests/sim/*.c
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,51 @@
+/* cache.h — TTL cache of directory snapshots, keyed by string, with
+ * single-flight fills and a byte budget enforced by evicting whole
+ * least-recently-used snapshots.
+ *
+ * A decorator over the API, after sshfs's cache.c: callers ask for a key
+ * and a fill function; the cache calls fill at most once at a time per key
+ * (concurrent callers wait for that fill), never while holding its lock.
+ * The clock is injected, so tests control time.
+ * Thread-safe: one mutex guards the table; fills run unlocked.
+ */
+#ifndef IMGTAGFS_CACHE_H
+#define IMGTAGFS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snap.h"
+
+/* Monotonic milliseconds. */
+typedef int64_t (*cache_clock_fn)(void *arg);
+/* Produces the snapshot for key: 0 and *out (one reference, handed to the
+ * cache), or -errno. Called without the cache's lock. */
+typedef int (*cache_fill_fn)(void *arg, const char *key, struct snap **out);
+
+struct cache_stats {
+	uint64_t hits, misses, evictions, fills, fill_errors, waits;
+	size_t entries;	/* cached snapshots */
+	size_t bytes;	/* their snap_bytes() plus the cache's overhead */
+	int64_t oldest_ms;	/* age of the oldest cached snapshot */
+};
+
+/* clock NULL = CLOCK_MONOTONIC. NULL on -ENOMEM. cache_free(NULL) no-op. */
+struct cache *cache_new(size_t max_bytes, cache_clock_fn clock, void *clock_arg);
+void cache_free(struct cache *c);
+
+/* A snapshot for key no older than ttl_ms: from the cache, or from fill.
+ * A fill that fails with -ENOENT is remembered for neg_ttl_ms (later calls
+ * answer -ENOENT at once); other errors are not cached. On 0, *out holds a
+ * reference the caller must snap_unref. */
+int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+	      struct snap **out);
+/* The cached snapshot if present and younger than ttl_ms, without filling:
+ * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
+ * when absent or stale. Counts no miss. */
+int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* Forgets one key / every key. A fill in flight still completes. */
+void cache_drop(struct cache *c, const char *key);
+void cache_clear(struct cache *c);
+void cache_get_stats(struct cache *c, struct cache_stats *out);
+
+#endif

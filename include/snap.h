@@ -1,0 +1,53 @@
+/* snap.h — an immutable snapshot of one directory listing: entries sorted
+ * by name in byte order, packed in one allocation (no per-entry malloc),
+ * found by binary search. Reference-counted so a reader keeps a snapshot
+ * alive while the cache replaces it.
+ *
+ * Build with a builder (not thread-safe), then share the snap freely:
+ * snap_ref/snap_unref are atomic, everything else only reads.
+ */
+#ifndef IMGTAGFS_SNAP_H
+#define IMGTAGFS_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* mtime when the time could not be parsed (time_raw then holds it). */
+#define SNAP_NO_TIME INT64_MIN
+
+struct snap_entry {
+	const char *name;
+	const char *digest;	/* NULL when none */
+	const char *time_raw;	/* the unparsed time text, or NULL */
+	int64_t mtime;		/* Unix seconds or SNAP_NO_TIME */
+};
+
+struct snap_builder;
+struct snap;
+
+/* NULL on -ENOMEM. snap_builder_free(NULL) is a no-op. */
+struct snap_builder *snap_builder_new(void);
+void snap_builder_free(struct snap_builder *b);
+/* Copies e's strings. A later entry of the same name replaces an earlier
+ * one. 0 or -ENOMEM. */
+int snap_builder_add(struct snap_builder *b, const struct snap_entry *e);
+/* Sorts, de-duplicates and packs; consumes b in every case. The snap
+ * starts with one reference. NULL on -ENOMEM. */
+struct snap *snap_builder_finish(struct snap_builder *b);
+
+struct snap *snap_ref(struct snap *s);
+/* Drops a reference; frees at zero. NULL is a no-op. */
+void snap_unref(struct snap *s);
+
+size_t snap_count(const struct snap *s);
+/* Entry i (< snap_count). The strings live as long as s. */
+void snap_get(const struct snap *s, size_t i, struct snap_entry *out);
+/* Index of name, or -1. */
+long snap_find(const struct snap *s, const char *name);
+/* Index of the first entry whose name is >= key (snap_count if none). */
+size_t snap_lower_bound(const struct snap *s, const char *key);
+/* Bytes of memory the snapshot holds (for the cache's budget). */
+size_t snap_bytes(const struct snap *s);
+
+#endif

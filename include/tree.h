@@ -1,0 +1,60 @@
+/* tree.h — the filesystem's namespace: paths to repositories, image
+ * directories (image names with '/' become nested directories) and tag
+ * files, answered from cached listing snapshots.
+ *
+ *	/REPO				GetRepo listing
+ *	/REPO/A[/B...]			GetRepoImage listing of REPO
+ *	/REPO/IMAGE.../TAG		GetImageTag listing, or GetImageTag
+ *					with TagName for a cold single lookup
+ *
+ * When a tag of image X has the name of a nested image directory X/NAME,
+ * the directory keeps NAME and the tag file is shown as NAME@tag (see
+ * TREE_TAG_ALIAS); neither is lost.
+ * Thread-safe: all state lives in the cache and the uhub client.
+ */
+#ifndef IMGTAGFS_TREE_H
+#define IMGTAGFS_TREE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "cache.h"
+#include "log.h"
+#include "uhub.h"
+
+#define TREE_TAG_ALIAS "@tag"
+
+struct tree_config {
+	int64_t ttl_ms;		/* listing snapshot lifetime */
+	int64_t neg_ttl_ms;	/* lifetime of a "does not exist" answer */
+	const char *repo;	/* mount only this repository as the root, or NULL */
+	long api_tz;		/* zone of zone-less API times, seconds east */
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;		/* applied to 0444 files and 0555 directories */
+	int64_t mount_time;	/* the root's mtime (Unix seconds) */
+};
+
+/* Called by tree_readdir for each entry; a non-zero return stops it. */
+typedef int (*tree_fill_fn)(void *arg, const char *name, const struct stat *st);
+
+/* Borrows u, c and log (they must outlive the tree). NULL on -ENOMEM. */
+struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
+void tree_free(struct tree *t);
+
+/* stat of path. 0, -ENOENT, or the API's -errno. */
+int tree_getattr(struct tree *t, const char *path, struct stat *st);
+/* Lists a directory ("." and ".." included) with full attributes.
+ * 0, -ENOTDIR, -ENOENT, or -errno. */
+int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
+/* Reads a tag file. Bytes read, or -EISDIR, -ENOENT, -errno. */
+ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_t off);
+/* The digest / updated text of a tag file (for xattrs), into out.
+ * 0, -ENOENT, -EISDIR. */
+int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out);
+/* Drops the cached snapshots behind a directory (or everything for "/"). */
+int tree_refresh(struct tree *t, const char *path);
+
+#endif

@@ -1,0 +1,95 @@
+/* uhub.h — the UHub API as imgtagfs uses it: GetRepo, GetRepoImage,
+ * GetImageTag; whole listings fetched as one de-duplicated snapshot with
+ * parallel paging; retries with backoff; RetCode -> errno.
+ *
+ * Requests go through a struct uhub_transport, so tests can replace the
+ * network. Every request is signed (sign.h); debug logging prints the
+ * action, the parameters without PublicKey/Signature, RetCode and time.
+ * Thread-safe: many threads may call at once; at most max_requests calls
+ * are in flight across all of them.
+ */
+#ifndef IMGTAGFS_UHUB_H
+#define IMGTAGFS_UHUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "log.h"
+
+/* The network seam: post one form body for action. Same contract as
+ * http_post (0 when any HTTP response arrived, else -errno). */
+struct uhub_transport {
+	int (*post)(void *self, const char *action, const char *body, size_t len, struct http_reply *reply);
+	void *self;
+};
+
+/* The transport over a struct http (self is the struct http *). */
+int uhub_http_post(void *self, const char *action, const char *body, size_t len, struct http_reply *reply);
+
+struct uhub_config {
+	const char *public_key;
+	const char *private_key;
+	const char *project;	/* NULL: the key's default project */
+	const char *repo_type;	/* GetRepo Type: "private" or "public" */
+	unsigned page_size;	/* Limit asked for (1..10000) */
+	unsigned max_requests;	/* calls in flight at once (1..64) */
+	unsigned retries;	/* extra attempts for a transient failure */
+	long backoff_ms;	/* first backoff; doubles, with jitter */
+	long backoff_max_ms;	/* cap on one backoff */
+	size_t max_entries;	/* cap on one listing's size */
+	size_t max_reply;	/* cap on one reply body */
+};
+
+enum uhub_kind { UHUB_REPOS, UHUB_IMAGES, UHUB_TAGS };
+
+struct uhub_entry {
+	char *name;
+	char *time;	/* UpdateTime text, NULL when absent */
+	char *digest;	/* tags only, NULL when absent */
+};
+
+struct uhub_list {
+	struct uhub_entry *v;	/* sorted by name, names unique */
+	size_t n;
+};
+
+struct uhub_stats {
+	uint64_t calls[3];	/* by kind: GetRepo, GetRepoImage, GetImageTag */
+	uint64_t retries;
+	uint64_t errors;	/* calls that failed for good */
+	uint64_t last_retcode;	/* most recent non-zero RetCode */
+};
+
+/* Copies cfg's strings. NULL on -ENOMEM. uhub_free(NULL) is a no-op. */
+struct uhub *uhub_new(const struct uhub_config *cfg, const struct uhub_transport *tr, struct log *log);
+void uhub_free(struct uhub *u);
+
+/* Fetches a whole listing: repos (repo, image NULL), a repo's images
+ * (image NULL) or an image's tags. The first page gives TotalCount; the
+ * remaining pages are fetched in parallel, correct whatever cap the
+ * server applies to Limit, bounded by max_entries. 0 or -errno (ENOENT
+ * when the repo/image does not exist, EACCES for auth errors, EIO,
+ * ETIMEDOUT, EFBIG for a listing over max_entries, ...). */
+int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
+void uhub_list_release(struct uhub_list *l);
+
+/* One tag by name (GetImageTag with TagName). 0, -ENOENT, or -errno. */
+int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out);
+void uhub_entry_release(struct uhub_entry *e);
+
+/* One signed GetRepo call with Limit=1: the mount-time check. On failure
+ * writes a one-line reason (RetCode and the server's Message, or the
+ * transport's error) to why. 0 or -errno. */
+int uhub_probe(struct uhub *u, char *why, size_t whylen);
+
+/* Maps a non-zero RetCode to -errno (UHUB-API.md's table); lookup says a
+ * name was being looked up (230 then means ENOENT). The only such map. */
+int uhub_retcode_errno(long retcode, bool lookup);
+/* True for RetCodes worth retrying (110, 130, 150, 153, >= 2000). */
+bool uhub_retcode_transient(long retcode);
+
+void uhub_get_stats(struct uhub *u, struct uhub_stats *out);
+
+#endif
