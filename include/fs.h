@@ -5,6 +5,7 @@
 #ifndef IMGTAGFS_FS_H
 #define IMGTAGFS_FS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct fuse_operations;
@@ -15,6 +16,7 @@ struct fs_config {
 	double kernel_timeout;	/* entry/attr timeout handed to the kernel */
 	double negative_timeout;
 	int64_t ttl_ms;
+	bool foreground;	/* else log to syslog once mounted */
 };
 
 /* The context: borrows tree and log. NULL on -ENOMEM. */

@@ -1,0 +1,305 @@
+/* fs.c — the FUSE layer: thin callbacks that hand each operation to the
+ * tree, refuse every write with EROFS, and tell the kernel how long it may
+ * cache what it was told.
+ *
+ * The one context, struct imgtagfs, is FUSE's private_data; fs_init
+ * returns it because libfuse replaces private_data with init's result.
+ * Attributes travel with directory entries (readdirplus), so `ls -l`
+ * costs one readdir and no lookups.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "buf.h"
+#include "log.h"
+#include "names.h"
+#include "tree.h"
+
+#define XATTR_PREFIX "user.imgtagfs."
+
+struct imgtagfs {
+	struct fs_config cfg;
+	struct tree *t;
+	struct log *log;
+};
+
+struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct log *log)
+{
+	struct imgtagfs *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	fs->cfg = *cfg;
+	fs->t = t;
+	fs->log = log;
+	return fs;
+}
+
+void fs_free(struct imgtagfs *fs)
+{
+	free(fs);
+}
+
+static struct imgtagfs *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct imgtagfs *fs = ctx();
+
+	/* Kernel caches expire no later than our snapshots would. */
+	cfg->entry_timeout = fs->cfg.kernel_timeout;
+	cfg->attr_timeout = fs->cfg.kernel_timeout;
+	cfg->negative_timeout = fs->cfg.negative_timeout;
+	cfg->use_ino = 0;
+	cfg->kernel_cache = 0;
+	/* Always readdirplus: every listing carries its attributes. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* A re-pushed tag changes its mtime: let that drop cached pages. */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (!fs->cfg.foreground)
+		log_use_syslog(fs->log, true);
+	log_msg(fs->log, LOG_INFO, "mounted");
+	return fs;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return tree_getattr(ctx()->t, path, st);
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_one(void *arg, const char *name, const struct stat *st)
+{
+	struct fill_ctx *f = arg;
+
+	return f->filler(f->buf, name, st, 0, st ? FUSE_FILL_DIR_PLUS : 0);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct fill_ctx f = {.buf = buf, .filler = filler};
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	return tree_readdir(ctx()->t, path, fill_one, &f);
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int err;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return -EROFS;
+	err = tree_getattr(ctx()->t, path, &st);
+	if (err)
+		return err;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	/* Pages stay cached across opens; a changed tag changes its mtime,
+	 * which makes the kernel drop them (auto_inval_data). */
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static int fs_read(const char *path, char *dst, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return (int)tree_read(ctx()->t, path, dst, size, off);
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_namemax = NAMES_MAX;
+	sv->f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	return 0;
+}
+
+/* Copies value into an xattr reply (size 0 asks for the length). */
+static int xattr_reply(const struct buf *v, char *out, size_t size)
+{
+	if (v->len > 65536)
+		return -E2BIG;
+	if (size == 0)
+		return (int)v->len;
+	if (size < v->len)
+		return -ERANGE;
+	memcpy(out, v->data, v->len);
+	return (int)v->len;
+}
+
+static int fs_getxattr(const char *path, const char *name, char *out, size_t size)
+{
+	struct buf v;
+	int err;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
+		return -ENODATA;
+	buf_init(&v, 1 << 20);
+	err = tree_tag_value(ctx()->t, path, name + strlen(XATTR_PREFIX), &v);
+	if (!err)
+		err = xattr_reply(&v, out, size);
+	buf_release(&v);
+	return err;
+}
+
+static int fs_listxattr(const char *path, char *out, size_t size)
+{
+	static const char names[] = XATTR_PREFIX "digest\0" XATTR_PREFIX "updated";
+	struct stat st;
+	int err = tree_getattr(ctx()->t, path, &st);
+
+	if (err)
+		return err;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (size == 0)
+		return sizeof(names);
+	if (size < sizeof(names))
+		return -ERANGE;
+	memcpy(out, names, sizeof(names));
+	return sizeof(names);
+}
+
+/* Every call that would change something. */
+static int ro_path(const char *path)
+{
+	(void)path;
+	return -EROFS;
+}
+
+static int ro_path_mode(const char *path, mode_t mode)
+{
+	(void)mode;
+	return ro_path(path);
+}
+
+static int ro_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)dev;
+	return ro_path_mode(path, mode);
+}
+
+static int ro_two(const char *from, const char *to)
+{
+	(void)to;
+	return ro_path(from);
+}
+
+static int ro_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)flags;
+	return ro_two(from, to);
+}
+
+static int ro_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return ro_path_mode(path, mode);
+}
+
+static int ro_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return ro_path(path);
+}
+
+static int ro_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)size;
+	(void)fi;
+	return ro_path(path);
+}
+
+static int ro_write(const char *path, const char *data, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)data;
+	(void)size;
+	(void)off;
+	(void)fi;
+	return ro_path(path);
+}
+
+static int ro_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return ro_path_mode(path, mode);
+}
+
+static int ro_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	return ro_path(path);
+}
+
+static int ro_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	return ro_path(path);
+}
+
+static int ro_removexattr(const char *path, const char *name)
+{
+	(void)name;
+	return ro_path(path);
+}
+
+static const struct fuse_operations operations = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.statfs = fs_statfs,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.mknod = ro_mknod,
+	.mkdir = ro_path_mode,
+	.unlink = ro_path,
+	.rmdir = ro_path,
+	.symlink = ro_two,
+	.rename = ro_rename,
+	.link = ro_two,
+	.chmod = ro_chmod,
+	.chown = ro_chown,
+	.truncate = ro_truncate,
+	.write = ro_write,
+	.create = ro_create,
+	.utimens = ro_utimens,
+	.setxattr = ro_setxattr,
+	.removexattr = ro_removexattr,
+};
+
+const struct fuse_operations *fs_operations(void)
+{
+	return &operations;
+}

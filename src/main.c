@@ -1,0 +1,253 @@
+/* main.c — imgtagfs: mount a UHub container registry read-only.
+ *
+ *	$ imgtagfs uhub /mnt/registry
+ *	$ ls /mnt/registry/web/api
+ *	latest  v1.4.1  v1.4.2
+ *	$ cat /mnt/registry/web/api/v1.4.2
+ *	digest: sha256:3f1c...
+ *	updated: 2026-11-27T02:15:00Z
+ *
+ * Staged as parse -> credentials -> context -> check -> mount -> loop ->
+ * tear down. Everything the daemon needs hangs off one struct app built
+ * here; the FUSE layer sees its struct imgtagfs as private_data.
+ */
+#include <errno.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "creds.h"
+#include "fs.h"
+#include "http.h"
+#include "log.h"
+#include "opts.h"
+#include "tree.h"
+#include "uhub.h"
+
+#ifndef IMGTAGFS_VERSION
+#define IMGTAGFS_VERSION "0.1.0"
+#endif
+
+struct app {
+	struct config cfg;
+	struct creds creds;
+	const char *endpoint;
+	struct log *log;
+	struct http *http;
+	struct uhub *uhub;
+	struct cache *cache;
+	struct tree *tree;
+	struct imgtagfs *fs;
+};
+
+/* -o endpoint, then UCLOUD_API_BASE_URL, then config.json, then the default. */
+static const char *pick_endpoint(const struct app *a)
+{
+	const char *env = getenv("UCLOUD_API_BASE_URL");
+
+	if (a->cfg.endpoint)
+		return a->cfg.endpoint;
+	if (env && *env)
+		return env;
+	if (a->creds.base_url && *a->creds.base_url)
+		return a->creds.base_url;
+	return OPTS_DEFAULT_ENDPOINT;
+}
+
+/* The signature has no nonce, so a request seen on the wire can be
+ * replayed: plain http only where the wire is this machine. */
+static int check_endpoint(const char *url, char *err, size_t n)
+{
+	if (http_url_is_https(url) || http_url_is_loopback(url))
+		return 0;
+	snprintf(err, n, "imgtagfs: endpoint=%s: must be https://, or http:// to a loopback address", url);
+	return -EINVAL;
+}
+
+/* The project: SOURCE or -o project, then UCLOUD_PROJECT_ID, then the
+ * credentials/config file; NULL means the key's default project. */
+static const char *pick_project(const struct app *a)
+{
+	const char *env = getenv("UCLOUD_PROJECT_ID");
+
+	if (a->cfg.project)
+		return a->cfg.project;
+	if (env && *env)
+		return env;
+	return a->creds.project;
+}
+
+static int build_client(struct app *a)
+{
+	const struct config *c = &a->cfg;
+	struct http_config hc = {
+		.url = a->endpoint,
+		.timeout_ms = (long)c->timeout * 1000,
+		.max_reply = 64u << 20,
+		.max_conns = c->max_requests,
+	};
+	struct uhub_config uc = {
+		.public_key = a->creds.public_key,
+		.private_key = a->creds.private_key,
+		.project = pick_project(a),
+		.repo_type = c->repo_type,
+		.page_size = c->page_size,
+		.max_requests = c->max_requests,
+		.retries = c->retries,
+		.backoff_ms = 200,
+		.backoff_max_ms = 5000,
+		.max_entries = 1000000,
+		.max_reply = hc.max_reply,
+	};
+	struct uhub_transport tr = {.post = uhub_http_post};
+
+	a->http = http_new(&hc);
+	if (!a->http)
+		return -ENOMEM;
+	tr.self = a->http;
+	a->uhub = uhub_new(&uc, &tr, a->log);
+	return a->uhub ? 0 : -ENOMEM;
+}
+
+static int build(struct app *a)
+{
+	const struct config *c = &a->cfg;
+	struct tree_config tc = {
+		.ttl_ms = (int64_t)c->ttl * 1000,
+		.neg_ttl_ms = (int64_t)c->negative_ttl * 1000,
+		.repo = c->repo,
+		.api_tz = c->api_tz,
+		.uid = c->uid,
+		.gid = c->gid,
+		.umask = c->umask,
+		.mount_time = (int64_t)time(NULL),
+	};
+	struct fs_config fc = {
+		.kernel_timeout = c->ttl < 1 ? (double)c->ttl : 1.0,
+		.negative_timeout = c->negative_ttl < 1 ? (double)c->negative_ttl : 1.0,
+		.ttl_ms = tc.ttl_ms,
+		.foreground = c->foreground,
+	};
+	int err = build_client(a);
+
+	if (err)
+		return err;
+	a->cache = cache_new(c->cache_size, NULL, NULL);
+	if (!a->cache)
+		return -ENOMEM;
+	a->tree = tree_new(&tc, a->uhub, a->cache, a->log);
+	if (!a->tree)
+		return -ENOMEM;
+	a->fs = fs_new(&fc, a->tree, a->log);
+	return a->fs ? 0 : -ENOMEM;
+}
+
+static void teardown(struct app *a)
+{
+	fs_free(a->fs);
+	tree_free(a->tree);
+	cache_free(a->cache);
+	uhub_free(a->uhub);
+	http_free(a->http);
+	log_free(a->log);
+	creds_release(&a->creds);
+	opts_release(&a->cfg);
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* --check: each step with its time, then 0 or 1. */
+static int run_check(struct app *a)
+{
+	struct timespec t0;
+	struct uhub_list l;
+	char why[512] = "";
+	const char *project = pick_project(a);
+	int err;
+
+	printf("endpoint:    %s\n", a->endpoint);
+	printf("credentials: %s (public key %.6s...)\n", a->creds.origin, a->creds.public_key);
+	printf("project:     %s\n", project ? project : "(the key's default)");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = uhub_probe(a->uhub, why, sizeof(why));
+	printf("signed call: %s (%.0f ms)\n", err ? why : "ok", elapsed_ms(&t0));
+	if (err)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = uhub_list(a->uhub, UHUB_REPOS, NULL, NULL, &l);
+	if (err) {
+		printf("repositories: failed: %s\n", strerror(-err));
+		return 1;
+	}
+	printf("repositories: %zu (%.0f ms)\n", l.n, elapsed_ms(&t0));
+	for (size_t i = 0; i < l.n && i < 20; i++)
+		printf("  %s\n", l.v[i].name);
+	uhub_list_release(&l);
+	return 0;
+}
+
+static int load_creds(struct app *a, char *err, size_t n)
+{
+	struct creds_query q = {.file = a->cfg.credentials, .profile = a->cfg.profile};
+
+	return creds_load(&q, &a->creds, err, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct app a;
+	char err[1024] = "", why[512] = "";
+	int rc = 1;
+
+	memset(&a, 0, sizeof(a));
+	if (opts_parse(&args, &a.cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	if (a.cfg.help || a.cfg.version) {
+		if (a.cfg.help)
+			opts_usage(stdout, "imgtagfs");
+		else
+			printf("imgtagfs %s (libfuse %s)\n", IMGTAGFS_VERSION, fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (load_creds(&a, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	a.endpoint = pick_endpoint(&a);
+	if (check_endpoint(a.endpoint, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	a.log = log_new("imgtagfs", a.cfg.debug);
+	if (!a.log || build(&a)) {
+		fprintf(stderr, "imgtagfs: out of memory\n");
+		goto out;
+	}
+	if (a.cfg.check) {
+		rc = run_check(&a);
+		goto out;
+	}
+	if (!a.cfg.lazy && uhub_probe(a.uhub, why, sizeof(why))) {
+		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source, why);
+		goto out;
+	}
+	rc = fuse_main(args.argc, args.argv, fs_operations(), a.fs) ? 1 : 0;
+out:
+	teardown(&a);
+	fuse_opt_free_args(&args);
+	return rc;
+}

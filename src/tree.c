@@ -1,0 +1,652 @@
+/* tree.c — the namespace: from a path to a repository, an image directory
+ * or a tag file, answered from cached listing snapshots.
+ *
+ * Image names may contain '/', so a repository's image list is a trie laid
+ * out in one sorted snapshot: the names under a directory P form one
+ * contiguous run starting at "P/", found by binary search. A path is
+ * resolved from the left: repository, then the longest image or image-name
+ * prefix, then (at most) one tag name. A cold lookup of one tag asks for
+ * that tag alone (GetImageTag with TagName) instead of listing the image;
+ * a fresh listing answers every lookup, positive or negative, for free.
+ */
+#include "tree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+#include "snap.h"
+#include "tagfile.h"
+#include "timefmt.h"
+
+#define KEY_MAX (3 * NAMES_MAX + 4096)
+
+struct tree {
+	struct tree_config cfg;
+	char *repo;	/* cfg.repo, owned */
+	struct uhub *u;
+	struct cache *c;
+	struct log *log;
+};
+
+enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
+
+/* A resolved path. The strings point into path_copy or into snapshots the
+ * node holds references on; node_release drops them. */
+struct node {
+	enum node_kind kind;
+	char repo[NAMES_MAX + 1];
+	char image[4096];	/* the image (or image-name prefix) */
+	struct snap_entry e;	/* the tag, or the directory's own entry */
+	int64_t mtime;
+	struct snap *hold[2];
+};
+
+struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	if (cfg->repo && !(t->repo = strdup(cfg->repo))) {
+		free(t);
+		return NULL;
+	}
+	t->cfg.repo = t->repo;
+	t->u = u;
+	t->c = c;
+	t->log = log;
+	return t;
+}
+
+void tree_free(struct tree *t)
+{
+	if (!t)
+		return;
+	free(t->repo);
+	free(t);
+}
+
+static void node_release(struct node *n)
+{
+	snap_unref(n->hold[0]);
+	snap_unref(n->hold[1]);
+	n->hold[0] = n->hold[1] = NULL;
+}
+
+/* ---- cache keys and fills ------------------------------------------------ */
+
+/* Keys are length-prefixed, so no name can make two keys collide. */
+static void key_of(char *key, enum uhub_kind k, const char *repo, const char *image, const char *tag)
+{
+	switch (k) {
+	case UHUB_REPOS:
+		snprintf(key, KEY_MAX, "R");
+		break;
+	case UHUB_IMAGES:
+		snprintf(key, KEY_MAX, "I%zu:%s", strlen(repo), repo);
+		break;
+	case UHUB_TAGS:
+		if (tag)
+			snprintf(key, KEY_MAX, "t%zu:%s%zu:%s%s", strlen(repo), repo, strlen(image), image, tag);
+		else
+			snprintf(key, KEY_MAX, "T%zu:%s%s", strlen(repo), repo, image);
+		break;
+	}
+}
+
+struct fill_req {
+	struct tree *t;
+	enum uhub_kind kind;
+	const char *repo, *image, *tag;
+};
+
+/* Shows a hostile name safely in a log line. */
+static void printable(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch < 0x7f)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+}
+
+static bool name_ok(enum uhub_kind k, const char *name)
+{
+	return k == UHUB_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
+}
+
+/* Adds one API entry to b, converting its time. Refused names are skipped. */
+static int add_entry(struct fill_req *r, struct snap_builder *b, const struct uhub_entry *in, size_t *skipped,
+		     size_t *badtime)
+{
+	struct snap_entry e = {.name = in->name, .digest = in->digest, .mtime = SNAP_NO_TIME};
+
+	if (!name_ok(r->kind, in->name)) {
+		char shown[96];
+
+		if (!(*skipped)++) {
+			printable(in->name, shown, sizeof(shown));
+			log_msg(r->t->log, LOG_WARNING, "skipping a name that cannot be a file name: \"%s\"", shown);
+		}
+		return 0;
+	}
+	if (in->time && timefmt_parse(in->time, r->t->cfg.api_tz, &e.mtime) != 0) {
+		e.mtime = SNAP_NO_TIME;
+		e.time_raw = in->time;
+		(*badtime)++;
+	}
+	return snap_builder_add(b, &e);
+}
+
+static int build_snap(struct fill_req *r, const struct uhub_entry *v, size_t n, struct snap **out)
+{
+	struct snap_builder *b = snap_builder_new();
+	size_t skipped = 0, badtime = 0;
+	int err = b ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = add_entry(r, b, &v[i], &skipped, &badtime);
+	if (err) {
+		snap_builder_free(b);
+		return err;
+	}
+	if (skipped > 1)
+		log_msg(r->t->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", skipped,
+			r->repo ? r->repo : "/", r->image ? "/" : "", r->image ? r->image : "");
+	if (badtime)
+		log_msg(r->t->log, LOG_WARNING, "%zu times could not be parsed in %s%s%s; shown as given", badtime,
+			r->repo ? r->repo : "/", r->image ? "/" : "", r->image ? r->image : "");
+	*out = snap_builder_finish(b);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int fill(void *arg, const char *key, struct snap **out)
+{
+	struct fill_req *r = arg;
+	int err;
+
+	(void)key;
+	if (r->tag) {
+		struct uhub_entry e;
+
+		err = uhub_get_tag(r->t->u, r->repo, r->image, r->tag, &e);
+		if (!err) {
+			err = build_snap(r, &e, 1, out);
+			uhub_entry_release(&e);
+		}
+	} else {
+		struct uhub_list l;
+
+		err = uhub_list(r->t->u, r->kind, r->repo, r->image, &l);
+		if (!err) {
+			err = build_snap(r, l.v, l.n, out);
+			uhub_list_release(&l);
+		}
+	}
+	return err;
+}
+
+/* The snapshot of a listing (or of one tag). When the name being looked up
+ * could never exist (plausible false), only a cached snapshot is used, so
+ * such lookups cost no call. */
+static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag,
+		    bool plausible, struct snap **out)
+{
+	char key[KEY_MAX];
+	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .tag = tag};
+	int err;
+
+	key_of(key, k, repo, image, tag);
+	if (!plausible) {
+		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
+		return err == -EAGAIN ? -ENOENT : err;
+	}
+	return cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
+}
+
+/* ---- resolution ------------------------------------------------------------ */
+
+/* Could the last component of a path be a tag (or a NAME@tag alias)? */
+static bool plausible_leaf(const char *comp)
+{
+	size_t len = strlen(comp), sl = strlen(TREE_TAG_ALIAS);
+	char base[NAMES_MAX + 1];
+
+	if (names_maybe_component(comp) || names_maybe_tag(comp))
+		return true;
+	if (len <= sl || len - sl > NAMES_MAX || strcmp(comp + len - sl, TREE_TAG_ALIAS))
+		return false;
+	memcpy(base, comp, len - sl);
+	base[len - sl] = '\0';
+	return names_maybe_tag(base);
+}
+
+/* True when s (image-name components, perhaps ending in a tag) could name
+ * something in a registry, so that looking it up is worth a call. */
+static bool plausible_path(const char *s)
+{
+	char comp[NAMES_MAX + 1];
+
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if (n == 0 || n > NAMES_MAX)
+			return false;
+		memcpy(comp, s, n);
+		comp[n] = '\0';
+		if (!s[n])
+			return plausible_leaf(comp);
+		if (!names_maybe_component(comp))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+/* Index range [*lo, *hi) of the images under directory prefix p. */
+static void children_range(const struct snap *imgs, const char *p, size_t *lo, size_t *hi)
+{
+	char key[4096 + 2];
+	size_t n = (size_t)snprintf(key, sizeof(key), "%s/", p);
+
+	*lo = snap_lower_bound(imgs, key);
+	key[n - 1] = '/' + 1; /* the first string past every "p/..." */
+	*hi = snap_lower_bound(imgs, key);
+}
+
+/* Newest mtime of the images in [lo, hi). */
+static int64_t newest(const struct snap *imgs, size_t lo, size_t hi)
+{
+	int64_t best = SNAP_NO_TIME;
+	struct snap_entry e;
+
+	for (size_t i = lo; i < hi; i++) {
+		snap_get(imgs, i, &e);
+		if (e.mtime > best)
+			best = e.mtime;
+	}
+	return best;
+}
+
+/* Resolves the tag tag of image n->image; n holds imgs in hold[0]. */
+static int resolve_tag(struct tree *t, struct node *n, const char *tag)
+{
+	struct snap *s = NULL;
+	char key[KEY_MAX];
+	long i;
+	int err;
+
+	/* A fresh listing of the image answers for free, either way. */
+	key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
+	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
+	if (err == -EAGAIN)
+		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), &s);
+	if (err)
+		return err;
+	i = snap_find(s, tag);
+	if (i < 0) {
+		snap_unref(s);
+		return -ENOENT;
+	}
+	snap_get(s, (size_t)i, &n->e);
+	n->hold[1] = s;
+	n->kind = NODE_TAG;
+	n->mtime = n->e.mtime;
+	return 0;
+}
+
+/* True when image directory dir has a nested image directory called name. */
+static bool has_child_dir(const struct snap *imgs, const char *dir, const char *name)
+{
+	char full[4096 + NAMES_MAX + 2];
+	size_t lo, hi;
+
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, name) >= sizeof(full))
+		return false;
+	if (snap_find(imgs, full) >= 0)
+		return true;
+	children_range(imgs, full, &lo, &hi);
+	return lo < hi;
+}
+
+/* name is a file in image directory n->image: a tag, or NAME@tag for a
+ * tag that shares its name with a nested image directory. */
+static int resolve_alias(struct tree *t, struct node *n, struct snap *imgs, const char *name)
+{
+	size_t len = strlen(name), sl = strlen(TREE_TAG_ALIAS);
+	char base[NAMES_MAX + 1];
+
+	if (len > sl && len - sl <= NAMES_MAX && strcmp(name + len - sl, TREE_TAG_ALIAS) == 0) {
+		memcpy(base, name, len - sl);
+		base[len - sl] = '\0';
+		if (has_child_dir(imgs, n->image, base))
+			return resolve_tag(t, n, base);
+	}
+	return resolve_tag(t, n, name);
+}
+
+/* Splits "rest" (under repository n->repo, images in imgs) into an image
+ * directory, a prefix directory or a tag. */
+static int resolve_in_repo(struct tree *t, struct node *n, struct snap *imgs, const char *rest)
+{
+	size_t lo, hi, len = strlen(rest);
+	const char *slash;
+	long i;
+
+	if (len >= sizeof(n->image))
+		return -ENAMETOOLONG;
+	memcpy(n->image, rest, len + 1);
+	i = snap_find(imgs, rest);
+	children_range(imgs, rest, &lo, &hi);
+	if (i >= 0) {
+		snap_get(imgs, (size_t)i, &n->e);
+		n->kind = NODE_IMAGE;
+		n->mtime = n->e.mtime;
+		return 0;
+	}
+	if (lo < hi) {
+		n->kind = NODE_DIR;
+		n->mtime = newest(imgs, lo, hi);
+		return 0;
+	}
+	slash = strrchr(rest, '/');
+	if (!slash)
+		return -ENOENT;
+	n->image[slash - rest] = '\0';
+	if (snap_find(imgs, n->image) < 0)
+		return -ENOENT;
+	return resolve_alias(t, n, imgs, slash + 1);
+}
+
+/* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
+static int resolve(struct tree *t, const char *path, struct node *n)
+{
+	const char *rest = path + strspn(path, "/");
+	struct snap *s = NULL;
+	size_t rl;
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	n->mtime = t->cfg.mount_time;
+	if (t->repo) {
+		snprintf(n->repo, sizeof(n->repo), "%s", t->repo);
+		n->kind = NODE_REPO;
+	} else if (!*rest) {
+		n->kind = NODE_ROOT;
+		return 0;
+	} else {
+		rl = strcspn(rest, "/");
+		if (rl > NAMES_MAX)
+			return -ENAMETOOLONG;
+		memcpy(n->repo, rest, rl);
+		n->repo[rl] = '\0';
+		rest += rl + (rest[rl] == '/');
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), &s);
+		if (err)
+			return err;
+		long i = snap_find(s, n->repo);
+
+		if (i < 0) {
+			snap_unref(s);
+			return -ENOENT;
+		}
+		snap_get(s, (size_t)i, &n->e);
+		n->mtime = n->e.mtime;
+		n->hold[0] = s;
+		n->kind = NODE_REPO;
+	}
+	if (!*rest)
+		return 0;
+	err = get_snap(t, UHUB_IMAGES, n->repo, NULL, NULL, plausible_path(rest), &s);
+	if (!err) {
+		snap_unref(n->hold[0]);
+		n->hold[0] = s;
+		err = resolve_in_repo(t, n, s, rest);
+	}
+	if (err)
+		node_release(n);
+	return err;
+}
+
+/* ---- attributes ------------------------------------------------------------ */
+
+static int64_t shown_time(const struct tree *t, int64_t mtime)
+{
+	return mtime == SNAP_NO_TIME ? t->cfg.mount_time : mtime;
+}
+
+static void dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | (0555 & ~t->cfg.umask);
+	st->st_nlink = 1; /* "unknown", as btrfs: find must not guess leaves */
+	st->st_uid = t->cfg.uid;
+	st->st_gid = t->cfg.gid;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, mtime);
+}
+
+static void tag_stat(const struct tree *t, const struct snap_entry *e, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | (0444 & ~t->cfg.umask);
+	st->st_nlink = 1;
+	st->st_uid = t->cfg.uid;
+	st->st_gid = t->cfg.gid;
+	st->st_size = (off_t)tagfile_size(e);
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, e->mtime);
+}
+
+int tree_getattr(struct tree *t, const char *path, struct stat *st)
+{
+	struct node n;
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	if (n.kind == NODE_TAG)
+		tag_stat(t, &n.e, st);
+	else
+		dir_stat(t, n.mtime, st);
+	node_release(&n);
+	return 0;
+}
+
+/* ---- listings -------------------------------------------------------------- */
+
+/* Emits the subdirectories of image-name prefix p ("" = the repository). */
+static int list_children(struct tree *t, const struct snap *imgs, const char *p, tree_fill_fn fillfn, void *arg)
+{
+	size_t plen = strlen(p), lo = 0, hi = snap_count(imgs);
+	char child[4096 + NAMES_MAX + 2];
+	struct snap_entry e;
+	struct stat st;
+	int stop = 0;
+
+	if (plen)
+		children_range(imgs, p, &lo, &hi);
+	for (size_t i = lo; i < hi && !stop; i++) {
+		const char *rest;
+		size_t clen, clo, chi;
+
+		snap_get(imgs, i, &e);
+		rest = e.name + plen + (plen ? 1 : 0);
+		clen = strcspn(rest, "/");
+		if (!rest[clen]) {
+			/* An image directory of its own. */
+			dir_stat(t, e.mtime, &st);
+			stop = fillfn(arg, rest, &st);
+			continue;
+		}
+		/* The first of a run "p/c/...": c is a directory unless the
+		 * image p/c stands on its own (then it was listed already). */
+		snprintf(child, sizeof(child), "%.*s", (int)(rest - e.name + clen), e.name);
+		children_range(imgs, child, &clo, &chi);
+		if (snap_find(imgs, child) < 0) {
+			dir_stat(t, newest(imgs, clo, chi), &st);
+			stop = fillfn(arg, child + (rest - e.name), &st);
+		}
+		if (chi > i + 1)
+			i = chi - 1;
+	}
+	return 0;
+}
+
+/* Emits the tag files of image n->image, aliasing names that collide with
+ * nested image directories. */
+static int list_tags(struct tree *t, struct node *n, const struct snap *imgs, tree_fill_fn fillfn, void *arg)
+{
+	struct snap *tags;
+	struct snap_entry e;
+	struct stat st;
+	char alias[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
+	int err = get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, &tags);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < snap_count(tags); i++) {
+		const char *name;
+
+		snap_get(tags, i, &e);
+		name = e.name;
+		if (has_child_dir(imgs, n->image, e.name)) {
+			if ((size_t)snprintf(alias, sizeof(alias), "%s%s", e.name, TREE_TAG_ALIAS) >= sizeof(alias))
+				continue;
+			name = alias;
+		}
+		tag_stat(t, &e, &st);
+		if (fillfn(arg, name, &st))
+			break;
+	}
+	snap_unref(tags);
+	return 0;
+}
+
+static int list_repos(struct tree *t, tree_fill_fn fillfn, void *arg)
+{
+	struct snap *s;
+	struct snap_entry e;
+	struct stat st;
+	int err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &s);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < snap_count(s); i++) {
+		snap_get(s, i, &e);
+		dir_stat(t, e.mtime, &st);
+		if (fillfn(arg, e.name, &st))
+			break;
+	}
+	snap_unref(s);
+	return 0;
+}
+
+int tree_readdir(struct tree *t, const char *path, tree_fill_fn fillfn, void *arg)
+{
+	struct node n;
+	struct snap *imgs = NULL;
+	struct stat st;
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	if (n.kind == NODE_TAG) {
+		node_release(&n);
+		return -ENOTDIR;
+	}
+	dir_stat(t, n.mtime, &st);
+	if (fillfn(arg, ".", &st) || fillfn(arg, "..", NULL))
+		goto out;
+	if (n.kind == NODE_ROOT) {
+		err = list_repos(t, fillfn, arg);
+		goto out;
+	}
+	err = get_snap(t, UHUB_IMAGES, n.repo, NULL, NULL, true, &imgs);
+	if (!err)
+		err = list_children(t, imgs, n.kind == NODE_REPO ? "" : n.image, fillfn, arg);
+	if (!err && n.kind == NODE_IMAGE)
+		err = list_tags(t, &n, imgs, fillfn, arg);
+	snap_unref(imgs);
+out:
+	node_release(&n);
+	return err;
+}
+
+/* ---- contents ---------------------------------------------------------------- */
+
+ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_t off)
+{
+	struct node n;
+	ssize_t got;
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	got = n.kind == NODE_TAG ? tagfile_read(&n.e, dst, size, off) : -EISDIR;
+	node_release(&n);
+	return got;
+}
+
+int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out)
+{
+	struct node n;
+	char when[TIMEFMT_RFC3339_LEN + 1];
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	if (n.kind != NODE_TAG)
+		err = -ENODATA;
+	else if (strcmp(which, "digest") == 0)
+		err = n.e.digest ? buf_adds(out, n.e.digest) : -ENODATA;
+	else if (strcmp(which, "updated") != 0)
+		err = -ENODATA;
+	else if (n.e.mtime != SNAP_NO_TIME && timefmt_rfc3339(n.e.mtime, when, sizeof(when)) == 0)
+		err = buf_adds(out, when);
+	else
+		err = buf_adds(out, n.e.time_raw ? n.e.time_raw : "unknown");
+	node_release(&n);
+	return err;
+}
+
+int tree_refresh(struct tree *t, const char *path)
+{
+	char key[KEY_MAX];
+	struct node n;
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	switch (n.kind) {
+	case NODE_ROOT:
+		cache_clear(t->c);
+		break;
+	case NODE_REPO:
+		key_of(key, UHUB_IMAGES, n.repo, NULL, NULL);
+		cache_drop(t->c, key);
+		break;
+	case NODE_IMAGE:
+		key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
+		cache_drop(t->c, key);
+		break;
+	case NODE_DIR:
+	case NODE_TAG:
+		key_of(key, UHUB_IMAGES, n.repo, NULL, NULL);
+		cache_drop(t->c, key);
+		break;
+	}
+	node_release(&n);
+	return 0;
+}

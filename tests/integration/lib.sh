@@ -1,0 +1,139 @@
+# lib.sh — shared by the integration tests and the demo: start uhub-sim,
+# mount imgtagfs against it, query the simulator's counters, assert, and
+# always clean up (trap), even when a test fails half-way.
+#
+# Use: source it, then sim_start [sim options]; fs_mount MNT [-o opts];
+# checks with ok/expect_eq; finish with summary.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SIM_BIN=${SIM_BIN:-$top/build/uhub-sim}
+FS_BIN=${FS_BIN:-$top/build/imgtagfs}
+TEST_PUB="ucloudsomeone@example.com1296235120854146120"
+TEST_PRIV="46f09bb9fab4f12dfc160dae12273d5332b5debe"
+WORK=$(mktemp -d /tmp/imgtagfs-test.XXXXXX)
+PASS=0
+FAIL=0
+MOUNTS=()
+PIDS=()
+
+cleanup() {
+	local m p
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
+	done
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_fuse() {
+	if [[ ! -c /dev/fuse ]]; then
+		echo "SKIP: /dev/fuse is missing: no FUSE mount possible here"
+		echo "0 passed, 0 failed, 1 skipped"
+		exit 0
+	fi
+}
+
+# sim_start [options...]: starts uhub-sim on a free loopback port; sets
+# SIM_URL and SIM_PID.
+sim_start() {
+	local out="$WORK/sim.out" i
+	"$SIM_BIN" --port 0 "$@" >"$out" 2>"$WORK/sim.err" &
+	SIM_PID=$!
+	PIDS+=("$SIM_PID")
+	for i in $(seq 100); do
+		SIM_URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$out")
+		[[ -n $SIM_URL ]] && return 0
+		kill -0 "$SIM_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "uhub-sim did not start:" >&2
+	cat "$WORK/sim.err" >&2
+	return 1
+}
+
+sim_stop() {
+	kill "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID" 2>/dev/null
+	return 0
+}
+
+# sim_count ACTION [repo [image [tag]]]: API requests the sim received.
+sim_count() {
+	local q="action=$1"
+	[[ -n ${2:-} ]] && q+="&repo=$2"
+	[[ -n ${3:-} ]] && q+="&image=$3"
+	[[ -n ${4:-} ]] && q+="&tag=$4"
+	curl -fsS "$SIM_URL/_sim/count?$q"
+}
+
+sim_ctl() { # sim_ctl PATH?QUERY  (POST)
+	curl -fsS -X POST "$SIM_URL/_sim/$1" >/dev/null
+}
+
+# write_creds FILE [pub priv]: a 0600 credentials file in the simple format.
+write_creds() {
+	(umask 077 && printf 'public_key=%s\nprivate_key=%s\n' "${2:-$TEST_PUB}" "${3:-$TEST_PRIV}" >"$1")
+}
+
+# fs_mount MNT [imgtagfs options...]: mounts in the foreground, in the
+# background, and waits until the mount is there. SOURCE is $FS_SOURCE
+# (default uhub). Returns imgtagfs's status if it exits instead.
+fs_mount() {
+	local mnt=$1 i
+	shift
+	mkdir -p "$mnt"
+	[[ -f $WORK/creds ]] || write_creds "$WORK/creds"
+	"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds" "$@" \
+		2>>"$WORK/fs.log" &
+	FS_PID=$!
+	PIDS+=("$FS_PID")
+	MOUNTS+=("$mnt")
+	for i in $(seq 200); do
+		mountpoint -q "$mnt" && return 0
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			wait "$FS_PID"
+			return $?
+		fi
+		sleep 0.05
+	done
+	echo "imgtagfs did not mount $mnt" >&2
+	return 1
+}
+
+fs_umount() {
+	fusermount3 -u "$1"
+	wait "$FS_PID" 2>/dev/null
+	return 0
+}
+
+ok() { # ok DESCRIPTION COMMAND...: the command must succeed
+	local d=$1
+	shift
+	if "$@"; then
+		PASS=$((PASS + 1))
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL: $d" >&2
+	fi
+}
+
+expect_eq() { # expect_eq DESCRIPTION WANT GOT
+	if [[ "$2" == "$3" ]]; then
+		PASS=$((PASS + 1))
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL: $1: want [$2], got [$3]" >&2
+	fi
+}
+
+summary() {
+	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
+	((FAIL == 0))
+}

@@ -1,0 +1,49 @@
+/* fake_api.h — an in-memory UHub API behind a struct uhub_transport, for
+ * unit tests of uhub.c and tree.c. It decodes the signed form body, checks
+ * the signature, pages with an optional server cap, counts calls, and can
+ * fail the next calls in chosen ways. Not thread-safe for setup; posts are
+ * serialised by its own lock. */
+#ifndef IMGTAGFS_FAKE_API_H
+#define IMGTAGFS_FAKE_API_H
+
+#include <stddef.h>
+
+#include "uhub.h"
+
+#define FAKE_PUB "ucloudsomeone@example.com1296235120854146120"
+#define FAKE_PRIV "46f09bb9fab4f12dfc160dae12273d5332b5debe"
+
+enum fake_fault {
+	FAKE_OK,
+	FAKE_RETCODE,	/* answer RetCode arg */
+	FAKE_HTTP,	/* answer HTTP status arg */
+	FAKE_TRANSPORT,	/* fail the post with -arg */
+	FAKE_NOTJSON,	/* HTTP 200 with an HTML body */
+};
+
+struct fake_api *fake_api_new(void);
+void fake_api_free(struct fake_api *f);
+void fake_api_add_repo(struct fake_api *f, const char *repo, const char *time);
+void fake_api_add_image(struct fake_api *f, const char *repo, const char *image, const char *time);
+void fake_api_add_tag(struct fake_api *f, const char *repo, const char *image, const char *tag,
+		      const char *digest, const char *time);
+/* count tags named prefix00000.. with distinct digests and times. */
+void fake_api_add_tags(struct fake_api *f, const char *repo, const char *image, const char *prefix, size_t count);
+void fake_api_del_tag(struct fake_api *f, const char *repo, const char *image, const char *tag);
+/* The server's cap on Limit (0 = none). */
+void fake_api_set_cap(struct fake_api *f, unsigned cap);
+/* TotalCount is multiplied by factor (a lying server). */
+void fake_api_set_total_factor(struct fake_api *f, unsigned factor);
+/* The next n calls fail as given. */
+void fake_api_fail_next(struct fake_api *f, unsigned n, enum fake_fault kind, long arg);
+/* The next skip calls succeed before the failures set above begin. */
+void fake_api_fail_skip(struct fake_api *f, unsigned skip);
+/* Calls of action (NULL = all); with tagname non-NULL only those with
+ * TagName (any value if "*"). */
+unsigned fake_api_calls(struct fake_api *f, const char *action, const char *tagname);
+void fake_api_reset_calls(struct fake_api *f);
+struct uhub_transport fake_api_transport(struct fake_api *f);
+/* A uhub client over the fake with page size and max_requests given. */
+struct uhub *fake_api_client(struct fake_api *f, unsigned page, unsigned max_requests);
+
+#endif

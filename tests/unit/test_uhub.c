@@ -1,0 +1,281 @@
+/* test_uhub.c — the API client over an in-memory API: paging whatever the
+ * server's cap, de-duplication, bounded listings, retries, errno mapping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fake_api.h"
+#include "uhub.h"
+
+struct fixture {
+	struct fake_api *f;
+	struct uhub *u;
+};
+
+static int setup(void **state)
+{
+	struct fixture *x = calloc(1, sizeof(*x));
+
+	x->f = fake_api_new();
+	fake_api_add_repo(x->f, "web", "1764200000");
+	fake_api_add_image(x->f, "web", "api", "1764200000");
+	fake_api_add_image(x->f, "web", "team/app", "1764200000");
+	fake_api_add_tags(x->f, "web", "api", "v", 350);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+
+	uhub_free(x->u);
+	fake_api_free(x->f);
+	free(x);
+	return 0;
+}
+
+/* Lists web/api's tags with page size and cap; checks the result. */
+static void list_and_check(struct fixture *x, unsigned page, unsigned cap, unsigned R, size_t want_calls)
+{
+	struct uhub_list l;
+	char name[16];
+
+	x->u = fake_api_client(x->f, page, R);
+	fake_api_set_cap(x->f, cap);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	for (size_t i = 0; i < l.n; i++) {
+		snprintf(name, sizeof(name), "v%05zu", i);
+		assert_string_equal(l.v[i].name, name);
+		assert_non_null(l.v[i].digest);
+		assert_non_null(l.v[i].time);
+	}
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), want_calls);
+	uhub_list_release(&l);
+}
+
+static void test_pages_uncapped(void **state)
+{
+	list_and_check(*state, 100, 0, 8, 4);
+}
+
+static void test_pages_cap7(void **state)
+{
+	list_and_check(*state, 100, 7, 8, 50); /* ceil(350 / 7) */
+}
+
+static void test_pages_cap1(void **state)
+{
+	list_and_check(*state, 100, 1, 4, 350);
+}
+
+static void test_pages_serial(void **state)
+{
+	list_and_check(*state, 100, 0, 1, 4);
+}
+
+/* A page size that divides the list exactly needs no extra call. */
+static void test_exact_multiple(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 50, 8);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 7);
+	uhub_list_release(&l);
+}
+
+/* A TotalCount ten times the truth ends at the first empty pages. */
+static void test_lying_total(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+	unsigned calls;
+
+	x->u = fake_api_client(x->f, 100, 4);
+	fake_api_set_total_factor(x->f, 10);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	calls = fake_api_calls(x->f, "GetImageTag", NULL);
+	assert_true(calls >= 5 && calls <= 4 + 4 + 1);
+	uhub_list_release(&l);
+}
+
+static void test_images_and_repos(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 8);
+	assert_int_equal(uhub_list(x->u, UHUB_IMAGES, "web", NULL, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].name, "api");
+	assert_string_equal(l.v[1].name, "team/app");
+	uhub_list_release(&l);
+	assert_int_equal(uhub_list(x->u, UHUB_REPOS, NULL, NULL, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].name, "web");
+	uhub_list_release(&l);
+	assert_int_equal(uhub_list(x->u, UHUB_IMAGES, "nope", NULL, &l), -ENOENT);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "nope", &l), -ENOENT);
+}
+
+static void test_get_tag(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_entry e;
+
+	x->u = fake_api_client(x->f, 100, 8);
+	assert_int_equal(uhub_get_tag(x->u, "web", "api", "v00042", &e), 0);
+	assert_string_equal(e.name, "v00042");
+	assert_string_equal(e.time, "1764200042");
+	uhub_entry_release(&e);
+	assert_int_equal(uhub_get_tag(x->u, "web", "api", "nope", &e), -ENOENT);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", "*"), 2);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 2);
+}
+
+/* Transient faults are retried; the listing still comes out whole. */
+static void test_retry_transient(void **state)
+{
+	static const struct {
+		enum fake_fault kind;
+		long arg;
+	} faults[] = {{FAKE_RETCODE, 150}, {FAKE_RETCODE, 153}, {FAKE_RETCODE, 2000}, {FAKE_RETCODE, 110},
+		      {FAKE_HTTP, 503},	   {FAKE_HTTP, 429},	{FAKE_HTTP, 500},     {FAKE_TRANSPORT, ETIMEDOUT},
+		      {FAKE_TRANSPORT, ECONNRESET}, {FAKE_NOTJSON, 0}};
+	struct fixture *x = *state;
+	struct uhub_stats st;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 1);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		fake_api_reset_calls(x->f);
+		fake_api_fail_next(x->f, 2, faults[i].kind, faults[i].arg);
+		assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+		assert_int_equal(l.n, 350);
+		assert_int_equal(fake_api_calls(x->f, NULL, NULL), 4 + 2);
+		uhub_list_release(&l);
+	}
+	uhub_get_stats(x->u, &st);
+	assert_int_equal(st.retries, 2 * 10);
+}
+
+/* Auth errors are final at once: one call, EACCES. */
+static void test_no_retry_auth(void **state)
+{
+	static const long codes[] = {170, 171, 172, 174, 294, 295, 299};
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 4);
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		fake_api_reset_calls(x->f);
+		fake_api_fail_next(x->f, 1, FAKE_RETCODE, codes[i]);
+		assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), -EACCES);
+		assert_int_equal(fake_api_calls(x->f, NULL, NULL), 1);
+	}
+	fake_api_fail_next(x->f, 0, FAKE_OK, 0);
+}
+
+/* Retries are bounded: a fault that persists ends with its errno. */
+static void test_retries_exhausted(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 1);
+	fake_api_fail_next(x->f, 100, FAKE_TRANSPORT, ECONNREFUSED);
+	assert_int_equal(uhub_list(x->u, UHUB_REPOS, NULL, NULL, &l), -ECONNREFUSED);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 4); /* 1 + retries */
+	fake_api_reset_calls(x->f);
+	fake_api_fail_next(x->f, 100, FAKE_RETCODE, 2001);
+	assert_int_equal(uhub_list(x->u, UHUB_REPOS, NULL, NULL, &l), -EIO);
+	fake_api_reset_calls(x->f);
+	fake_api_fail_next(x->f, 100, FAKE_HTTP, 404);
+	assert_int_equal(uhub_list(x->u, UHUB_REPOS, NULL, NULL, &l), -EIO);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 1); /* 404 is not transient */
+	fake_api_fail_next(x->f, 0, FAKE_OK, 0);
+}
+
+/* A failure in the middle of paging: transient ones are retried, final
+ * ones fail the whole listing (never a silently partial one). */
+static void test_fail_mid_listing(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 2);
+	fake_api_set_cap(x->f, 10);
+	fake_api_fail_skip(x->f, 3);
+	fake_api_fail_next(x->f, 2, FAKE_RETCODE, 150);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 35 + 2);
+	uhub_list_release(&l);
+	fake_api_fail_skip(x->f, 3);
+	fake_api_fail_next(x->f, 1000, FAKE_RETCODE, 171);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), -EACCES);
+	assert_null(l.v);
+	fake_api_fail_next(x->f, 0, FAKE_OK, 0);
+}
+
+static void test_probe(void **state)
+{
+	struct fixture *x = *state;
+	char why[256];
+
+	x->u = fake_api_client(x->f, 100, 1);
+	assert_int_equal(uhub_probe(x->u, why, sizeof(why)), 0);
+	fake_api_fail_next(x->f, 1, FAKE_RETCODE, 172);
+	assert_int_equal(uhub_probe(x->u, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "172"));
+	assert_null(strstr(why, FAKE_PRIV));
+}
+
+static void test_errno_map(void **state)
+{
+	(void)state;
+	assert_int_equal(uhub_retcode_errno(0, false), 0);
+	assert_int_equal(uhub_retcode_errno(171, false), -EACCES);
+	assert_int_equal(uhub_retcode_errno(172, true), -EACCES);
+	assert_int_equal(uhub_retcode_errno(230, true), -ENOENT);
+	assert_int_equal(uhub_retcode_errno(230, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(161, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(292, false), -EACCES);
+	assert_int_equal(uhub_retcode_errno(110, false), -ETIMEDOUT);
+	assert_true(uhub_retcode_transient(153));
+	assert_true(uhub_retcode_transient(2000));
+	assert_false(uhub_retcode_transient(171));
+	assert_false(uhub_retcode_transient(230));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pages_uncapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_cap7, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_cap1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_serial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exact_multiple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lying_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_images_and_repos, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_transient, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_retry_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_mid_listing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+		cmocka_unit_test(test_errno_map),
+	};
+	return cmocka_run_group_tests_name("uhub", tests, NULL, NULL);
+}
