@@ -47,27 +47,34 @@ all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN)
 deps:
 	@scripts/install-deps.sh
 
+# V=1 shows the full command lines.
+Q := $(if $(V),,@)
+
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/libimgtagfs.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(B)/imgtagfs: $(B)/src/main.o $(B)/libimgtagfs.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # mount(8) runs /sbin/mount.TYPE; the daemon dispatches on argv[0].
 $(B)/mount.imgtagfs: $(B)/imgtagfs
 	ln -sf imgtagfs $@
 
 $(B)/uhub-sim: $(SIM_OBJ) $(B)/libimgtagfs.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(PKG_LIBS)
 
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libimgtagfs.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 check: deps
 	@$(MAKE) --no-print-directory all

@@ -1,14 +1,25 @@
 /* creds.h — finding the API keys, in this order:
  *   1. -o credentials=FILE: the vendor's credential.json (a JSON array of
- *      {"public_key","private_key","profile"}) or a simple file of lines
- *      public_key=... / private_key=... (/ project_id=...), '#' comments;
- *   2. UCLOUD_PUBLIC_KEY + UCLOUD_PRIVATE_KEY;
+ *      {"public_key","private_key","profile"}; the entry of -o profile=,
+ *      else UCLOUD_PROFILE, else "default") or a simple file of lines
+ *      public_key=... / private_key=... (/ project_id=...), '#' comments,
+ *      blank lines, whitespace around keys and values and one pair of
+ *      quotes around a value ignored. JSON when the first non-blank byte
+ *      is '[' or '{';
+ *   2. UCLOUD_PUBLIC_KEY + UCLOUD_PRIVATE_KEY (both or neither);
  *   3. ~/.ucloud/credential.json (or UCLOUD_SHARED_CREDENTIAL_FILE) with
  *      the profile from -o profile=, UCLOUD_PROFILE, the config file's
- *      "active" entry, else "default".
- * A credentials file that group or others may read is refused ("chmod 600
- * FILE"), as is one owned by another non-root user. Keys are wiped from
- * memory on release and never printed. Not thread-safe (runs in main).
+ *      "active" entry, else "default". The config file
+ *      (~/.ucloud/config.json or UCLOUD_SHARED_CONFIG_FILE) is optional
+ *      and read only for this source; it also gives project and base_url.
+ * The first source present decides: a broken one is an error, not skipped.
+ * Every file read (credentials and config) is opened following symlinks
+ * and then checked on the opened descriptor: a regular file, at most
+ * 64 KiB, owned by root or the caller (euid), with no group/other mode
+ * bits (else refused: "... is readable by group or others (mode 0644);
+ * run: chmod 600 FILE"). Keys are wiped from memory on release and never
+ * printed: no message quotes a file's contents. Not thread-safe (runs in
+ * main).
  */
 #ifndef IMGTAGFS_CREDS_H
 #define IMGTAGFS_CREDS_H
@@ -18,21 +29,27 @@
 struct creds {
 	char *public_key;
 	char *private_key;
-	char *project;		/* from the file or config, may be NULL */
-	char *base_url;		/* from config.json, may be NULL */
-	char origin[256];	/* where the keys came from, for messages */
+	char *project;	  /* simple file's project_id or config.json's, may be NULL */
+	char *base_url;	  /* from config.json, may be NULL */
+	char origin[256]; /* where the keys came from, for messages: the
+			     file (and profile), or "environment (...)" */
 };
 
 struct creds_query {
-	const char *file;	/* -o credentials=, or NULL */
-	const char *profile;	/* -o profile=, or NULL */
+	const char *file;    /* -o credentials=, or NULL */
+	const char *profile; /* -o profile=, or NULL */
 	/* environment lookup; NULL = getenv (tests pass their own) */
 	const char *(*getenv)(void *arg, const char *name);
 	void *getenv_arg;
 };
 
-/* 0, or -ENOENT (no keys anywhere), -EACCES (file permissions), -EBADMSG
- * (unreadable file), -ENOMEM, each with a one-line message in err. */
+/* Fills out (which need not be initialised). 0, or -ENOENT (no keys
+ * anywhere: the message lists where it looked; or a named file or profile
+ * that does not exist), -EACCES (file permissions or owner), -EBADMSG
+ * (unreadable, too big or malformed file), -EINVAL (only one of the two
+ * environment variables set; a path too long), -ENOMEM, each with a
+ * one-line message in err; on error out is released. q may be NULL (no
+ * -o options, the process environment). */
 int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t errlen);
 /* Wipes and frees. Safe on a zeroed struct. */
 void creds_release(struct creds *c);

@@ -16,48 +16,59 @@
 #define DECODE_MAX_ITEMS 100000
 
 enum decode_list {
-	DECODE_REPOS,	/* GetRepo: RepoSet[], RepoName */
-	DECODE_IMAGES,	/* GetRepoImage: ImageSet[], ImageName */
-	DECODE_TAGS,	/* GetImageTag: TagSet[], TagName, Digest */
-	DECODE_NONE,	/* only RetCode/Message (any action) */
+	DECODE_REPOS,  /* GetRepo: RepoSet[], RepoName */
+	DECODE_IMAGES, /* GetRepoImage: ImageSet[], ImageName */
+	DECODE_TAGS,   /* GetImageTag: TagSet[], TagName, Digest */
+	DECODE_NONE,   /* only RetCode/Message (any action) */
 };
 
+/* An item whose name is absent, not a string or empty, or any of whose
+ * strings is longer than DECODE_MAX_STRING, is skipped (and counted). */
 struct decode_item {
-	char *name;	/* RepoName / ImageName / TagName; never NULL */
-	char *time;	/* UpdateTime as text (a JSON number is printed in
-			   decimal); NULL when absent */
-	char *digest;	/* Digest (tags only); NULL when absent or empty */
+	char *name;   /* RepoName / ImageName / TagName; never NULL */
+	char *time;   /* UpdateTime as text (a JSON number is printed in
+			 decimal: an integer as such, otherwise "%.17g");
+			 NULL when absent or of another type */
+	char *digest; /* Digest (tags only); NULL when absent or empty */
 };
 
 struct decode_reply {
-	long retcode;		/* RetCode, from an int or a numeric string */
-	char *message;		/* Message, NULL when absent */
-	long long total;	/* TotalCount, -1 when absent */
+	long retcode;	 /* RetCode, from an int or a numeric string */
+	char *message;	 /* Message, NULL when absent */
+	long long total; /* TotalCount, -1 when absent */
 	struct decode_item *items;
 	size_t n;
-	size_t skipped;		/* items dropped for their shape */
+	size_t skipped; /* items dropped for their shape */
 };
 
 /* Decodes one API reply. Returns 0 for a JSON object with a RetCode (even
- * a non-zero one: check out->retcode); -EBADMSG for anything else (not
- * JSON, not an object, no RetCode, a list that is not an array when
- * RetCode is 0, a negative or absurd TotalCount); -E2BIG for more than
- * DECODE_MAX_ITEMS items; -ENOMEM. out is always initialised. */
+ * a non-zero one: check out->retcode; the list is then not looked at);
+ * -EBADMSG for anything else (not JSON, trailing non-space bytes, not an
+ * object, no RetCode or one that is not an integer, a list that is not an
+ * array when RetCode is 0, a negative, fractional or absurd TotalCount);
+ * -E2BIG for more than DECODE_MAX_ITEMS items; -ENOMEM; -EINVAL for an
+ * unknown kind. With RetCode 0 a missing (or null) list counts as empty
+ * only when TotalCount is 0; with TotalCount absent or positive it is
+ * -EBADMSG. out is always initialised; on an error it is left empty (and
+ * may still be released). */
 int decode_reply(const char *json, size_t len, enum decode_list kind, struct decode_reply *out);
 void decode_reply_release(struct decode_reply *r);
 
 /* ~/.ucloud/credential.json: a JSON array of {"public_key","private_key",
- * "profile"}. Picks the entry of profile (an entry without "profile" is
- * "default"). Sets *pub and *priv to malloc'd copies (the caller wipes and
- * frees them). 0, -ENOENT (no such profile), -EBADMSG, -ENOMEM. */
+ * "profile"}. Picks the first entry of profile (NULL = "default"; an entry
+ * without "profile" is "default"). Sets *pub and *priv to malloc'd copies
+ * (the caller wipes and frees them); both NULL on failure. The parsed
+ * private keys are wiped before the document is freed. 0, -ENOENT (no such
+ * profile), -EBADMSG (not an array; the entry lacks a non-empty key
+ * string), -ENOMEM. */
 int decode_credentials(const char *json, size_t len, const char *profile, char **pub, char **priv);
 
 /* ~/.ucloud/config.json: a JSON array of {"profile","project_id",
- * "base_url","active",...}. With profile NULL, picks the entry with
- * "active": true, else "default"; reports the profile it picked in
- * *picked. Each out-pointer may be NULL; strings are malloc'd, NULL when
- * absent. 0, -ENOENT (no such profile), -EBADMSG, -ENOMEM. */
-int decode_config(const char *json, size_t len, const char *profile, char **picked, char **project_id,
-		  char **base_url);
+ * "base_url","active",...}. With profile NULL, picks the first entry with
+ * "active": true (a JSON true), else "default"; reports the profile it
+ * picked in *picked. Each out-pointer may be NULL; strings are malloc'd,
+ * NULL when absent, empty or not a string; all NULL on failure. 0,
+ * -ENOENT (no such profile), -EBADMSG, -ENOMEM. */
+int decode_config(const char *json, size_t len, const char *profile, char **picked, char **project_id, char **base_url);
 
 #endif

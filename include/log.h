@@ -9,20 +9,32 @@
 #ifndef IMGTAGFS_LOG_H
 #define IMGTAGFS_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <syslog.h>
 
 struct log;
 
-/* A log writing to stderr. NULL on -ENOMEM. log_free(NULL) is a no-op. */
+/* A log writing to stderr, named ident (NULL or "" = "imgtagfs"; 63
+ * bytes kept). NULL on -ENOMEM. log_free(NULL) is a no-op; log_free closes
+ * syslog if the log had opened it. */
 struct log *log_new(const char *ident, bool debug);
 void log_free(struct log *l);
-/* Switches to syslog (after daemonizing) or back to stderr. */
+/* Switches to syslog (after daemonizing; openlog(ident, LOG_PID,
+ * LOG_DAEMON)) or back to stderr. Call it from one thread: openlog and
+ * closelog are process-wide. */
 void log_use_syslog(struct log *l, bool on);
 void log_set_debug(struct log *l, bool on);
 bool log_debug_enabled(const struct log *l);
 /* Writes one line. LOG_DEBUG lines are dropped unless debug is on.
- * l may be NULL (the message is dropped): tests pass no log. */
+ * l may be NULL (the message is dropped): tests pass no log.
+ * On stderr the line reads "IDENT: LEVEL: message" (LEVEL is error,
+ * warning, notice, info, debug, ...); in syslog just the message, at prio.
+ * Messages are cut at 2047 bytes; control bytes (newlines included) are
+ * written as '?', so one call is always exactly one line. */
 void log_msg(struct log *l, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with a va_list: for a shim such as the one main hands to
+ * fuse_set_log_func(), so libfuse's own messages land in the same place. */
+void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -3,7 +3,19 @@
  *
  * Everything is validated before mounting: a bad value is refused with a
  * message naming the option and the accepted range. Options that belong to
- * libfuse (-f, -d, -s, allow_other, ...) are left in args for fuse_main.
+ * libfuse (-f, -d, -s, allow_other, ...) are left in args for fuse_main,
+ * which refuses an option it does not know either.
+ *
+ * Two forms, told apart by argv[0] (see opts_is_mount_helper):
+ *   imgtagfs SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTS]
+ *   mount.imgtagfs SOURCE MOUNTPOINT [-sfnv] [-t TYPE] [-o OPTS]   (mount(8))
+ * In the mount(8) form -n, -v, -t TYPE and -s ("sloppy"; unknown options
+ * are still refused) are dropped and -f means "fake": cfg->fake is set and
+ * nothing should be mounted. In both forms the mount(8)/fstab/systemd words
+ * auto, noauto, user, nouser, users, _netdev, nofail, defaults, rw, ro,
+ * x-* and comment=* are dropped, and for a mount
+ * "-o ro,fsname=imgtagfs:SOURCE,subtype=imgtagfs" is put in args (fsname=
+ * or subtype= given by the user are kept instead of ours).
  * Not thread-safe (runs once, in main).
  */
 #ifndef IMGTAGFS_OPTS_H
@@ -17,40 +29,65 @@
 struct fuse_args;
 
 struct config {
-	char *source;		/* "uhub", "org-...", optionally ":REPO" */
-	char *mountpoint;
-	char *project;		/* from SOURCE or -o project=, NULL = default */
-	char *repo;		/* from SOURCE's ":REPO", NULL = all */
-	char *endpoint;		/* NULL = env UCLOUD_API_BASE_URL or default */
-	char *credentials;	/* -o credentials=FILE */
+	char *source;	   /* "uhub", "org-...", optionally ":REPO" */
+	char *mountpoint;  /* as given; also left in args for fuse_main */
+	char *project;	   /* from SOURCE or -o project=, NULL = default */
+	char *repo;	   /* from SOURCE's ":REPO", NULL = all */
+	char *endpoint;	   /* -o endpoint=; NULL: see opts_endpoint() */
+	char *credentials; /* -o credentials=FILE */
 	char *profile;
-	char *repo_type;	/* "private" (default) or "public" */
-	long api_tz;		/* seconds east of UTC, default +08:00 */
-	unsigned ttl;		/* seconds, default 60 */
-	unsigned negative_ttl;	/* seconds, default 5 */
-	unsigned page_size;	/* default 100 */
-	unsigned max_requests;	/* default 8 */
-	unsigned timeout;	/* seconds per HTTP request, default 30 */
-	unsigned retries;	/* default 3 */
-	size_t cache_size;	/* bytes, default 256 MiB */
-	uid_t uid;
-	gid_t gid;
-	mode_t umask;
-	bool debug;		/* -o debug: log every API call */
-	bool lazy;		/* -o lazy: no mount-time check */
-	bool foreground;	/* -f or -d seen */
-	bool check;		/* --check: probe and exit, no mount */
+	char *repo_type;       /* "private" (default) or "public" */
+	long api_tz;	       /* seconds east of UTC, default +08:00 */
+	unsigned ttl;	       /* seconds, default 60 */
+	unsigned negative_ttl; /* seconds, default 5 */
+	unsigned page_size;    /* default 100 */
+	unsigned max_requests; /* default 8 */
+	unsigned timeout;      /* seconds per HTTP request, default 30 */
+	unsigned retries;      /* default 3 */
+	size_t cache_size;     /* bytes, default 256 MiB */
+	uid_t uid;	       /* default getuid() */
+	gid_t gid;	       /* default getgid() */
+	mode_t umask;	       /* default 022 */
+	bool debug;	       /* -o debug: log every API call */
+	bool lazy;	       /* -o lazy: no mount-time check */
+	bool foreground;       /* -f or -d seen */
+	bool check;	       /* --check: probe and exit, no mount */
 	bool help, version;
+	bool mount_helper; /* called as mount.imgtagfs: mount(8)'s form */
+	bool fake;	   /* mount(8)'s -f: validate, mount nothing */
 };
 
 #define OPTS_DEFAULT_ENDPOINT "https://api.surfercloud.com"
 
+/* mount(8)'s exit statuses, for mount.imgtagfs: a bad invocation (options,
+ * credentials) and a failed mount (the mount-time check, fuse_main). */
+#define OPTS_MOUNT_EX_USAGE 1
+#define OPTS_MOUNT_EX_FAIL 32
+
 /* Parses args (argv as given to main) into cfg, leaving libfuse's own
- * options in args. Fills defaults first. 0, or -EINVAL with a one-line
- * message in err ("imgtagfs: ttl=abc: expected 0..86400 seconds"). */
+ * options and the MOUNTPOINT in args. Fills defaults first (cfg need not be
+ * initialised). SOURCE is required unless --check (then "uhub"), MOUNTPOINT
+ * unless --check; with -h/--help or -V/--version neither is (and nothing
+ * is added to args). A project in SOURCE and a -o project= that differs is
+ * an error. 0, or -EINVAL (-ENOMEM) with a one-line message in err
+ * ("imgtagfs: ttl=abc: expected a whole number of seconds from 0 to
+ * 86400"); on error cfg is released. args is the caller's to
+ * fuse_opt_free_args either way. */
 int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t errlen);
+/* Frees the strings and zeroes cfg. Safe on a zeroed or released cfg. */
 void opts_release(struct config *cfg);
-/* Writes --help text (every option, default and range). */
+/* Writes the --help text: both forms, every option with default and range,
+ * the credentials order, the environment, a note on libfuse's options. */
 void opts_usage(FILE *f, const char *prog);
+/* True when argv0's basename starts with "mount." (mount.imgtagfs). */
+bool opts_is_mount_helper(const char *argv0);
+/* The endpoint: -o endpoint=, else $UCLOUD_API_BASE_URL, else
+ * config_base_url (creds.base_url, may be NULL), else
+ * OPTS_DEFAULT_ENDPOINT. The result points into one of those; never NULL. */
+const char *opts_endpoint(const struct config *cfg, const char *config_base_url);
+/* The project: SOURCE's or -o project=, else $UCLOUD_PROJECT_ID, else
+ * config_project (creds.project, may be NULL); NULL = the key's default
+ * project. Empty strings count as unset. */
+const char *opts_project(const struct config *cfg, const char *config_project);
 
 #endif

@@ -12,6 +12,8 @@
  * here; the FUSE layer sees its struct imgtagfs as private_data.
  */
 #include <errno.h>
+#include <fuse_log.h>
+#include <stdarg.h>
 #include <fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,20 +46,6 @@ struct app {
 	struct imgtagfs *fs;
 };
 
-/* -o endpoint, then UCLOUD_API_BASE_URL, then config.json, then the default. */
-static const char *pick_endpoint(const struct app *a)
-{
-	const char *env = getenv("UCLOUD_API_BASE_URL");
-
-	if (a->cfg.endpoint)
-		return a->cfg.endpoint;
-	if (env && *env)
-		return env;
-	if (a->creds.base_url && *a->creds.base_url)
-		return a->creds.base_url;
-	return OPTS_DEFAULT_ENDPOINT;
-}
-
 /* The signature has no nonce, so a request seen on the wire can be
  * replayed: plain http only where the wire is this machine. */
 static int check_endpoint(const char *url, char *err, size_t n)
@@ -68,17 +56,9 @@ static int check_endpoint(const char *url, char *err, size_t n)
 	return -EINVAL;
 }
 
-/* The project: SOURCE or -o project, then UCLOUD_PROJECT_ID, then the
- * credentials/config file; NULL means the key's default project. */
 static const char *pick_project(const struct app *a)
 {
-	const char *env = getenv("UCLOUD_PROJECT_ID");
-
-	if (a->cfg.project)
-		return a->cfg.project;
-	if (env && *env)
-		return env;
-	return a->creds.project;
+	return opts_project(&a->cfg, a->creds.project);
 }
 
 static int build_client(struct app *a)
@@ -203,18 +183,30 @@ static int load_creds(struct app *a, char *err, size_t n)
 	return creds_load(&q, &a->creds, err, n);
 }
 
+/* libfuse's own messages go where ours go. Its hook takes no context
+ * argument, so this one pointer is set once, before any thread starts. */
+static struct log *fuse_log_target;
+
+static void fuse_log_shim(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	log_vmsg(fuse_log_target, (int)level, fmt, ap);
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct app a;
 	char err[1024] = "", why[512] = "";
-	int rc = 1;
+	int rc = 1, fail = 1;
 
 	memset(&a, 0, sizeof(a));
 	if (opts_parse(&args, &a.cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	/* mount(8) tells a bad invocation from a failed mount. */
+	if (a.cfg.mount_helper)
+		fail = OPTS_MOUNT_EX_FAIL;
 	if (a.cfg.help || a.cfg.version) {
 		if (a.cfg.help)
 			opts_usage(stdout, "imgtagfs");
@@ -227,7 +219,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	a.endpoint = pick_endpoint(&a);
+	a.endpoint = opts_endpoint(&a.cfg, a.creds.base_url);
 	if (check_endpoint(a.endpoint, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
@@ -243,9 +235,17 @@ int main(int argc, char **argv)
 	}
 	if (!a.cfg.lazy && uhub_probe(a.uhub, why, sizeof(why))) {
 		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source, why);
+		rc = fail;
 		goto out;
 	}
-	rc = fuse_main(args.argc, args.argv, fs_operations(), a.fs) ? 1 : 0;
+	if (a.cfg.fake) {
+		rc = 0;
+		goto out;
+	}
+	fuse_log_target = a.log;
+	fuse_set_log_func(fuse_log_shim);
+	rc = fuse_main(args.argc, args.argv, fs_operations(), a.fs) ? fail : 0;
+	fuse_set_log_func(NULL); /* back to libfuse's default before the log goes */
 out:
 	teardown(&a);
 	fuse_opt_free_args(&args);

@@ -146,12 +146,12 @@ static void test_attributes(void **state)
 	assert_int_equal(tree_getattr(x->t, "/web", &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0555 & ~022);
-	assert_int_equal(st.st_mtime, 1764209700); /* 2026-11-27 10:15:00 +08:00 */
+	assert_int_equal(st.st_mtime, 1795745700); /* 2026-11-27 10:15:00 +08:00 */
 	assert_int_equal(st.st_uid, 1000);
 	assert_int_equal(tree_getattr(x->t, "/web/api/v1.4.2", &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0444);
-	assert_int_equal(st.st_mtime, 1764209700);
+	assert_int_equal(st.st_mtime, 1795745700);
 	assert_int_equal(st.st_size, strlen("digest: sha256:3f1c000000000000000000000000000000000000000000000000000000000001\n"
 					    "updated: 2026-11-27T02:15:00Z\n"));
 	/* A prefix directory takes the newest mtime below it. */

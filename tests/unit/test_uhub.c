@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fake_api.h"
@@ -45,7 +46,7 @@ static int teardown(void **state)
 static void list_and_check(struct fixture *x, unsigned page, unsigned cap, unsigned R, size_t want_calls)
 {
 	struct uhub_list l;
-	char name[16];
+	char name[32];
 
 	x->u = fake_api_client(x->f, page, R);
 	fake_api_set_cap(x->f, cap);

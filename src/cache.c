@@ -1,0 +1,439 @@
+/* cache.c — TTL cache of directory snapshots with single-flight fills and
+ * a byte budget.
+ *
+ * Every FUSE lookup, getattr and readdir lands here, many at once (a
+ * `ls -l` of a big image is one readdir and thousands of getattrs), and a
+ * listing may cost dozens of paged API calls. So: a hash table of entries,
+ * each holding a snapshot (or a remembered ENOENT) and when it was
+ * fetched; a fill in flight marks its entry, and other callers for that key
+ * sleep on one shared condition variable instead of calling the API again.
+ * The lock is never held across a fill. An entry that is dropped (or
+ * cleared, or evicted) while someone is still using it is unlinked from the
+ * table at once and freed by the last user, so a late fill cannot bring a
+ * dropped key back. Whole snapshots are evicted least-recently-used first
+ * until the accounted bytes fit the budget.
+ *
+ * Lock order: the cache mutex is a leaf. fill runs without it; the clock
+ * runs with it held, so a clock must not call into the cache.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BUCKETS_MIN 64
+#define RETRY 1 /* internal: look the key up again */
+
+struct centry {
+	struct centry *hnext;	    /* hash chain */
+	struct centry *prev, *next; /* LRU list, most recent first */
+	struct snap *snap;	    /* the cached listing, or NULL */
+	bool neg;		    /* a remembered ENOENT */
+	bool filling;		    /* a fill for this entry is in flight */
+	bool linked;		    /* in the table; false once dropped */
+	unsigned pins;		    /* waiters still holding a pointer */
+	uint64_t done;		    /* fills completed: waiters watch it move */
+	int last_err;		    /* result of the latest completed fill */
+	int64_t fetched_at;	    /* clock value when snap/neg was installed */
+	int64_t neg_ttl;	    /* for cache_peek, which has no neg ttl */
+	size_t bytes;		    /* what this entry adds to cache->bytes */
+	uint64_t hash;
+	char key[];
+};
+
+struct cache {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a fill completed (any key) */
+	cache_clock_fn clock;
+	void *clock_arg;
+	size_t max_bytes;
+	struct centry **tab;
+	size_t nbuckets, nlinked;
+	struct centry *head, *tail;
+	size_t bytes;
+	struct cache_stats st; /* counters only; the rest is computed */
+};
+
+static int64_t monotonic_ms(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct cache *cache_new(size_t max_bytes, cache_clock_fn clock, void *clock_arg)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->tab = calloc(BUCKETS_MIN, sizeof(c->tab[0]));
+	if (!c->tab)
+		goto out_free;
+	if (pthread_mutex_init(&c->mu, NULL))
+		goto out_tab;
+	if (pthread_cond_init(&c->cv, NULL))
+		goto out_mutex;
+	c->nbuckets = BUCKETS_MIN;
+	c->max_bytes = max_bytes;
+	c->clock = clock ? clock : monotonic_ms;
+	c->clock_arg = clock_arg;
+	return c;
+out_mutex:
+	pthread_mutex_destroy(&c->mu);
+out_tab:
+	free(c->tab);
+out_free:
+	free(c);
+	return NULL;
+}
+
+/* ---- table and LRU list (all with the lock held) ------------------------- */
+
+static uint64_t hash_key(const char *s)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static struct centry *lookup(const struct cache *c, const char *key, uint64_t h)
+{
+	struct centry *e = c->tab[h % c->nbuckets];
+
+	while (e && (e->hash != h || strcmp(e->key, key)))
+		e = e->hnext;
+	return e;
+}
+
+/* Doubles the bucket array; on -ENOMEM the chains just get longer. */
+static void table_grow(struct cache *c)
+{
+	size_t n = c->nbuckets * 2;
+	struct centry **tab = calloc(n, sizeof(tab[0]));
+
+	if (!tab)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++)
+		while (c->tab[i]) {
+			struct centry *e = c->tab[i];
+
+			c->tab[i] = e->hnext;
+			e->hnext = tab[e->hash % n];
+			tab[e->hash % n] = e;
+		}
+	free(c->tab);
+	c->tab = tab;
+	c->nbuckets = n;
+}
+
+static void lru_remove(struct cache *c, struct centry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct cache *c, struct centry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	else
+		c->tail = e;
+	c->head = e;
+}
+
+static void lru_touch(struct cache *c, struct centry *e)
+{
+	if (c->head == e)
+		return;
+	lru_remove(c, e);
+	lru_push(c, e);
+}
+
+static size_t entry_overhead(const struct centry *e)
+{
+	return sizeof(*e) + strlen(e->key) + 1;
+}
+
+/* A new, empty entry for key, linked into the table. */
+static struct centry *entry_new(struct cache *c, const char *key, uint64_t h)
+{
+	size_t len = strlen(key) + 1;
+	struct centry *e = calloc(1, sizeof(*e) + len);
+
+	if (!e)
+		return NULL;
+	memcpy(e->key, key, len);
+	e->hash = h;
+	e->linked = true;
+	e->bytes = entry_overhead(e);
+	if (c->nlinked >= c->nbuckets)
+		table_grow(c);
+	e->hnext = c->tab[h % c->nbuckets];
+	c->tab[h % c->nbuckets] = e;
+	c->nlinked++;
+	c->bytes += e->bytes;
+	lru_push(c, e);
+	return e;
+}
+
+static void entry_maybe_free(struct centry *e)
+{
+	if (!e->linked && !e->pins && !e->filling)
+		free(e);
+}
+
+/* Takes e out of the table and releases its result; the memory goes when
+ * the last waiter or the fill in flight lets go of it. */
+static void entry_unlink(struct cache *c, struct centry *e)
+{
+	struct centry **pp = &c->tab[e->hash % c->nbuckets];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	e->hnext = NULL;
+	lru_remove(c, e);
+	c->nlinked--;
+	c->bytes -= e->bytes;
+	snap_unref(e->snap);
+	e->snap = NULL;
+	e->neg = false;
+	e->linked = false;
+	entry_maybe_free(e);
+}
+
+/* Replaces e's result with s (a reference the cache now owns) or, for s
+ * NULL, a remembered ENOENT. */
+static void entry_install(struct cache *c, struct centry *e, struct snap *s, int64_t neg_ttl)
+{
+	c->bytes -= e->bytes;
+	snap_unref(e->snap);
+	e->snap = s;
+	e->neg = !s;
+	e->neg_ttl = neg_ttl;
+	e->fetched_at = c->clock(c->clock_arg);
+	e->bytes = entry_overhead(e) + (s ? snap_bytes(s) : 0);
+	c->bytes += e->bytes;
+	lru_touch(c, e);
+}
+
+/* Evicts least-recently-used entries, never keep nor one being filled,
+ * until the budget holds. */
+static void evict(struct cache *c, const struct centry *keep)
+{
+	struct centry *e = c->tail;
+
+	while (e && c->bytes > c->max_bytes) {
+		struct centry *prev = e->prev;
+
+		if (e != keep && !e->filling) {
+			entry_unlink(c, e);
+			c->st.evictions++;
+		}
+		e = prev;
+	}
+}
+
+/* ---- lookups and fills ----------------------------------------------------- */
+
+/* 0 and a reference for a fresh snapshot, -ENOENT for a fresh negative
+ * entry, RETRY when e has nothing young enough. */
+static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms, int64_t neg_ttl_ms, struct snap **out)
+{
+	if (e->snap && now - e->fetched_at < ttl_ms) {
+		*out = snap_ref(e->snap);
+		lru_touch(c, e);
+		return 0;
+	}
+	if (e->neg && now - e->fetched_at < neg_ttl_ms)
+		return -ENOENT;
+	return RETRY;
+}
+
+/* Sleeps until the fill in flight on e completes and shares its outcome:
+ * its snapshot, or its error (so one failing fill is one API call however
+ * many wait). RETRY when the result is gone (dropped, evicted). */
+static int wait_fill(struct cache *c, struct centry *e, struct snap **out)
+{
+	uint64_t seen = e->done;
+	int err;
+
+	c->st.waits++;
+	e->pins++;
+	while (e->done == seen)
+		pthread_cond_wait(&c->cv, &c->mu);
+	e->pins--;
+	err = e->last_err;
+	if (!err && e->linked && e->snap) {
+		*out = snap_ref(e->snap);
+		lru_touch(c, e);
+	} else if (!err) {
+		err = RETRY;
+	}
+	entry_maybe_free(e);
+	return err;
+}
+
+/* Records a completed fill in e and wakes its waiters. s is the fill's
+ * snapshot (the caller keeps that reference; the cache takes its own). */
+static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s, int64_t neg_ttl_ms)
+{
+	e->filling = false;
+	e->done++;
+	e->last_err = err;
+	if (err)
+		c->st.fill_errors++;
+	pthread_cond_broadcast(&c->cv);
+	if (!e->linked) {
+		entry_maybe_free(e); /* dropped meanwhile: keep nothing */
+	} else if (!err || err == -ENOENT) {
+		entry_install(c, e, s ? snap_ref(s) : NULL, neg_ttl_ms);
+		evict(c, e);
+	} else if (!e->snap && !e->neg) {
+		entry_unlink(c, e); /* errors are not cached, and nothing else is here */
+	}
+}
+
+/* Fills key (e is its stale entry or NULL). Called and returns locked. */
+static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
+		    cache_fill_fn fill, void *arg, struct snap **out)
+{
+	struct snap *s = NULL;
+	int err;
+
+	if (!e && !(e = entry_new(c, key, h)))
+		return -ENOMEM;
+	e->filling = true;
+	c->st.fills++;
+	pthread_mutex_unlock(&c->mu);
+	err = fill(arg, key, &s);
+	if (err > 0 || (!err && !s))
+		err = -EIO; /* a fill that broke its contract */
+	if (err && s) {
+		snap_unref(s);
+		s = NULL;
+	}
+	pthread_mutex_lock(&c->mu);
+	fill_done(c, e, err, s, neg_ttl_ms);
+	if (!err)
+		*out = s;
+	return err;
+}
+
+int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+	      struct snap **out)
+{
+	uint64_t h = hash_key(key);
+	bool missed = false;
+	int err;
+
+	pthread_mutex_lock(&c->mu);
+	do {
+		struct centry *e = lookup(c, key, h);
+
+		err = e ? answer(c, e, c->clock(c->clock_arg), ttl_ms, neg_ttl_ms, out) : RETRY;
+		if (err != RETRY) {
+			c->st.hits += !missed;
+			break;
+		}
+		c->st.misses += !missed;
+		missed = true;
+		if (e && e->filling)
+			err = wait_fill(c, e, out);
+		else
+			err = run_fill(c, e, key, h, neg_ttl_ms, fill, arg, out);
+	} while (err == RETRY);
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out)
+{
+	struct centry *e;
+	int err = -EAGAIN;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, hash_key(key));
+	if (e)
+		err = answer(c, e, c->clock(c->clock_arg), ttl_ms, e->neg_ttl, out);
+	if (err == RETRY)
+		err = -EAGAIN;
+	else if (err != -EAGAIN)
+		c->st.hits++;
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+void cache_drop(struct cache *c, const char *key)
+{
+	struct centry *e;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, hash_key(key));
+	if (e)
+		entry_unlink(c, e);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void unlink_all(struct cache *c)
+{
+	while (c->head)
+		entry_unlink(c, c->head);
+}
+
+void cache_clear(struct cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	unlink_all(c);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_get_stats(struct cache *c, struct cache_stats *out)
+{
+	int64_t now;
+
+	pthread_mutex_lock(&c->mu);
+	now = c->clock(c->clock_arg);
+	*out = c->st;
+	out->entries = 0;
+	out->bytes = c->bytes;
+	out->oldest_ms = 0;
+	for (const struct centry *e = c->head; e; e = e->next) {
+		if (!e->snap && !e->neg)
+			continue; /* a first fill still in flight */
+		out->entries++;
+		if (now - e->fetched_at > out->oldest_ms)
+			out->oldest_ms = now - e->fetched_at;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	/* No fill may be in flight: the caller has stopped every user. */
+	unlink_all(c);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c->tab);
+	free(c);
+}

@@ -1,0 +1,459 @@
+/* creds.c — finding the API keys: -o credentials=FILE, then
+ * UCLOUD_PUBLIC_KEY/UCLOUD_PRIVATE_KEY, then the vendor's
+ * ~/.ucloud/credential.json and config.json. A file is opened following
+ * symlinks (setups under /etc often link them) and then judged by fstat on
+ * the descriptor actually opened, so the file checked is the file read:
+ * it must be a regular file, owned by root or by us, and closed to group
+ * and others. Files are read whole under a 64 KiB cap into one buffer
+ * that is wiped before it is freed (no realloc, which would leave copies),
+ * and keys are wiped again on release. JSON is left to decode.c; the
+ * simple key=value format is parsed here. No message ever quotes a file's
+ * contents: a typo on a private_key line must not print the key.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "decode.h"
+
+#define CREDS_FILE_MAX (64 * 1024)
+
+/* One creds_load call. */
+struct lookup {
+	const struct creds_query *q;
+	struct creds *out;
+	char *err;
+	size_t errlen;
+};
+
+/* A file's contents: secret, so wiped on release. */
+struct text {
+	char *data; /* NUL-terminated */
+	size_t len;
+};
+
+static int fail(struct lookup *l, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct lookup *l, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->err && l->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(l->err, l->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* Where the keys came from, for messages; a long path is cut short. */
+static void set_origin(struct creds *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_origin(struct creds *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->origin, sizeof(c->origin), fmt, ap);
+	va_end(ap);
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static void text_release(struct text *t)
+{
+	if (t->data) {
+		explicit_bzero(t->data, t->len);
+		free(t->data);
+	}
+	t->data = NULL;
+	t->len = 0;
+}
+
+/* A non-empty variable from the query's environment, else NULL. */
+static const char *env(const struct lookup *l, const char *name)
+{
+	const char *v = l->q->getenv ? l->q->getenv(l->q->getenv_arg, name) : getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int open_errno(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return -ENOENT;
+	case EACCES:
+	case EPERM:
+		return -EACCES;
+	case ENOMEM:
+		return -ENOMEM;
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* Anyone who can read the file has the keys; anyone who owns it can
+ * change its mode, or point us at their own account. */
+static int check_file(struct lookup *l, const char *what, const char *path, const struct stat *st)
+{
+	mode_t mode = st->st_mode & 07777;
+
+	if (!S_ISREG(st->st_mode))
+		return fail(l, -EBADMSG, "imgtagfs: %s %s is not a regular file", what, path);
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return fail(l, -EACCES, "imgtagfs: %s %s is owned by uid %u, which is neither root nor you (uid %u)",
+			    what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+	if (mode & 077)
+		return fail(l, -EACCES, "imgtagfs: %s %s is %s by group or others (mode %04o); run: chmod 600 %s", what,
+			    path, (mode & 044) ? "readable" : "writable", (unsigned)mode, path);
+	return 0;
+}
+
+/* Reads all of fd, at most CREDS_FILE_MAX bytes, into one buffer that is
+ * never reallocated. */
+static int read_all(struct lookup *l, const char *what, const char *path, int fd, struct text *t)
+{
+	size_t cap = CREDS_FILE_MAX + 1;
+
+	t->data = malloc(cap + 1);
+	if (!t->data)
+		return fail(l, -ENOMEM, "imgtagfs: out of memory");
+	while (t->len < cap) {
+		ssize_t n = read(fd, t->data + t->len, cap - t->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno));
+		if (n == 0)
+			break;
+		t->len += (size_t)n;
+	}
+	t->data[t->len] = '\0';
+	if (t->len > CREDS_FILE_MAX)
+		return fail(l, -EBADMSG, "imgtagfs: %s %s is larger than %d KiB", what, path, CREDS_FILE_MAX / 1024);
+	return 0;
+}
+
+/* Opens, checks and reads path. On error t is released and err says why;
+ * -ENOENT when the file does not exist. */
+static int read_file(struct lookup *l, const char *what, const char *path, struct text *t)
+{
+	struct stat st;
+	int fd, rc;
+
+	t->data = NULL;
+	t->len = 0;
+	/* O_NONBLOCK: a FIFO planted at the path cannot hang us before
+	 * fstat refuses it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(l, open_errno(errno), "imgtagfs: %s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) != 0)
+		rc = fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno));
+	else
+		rc = check_file(l, what, path, &st);
+	if (!rc)
+		rc = read_all(l, what, path, fd, t);
+	close(fd);
+	if (rc)
+		text_release(t);
+	return rc;
+}
+
+static bool looks_like_json(const char *s)
+{
+	if (!strncmp(s, "\xef\xbb\xbf", 3)) /* a UTF-8 byte order mark */
+		s += 3;
+	s += strspn(s, " \t\r\n");
+	return *s == '[' || *s == '{';
+}
+
+static char *trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	s += strspn(s, " \t\r");
+	while (end > s && strchr(" \t\r", end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* private_key="..." or '...' as a shell env file would have it. */
+static char *unquote(char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		v[n - 1] = '\0';
+		return v + 1;
+	}
+	return v;
+}
+
+static char **simple_slot(struct creds *c, const char *key)
+{
+	if (!strcmp(key, "public_key"))
+		return &c->public_key;
+	if (!strcmp(key, "private_key"))
+		return &c->private_key;
+	if (!strcmp(key, "project_id"))
+		return &c->project;
+	return NULL;
+}
+
+/* One "key = value" line of the simple format. */
+static int simple_line(struct lookup *l, const char *path, unsigned lineno, char *line)
+{
+	char *eq = strchr(line, '='), *key, *val, **slot;
+
+	if (!eq)
+		return fail(l, -EBADMSG,
+			    "imgtagfs: credentials file %s, line %u: expected public_key=, private_key= "
+			    "or project_id=",
+			    path, lineno);
+	*eq = '\0';
+	key = trim(line);
+	val = unquote(trim(eq + 1));
+	slot = simple_slot(l->out, key);
+	/* The key is not quoted back: a mangled line may hold the secret. */
+	if (!slot)
+		return fail(l, -EBADMSG,
+			    "imgtagfs: credentials file %s, line %u: unknown key (expected public_key, "
+			    "private_key or project_id)",
+			    path, lineno);
+	if (!*val)
+		return fail(l, -EBADMSG, "imgtagfs: credentials file %s, line %u: %s is empty", path, lineno, key);
+	wipe_free(*slot);
+	*slot = strdup(val);
+	return *slot ? 0 : fail(l, -ENOMEM, "imgtagfs: out of memory");
+}
+
+/* Lines of public_key=, private_key=, project_id=; '#' comments and
+ * blank lines; whitespace around keys and values ignored. Parsed in
+ * place: t is wiped afterwards anyway. */
+static int parse_simple(struct lookup *l, const char *path, struct text *t)
+{
+	char *line = t->data, *nl;
+	unsigned lineno = 0;
+	int rc;
+
+	if (!strncmp(line, "\xef\xbb\xbf", 3))
+		line += 3;
+	for (; line; line = nl ? nl + 1 : NULL) {
+		char *s;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		rc = simple_line(l, path, lineno, s);
+		if (rc)
+			return rc;
+	}
+	if (!l->out->public_key || !l->out->private_key)
+		return fail(l, -EBADMSG, "imgtagfs: credentials file %s has no %s= line", path,
+			    l->out->public_key ? "private_key" : "public_key");
+	return 0;
+}
+
+/* The vendor's credential.json, entry of profile. */
+static int parse_json(struct lookup *l, const char *path, const struct text *t, const char *profile)
+{
+	int rc = decode_credentials(t->data, t->len, profile, &l->out->public_key, &l->out->private_key);
+
+	switch (rc) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		return fail(l, rc, "imgtagfs: credentials file %s has no profile \"%s\"", path, profile);
+	case -ENOMEM:
+		return fail(l, rc, "imgtagfs: out of memory");
+	default:
+		return fail(l, -EBADMSG,
+			    "imgtagfs: credentials file %s is neither key=value lines nor the vendor's JSON (an array "
+			    "of {\"public_key\", \"private_key\", \"profile\"})",
+			    path);
+	}
+}
+
+/* 1. -o credentials=FILE, in either format. */
+static int from_file(struct lookup *l, const char *path)
+{
+	struct text t;
+	const char *profile = l->q->profile ? l->q->profile : env(l, "UCLOUD_PROFILE");
+	int rc = read_file(l, "credentials file", path, &t);
+
+	if (rc)
+		return rc;
+	if (looks_like_json(t.data))
+		rc = parse_json(l, path, &t, profile ? profile : "default");
+	else
+		rc = parse_simple(l, path, &t);
+	text_release(&t);
+	if (!rc)
+		set_origin(l->out, "%s", path);
+	return rc;
+}
+
+/* 2. The environment: both keys, or neither. 1 when neither is set. */
+static int from_env(struct lookup *l)
+{
+	const char *pub = env(l, "UCLOUD_PUBLIC_KEY"), *priv = env(l, "UCLOUD_PRIVATE_KEY");
+
+	if (!pub && !priv)
+		return 1;
+	if (!priv)
+		return fail(l, -EINVAL, "imgtagfs: UCLOUD_PUBLIC_KEY is set but UCLOUD_PRIVATE_KEY is not");
+	if (!pub)
+		return fail(l, -EINVAL, "imgtagfs: UCLOUD_PRIVATE_KEY is set but UCLOUD_PUBLIC_KEY is not");
+	l->out->public_key = strdup(pub);
+	l->out->private_key = strdup(priv);
+	if (!l->out->public_key || !l->out->private_key)
+		return fail(l, -ENOMEM, "imgtagfs: out of memory");
+	set_origin(l->out, "environment (UCLOUD_PUBLIC_KEY, UCLOUD_PRIVATE_KEY)");
+	return 0;
+}
+
+/* $VAR, else $HOME/.ucloud/NAME; "" when neither can be had. */
+static int home_path(struct lookup *l, const char *var, const char *name, char *path, size_t n)
+{
+	const char *set = env(l, var), *home = env(l, "HOME");
+	int w;
+
+	path[0] = '\0';
+	if (set)
+		w = snprintf(path, n, "%s", set);
+	else if (home)
+		w = snprintf(path, n, "%s/.ucloud/%s", home, name);
+	else
+		return 0;
+	if (w < 0 || (size_t)w >= n)
+		return fail(l, -EINVAL, "imgtagfs: the path of %s is too long", set ? var : "$HOME/.ucloud");
+	return 0;
+}
+
+/* config.json: the profile it marks active, the project and the
+ * endpoint. Optional: a missing file, or one without the profile, gives
+ * nothing; a broken or unsafe one is an error. */
+static int read_config(struct lookup *l, const char *path, const char *profile, char **picked)
+{
+	struct text t;
+	int rc;
+
+	*picked = NULL;
+	if (!*path)
+		return 0;
+	rc = read_file(l, "config file", path, &t);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = decode_config(t.data, t.len, profile, picked, &l->out->project, &l->out->base_url);
+	text_release(&t);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -ENOMEM)
+		return fail(l, rc, "imgtagfs: out of memory");
+	if (rc)
+		return fail(l, -EBADMSG,
+			    "imgtagfs: config file %s is not the vendor's config.json (a JSON array of "
+			    "{\"profile\", \"project_id\", \"base_url\", \"active\"})",
+			    path);
+	return 0;
+}
+
+/* The keys of credential.json (read into t), with the profile from -o
+ * profile=, UCLOUD_PROFILE, config.json's active entry, else "default". */
+static int home_keys(struct lookup *l, const char *cred, const char *conf, const struct text *t)
+{
+	const char *profile = l->q->profile ? l->q->profile : env(l, "UCLOUD_PROFILE");
+	char *picked = NULL;
+	int rc;
+
+	rc = read_config(l, conf, profile, &picked);
+	if (!rc) {
+		if (!profile)
+			profile = picked ? picked : "default";
+		rc = parse_json(l, cred, t, profile);
+	}
+	if (!rc)
+		set_origin(l->out, "%s (profile %s)", cred, profile);
+	free(picked);
+	return rc;
+}
+
+/* 3. The vendor's files. 1 when there is no credential.json to read. */
+static int from_home(struct lookup *l, char *cred, size_t n)
+{
+	char conf[PATH_MAX];
+	struct text t;
+	int rc;
+
+	rc = home_path(l, "UCLOUD_SHARED_CREDENTIAL_FILE", "credential.json", cred, n);
+	if (!rc)
+		rc = home_path(l, "UCLOUD_SHARED_CONFIG_FILE", "config.json", conf, sizeof(conf));
+	if (rc)
+		return rc;
+	if (!*cred)
+		return 1;
+	rc = read_file(l, "credentials file", cred, &t);
+	/* The default place may well be empty; a named one may not. */
+	if (rc == -ENOENT && !env(l, "UCLOUD_SHARED_CREDENTIAL_FILE"))
+		return 1;
+	if (rc)
+		return rc;
+	rc = home_keys(l, cred, conf, &t);
+	text_release(&t);
+	return rc;
+}
+
+int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t errlen)
+{
+	static const struct creds_query none;
+	struct lookup l = {.q = q ? q : &none, .out = out, .err = err, .errlen = errlen};
+	char cred[PATH_MAX];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (err && errlen)
+		err[0] = '\0';
+	if (l.q->file)
+		rc = from_file(&l, l.q->file);
+	else if ((rc = from_env(&l)) == 1 && (rc = from_home(&l, cred, sizeof(cred))) == 1)
+		rc = fail(&l, -ENOENT,
+			  "imgtagfs: no API keys found: no -o credentials=FILE, UCLOUD_PUBLIC_KEY and "
+			  "UCLOUD_PRIVATE_KEY are not set, and %s%s",
+			  *cred ? "there is no " : "HOME is not set (no ~/.ucloud/credential.json)", cred);
+	if (rc)
+		creds_release(out);
+	return rc;
+}
+
+void creds_release(struct creds *c)
+{
+	if (!c)
+		return;
+	wipe_free(c->private_key);
+	wipe_free(c->public_key);
+	free(c->project);
+	free(c->base_url);
+	explicit_bzero(c, sizeof(*c));
+}

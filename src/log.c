@@ -1,0 +1,141 @@
+/* log.c — the daemon's log. Each message becomes one line, written with a
+ * single write(2) to stderr ("imgtagfs: warning: ...") while in the
+ * foreground, or handed to syslog(3) once the daemon has detached, so lines
+ * from many FUSE worker threads never interleave. The debug switch is an
+ * atomic flag that a SIGUSR1 handler may flip at run time. Control bytes in a
+ * message (a name from the server could hold a newline) are shown as '?' so
+ * one call can never forge a second log line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 2048
+
+struct log {
+	/* openlog(3) keeps this pointer, so it lives as long as the log. */
+	char ident[64];
+	atomic_bool debug;
+	atomic_bool syslog;
+};
+
+struct log *log_new(const char *ident, bool debug)
+{
+	struct log *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	snprintf(l->ident, sizeof(l->ident), "%s", ident && *ident ? ident : "imgtagfs");
+	atomic_init(&l->debug, debug);
+	atomic_init(&l->syslog, false);
+	return l;
+}
+
+void log_free(struct log *l)
+{
+	if (!l)
+		return;
+	if (atomic_load(&l->syslog))
+		closelog();
+	free(l);
+}
+
+void log_use_syslog(struct log *l, bool on)
+{
+	if (!l || atomic_load(&l->syslog) == on)
+		return;
+	if (on)
+		openlog(l->ident, LOG_PID, LOG_DAEMON);
+	atomic_store(&l->syslog, on);
+	if (!on)
+		closelog();
+}
+
+void log_set_debug(struct log *l, bool on)
+{
+	if (l)
+		atomic_store(&l->debug, on);
+}
+
+bool log_debug_enabled(const struct log *l)
+{
+	/* atomic_load wants a non-const pointer in C11. */
+	return l && atomic_load((atomic_bool *)&l->debug);
+}
+
+static const char *level_name(int prio)
+{
+	static const char *const names[] = {
+	    [LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",	[LOG_CRIT] = "critical", [LOG_ERR] = "error",
+	    [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info",	 [LOG_DEBUG] = "debug",
+	};
+
+	return names[LOG_PRI(prio)];
+}
+
+/* One line may never become two: a trailing newline (libfuse ends its
+ * messages with one) is dropped, and any other newline, escape or control
+ * byte is shown as '?'. */
+static void sanitize(char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void write_line(const char *line, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, line, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere left to report it */
+		line += w;
+		n -= (size_t)w;
+	}
+}
+
+void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 96];
+	int n;
+
+	if (!l || (LOG_PRI(prio) == LOG_DEBUG && !log_debug_enabled(l)))
+		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	sanitize(msg);
+	if (atomic_load(&l->syslog)) {
+		syslog(LOG_PRI(prio), "%s", msg);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s: %s: %s\n", l->ident, level_name(prio), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	write_line(line, (size_t)n);
+}
+
+void log_msg(struct log *l, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(l, prio, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,97 @@
+/* names.c — which names may become file names, and which could ever be
+ * registry names.
+ *
+ * Two questions with different callers. The valid_* checks guard the
+ * kernel from the server: a name that is empty, "." or "..", or holds a
+ * '/' or a NUL cannot be a directory entry, whatever the API says. The
+ * maybe_* checks guard the API from the kernel: shells, file managers and
+ * git probe for ".git", ".hidden", "Thumbs.db~" and the like, and a name
+ * that Docker's grammar rules out is answered ENOENT without a call.
+ */
+#include "names.h"
+
+#include <string.h>
+
+#define TAG_MAX 128 /* Docker: one leading character and up to 127 more */
+
+bool names_valid_component(const char *s, size_t n)
+{
+	if (!s || n == 0 || n > NAMES_MAX)
+		return false;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	return !memchr(s, '/', n) && !memchr(s, '\0', n);
+}
+
+bool names_valid_image(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (;;) {
+		size_t n = strcspn(s, "/");
+
+		if (!names_valid_component(s, n))
+			return false;
+		if (!s[n])
+			return true;
+		s += n + 1; /* past the '/'; an empty rest fails above */
+	}
+}
+
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* Length of the separator at s: '.', '_', "__" or a run of '-'; 0 if none. */
+static size_t separator_len(const char *s)
+{
+	size_t n = 0;
+
+	if (s[0] == '.')
+		return 1;
+	if (s[0] == '_')
+		return s[1] == '_' ? 2 : 1;
+	while (s[n] == '-')
+		n++;
+	return n;
+}
+
+bool names_maybe_component(const char *s)
+{
+	const char *start = s;
+
+	if (!s)
+		return false;
+	for (;;) {
+		size_t sep;
+
+		if (!is_alnum(*s))
+			return false; /* every run of alphanumerics is non-empty */
+		while (is_alnum(*s))
+			s++;
+		if (!*s)
+			return (size_t)(s - start) <= NAMES_MAX;
+		sep = separator_len(s);
+		if (!sep)
+			return false;
+		s += sep;
+	}
+}
+
+static bool is_tag_char(char ch)
+{
+	return is_alnum(ch) || ch == '_' || ch == '.' || ch == '-';
+}
+
+bool names_maybe_tag(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !(is_alnum(s[0]) || s[0] == '_'))
+		return false;
+	while (s[n] && is_tag_char(s[n]))
+		if (++n > TAG_MAX)
+			return false;
+	return s[n] == '\0';
+}

@@ -1,0 +1,308 @@
+/* snap.c — immutable, reference-counted directory snapshots.
+ *
+ * A registry may hold tens of thousands of tags per image and the cache
+ * keeps many listings at once, so a snapshot is one allocation: a header,
+ * an array of fixed-size records sorted by name, and a string area the
+ * records point into by 32-bit offsets. A typical tag then costs its record
+ * (24 bytes) plus its strings, and freeing a listing is one free(). The
+ * builder is the only mutable part; it collects copies in an arena and
+ * does the sort, the de-duplication and the packing once, in finish.
+ */
+#include "snap.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_OFF UINT32_MAX /* in a packed record: no string */
+#define NO_BOFF SIZE_MAX  /* in the builder: no string */
+
+/* One packed entry; offsets are into the string area. */
+struct snap_rec {
+	uint32_t name_off;
+	uint32_t digest_off; /* NO_OFF when none */
+	uint32_t raw_off;    /* NO_OFF when none */
+	int64_t mtime;
+};
+
+struct snap {
+	atomic_size_t refs;
+	size_t count;
+	size_t bytes; /* the whole allocation */
+	struct snap_rec rec[];
+	/* followed by the string area */
+};
+
+/* An entry while building; offsets are into the builder's arena. */
+struct bentry {
+	const char *key; /* set in finish, once the arena stops moving */
+	size_t seq;	 /* order of addition: the last of a name wins */
+	size_t name, digest, raw;
+	int64_t mtime;
+};
+
+struct snap_builder {
+	struct bentry *v;
+	size_t n, alloc;
+	char *arena;
+	size_t used, cap;
+};
+
+struct snap_builder *snap_builder_new(void)
+{
+	return calloc(1, sizeof(struct snap_builder));
+}
+
+void snap_builder_free(struct snap_builder *b)
+{
+	if (!b)
+		return;
+	free(b->v);
+	free(b->arena);
+	free(b);
+}
+
+/* Makes room for extra more arena bytes. */
+static int arena_reserve(struct snap_builder *b, size_t extra)
+{
+	size_t want = b->cap ? b->cap : 1024;
+	char *p;
+
+	if (extra > SIZE_MAX / 2 - b->used)
+		return -ENOMEM;
+	if (b->used + extra <= b->cap)
+		return 0;
+	while (want < b->used + extra)
+		want *= 2;
+	p = realloc(b->arena, want);
+	if (!p)
+		return -ENOMEM;
+	b->arena = p;
+	b->cap = want;
+	return 0;
+}
+
+/* Copies s (with its NUL) into the arena; *off receives its offset, or
+ * NO_BOFF for NULL. */
+static int arena_add(struct snap_builder *b, const char *s, size_t *off)
+{
+	size_t len;
+	int err;
+
+	*off = NO_BOFF;
+	if (!s)
+		return 0;
+	len = strlen(s) + 1;
+	err = arena_reserve(b, len);
+	if (err)
+		return err;
+	memcpy(b->arena + b->used, s, len);
+	*off = b->used;
+	b->used += len;
+	return 0;
+}
+
+static int entries_reserve(struct snap_builder *b)
+{
+	size_t want;
+	struct bentry *p;
+
+	if (b->n < b->alloc)
+		return 0;
+	want = b->alloc ? b->alloc * 2 : 64;
+	if (want > SIZE_MAX / sizeof(*p))
+		return -ENOMEM;
+	p = realloc(b->v, want * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	b->v = p;
+	b->alloc = want;
+	return 0;
+}
+
+int snap_builder_add(struct snap_builder *b, const struct snap_entry *e)
+{
+	size_t mark = b->used;
+	struct bentry *be;
+	int err;
+
+	if (!e->name)
+		return -EINVAL;
+	err = entries_reserve(b);
+	if (err)
+		return err;
+	be = &b->v[b->n];
+	err = arena_add(b, e->name, &be->name);
+	if (!err)
+		err = arena_add(b, e->digest, &be->digest);
+	if (!err)
+		err = arena_add(b, e->time_raw, &be->raw);
+	if (err) {
+		b->used = mark; /* forget the partial copy */
+		return err;
+	}
+	be->key = NULL;
+	be->seq = b->n++;
+	be->mtime = e->mtime;
+	return 0;
+}
+
+/* Byte order of names; equal names in order of addition. */
+static int bentry_cmp(const void *pa, const void *pb)
+{
+	const struct bentry *a = pa, *b = pb;
+	int c = strcmp(a->key, b->key);
+
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sorts and keeps the last added of each name at the front of b->v;
+ * returns how many are kept. */
+static size_t sort_dedup(struct snap_builder *b)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		b->v[i].key = b->arena + b->v[i].name;
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(b->v[0]), bentry_cmp);
+	for (size_t i = 0; i < b->n; i++) {
+		if (i + 1 < b->n && !strcmp(b->v[i].key, b->v[i + 1].key))
+			continue; /* a later one of this name follows */
+		b->v[kept++] = b->v[i];
+	}
+	return kept;
+}
+
+/* Bytes the kept entries' strings need in the packed area. */
+static int string_bytes(const struct snap_builder *b, size_t kept, size_t *out)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < kept; i++) {
+		const struct bentry *e = &b->v[i];
+		const size_t offs[3] = {e->name, e->digest, e->raw};
+
+		for (int k = 0; k < 3; k++)
+			if (offs[k] != NO_BOFF)
+				total += strlen(b->arena + offs[k]) + 1;
+		/* Offsets are 32-bit and NO_OFF is reserved. */
+		if (total >= NO_OFF)
+			return -ENOMEM;
+	}
+	*out = total;
+	return 0;
+}
+
+/* Copies arena string off to the string area at *pos; returns its offset. */
+static uint32_t pack_str(const struct snap_builder *b, size_t off, char *area, size_t *pos)
+{
+	size_t len, at = *pos;
+
+	if (off == NO_BOFF)
+		return NO_OFF;
+	len = strlen(b->arena + off) + 1;
+	memcpy(area + at, b->arena + off, len);
+	*pos += len;
+	return (uint32_t)at;
+}
+
+struct snap *snap_builder_finish(struct snap_builder *b)
+{
+	struct snap *s = NULL;
+	size_t kept, strs, total, pos = 0;
+	char *area;
+
+	if (!b)
+		return NULL;
+	kept = sort_dedup(b);
+	if (string_bytes(b, kept, &strs) || kept > (SIZE_MAX - sizeof(*s) - strs) / sizeof(s->rec[0]))
+		goto out;
+	total = sizeof(*s) + kept * sizeof(s->rec[0]) + strs;
+	s = malloc(total);
+	if (!s)
+		goto out;
+	atomic_init(&s->refs, 1);
+	s->count = kept;
+	s->bytes = total;
+	area = (char *)(s->rec + kept);
+	for (size_t i = 0; i < kept; i++) {
+		s->rec[i].name_off = pack_str(b, b->v[i].name, area, &pos);
+		s->rec[i].digest_off = pack_str(b, b->v[i].digest, area, &pos);
+		s->rec[i].raw_off = pack_str(b, b->v[i].raw, area, &pos);
+		s->rec[i].mtime = b->v[i].mtime;
+	}
+out:
+	snap_builder_free(b);
+	return s;
+}
+
+struct snap *snap_ref(struct snap *s)
+{
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+void snap_unref(struct snap *s)
+{
+	if (!s)
+		return;
+	/* Release our writes; the last owner acquires everyone's before free. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
+		return;
+	atomic_thread_fence(memory_order_acquire);
+	free(s);
+}
+
+size_t snap_count(const struct snap *s)
+{
+	return s->count;
+}
+
+static const char *str_at(const struct snap *s, uint32_t off)
+{
+	return off == NO_OFF ? NULL : (const char *)(s->rec + s->count) + off;
+}
+
+void snap_get(const struct snap *s, size_t i, struct snap_entry *out)
+{
+	const struct snap_rec *r = &s->rec[i];
+
+	out->name = str_at(s, r->name_off);
+	out->digest = str_at(s, r->digest_off);
+	out->time_raw = str_at(s, r->raw_off);
+	out->mtime = r->mtime;
+}
+
+size_t snap_lower_bound(const struct snap *s, const char *key)
+{
+	size_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(str_at(s, s->rec[mid].name_off), key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+long snap_find(const struct snap *s, const char *name)
+{
+	size_t i = snap_lower_bound(s, name);
+
+	if (i < s->count && !strcmp(str_at(s, s->rec[i].name_off), name))
+		return (long)i;
+	return -1;
+}
+
+size_t snap_bytes(const struct snap *s)
+{
+	return s->bytes;
+}

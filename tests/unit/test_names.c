@@ -1,0 +1,164 @@
+/* test_names.c — name checks against hostile input: what may become a file
+ * name, and what could ever be a registry name or tag. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "names.h"
+
+static bool comp(const char *s)
+{
+	return names_valid_component(s, strlen(s));
+}
+
+/* A string of n copies of ch (n < sizeof(buf)). */
+static const char *rep(char *buf, char ch, size_t n)
+{
+	memset(buf, ch, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_valid_component(void **state)
+{
+	char big[300];
+
+	(void)state;
+	assert_false(comp(""));
+	assert_false(comp("."));
+	assert_false(comp(".."));
+	assert_false(comp("a/b"));
+	assert_false(comp("/"));
+	assert_false(comp("a/"));
+	assert_true(comp("..."));
+	assert_true(comp(".git"));
+	assert_true(comp(".hidden"));
+	assert_true(comp("UPPER"));
+	assert_true(comp("a..b"));
+	assert_true(comp("-a"));
+	assert_true(comp("sp ace"));
+	assert_true(comp("\xc3\xa9t\xc3\xa9"));
+	assert_true(comp(rep(big, 'a', 255)));
+	assert_false(comp(rep(big, 'a', 256)));
+	/* A NUL within the n bytes is refused; n bounds what is looked at. */
+	assert_false(names_valid_component("a\0b", 3));
+	assert_false(names_valid_component("\0", 1));
+	assert_true(names_valid_component("a\0b", 1));
+	assert_true(names_valid_component("ab/c", 2));
+	assert_false(names_valid_component(".", 1));
+	assert_false(names_valid_component("..x", 2));
+	assert_false(names_valid_component(NULL, 0));
+	assert_false(names_valid_component("x", 0));
+}
+
+static void test_valid_image(void **state)
+{
+	char big[600];
+
+	(void)state;
+	assert_true(names_valid_image("vllm/vllm-openai"));
+	assert_true(names_valid_image("a"));
+	assert_true(names_valid_image("a/b/c"));
+	assert_true(names_valid_image(".git/x")); /* valid as files; maybe_* is stricter */
+	assert_false(names_valid_image(""));
+	assert_false(names_valid_image("/a"));
+	assert_false(names_valid_image("a/"));
+	assert_false(names_valid_image("a//b"));
+	assert_false(names_valid_image("/"));
+	assert_false(names_valid_image("a/./b"));
+	assert_false(names_valid_image("a/.."));
+	assert_false(names_valid_image(".."));
+	assert_false(names_valid_image(NULL));
+	/* Each component is limited, not the whole name. */
+	rep(big, 'a', 511);
+	big[255] = '/';
+	assert_true(names_valid_image(big));
+	big[255] = 'a';
+	big[256] = '/';
+	assert_false(names_valid_image(big));
+}
+
+static void test_maybe_component(void **state)
+{
+	char big[300];
+
+	(void)state;
+	assert_true(names_maybe_component("a"));
+	assert_true(names_maybe_component("vllm"));
+	assert_true(names_maybe_component("vllm-openai"));
+	assert_true(names_maybe_component("UPPER"));
+	assert_true(names_maybe_component("a.b"));
+	assert_true(names_maybe_component("a_b"));
+	assert_true(names_maybe_component("a__b"));
+	assert_true(names_maybe_component("a-b"));
+	assert_true(names_maybe_component("a---b"));
+	assert_true(names_maybe_component("0"));
+	assert_true(names_maybe_component("a.b_c__d-e"));
+	assert_false(names_maybe_component(""));
+	assert_false(names_maybe_component("."));
+	assert_false(names_maybe_component(".."));
+	assert_false(names_maybe_component(".git"));
+	assert_false(names_maybe_component(".hidden"));
+	assert_false(names_maybe_component("a..b"));
+	assert_false(names_maybe_component("a___b"));
+	assert_false(names_maybe_component("a._b"));
+	assert_false(names_maybe_component("a-.b"));
+	assert_false(names_maybe_component("-a"));
+	assert_false(names_maybe_component("_a"));
+	assert_false(names_maybe_component("a-"));
+	assert_false(names_maybe_component("a."));
+	assert_false(names_maybe_component("a/b"));
+	assert_false(names_maybe_component("vllm/vllm-openai"));
+	assert_false(names_maybe_component("a b"));
+	assert_false(names_maybe_component("a~"));
+	assert_false(names_maybe_component("\xc3\xa9"));
+	assert_false(names_maybe_component(NULL));
+	assert_true(names_maybe_component(rep(big, 'a', 255)));
+	assert_false(names_maybe_component(rep(big, 'a', 256)));
+}
+
+static void test_maybe_tag(void **state)
+{
+	char big[200];
+
+	(void)state;
+	assert_true(names_maybe_tag("v1.4.2"));
+	assert_true(names_maybe_tag("latest"));
+	assert_true(names_maybe_tag("_x"));
+	assert_true(names_maybe_tag("X"));
+	assert_true(names_maybe_tag("1.0-rc.1_b"));
+	assert_true(names_maybe_tag("a..b"));
+	assert_true(names_maybe_tag("a--"));
+	assert_false(names_maybe_tag(".x"));
+	assert_false(names_maybe_tag("-x"));
+	assert_false(names_maybe_tag(""));
+	assert_false(names_maybe_tag("."));
+	assert_false(names_maybe_tag(".."));
+	assert_false(names_maybe_tag("a/b"));
+	assert_false(names_maybe_tag("a:b"));
+	assert_false(names_maybe_tag("a@sha256"));
+	assert_false(names_maybe_tag("a b"));
+	assert_false(names_maybe_tag(NULL));
+	assert_true(names_maybe_tag(rep(big, 'a', 128)));
+	assert_false(names_maybe_tag(rep(big, 'a', 129)));
+	/* A bad character past the length limit still fails. */
+	rep(big, 'a', 150);
+	big[140] = '/';
+	assert_false(names_maybe_tag(big));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_valid_component),
+	    cmocka_unit_test(test_valid_image),
+	    cmocka_unit_test(test_maybe_component),
+	    cmocka_unit_test(test_maybe_tag),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
