@@ -21,7 +21,7 @@ MANDIR   ?= $(PREFIX)/share/man
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -Iinclude
+CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=312 -Iinclude
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -106,5 +106,8 @@ format:
 
 clean:
 	rm -rf $(B)
+
+# Further targets (fuzz, bench, ...) live in mk/*.mk beside their owners.
+include $(wildcard mk/*.mk)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -55,12 +55,22 @@ struct uhub_list {
 	size_t n;
 };
 
+#define UHUB_STATS_RETCODES 16
+
 struct uhub_stats {
 	uint64_t calls[3];	/* by kind: GetRepo, GetRepoImage, GetImageTag */
 	uint64_t retries;
 	uint64_t errors;	/* calls that failed for good */
 	uint64_t last_retcode;	/* most recent non-zero RetCode */
+	struct {
+		long code;
+		uint64_t count;
+	} retcodes[UHUB_STATS_RETCODES];	/* non-zero RetCodes seen, by code */
+	size_t nretcodes;	/* (the first 16 distinct codes) */
 };
+
+/* The API action name of a kind ("GetRepo", ...). */
+const char *uhub_action(enum uhub_kind k);
 
 /* Copies cfg's strings. NULL on -ENOMEM. uhub_free(NULL) is a no-op. */
 struct uhub *uhub_new(const struct uhub_config *cfg, const struct uhub_transport *tr, struct log *log);

@@ -47,8 +47,8 @@ static int buf_grow(struct buf *b, size_t extra)
 	want = b->alloc ? b->alloc : 64;
 	while (want < need)
 		want = want > SIZE_MAX / 2 ? need : want * 2;
-	if (want > b->max + 1)
-		want = b->max + 1;
+	if (b->max < SIZE_MAX && want > b->max + 1)
+		want = b->max + 1; /* never more than the cap needs */
 	p = realloc(b->data, want);
 	if (!p)
 		return -ENOMEM;

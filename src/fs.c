@@ -12,24 +12,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "log.h"
 #include "names.h"
 #include "tree.h"
+#include "uhub.h"
 
 #define XATTR_PREFIX "user.imgtagfs."
 
 struct imgtagfs {
 	struct fs_config cfg;
 	struct tree *t;
+	struct uhub *u;
+	struct cache *c;
 	struct log *log;
 };
 
-struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct log *log)
+struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
+			struct log *log)
 {
 	struct imgtagfs *fs = calloc(1, sizeof(*fs));
 
@@ -37,8 +43,29 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct log 
 		return NULL;
 	fs->cfg = *cfg;
 	fs->t = t;
+	fs->u = u;
+	fs->c = c;
 	fs->log = log;
 	return fs;
+}
+
+static int invalidate_child(void *arg, const char *name, const struct stat *st)
+{
+	char path[NAMES_MAX + 2];
+
+	(void)st;
+	snprintf(path, sizeof(path), "/%s", name);
+	fuse_invalidate_path(arg, path);
+	return 0;
+}
+
+void fs_flush(struct imgtagfs *fs, struct fuse *f)
+{
+	/* The names first: they come from the listings about to go. Dropping
+	 * a name in the root drops the kernel's whole subtree under it. */
+	tree_cached_root(fs->t, invalidate_child, f);
+	cache_clear(fs->c);
+	fuse_invalidate_path(f, "/");
 }
 
 void fs_free(struct imgtagfs *fs)
@@ -151,6 +178,50 @@ static int xattr_reply(const struct buf *v, char *out, size_t size)
 	return (int)v->len;
 }
 
+/* The counters of user.imgtagfs.stats, one "name: value" a line. */
+static int render_stats(struct imgtagfs *fs, struct buf *v)
+{
+	struct uhub_stats us;
+	struct cache_stats cs;
+	int err = 0;
+
+	uhub_get_stats(fs->u, &us);
+	cache_get_stats(fs->c, &cs);
+	for (int k = UHUB_REPOS; k <= UHUB_TAGS && !err; k++)
+		err = buf_printf(v, "api_calls.%s: %llu\n", uhub_action(k), (unsigned long long)us.calls[k]);
+	if (!err)
+		err = buf_printf(v, "api_retries: %llu\napi_errors: %llu\n", (unsigned long long)us.retries,
+				 (unsigned long long)us.errors);
+	for (size_t i = 0; i < us.nretcodes && !err; i++)
+		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
+				 (unsigned long long)us.retcodes[i].count);
+	if (!err)
+		err = buf_printf(v,
+				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"
+				 "cache_fills: %llu\ncache_fill_errors: %llu\ncache_waits: %llu\n"
+				 "cache_snapshots: %zu\ncache_bytes: %zu\ncache_oldest_age_s: %lld\n",
+				 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+				 (unsigned long long)cs.evictions, (unsigned long long)cs.fills,
+				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits, cs.entries, cs.bytes,
+				 (long long)(cs.oldest_ms / 1000));
+	return err;
+}
+
+/* The value of one of our attributes for path into v. */
+static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, struct buf *v)
+{
+	if (strcmp(name, "stats") == 0)
+		return render_stats(fs, v);
+	if (strcmp(name, "refresh") == 0) {
+		int err = tree_refresh(fs->t, path);
+
+		if (!err)
+			log_msg(fs->log, LOG_INFO, "refreshed %s", path);
+		return err ? err : buf_adds(v, "refreshed");
+	}
+	return tree_tag_value(fs->t, path, name, v);
+}
+
 static int fs_getxattr(const char *path, const char *name, char *out, size_t size)
 {
 	struct buf v;
@@ -159,7 +230,7 @@ static int fs_getxattr(const char *path, const char *name, char *out, size_t siz
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
 		return -ENODATA;
 	buf_init(&v, 1 << 20);
-	err = tree_tag_value(ctx()->t, path, name + strlen(XATTR_PREFIX), &v);
+	err = our_xattr(ctx(), path, name + strlen(XATTR_PREFIX), &v);
 	if (!err)
 		err = xattr_reply(&v, out, size);
 	buf_release(&v);

@@ -23,6 +23,7 @@
 
 #include "cache.h"
 #include "creds.h"
+#include "daemon.h"
 #include "fs.h"
 #include "http.h"
 #include "log.h"
@@ -122,7 +123,7 @@ static int build(struct app *a)
 	a->tree = tree_new(&tc, a->uhub, a->cache, a->log);
 	if (!a->tree)
 		return -ENOMEM;
-	a->fs = fs_new(&fc, a->tree, a->log);
+	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->log);
 	return a->fs ? 0 : -ENOMEM;
 }
 
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 	}
 	fuse_log_target = a.log;
 	fuse_set_log_func(fuse_log_shim);
-	rc = fuse_main(args.argc, args.argv, fs_operations(), a.fs) ? fail : 0;
+	rc = daemon_run(&args, a.fs, a.log) ? fail : 0;
 	fuse_set_log_func(NULL); /* back to libfuse's default before the log goes */
 out:
 	teardown(&a);

@@ -650,3 +650,28 @@ int tree_refresh(struct tree *t, const char *path)
 	node_release(&n);
 	return 0;
 }
+
+int tree_cached_root(struct tree *t, tree_fill_fn fillfn, void *arg)
+{
+	char key[KEY_MAX];
+	struct snap *s;
+	struct snap_entry e;
+	int err;
+
+	if (t->repo) {
+		key_of(key, UHUB_IMAGES, t->repo, NULL, NULL);
+		err = cache_peek(t->c, key, INT64_MAX / 2, &s);
+		if (!err)
+			err = list_children(t, s, "", fillfn, arg);
+	} else {
+		err = cache_peek(t->c, "R", INT64_MAX / 2, &s);
+		for (size_t i = 0; !err && i < snap_count(s); i++) {
+			snap_get(s, i, &e);
+			if (fillfn(arg, e.name, NULL))
+				break;
+		}
+	}
+	if (!err)
+		snap_unref(s);
+	return err == -EAGAIN || err == -ENOENT ? 0 : err;
+}

@@ -30,10 +30,11 @@ struct uhub {
 	struct uhub_config cfg;	/* strings owned (copied) */
 	struct uhub_transport tr;
 	struct log *log;
-	pthread_mutex_t lock;	/* guards inflight and rng */
+	pthread_mutex_t lock;	/* guards inflight, rng and rc */
 	pthread_cond_t slot;
 	unsigned inflight;
 	uint64_t rng;
+	struct uhub_stats rc;	/* only its retcodes table is used */
 	_Atomic uint64_t calls[3], retries, errors, last_retcode;
 };
 
@@ -193,6 +194,24 @@ static void backoff(struct uhub *u, unsigned attempt, bool throttled)
 	nanosleep(&ts, NULL);
 }
 
+/* Counts a non-zero RetCode by code, for the stats attribute. */
+static void count_retcode(struct uhub *u, long code)
+{
+	size_t i;
+
+	atomic_store(&u->last_retcode, (uint64_t)code);
+	pthread_mutex_lock(&u->lock);
+	for (i = 0; i < u->rc.nretcodes && u->rc.retcodes[i].code != code; i++)
+		;
+	if (i == u->rc.nretcodes && i < UHUB_STATS_RETCODES) {
+		u->rc.retcodes[i].code = code;
+		u->rc.nretcodes++;
+	}
+	if (i < UHUB_STATS_RETCODES)
+		u->rc.retcodes[i].count++;
+	pthread_mutex_unlock(&u->lock);
+}
+
 /* Logs one call at debug level: the parameters except keys and signature. */
 static void log_call(struct uhub *u, const struct params *p, const char *outcome, int64_t ms)
 {
@@ -298,7 +317,7 @@ static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup,
 		atomic_fetch_add(&u->calls[k], 1);
 		err = attempt(u, p, &body, decode_kind[k], &r);
 		if (!err && r.reply.retcode) {
-			atomic_store(&u->last_retcode, (uint64_t)r.reply.retcode);
+			count_retcode(u, r.reply.retcode);
 			err = uhub_retcode_transient(r.reply.retcode) ? -EAGAIN
 								       : uhub_retcode_errno(r.reply.retcode, lookup);
 		}
@@ -724,6 +743,15 @@ void uhub_get_stats(struct uhub *u, struct uhub_stats *out)
 	out->retries = atomic_load(&u->retries);
 	out->errors = atomic_load(&u->errors);
 	out->last_retcode = atomic_load(&u->last_retcode);
+	pthread_mutex_lock(&u->lock);
+	memcpy(out->retcodes, u->rc.retcodes, sizeof(out->retcodes));
+	out->nretcodes = u->rc.nretcodes;
+	pthread_mutex_unlock(&u->lock);
+}
+
+const char *uhub_action(enum uhub_kind k)
+{
+	return action_name[k];
 }
 
 int uhub_http_post(void *self, const char *action, const char *body, size_t len, struct http_reply *reply)

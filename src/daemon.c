@@ -1,0 +1,123 @@
+/* daemon.c — the mount's lifetime and its signals.
+ *
+ * The steps of fuse_main(), spelled out so that SIGHUP can mean "flush"
+ * instead of "exit": parse libfuse's options, create the filesystem,
+ * install libfuse's handlers for SIGINT/SIGTERM, mount, detach, then start
+ * one thread that waits for SIGHUP and SIGUSR1 (blocked in every other
+ * thread) and serve with the multi-threaded loop. The signal thread is
+ * started after detaching because fork() keeps only the calling thread.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+struct sigctx {
+	struct imgtagfs *fs;
+	struct fuse *fuse;
+	struct log *log;
+	sigset_t set;
+};
+
+/* Waits for SIGHUP / SIGUSR1 until SIGUSR2 says the daemon is ending. */
+static void *signal_thread(void *arg)
+{
+	struct sigctx *s = arg;
+	int sig;
+
+	for (;;) {
+		if (sigwait(&s->set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR2)
+			break;
+		if (sig == SIGHUP) {
+			log_msg(s->log, LOG_NOTICE, "SIGHUP: dropping every cached listing");
+			fs_flush(s->fs, s->fuse);
+		} else if (sig == SIGUSR1) {
+			bool on = !log_debug_enabled(s->log);
+
+			log_set_debug(s->log, on);
+			log_msg(s->log, LOG_NOTICE, "SIGUSR1: debug logging %s", on ? "on" : "off");
+		}
+	}
+	return NULL;
+}
+
+/* Serves f until it is unmounted or told to exit. */
+static int serve(struct fuse *f, const struct fuse_cmdline_opts *o)
+{
+	struct fuse_loop_config *lc;
+	int rc;
+
+	if (o->singlethread)
+		return fuse_loop(f);
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)o->clone_fd);
+	fuse_loop_cfg_set_idle_threads(lc, o->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(lc, o->max_threads);
+	rc = fuse_loop_mt(f, lc);
+	fuse_loop_cfg_destroy(lc);
+	return rc;
+}
+
+/* Mounts, detaches, serves with the signal thread running. */
+static int run_mounted(struct fuse *f, struct fuse_cmdline_opts *o, struct sigctx *s)
+{
+	pthread_t tid;
+	int err, rc;
+
+	if (fuse_mount(f, o->mountpoint) != 0)
+		return -EIO;
+	if (fuse_daemonize(o->foreground) != 0) {
+		fuse_unmount(f);
+		return -EIO;
+	}
+	err = pthread_create(&tid, NULL, signal_thread, s);
+	if (err)
+		log_msg(s->log, LOG_WARNING, "no signal thread (%d): SIGHUP and SIGUSR1 are ignored", err);
+	rc = serve(f, o);
+	if (!err) {
+		pthread_kill(tid, SIGUSR2);
+		pthread_join(tid, NULL);
+	}
+	fuse_unmount(f);
+	return rc < 0 ? rc : 0; /* > 0: ended by a signal, a clean end */
+}
+
+int daemon_run(struct fuse_args *args, struct imgtagfs *fs, struct log *log)
+{
+	struct fuse_cmdline_opts o = {0};
+	struct sigctx s = {.fs = fs, .log = log};
+	struct fuse *f;
+	int rc = -EINVAL;
+
+	if (fuse_parse_cmdline(args, &o) != 0 || !o.mountpoint) {
+		log_msg(log, LOG_ERR, "no mountpoint given");
+		goto out;
+	}
+	/* Blocked here, so every thread libfuse starts inherits the mask. */
+	sigemptyset(&s.set);
+	sigaddset(&s.set, SIGHUP);
+	sigaddset(&s.set, SIGUSR1);
+	sigaddset(&s.set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &s.set, NULL);
+	f = fuse_new(args, fs_operations(), sizeof(struct fuse_operations), fs);
+	if (!f)
+		goto out;
+	s.fuse = f;
+	rc = -EIO;
+	if (fuse_set_signal_handlers(fuse_get_session(f)) == 0) {
+		rc = run_mounted(f, &o, &s);
+		fuse_remove_signal_handlers(fuse_get_session(f));
+	}
+	fuse_destroy(f);
+out:
+	free(o.mountpoint);
+	return rc;
+}
