@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fuse_log.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fuse.h>
 #include <stdio.h>
@@ -201,6 +202,9 @@ int main(int argc, char **argv)
 	int rc = 1, fail = 1;
 
 	memset(&a, 0, sizeof(a));
+	/* libcurl runs with NOSIGNAL: a peer that closes must not kill us,
+	 * not even during the mount-time check, before libfuse's handlers. */
+	signal(SIGPIPE, SIG_IGN);
 	if (opts_parse(&args, &a.cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
