@@ -78,7 +78,7 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libim
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit lint-man integration
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
@@ -89,6 +89,10 @@ integration: $(B)/imgtagfs $(B)/uhub-sim
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/imgtagfs $(B)/uhub-sim
 	@scripts/demo.sh
+
+# The manual pages must render without a warning.
+lint-man:
+	@mandoc -T lint -W warning man/imgtagfs.1 man/mount.imgtagfs.8 && echo "man pages: mandoc lint clean"
 
 install: $(B)/imgtagfs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8

@@ -341,11 +341,12 @@ static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup,
 	}
 	if (err) {
 		atomic_fetch_add(&u->errors, 1);
-		/* ENOENT is an answer, not a failure worth a warning. */
-		if (err != -ENOENT)
-			log_msg(u->log, LOG_WARNING, "%s failed: %s", params_get(p, "Action"), reason);
+		/* ENOENT is an answer, not a failure worth a warning; a caller
+		 * that asked for the reason reports it itself. */
 		if (why && whylen)
 			snprintf(why, whylen, "%s", reason[0] ? reason : strerror(-err));
+		else if (err != -ENOENT)
+			log_msg(u->log, LOG_WARNING, "%s failed: %s", params_get(p, "Action"), reason);
 	}
 	buf_release(&body);
 	return err;

@@ -90,7 +90,10 @@ fs_mount() {
 	shift
 	mkdir -p "$mnt"
 	[[ -f $WORK/creds ]] || write_creds "$WORK/creds"
-	"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds" "$@" \
+	# A background job of a script starts with SIGINT ignored, and libfuse
+	# leaves an ignored signal alone: restore it, as a terminal would have.
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- \
+		"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds" "$@" \
 		2>>"$WORK/fs.log" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")

@@ -11,15 +11,28 @@ sim_start --data "$top/tests/data/test-registry.json"
 write_creds "$WORK/creds"
 HELPER=$top/build/mount.imgtagfs
 
-# wait_gone PID: waits (bounded) for a process to end; echoes its status.
+# wait_gone PID: waits (bounded) for a child to end; its status in GONE_RC.
 wait_gone() {
 	local i
+	GONE_RC=timeout
 	for i in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || break
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1" 2>/dev/null
+			GONE_RC=$?
+			return
+		fi
 		sleep 0.05
 	done
-	wait "$1" 2>/dev/null
-	echo $?
+}
+
+# gone PID: true once a process (not our child) has ended, bounded.
+gone() {
+	local i
+	for i in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # --- mount(8)'s form, every dropped word ------------------------------------
@@ -37,7 +50,7 @@ expect_eq "mount.imgtagfs: serves the repository" "api big mid team" "$(ls "$M" 
 pid=$(pgrep -f "imgtagfs uhub:web $M" | head -1)
 umount "$M"
 ok "umount ends the daemon" bash -c "! mountpoint -q '$M'"
-[[ -n $pid ]] && expect_eq "the daemon exits 0 after umount" 1 "$(kill -0 "$pid" 2>/dev/null && echo 0 || echo 1)"
+ok "the daemon ends after umount" gone "$pid"
 
 out=$("$HELPER" uhub:web "$M" -f -o "credentials=$WORK/creds,endpoint=$SIM_URL" 2>&1)
 expect_eq "mount(8) -f (fake): exit 0" 0 "$?"
@@ -47,7 +60,8 @@ write_creds "$WORK/bad" "$TEST_PUB" "0000000000000000000000000000000000000000"
 out=$("$HELPER" uhub:web "$M" -o "credentials=$WORK/bad,endpoint=$SIM_URL" 2>&1)
 rc=$?
 expect_eq "mount(8) helper, bad key: mount's failure status 32" 32 "$rc"
-ok "mount(8) helper, bad key: a one-line reason" bash -c "[[ \$(wc -l <<<'$out') -eq 1 ]] && grep -q 171 <<<'$out'"
+expect_eq "mount(8) helper, bad key: a one-line reason" 1 "$(wc -l <<<"$out")"
+ok "mount(8) helper, bad key: names RetCode 171" grep -q 171 <<<"$out"
 out=$("$HELPER" uhub:web "$M" -o "ttl=forever,credentials=$WORK/creds" 2>&1)
 expect_eq "mount(8) helper, bad option: usage status 1" 1 "$?"
 
@@ -76,25 +90,28 @@ ok "--check: bad key names RetCode 171" grep -q 171 <<<"$out"
 out=$("$FS_BIN" --check org-nosuch -o "credentials=$WORK/creds,endpoint=$SIM_URL" 2>&1)
 ok "--check: unknown project names RetCode 292" grep -q 292 <<<"$out"
 out=$("$FS_BIN" --check uhub -o "credentials=$WORK/creds,endpoint=http://127.0.0.1:1,retries=0" 2>&1)
-ok "--check: unreachable endpoint" bash -c "grep -qi refused <<<'$out'"
+ok "--check: unreachable endpoint" grep -qi refused <<<"$out"
 out=$("$FS_BIN" --check uhub -o "credentials=$WORK/nonexistent" 2>&1)
 ok "--check: missing credentials file" grep -q 'nonexistent' <<<"$out"
 
 # --- clean shutdown -------------------------------------------------------------
 fs_mount "$WORK/t1" || echo "FAIL: mount"
 kill -TERM "$FS_PID"
-expect_eq "SIGTERM: exit 0" 0 "$(wait_gone "$FS_PID")"
+wait_gone "$FS_PID"
+expect_eq "SIGTERM: exit 0" 0 "$GONE_RC"
 ok "SIGTERM: no stale mount" bash -c "! mountpoint -q '$WORK/t1'"
 fs_mount "$WORK/t2" || echo "FAIL: mount"
 kill -INT "$FS_PID"
-expect_eq "SIGINT: exit 0" 0 "$(wait_gone "$FS_PID")"
+wait_gone "$FS_PID"
+expect_eq "SIGINT: exit 0" 0 "$GONE_RC"
 fs_mount "$WORK/t3" || echo "FAIL: mount"
 ls "$WORK/t3" >/dev/null
 fusermount3 -u "$WORK/t3"
-expect_eq "fusermount3 -u: exit 0" 0 "$(wait_gone "$FS_PID")"
+wait_gone "$FS_PID"
+expect_eq "fusermount3 -u: exit 0" 0 "$GONE_RC"
 fs_mount "$WORK/t4" || echo "FAIL: mount"
 kill -KILL "$FS_PID"
-wait_gone "$FS_PID" >/dev/null
+wait_gone "$FS_PID"
 ok "SIGKILL leaves a dead mount" bash -c "ls '$WORK/t4' 2>&1 | grep -q 'not connected'"
 umount -l "$WORK/t4"
 ok "umount -l clears it" bash -c "! mountpoint -q '$WORK/t4'"

@@ -69,13 +69,13 @@ start_sim() {
 	exit 1
 }
 
-# stop_sim: SIGTERM; prints the exit status.
+# stop_sim: SIGTERM; sets STOP_RC to the exit status (not in a subshell:
+# only this shell can wait for the simulator).
 stop_sim() {
-	local rc=0
+	STOP_RC=0
 	kill -TERM "$SIM_PID"
-	wait "$SIM_PID" || rc=$?
+	wait "$SIM_PID" || STOP_RC=$?
 	SIM_PID=""
-	echo "$rc"
 }
 
 sign() { "$SIM" --sign "${KEY:-$PRIV}" -- PublicKey="${KEYPUB:-$PUB}" "$@"; }
@@ -303,8 +303,12 @@ check_true "latency 300 ms (took $dt ms)" test "$dt" -ge 290
 ctl "config?latency_ms=200&jitter_ms=20" >/dev/null
 q=$(sign Action=GetRepo)
 t0=$(now)
-for i in $(seq 64); do curl -s -o /dev/null "$URL/?$q" & done
-wait
+pids=()
+for i in $(seq 64); do
+	curl -s -o /dev/null "$URL/?$q" &
+	pids+=($!)
+done
+wait "${pids[@]}"
 dt=$((($(now) - t0) / 1000))
 check_true "64 concurrent requests at 200 ms run in parallel (took $dt ms)" test "$dt" -lt 2000
 ctl "config?latency_ms=0&jitter_ms=0" >/dev/null
@@ -387,8 +391,9 @@ curl -s --max-time 30 "$URL/?$(sign Action=GetRepo)" >/dev/null 2>&1 &
 BG_PIDS+=($!)
 sleep 0.3
 t0=$(now)
-check "SIGTERM with a hung request: exit 0" 0 "$(stop_sim)"
+stop_sim
 dt=$((($(now) - t0) / 1000))
+check "SIGTERM with a hung request: exit 0" 0 "$STOP_RC"
 check_true "... and promptly (took $dt ms)" test "$dt" -lt 2000
 
 # ============================================= options, keys, data file
@@ -429,7 +434,8 @@ done
 check "--max-limit 8: paging sees all 304 tags once" "304 304 38" \
 	"$(grep -c . <<<"$seen") $(grep . <<<"$seen" | sort -u | wc -l) $n"
 check "--max-limit 8: TotalCount is the whole list" 304 "$(total "$r")"
-check "second sim: SIGTERM exit 0" 0 "$(stop_sim)"
+stop_sim
+check "second sim: SIGTERM exit 0" 0 "$STOP_RC"
 unset KEY KEYPUB
 
 # ---- the command line ----
