@@ -84,11 +84,11 @@ unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
 
 integration: $(B)/imgtagfs $(B)/uhub-sim
-	@scripts/run-integration.sh
+	@B=$(B) scripts/run-integration.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/imgtagfs $(B)/uhub-sim
-	@scripts/demo.sh
+	@B=$(B) scripts/demo.sh
 
 # The manual pages must render without a warning.
 lint-man:

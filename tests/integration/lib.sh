@@ -6,8 +6,10 @@
 # checks with ok/expect_eq; finish with summary.
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SIM_BIN=${SIM_BIN:-$top/build/uhub-sim}
-FS_BIN=${FS_BIN:-$top/build/imgtagfs}
+# B is the build directory (make passes it; SANITIZE builds may use another).
+BUILD=$(cd "$top" && realpath -m "${B:-build}")
+SIM_BIN=${SIM_BIN:-$BUILD/uhub-sim}
+FS_BIN=${FS_BIN:-$BUILD/imgtagfs}
 TEST_PUB="ucloudsomeone@example.com1296235120854146120"
 TEST_PRIV="46f09bb9fab4f12dfc160dae12273d5332b5debe"
 WORK=$(mktemp -d /tmp/imgtagfs-test.XXXXXX)
@@ -92,13 +94,13 @@ fs_mount() {
 	[[ -f $WORK/creds ]] || write_creds "$WORK/creds"
 	# A background job of a script starts with SIGINT ignored, and libfuse
 	# leaves an ignored signal alone: restore it, as a terminal would have.
-	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- \
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- ${FS_WRAP:-} \
 		"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds" "$@" \
 		2>>"$WORK/fs.log" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")
 	MOUNTS+=("$mnt")
-	for i in $(seq 200); do
+	for i in $(seq "${MOUNT_WAIT:-200}"); do
 		mountpoint -q "$mnt" && return 0
 		if ! kill -0 "$FS_PID" 2>/dev/null; then
 			wait "$FS_PID"
@@ -136,7 +138,21 @@ expect_eq() { # expect_eq DESCRIPTION WANT GOT
 	fi
 }
 
+# Sanitizer reports from the daemon or the simulator fail the suite.
+sanitizer_check() {
+	local f
+	for f in "$WORK/fs.log" "$WORK/sim.err"; do
+		[[ -f $f ]] || continue
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+			FAIL=$((FAIL + 1))
+			echo "FAIL: sanitizer report in $(basename "$f"):" >&2
+			grep -E -A8 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | head -40 >&2
+		fi
+	done
+}
+
 summary() {
+	sanitizer_check
 	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
 	((FAIL == 0))
 }

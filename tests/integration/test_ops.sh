@@ -9,7 +9,7 @@ need_fuse
 
 sim_start --data "$top/tests/data/test-registry.json"
 write_creds "$WORK/creds"
-HELPER=$top/build/mount.imgtagfs
+HELPER=$BUILD/mount.imgtagfs
 
 # wait_gone PID: waits (bounded) for a child to end; its status in GONE_RC.
 wait_gone() {
@@ -68,7 +68,7 @@ expect_eq "mount(8) helper, bad option: usage status 1" 1 "$?"
 # --- a real mount -t imgtagfs, where /sbin can take the helper ---------------
 if [[ ! -e /sbin/mount.imgtagfs ]] && touch /sbin/.imgtagfs-probe 2>/dev/null; then
 	rm -f /sbin/.imgtagfs-probe
-	ln -s "$top/build/imgtagfs" /sbin/mount.imgtagfs
+	ln -s "$BUILD/imgtagfs" /sbin/mount.imgtagfs
 	out=$(mount -t imgtagfs -o "credentials=$WORK/creds,endpoint=$SIM_URL,_netdev" uhub:ucloudai "$M" 2>&1)
 	expect_eq "mount -t imgtagfs: exit 0" 0 "$?"
 	expect_eq "mount -t imgtagfs: serves" "vllm" "$(ls "$M" 2>/dev/null | xargs)"
