@@ -40,6 +40,11 @@ SIM_OBJ   := $(SIM_SRC:%.c=$(B)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+# The simulator's own unit tests link its objects, all but its main().
+SIMUNIT_SRC := $(wildcard tests/simunit/test_*.c)
+SIMUNIT_BIN := $(SIMUNIT_SRC:tests/simunit/%.c=$(B)/tests/%)
+SIM_LIBOBJ  := $(filter-out $(B)/tests/sim/sim_main.o,$(SIM_OBJ))
+UNIT_BIN    += $(SIMUNIT_BIN)
 
 .PHONY: all deps check unit integration demo clean install uninstall format lint-man
 all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN)
@@ -76,6 +81,11 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libim
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+$(SIMUNIT_BIN): $(B)/tests/%: $(B)/tests/simunit/%.o $(SIM_LIBOBJ) $(B)/libimgtagfs.a
+	@mkdir -p $(@D)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(PKG_LIBS) -lcmocka
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit lint-man integration
@@ -106,7 +116,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/imgtagfs.1 $(DESTDIR)$(MANDIR)/man8/mount.imgtagfs.8
 
 format:
-	clang-format -i include/*.h src/*.c tests/unit/*.c tests/sim/*.c
+	clang-format -i include/*.h src/*.c tests/unit/*.[ch] tests/sim/*.[ch] tests/simunit/*.c
 
 clean:
 	rm -rf $(B)

@@ -24,6 +24,8 @@ typedef int (*cache_fill_fn)(void *arg, const char *key, struct snap **out);
 
 struct cache_stats {
 	uint64_t hits, misses, evictions, fills, fill_errors, waits;
+	uint64_t stale_served;	/* answers from a listing kept past its ttl */
+	uint64_t refreshes_ahead;	/* early refreshes started */
 	size_t entries;	/* cached snapshots */
 	size_t bytes;	/* their snap_bytes() plus the cache's overhead */
 	int64_t oldest_ms;	/* age of the oldest cached snapshot */
@@ -43,6 +45,26 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */
 int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* Called (with the cache's lock held: it must only log or queue) when a
+ * failed refill is answered with the stale snapshot; age_ms is its age. */
+typedef void (*cache_stale_fn)(void *arg, const char *key, int err, int64_t age_ms);
+/* Called (lock held: it must only queue work) when a snapshot is used in
+ * the last ahead_ms of its ttl, once per snapshot, so it can be refreshed
+ * before anyone has to wait for it (see cache_refill). */
+typedef void (*cache_ahead_fn)(void *arg, const char *key);
+
+/* Stale-if-error: when refilling a snapshot fails (any error but ENOENT),
+ * answer with the old one while it is younger than ttl + max_stale_ms,
+ * and try the API again only every retry_ms meanwhile. 0 turns it off
+ * (the default). on_stale may be NULL. */
+void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, cache_stale_fn on_stale, void *arg);
+/* Refresh-ahead: ahead_ms 0 turns it off (the default). */
+void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
+/* Fills key now, replacing a snapshot however fresh, unless a fill for it
+ * is in flight already (then 0 at once). 0 or the fill's -errno (the old
+ * snapshot stays on error). */
+int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg);
+
 /* Forgets one key / every key. A fill in flight still completes. */
 void cache_drop(struct cache *c, const char *key);
 void cache_clear(struct cache *c);

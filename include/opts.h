@@ -44,6 +44,9 @@ struct config {
 	unsigned max_requests; /* default 8 */
 	unsigned timeout;      /* seconds per HTTP request, default 30 */
 	unsigned retries;      /* default 3 */
+	unsigned max_stale;    /* seconds past ttl a failed refresh may serve the old listing, default 600 */
+	unsigned max_rps;      /* API requests a second, 0 = no limit (default) */
+	unsigned prefetch;     /* subdirectory listings fetched ahead per listing, default 256 */
 	size_t cache_size;     /* bytes, default 256 MiB */
 	uid_t uid;	       /* default getuid() */
 	gid_t gid;	       /* default getgid() */

@@ -40,6 +40,7 @@ struct uhub_config {
 	long backoff_max_ms;	/* cap on one backoff */
 	size_t max_entries;	/* cap on one listing's size */
 	size_t max_reply;	/* cap on one reply body */
+	unsigned max_rps;	/* requests a second across threads, 0 = no limit */
 };
 
 enum uhub_kind { UHUB_REPOS, UHUB_IMAGES, UHUB_TAGS };
@@ -84,6 +85,10 @@ void uhub_free(struct uhub *u);
  * ETIMEDOUT, EFBIG for a listing over max_entries, ...). */
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 void uhub_list_release(struct uhub_list *l);
+/* The same at background priority: its requests use at most half of the
+ * max_requests slots, and wait while a foreground request waits for one,
+ * so prefetching never delays what a user is waiting for. */
+int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 
 /* One tag by name (GetImageTag with TagName). 0, -ENOENT, or -errno. */
 int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out);

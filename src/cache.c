@@ -35,6 +35,8 @@ struct centry {
 	bool neg;		    /* a remembered ENOENT */
 	bool filling;		    /* a fill for this entry is in flight */
 	bool linked;		    /* in the table; false once dropped */
+	bool ahead;		    /* a refresh-ahead was asked for this snapshot */
+	int64_t retry_at;	    /* stale-if-error: no refill before this */
 	unsigned pins;		    /* waiters still holding a pointer */
 	uint64_t done;		    /* fills completed: waiters watch it move */
 	int last_err;		    /* result of the latest completed fill */
@@ -56,6 +58,12 @@ struct cache {
 	struct centry *head, *tail;
 	size_t bytes;
 	struct cache_stats st; /* counters only; the rest is computed */
+	int64_t max_stale_ms, stale_retry_ms;
+	cache_stale_fn on_stale;
+	void *stale_arg;
+	int64_t ahead_ms;
+	cache_ahead_fn on_ahead;
+	void *ahead_arg;
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -230,6 +238,8 @@ static void entry_install(struct cache *c, struct centry *e, struct snap *s, int
 	e->neg = !s;
 	e->neg_ttl = neg_ttl;
 	e->fetched_at = c->clock(c->clock_arg);
+	e->ahead = false;
+	e->retry_at = 0;
 	e->bytes = entry_overhead(e) + (s ? snap_bytes(s) : 0);
 	c->bytes += e->bytes;
 	lru_touch(c, e);
@@ -254,6 +264,39 @@ static void evict(struct cache *c, const struct centry *keep)
 
 /* ---- lookups and fills ----------------------------------------------------- */
 
+/* Asks once per snapshot for an early refresh when it is used late in
+ * its life, so a directory in use is never waited for. */
+static void maybe_ahead(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms)
+{
+	if (!c->on_ahead || e->ahead || e->filling || now - e->fetched_at < ttl_ms - c->ahead_ms)
+		return;
+	e->ahead = true;
+	c->st.refreshes_ahead++;
+	c->on_ahead(c->ahead_arg, e->key);
+}
+
+static int serve_stale(struct cache *c, struct centry *e, int64_t now, int err, struct snap **out)
+{
+	*out = snap_ref(e->snap);
+	c->st.stale_served++;
+	if (c->on_stale)
+		c->on_stale(c->stale_arg, e->key, err, now - e->fetched_at);
+	return 0;
+}
+
+/* After a failed refill (err): the old snapshot if stale-if-error allows. */
+static int try_stale(struct cache *c, const char *key, uint64_t h, int64_t ttl_ms, int err, struct snap **out)
+{
+	struct centry *e = lookup(c, key, h);
+	int64_t now = c->clock(c->clock_arg);
+
+	if (err == -ENOENT || err == RETRY || !e || !e->snap || now - e->fetched_at >= ttl_ms + c->max_stale_ms)
+		return err;
+	if (e->retry_at <= now)
+		e->retry_at = now + c->stale_retry_ms;
+	return serve_stale(c, e, now, err, out);
+}
+
 /* 0 and a reference for a fresh snapshot, -ENOENT for a fresh negative
  * entry, RETRY when e has nothing young enough. */
 static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms, int64_t neg_ttl_ms, struct snap **out)
@@ -261,8 +304,12 @@ static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms
 	if (e->snap && now - e->fetched_at < ttl_ms) {
 		*out = snap_ref(e->snap);
 		lru_touch(c, e);
+		maybe_ahead(c, e, now, ttl_ms);
 		return 0;
 	}
+	/* A refill failed a moment ago: the old listing, without asking. */
+	if (e->snap && now < e->retry_at && now - e->fetched_at < ttl_ms + c->max_stale_ms)
+		return serve_stale(c, e, now, e->last_err, out);
 	if (e->neg && now - e->fetched_at < neg_ttl_ms)
 		return -ENOENT;
 	return RETRY;
@@ -360,6 +407,8 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
 			err = wait_fill(c, e, out);
 		else
 			err = run_fill(c, e, key, h, neg_ttl_ms, fill, arg, out);
+		if (err < 0 && c->max_stale_ms > 0)
+			err = try_stale(c, key, h, ttl_ms, err, out);
 	} while (err == RETRY);
 	pthread_mutex_unlock(&c->mu);
 	return err;
@@ -380,6 +429,41 @@ int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **o
 		c->st.hits++;
 	pthread_mutex_unlock(&c->mu);
 	return err;
+}
+
+int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg)
+{
+	uint64_t h = hash_key(key);
+	struct centry *e;
+	struct snap *s = NULL;
+	int err = 0;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, h);
+	if (!e || !e->filling)
+		err = run_fill(c, e, key, h, neg_ttl_ms, fill, arg, &s);
+	pthread_mutex_unlock(&c->mu);
+	snap_unref(s);
+	return err;
+}
+
+void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, cache_stale_fn on_stale, void *arg)
+{
+	pthread_mutex_lock(&c->mu);
+	c->max_stale_ms = max_stale_ms > 0 ? max_stale_ms : 0;
+	c->stale_retry_ms = retry_ms > 0 ? retry_ms : 0;
+	c->on_stale = on_stale;
+	c->stale_arg = arg;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg)
+{
+	pthread_mutex_lock(&c->mu);
+	c->ahead_ms = ahead_ms;
+	c->on_ahead = ahead_ms > 0 ? on_ahead : NULL;
+	c->ahead_arg = arg;
+	pthread_mutex_unlock(&c->mu);
 }
 
 void cache_drop(struct cache *c, const char *key)

@@ -31,6 +31,9 @@ enum opt_key {
 	KEY_MAX_REQUESTS,
 	KEY_TIMEOUT,
 	KEY_RETRIES,
+	KEY_MAX_STALE,
+	KEY_MAX_RPS,
+	KEY_PREFETCH,
 	KEY_NUMS,
 	KEY_UID = KEY_NUMS,
 	KEY_GID,
@@ -65,6 +68,9 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("max_requests=", KEY_MAX_REQUESTS),
     FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
     FUSE_OPT_KEY("retries=", KEY_RETRIES),
+    FUSE_OPT_KEY("max_stale=", KEY_MAX_STALE),
+    FUSE_OPT_KEY("max_rps=", KEY_MAX_RPS),
+    FUSE_OPT_KEY("prefetch=", KEY_PREFETCH),
     FUSE_OPT_KEY("uid=", KEY_UID),
     FUSE_OPT_KEY("gid=", KEY_GID),
     FUSE_OPT_KEY("umask=", KEY_UMASK),
@@ -121,6 +127,9 @@ static const struct num_opt nums[KEY_NUMS] = {
     [KEY_MAX_REQUESTS] = {"max_requests", offsetof(struct config, max_requests), 1, 64, "a whole number"},
     [KEY_TIMEOUT] = {"timeout", offsetof(struct config, timeout), 1, 600, "a whole number of seconds"},
     [KEY_RETRIES] = {"retries", offsetof(struct config, retries), 0, 10, "a whole number"},
+    [KEY_MAX_STALE] = {"max_stale", offsetof(struct config, max_stale), 0, 86400, "a whole number of seconds"},
+    [KEY_MAX_RPS] = {"max_rps", offsetof(struct config, max_rps), 0, 10000, "a whole number of requests a second"},
+    [KEY_PREFETCH] = {"prefetch", offsetof(struct config, prefetch), 0, 4096, "a whole number of listings"},
 };
 
 struct str_opt {
@@ -454,6 +463,9 @@ static void set_defaults(struct config *c)
 	c->max_requests = 8;
 	c->timeout = 30;
 	c->retries = 3;
+	c->max_stale = 600;
+	c->max_rps = 0;
+	c->prefetch = 256;
 	c->cache_size = (size_t)256 << 20;
 	c->uid = getuid();
 	c->gid = getgid();
@@ -657,6 +669,14 @@ static void usage_options(FILE *f)
 	      "  max_requests=N     API requests in flight at once, 1..64 (default 8)\n"
 	      "  timeout=SECONDS    time allowed for one HTTP request, 1..600 (default 30)\n"
 	      "  retries=N          extra tries after a transient failure, 0..10 (default 3)\n"
+	      "  max_stale=SECONDS  when a refresh fails, keep serving the last good listing\n"
+	      "                     this long past its ttl, with a warning, 0..86400\n"
+	      "                     (default 600; 0: fail at once with the error)\n"
+	      "  max_rps=N          API requests a second at most, shared by all threads,\n"
+	      "                     0..10000 (default 0: no limit)\n"
+	      "  prefetch=N         after listing a directory, fetch up to N of its\n"
+	      "                     subdirectories' listings in the background, 0..4096\n"
+	      "                     (default 256; 0: off)\n"
 	      "  cache_size=BYTES   memory for cached listings, K/M/G suffix allowed,\n"
 	      "                     1M..64G (default 256M); whole listings evicted, LRU\n"
 	      "  repo_type=TYPE     private or public: the repositories / lists\n"

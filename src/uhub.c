@@ -30,9 +30,11 @@ struct uhub {
 	struct uhub_config cfg;	/* strings owned (copied) */
 	struct uhub_transport tr;
 	struct log *log;
-	pthread_mutex_t lock;	/* guards inflight, rng and rc */
+	pthread_mutex_t lock;	/* guards inflight, fg_waiting, rng, rc, tokens */
 	pthread_cond_t slot;
-	unsigned inflight;
+	unsigned inflight, fg_waiting;
+	double tokens;		/* max_rps token bucket */
+	int64_t tokens_at;	/* when tokens was last topped up (ms) */
 	uint64_t rng;
 	struct uhub_stats rc;	/* only its retcodes table is used */
 	_Atomic uint64_t calls[3], retries, errors, last_retcode;
@@ -150,12 +152,22 @@ static int64_t now_ms(void)
 }
 
 /* Waits for one of max_requests slots, so parallel listings together
- * never exceed the limit. */
-static void slot_acquire(struct uhub *u)
+ * never exceed the limit. Background requests take at most half of them
+ * and yield to any foreground request that waits. */
+static void slot_acquire(struct uhub *u, bool bg)
 {
+	unsigned bg_max = u->cfg.max_requests > 1 ? u->cfg.max_requests / 2 : 1;
+
 	pthread_mutex_lock(&u->lock);
-	while (u->inflight >= u->cfg.max_requests)
-		pthread_cond_wait(&u->slot, &u->lock);
+	if (!bg) {
+		u->fg_waiting++;
+		while (u->inflight >= u->cfg.max_requests)
+			pthread_cond_wait(&u->slot, &u->lock);
+		u->fg_waiting--;
+	} else {
+		while (u->inflight >= bg_max || u->fg_waiting)
+			pthread_cond_wait(&u->slot, &u->lock);
+	}
 	u->inflight++;
 	pthread_mutex_unlock(&u->lock);
 }
@@ -164,8 +176,38 @@ static void slot_release(struct uhub *u)
 {
 	pthread_mutex_lock(&u->lock);
 	u->inflight--;
-	pthread_cond_signal(&u->slot);
+	pthread_cond_broadcast(&u->slot);
 	pthread_mutex_unlock(&u->lock);
+}
+
+/* max_rps: a token bucket shared by every thread (burst of one second's
+ * worth), so throttling protects the account's quota as a whole. */
+static void rate_wait(struct uhub *u)
+{
+	double rps = u->cfg.max_rps;
+
+	if (!rps)
+		return;
+	for (;;) {
+		int64_t now = now_ms(), wait_ms;
+		struct timespec ts;
+
+		pthread_mutex_lock(&u->lock);
+		u->tokens += (double)(now - u->tokens_at) * rps / 1000.0;
+		if (u->tokens > rps)
+			u->tokens = rps;
+		u->tokens_at = now;
+		if (u->tokens >= 1.0) {
+			u->tokens -= 1.0;
+			pthread_mutex_unlock(&u->lock);
+			return;
+		}
+		wait_ms = (int64_t)((1.0 - u->tokens) * 1000.0 / rps) + 1;
+		pthread_mutex_unlock(&u->lock);
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Exponential backoff with full jitter: a uniform pick in [base, 2^n base]. */
@@ -239,14 +281,15 @@ struct call_result {
 };
 
 /* One attempt: post, then decode. Returns 0 when a decodable reply came. */
-static int attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind,
+static int attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, bool bg,
 		   struct call_result *r)
 {
 	struct http_reply hr;
 	int err;
 
 	http_reply_init(&hr, u->cfg.max_reply ? u->cfg.max_reply : 64u << 20);
-	slot_acquire(u);
+	rate_wait(u);
+	slot_acquire(u, bg);
 	err = u->tr.post(u->tr.self, params_get(p, "Action"), body->data, body->len, &hr);
 	slot_release(u);
 	r->status = hr.status;
@@ -298,7 +341,7 @@ static int final_errno(const struct call_result *r, int err)
 /* Signs and sends p, retrying transient failures with backoff. On 0, *out
  * holds the decoded reply (RetCode 0). lookup: a name is being looked up
  * (RetCode 230 then means ENOENT). why gets a reason on failure. */
-static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, struct decode_reply *out,
+static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, bool bg, struct decode_reply *out,
 		char *why, size_t whylen)
 {
 	struct buf body;
@@ -315,7 +358,7 @@ static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup,
 
 		memset(&r, 0, sizeof(r));
 		atomic_fetch_add(&u->calls[k], 1);
-		err = attempt(u, p, &body, decode_kind[k], &r);
+		err = attempt(u, p, &body, decode_kind[k], bg, &r);
 		if (!err && r.reply.retcode) {
 			count_retcode(u, r.reply.retcode);
 			err = uhub_retcode_transient(r.reply.retcode) ? -EAGAIN
@@ -382,7 +425,7 @@ static struct params *base_params(struct uhub *u, enum uhub_kind k, const char *
 
 /* One page at offset with the configured Limit. */
 static int fetch_page(struct uhub *u, enum uhub_kind k, const char *repo, const char *image, long long offset,
-		      struct decode_reply *out)
+		      bool bg, struct decode_reply *out)
 {
 	struct params *p = base_params(u, k, repo, image);
 	int err = p ? 0 : -ENOMEM;
@@ -392,7 +435,7 @@ static int fetch_page(struct uhub *u, enum uhub_kind k, const char *repo, const 
 	if (!err)
 		err = params_add_long(p, "Limit", u->cfg.page_size);
 	if (!err)
-		err = call(u, p, k, k != UHUB_REPOS, out, NULL, 0);
+		err = call(u, p, k, k != UHUB_REPOS, bg, out, NULL, 0);
 	params_free(p);
 	return err;
 }
@@ -409,6 +452,7 @@ struct listing {
 	struct uhub *u;
 	enum uhub_kind kind;
 	const char *repo, *image;
+	bool bg;		/* background priority */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct slot *queue;	/* a stack of slots still to fetch */
@@ -541,7 +585,7 @@ static void *worker(void *arg)
 
 		l->busy++;
 		pthread_mutex_unlock(&l->lock);
-		err = fetch_page(l->u, l->kind, l->repo, l->image, s.offset, &r);
+		err = fetch_page(l->u, l->kind, l->repo, l->image, s.offset, l->bg, &r);
 		pthread_mutex_lock(&l->lock);
 		l->busy--;
 		if (!err) {
@@ -623,7 +667,7 @@ static int first_page(struct listing *l)
 	struct decode_reply r;
 	size_t max = l->u->cfg.max_entries ? l->u->cfg.max_entries : 1000000;
 	long long got;
-	int err = fetch_page(l->u, l->kind, l->repo, l->image, 0, &r);
+	int err = fetch_page(l->u, l->kind, l->repo, l->image, 0, l->bg, &r);
 
 	if (err)
 		return err;
@@ -641,9 +685,10 @@ static int first_page(struct listing *l)
 	return err;
 }
 
-int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
+static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, bool bg,
+		struct uhub_list *out)
 {
-	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image};
+	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image, .bg = bg};
 	int err;
 
 	out->v = NULL;
@@ -664,6 +709,16 @@ int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char 
 	pthread_mutex_destroy(&l.lock);
 	pthread_cond_destroy(&l.changed);
 	return err;
+}
+
+int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
+{
+	return list(u, kind, repo, image, false, out);
+}
+
+int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
+{
+	return list(u, kind, repo, image, true, out);
 }
 
 static void entry_release(struct uhub_entry *e)
@@ -700,7 +755,7 @@ int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char
 	if (!err)
 		err = params_add(p, "TagName", tag);
 	if (!err)
-		err = call(u, p, UHUB_TAGS, true, &r, NULL, 0);
+		err = call(u, p, UHUB_TAGS, true, false, &r, NULL, 0);
 	params_free(p);
 	if (err)
 		return err;
@@ -730,7 +785,7 @@ int uhub_probe(struct uhub *u, char *why, size_t whylen)
 	if (!err)
 		err = params_add(p, "Limit", "1");
 	if (!err)
-		err = call(u, p, UHUB_REPOS, false, &r, why, whylen);
+		err = call(u, p, UHUB_REPOS, false, false, &r, why, whylen);
 	if (!err)
 		decode_reply_release(&r);
 	params_free(p);

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SIM=${SIM_BIN:-$top/build/uhub-sim}
+SIM=${SIM_BIN:-$(cd "$top" && realpath -m "${B:-build}")/uhub-sim}
 PUB="ucloudsomeone@example.com1296235120854146120"
 PRIV="46f09bb9fab4f12dfc160dae12273d5332b5debe"
 WORK=$(mktemp -d /tmp/uhub-sim-test.XXXXXX)
@@ -69,11 +69,11 @@ start_sim() {
 	exit 1
 }
 
-# stop_sim: SIGTERM; sets STOP_RC to the exit status (not in a subshell:
-# only this shell can wait for the simulator).
+# stop_sim [SIGNAL]: SIGTERM by default; sets STOP_RC to the exit status
+# (not in a subshell: only this shell can wait for the simulator).
 stop_sim() {
 	STOP_RC=0
-	kill -TERM "$SIM_PID"
+	kill "-${1:-TERM}" "$SIM_PID"
 	wait "$SIM_PID" || STOP_RC=$?
 	SIM_PID=""
 }
@@ -434,8 +434,8 @@ done
 check "--max-limit 8: paging sees all 304 tags once" "304 304 38" \
 	"$(grep -c . <<<"$seen") $(grep . <<<"$seen" | sort -u | wc -l) $n"
 check "--max-limit 8: TotalCount is the whole list" 304 "$(total "$r")"
-stop_sim
-check "second sim: SIGTERM exit 0" 0 "$STOP_RC"
+stop_sim INT
+check "second sim: SIGINT exit 0" 0 "$STOP_RC"
 unset KEY KEYPUB
 
 # ---- the command line ----
