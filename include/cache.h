@@ -46,7 +46,8 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
  * when absent or stale. Counts no miss. */
 int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
 /* Called (with the cache's lock held: it must only log or queue) when a
- * failed refill is answered with the stale snapshot; age_ms is its age. */
+ * stale snapshot is served; err is the failed refill's error, or 0 when
+ * no refill was tried (within retry_ms of the last failure). */
 typedef void (*cache_stale_fn)(void *arg, const char *key, int err, int64_t age_ms);
 /* Called (lock held: it must only queue work) when a snapshot is used in
  * the last ahead_ms of its ttl, once per snapshot, so it can be refreshed

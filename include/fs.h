@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bg;
 struct cache;
 struct fuse;
 struct fuse_operations;
@@ -32,9 +33,11 @@ struct fs_config {
 };
 
 /* The context: borrows the tree, and the client and cache behind it (for
- * the stats attribute and flushes), and the log. NULL on -ENOMEM. */
+ * the stats attribute and flushes), the background workers (started once
+ * mounted, in the daemon, and stopped at unmount; may be NULL), and the
+ * log. NULL on -ENOMEM. */
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
-			struct log *log);
+			struct bg *b, struct log *log);
 void fs_free(struct imgtagfs *fs);
 
 /* Drops every cached listing and tells the kernel to forget the entries

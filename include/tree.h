@@ -7,6 +7,12 @@
  *	/REPO/IMAGE.../TAG		GetImageTag listing, or GetImageTag
  *					with TagName for a cold single lookup
  *
+ * Listing a directory queues the listings below it for background
+ * fetching (tree_config.prefetch of them at most), so `find` and `ls -R`
+ * find them ready; a listing used late in its ttl is refreshed in the
+ * background, yet nothing older than the ttl is ever served (but for
+ * stale-if-error, when a refresh fails: see max_stale_ms).
+ *
  * When a tag of image X has the name of a nested image directory X/NAME,
  * the directory keeps NAME and the tag file is shown as NAME@tag (see
  * TREE_TAG_ALIAS); neither is lost.
@@ -20,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "bg.h"
 #include "cache.h"
 #include "log.h"
 #include "uhub.h"
@@ -35,14 +42,21 @@ struct tree_config {
 	gid_t gid;
 	mode_t umask;		/* applied to 0444 files and 0555 directories */
 	int64_t mount_time;	/* the root's mtime (Unix seconds) */
+	unsigned prefetch;	/* listings fetched ahead per listed directory */
+	int64_t max_stale_ms;	/* stale-if-error window past ttl_ms, 0 = off */
 };
 
 /* Called by tree_readdir for each entry; a non-zero return stops it. */
 typedef int (*tree_fill_fn)(void *arg, const char *name, const struct stat *st);
 
-/* Borrows u, c and log (they must outlive the tree). NULL on -ENOMEM. */
+/* Borrows u, c and log (they must outlive the tree), and sets the cache's
+ * stale-if-error policy from cfg. NULL on -ENOMEM. */
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
 void tree_free(struct tree *t);
+/* Starts using b (running workers) to prefetch the listings below a listed
+ * directory and to refresh listings in the last quarter of their ttl;
+ * NULL stops queueing new work (call it before stopping b). */
+void tree_set_background(struct tree *t, struct bg *b);
 
 /* stat of path. 0, -ENOENT, or the API's -errno. */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);

@@ -85,8 +85,8 @@ void uhub_free(struct uhub *u);
  * ETIMEDOUT, EFBIG for a listing over max_entries, ...). */
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 void uhub_list_release(struct uhub_list *l);
-/* The same at background priority: its requests use at most half of the
- * max_requests slots, and wait while a foreground request waits for one,
+/* The same at background priority: its requests leave one of the
+ * max_requests slots free, and wait while a foreground request waits,
  * so prefetching never delays what a user is waiting for. */
 int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 

@@ -309,7 +309,7 @@ static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms
 	}
 	/* A refill failed a moment ago: the old listing, without asking. */
 	if (e->snap && now < e->retry_at && now - e->fetched_at < ttl_ms + c->max_stale_ms)
-		return serve_stale(c, e, now, e->last_err, out);
+		return serve_stale(c, e, now, 0, out);
 	if (e->neg && now - e->fetched_at < neg_ttl_ms)
 		return -ENOENT;
 	return RETRY;

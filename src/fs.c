@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "bg.h"
 #include "buf.h"
 #include "cache.h"
 #include "log.h"
@@ -31,11 +32,12 @@ struct imgtagfs {
 	struct tree *t;
 	struct uhub *u;
 	struct cache *c;
+	struct bg *bg;
 	struct log *log;
 };
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
-			struct log *log)
+			struct bg *b, struct log *log)
 {
 	struct imgtagfs *fs = calloc(1, sizeof(*fs));
 
@@ -45,6 +47,7 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->t = t;
 	fs->u = u;
 	fs->c = c;
+	fs->bg = b;
 	fs->log = log;
 	return fs;
 }
@@ -97,8 +100,22 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (!fs->cfg.foreground)
 		log_use_syslog(fs->log, true);
+	/* Threads start here, in the daemon: fork keeps only its caller. */
+	if (fs->bg && bg_start(fs->bg) == 0)
+		tree_set_background(fs->t, fs->bg);
 	log_msg(fs->log, LOG_INFO, "mounted");
 	return fs;
+}
+
+static void fs_destroy(void *private_data)
+{
+	struct imgtagfs *fs = private_data;
+
+	if (fs->bg) {
+		tree_set_background(fs->t, NULL);
+		bg_stop(fs->bg);
+	}
+	log_msg(fs->log, LOG_INFO, "unmounted");
 }
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -346,6 +363,7 @@ static int ro_removexattr(const char *path, const char *name)
 
 static const struct fuse_operations operations = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.getattr = fs_getattr,
 	.readdir = fs_readdir,
 	.open = fs_open,

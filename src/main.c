@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bg.h"
 #include "cache.h"
 #include "creds.h"
 #include "daemon.h"
@@ -45,6 +46,7 @@ struct app {
 	struct uhub *uhub;
 	struct cache *cache;
 	struct tree *tree;
+	struct bg *bg;
 	struct imgtagfs *fs;
 };
 
@@ -84,6 +86,7 @@ static int build_client(struct app *a)
 		.backoff_max_ms = 5000,
 		.max_entries = 1000000,
 		.max_reply = hc.max_reply,
+		.max_rps = c->max_rps,
 	};
 	struct uhub_transport tr = {.post = uhub_http_post};
 
@@ -107,6 +110,8 @@ static int build(struct app *a)
 		.gid = c->gid,
 		.umask = c->umask,
 		.mount_time = (int64_t)time(NULL),
+		.prefetch = c->prefetch,
+		.max_stale_ms = (int64_t)c->max_stale * 1000,
 	};
 	struct fs_config fc = {
 		.kernel_timeout = c->ttl < 1 ? (double)c->ttl : 1.0,
@@ -124,13 +129,19 @@ static int build(struct app *a)
 	a->tree = tree_new(&tc, a->uhub, a->cache, a->log);
 	if (!a->tree)
 		return -ENOMEM;
-	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->log);
+	/* Background listings may use all but one request slot (uhub.c keeps
+	 * them behind foreground ones), so one worker per such slot. */
+	a->bg = bg_new(c->max_requests > 1 ? c->max_requests - 1 : 1, 4096);
+	if (!a->bg)
+		return -ENOMEM;
+	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->bg, a->log);
 	return a->fs ? 0 : -ENOMEM;
 }
 
 static void teardown(struct app *a)
 {
 	fs_free(a->fs);
+	bg_free(a->bg); /* stopped at unmount already; before what its jobs use */
 	tree_free(a->tree);
 	cache_free(a->cache);
 	uhub_free(a->uhub);

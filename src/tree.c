@@ -12,6 +12,7 @@
 #include "tree.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct tree {
 	struct uhub *u;
 	struct cache *c;
 	struct log *log;
+	struct bg *_Atomic bg;	/* background workers, or NULL */
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -43,6 +45,18 @@ struct node {
 	int64_t mtime;
 	struct snap *hold[2];
 };
+
+static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
+static void on_ahead(void *arg, const char *key);
+
+/* After a failed refresh, the API is asked again at most this often while
+ * the old listing is served: a quarter of the ttl, 1 to 30 s. */
+static int64_t stale_retry_ms(int64_t ttl_ms)
+{
+	int64_t ms = ttl_ms / 4;
+
+	return ms < 1000 ? 1000 : ms > 30000 ? 30000 : ms;
+}
 
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log)
 {
@@ -59,6 +73,7 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->u = u;
 	t->c = c;
 	t->log = log;
+	cache_set_stale(c, cfg->max_stale_ms, stale_retry_ms(cfg->ttl_ms), on_stale, t);
 	return t;
 }
 
@@ -102,6 +117,7 @@ struct fill_req {
 	struct tree *t;
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
+	bool bg;	/* a background fill: lower priority */
 };
 
 /* Shows a hostile name safely in a log line. */
@@ -187,13 +203,134 @@ static int fill(void *arg, const char *key, struct snap **out)
 	} else {
 		struct uhub_list l;
 
-		err = uhub_list(r->t->u, r->kind, r->repo, r->image, &l);
+		err = r->bg ? uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &l)
+			    : uhub_list(r->t->u, r->kind, r->repo, r->image, &l);
 		if (!err) {
 			err = build_snap(r, l.v, l.n, out);
 			uhub_list_release(&l);
 		}
 	}
 	return err;
+}
+
+/* Splits a cache key back into its request (the inverse of key_of). The
+ * strings point into bufs. 0 or -EINVAL. */
+static int key_parse(const char *key, struct fill_req *r, char *repo, char *image, char *tag)
+{
+	const char *p = key + 1;
+	char *end;
+	unsigned long n;
+
+	r->repo = r->image = r->tag = NULL;
+	if (key[0] == 'R' && !key[1]) {
+		r->kind = UHUB_REPOS;
+		return 0;
+	}
+	n = strtoul(p, &end, 10);
+	if (*end != ':' || n > NAMES_MAX || strlen(end + 1) < n)
+		return -EINVAL;
+	memcpy(repo, end + 1, n);
+	repo[n] = '\0';
+	r->repo = repo;
+	p = end + 1 + n;
+	if (key[0] == 'I') {
+		r->kind = UHUB_IMAGES;
+		return *p ? -EINVAL : 0;
+	}
+	r->kind = UHUB_TAGS;
+	if (key[0] == 'T') {
+		snprintf(image, KEY_MAX, "%s", p);
+		r->image = image;
+		return 0;
+	}
+	n = strtoul(p, &end, 10);
+	if (key[0] != 't' || *end != ':' || strlen(end + 1) < n || strlen(end + 1 + n) > NAMES_MAX)
+		return -EINVAL;
+	snprintf(image, KEY_MAX, "%.*s", (int)n, end + 1);
+	snprintf(tag, NAMES_MAX + 1, "%s", end + 1 + n);
+	r->image = image;
+	r->tag = tag;
+	return 0;
+}
+
+/* A readable name for the directory behind a key, for log lines. */
+static void key_describe(const char *key, char *out, size_t n)
+{
+	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
+	struct fill_req r;
+
+	if (key_parse(key, &r, repo, image, tag))
+		snprintf(out, n, "?");
+	else
+		snprintf(out, n, "/%s%s%s%s%s", r.repo ? r.repo : "", r.image ? "/" : "", r.image ? r.image : "",
+			 r.tag ? "/" : "", r.tag ? r.tag : "");
+}
+
+/* Logs the one warning a failed refresh is worth (cache lock held). */
+static void on_stale(void *arg, const char *key, int err, int64_t age_ms)
+{
+	struct tree *t = arg;
+	char name[KEY_MAX];
+
+	if (!err)
+		return; /* served again within the retry window: said already */
+	key_describe(key, name, sizeof(name));
+	log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): refresh failed: %s", name,
+		(long long)(age_ms / 1000), strerror(-err));
+}
+
+/* Background job: fetch key unless it is fresh or being fetched. */
+static void prefetch_job(void *arg, const char *key)
+{
+	struct tree *t = arg;
+	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
+	struct fill_req r = {.t = t, .bg = true};
+	struct snap *s = NULL;
+
+	if (key_parse(key, &r, repo, image, tag) == 0 &&
+	    cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
+		snap_unref(s);
+}
+
+/* Background job: refresh key now, before its ttl runs out. */
+static void refresh_job(void *arg, const char *key)
+{
+	struct tree *t = arg;
+	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
+	struct fill_req r = {.t = t, .bg = true};
+
+	if (key_parse(key, &r, repo, image, tag) == 0)
+		cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
+}
+
+/* The cache asks for an early refresh (its lock held: only queue). */
+static void on_ahead(void *arg, const char *key)
+{
+	struct tree *t = arg;
+	struct bg *b = atomic_load(&t->bg);
+
+	if (b)
+		bg_push(b, refresh_job, t, key);
+}
+
+void tree_set_background(struct tree *t, struct bg *b)
+{
+	int64_t ahead = t->cfg.ttl_ms >= 4000 ? t->cfg.ttl_ms / 4 : 0;
+
+	atomic_store(&t->bg, b);
+	cache_set_ahead(t->c, b ? ahead : 0, on_ahead, t);
+}
+
+/* Queues the listing behind key for a background fetch. */
+static void prefetch(struct tree *t, enum uhub_kind k, const char *repo, const char *image)
+{
+	struct bg *b = atomic_load(&t->bg);
+	char key[KEY_MAX];
+
+	if (!b)
+		return;
+	key_of(key, k, repo, image, NULL);
+	bg_push(b, prefetch_job, t, key);
 }
 
 /* The snapshot of a listing (or of one tag). When the name being looked up
@@ -549,8 +686,26 @@ static int list_repos(struct tree *t, tree_fill_fn fillfn, void *arg)
 		if (fillfn(arg, e.name, &st))
 			break;
 	}
+	for (size_t i = 0; i < snap_count(s) && i < t->cfg.prefetch; i++) {
+		snap_get(s, i, &e);
+		prefetch(t, UHUB_IMAGES, e.name, NULL);
+	}
 	snap_unref(s);
 	return 0;
+}
+
+/* Queues the tag listings of the images below prefix p ("" = all). */
+static void prefetch_images(struct tree *t, const char *repo, const struct snap *imgs, const char *p)
+{
+	size_t lo = 0, hi = snap_count(imgs), n = 0;
+	struct snap_entry e;
+
+	if (*p)
+		children_range(imgs, p, &lo, &hi);
+	for (size_t i = lo; i < hi && n < t->cfg.prefetch; i++, n++) {
+		snap_get(imgs, i, &e);
+		prefetch(t, UHUB_TAGS, repo, e.name);
+	}
 }
 
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fillfn, void *arg)
@@ -578,6 +733,8 @@ int tree_readdir(struct tree *t, const char *path, tree_fill_fn fillfn, void *ar
 		err = list_children(t, imgs, n.kind == NODE_REPO ? "" : n.image, fillfn, arg);
 	if (!err && n.kind == NODE_IMAGE)
 		err = list_tags(t, &n, imgs, fillfn, arg);
+	if (!err)
+		prefetch_images(t, n.repo, imgs, n.kind == NODE_REPO ? "" : n.image);
 	snap_unref(imgs);
 out:
 	node_release(&n);

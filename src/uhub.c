@@ -152,11 +152,11 @@ static int64_t now_ms(void)
 }
 
 /* Waits for one of max_requests slots, so parallel listings together
- * never exceed the limit. Background requests take at most half of them
- * and yield to any foreground request that waits. */
+ * never exceed the limit. Background requests leave one slot free and
+ * yield to any foreground request that waits. */
 static void slot_acquire(struct uhub *u, bool bg)
 {
-	unsigned bg_max = u->cfg.max_requests > 1 ? u->cfg.max_requests / 2 : 1;
+	unsigned bg_max = u->cfg.max_requests > 1 ? u->cfg.max_requests - 1 : 1;
 
 	pthread_mutex_lock(&u->lock);
 	if (!bg) {

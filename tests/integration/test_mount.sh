@@ -8,6 +8,18 @@ source "$(dirname "$0")/lib.sh"
 need_fuse
 
 D1="sha256:3f1c$(printf '0%.0s' {1..59})1"
+
+# wait_quiet: until the simulator has seen no request for half a second
+# (background prefetching has finished).
+wait_quiet() {
+	local a b i
+	for i in $(seq 60); do
+		a=$(sim_count '*')
+		sleep 0.5
+		b=$(sim_count '*')
+		[[ $a == "$b" ]] && return 0
+	done
+}
 sim_start --data "$top/tests/data/test-registry.json"
 M=$WORK/m
 fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }
@@ -52,6 +64,11 @@ ok "statfs answers" stat -f -c %l "$M"
 
 # --- call counts ------------------------------------------------------------
 # A cold cat of one tag in a 5,000-tag image: one GetImageTag with TagName.
+# (Cold: the listings above prefetched web's images, so flush them once
+# the background work is done.)
+wait_quiet
+kill -HUP "$FS_PID"
+sleep 0.3
 sim_ctl reset
 cat "$M/web/big/build-4321" >/dev/null
 expect_eq "cold cat: one GetImageTag" 1 "$(sim_count GetImageTag web big)"
@@ -98,6 +115,8 @@ expect_eq "16 parallel cold ls: one listing (50 pages)" 50 "$(sim_count GetImage
 expect_eq "16 parallel cold ls: all complete" 16 "$(wc -l "$WORK"/par.* | grep -c " 5000 ")"
 
 # A missing tag is remembered (negative_ttl) and a fresh listing answers.
+ls "$M/web/api" >/dev/null
+wait_quiet
 sim_ctl reset
 stat "$M/web/api/missing" >/dev/null 2>&1
 stat "$M/web/api/missing" >/dev/null 2>&1
