@@ -216,10 +216,12 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"
 				 "cache_fills: %llu\ncache_fill_errors: %llu\ncache_waits: %llu\n"
+				 "cache_stale_served: %llu\ncache_refreshes_ahead: %llu\n"
 				 "cache_snapshots: %zu\ncache_bytes: %zu\ncache_oldest_age_s: %lld\n",
 				 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 				 (unsigned long long)cs.evictions, (unsigned long long)cs.fills,
-				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits, cs.entries, cs.bytes,
+				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits,
+				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead, cs.entries, cs.bytes,
 				 (long long)(cs.oldest_ms / 1000));
 	return err;
 }

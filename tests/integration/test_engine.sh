@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# test_engine.sh — the performance machinery, by request counts (never by
+# wall-clock): prefetching below a listed directory costs exactly the
+# listings it fetches and makes the walk that follows free; refresh-ahead
+# refreshes a listing in use in the background; max_rps bounds the rate.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+need_fuse
+
+wait_quiet() { # until the simulator has seen no request for half a second
+	local a b i
+	for i in $(seq 60); do
+		a=$(sim_count '*')
+		sleep 0.5
+		b=$(sim_count '*')
+		[[ $a == "$b" ]] && return 0
+	done
+}
+
+sim_start --data "$top/tests/data/test-registry.json"
+M=$WORK/m
+fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }
+
+# --- prefetch ----------------------------------------------------------------
+ls "$M" >/dev/null
+wait_quiet
+expect_eq "listing / prefetches each repository's images, once" 2 "$(sim_count GetRepoImage)"
+sim_ctl reset
+ls "$M/web" >/dev/null
+wait_quiet
+# web: api 4 tags, team 2, team/app 1, mid 350, big 5000; page 100.
+expect_eq "listing a repository prefetches every image's tags: exactly their pages" 57 "$(sim_count GetImageTag)"
+expect_eq "  api: one page" 1 "$(sim_count GetImageTag web api)"
+expect_eq "  big: 50 pages, not one more" 50 "$(sim_count GetImageTag web big)"
+expect_eq "  no single-tag lookups" 0 "$(curl -fsS "$SIM_URL/_sim/count?action=GetImageTag&has_tag=1")"
+sim_ctl reset
+n=$(find "$M/web" -type f | wc -l)
+expect_eq "find sees every tag file" $((4 + 2 + 1 + 350 + 5000)) "$n"
+grep -rl "sha256:3f1c" "$M/web" >/dev/null
+expect_eq "the walk after the prefetch costs no call" 0 "$(sim_count '*')"
+fs_umount "$M"
+
+# Prefetch off: listing a repository fetches nothing more.
+M2=$WORK/m2
+fs_mount "$M2" -o ttl=60,prefetch=0 || echo "FAIL: mount prefetch=0"
+sim_ctl reset
+ls "$M2/web" >/dev/null
+wait_quiet
+expect_eq "prefetch=0: no prefetching" 0 "$(sim_count GetImageTag)"
+fs_umount "$M2"
+
+# --- refresh-ahead --------------------------------------------------------------
+M3=$WORK/m3
+fs_mount "$M3" -o ttl=4,prefetch=0 || echo "FAIL: mount ttl=4"
+ls "$M3/web/api" >/dev/null
+sim_ctl reset
+sleep 3.3 # the last quarter of the ttl
+ls "$M3/web/api" >/dev/null
+wait_quiet
+expect_eq "a listing used late in its ttl is refreshed in the background" 1 "$(sim_count GetImageTag web api)"
+sleep 1.2 # past the first snapshot's ttl, within the refreshed one's
+sim_ctl reset
+ls "$M3/web/api" >/dev/null
+expect_eq "then nobody waits for a refresh" 0 "$(sim_count GetImageTag web api)"
+stats=$(getfattr --only-values -n user.imgtagfs.stats "$M3" 2>/dev/null)
+ok "stats count the early refreshes" grep -q '^cache_refreshes_ahead: [1-9]' <<<"$stats"
+fs_umount "$M3"
+
+# --- max_rps --------------------------------------------------------------------
+M4=$WORK/m4
+fs_mount "$M4" -o ttl=60,prefetch=0,max_rps=5 || echo "FAIL: mount max_rps"
+ls "$M4/web" >/dev/null
+sim_ctl reset
+t0=$(date +%s.%N)
+pids=()
+for i in $(seq -w 1 20); do
+	stat "$M4/web/big/build-00$i" >/dev/null &
+	pids+=($!)
+done
+wait "${pids[@]}"
+t1=$(date +%s.%N)
+expect_eq "max_rps: every lookup answered" 20 "$(sim_count GetImageTag web big)"
+# A rate limit is about time: 20 calls at 5/s after a burst of 5 cannot
+# take less than 3 s. Only a lower bound is asserted, which a slow or busy
+# machine can never break.
+ok "max_rps: 20 calls at 5/s take >= 2.5 s" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 2.5) }'
+fs_umount "$M4"
+
+summary
