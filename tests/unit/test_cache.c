@@ -547,6 +547,128 @@ static void test_many_keys(void **state)
 	cache_free(c);
 }
 
+struct stale_log {
+	int calls, with_err;
+	int64_t age;
+};
+
+static void record_stale(void *arg, const char *key, int err, int64_t age_ms)
+{
+	struct stale_log *l = arg;
+
+	(void)key;
+	l->calls++;
+	l->with_err += err != 0;
+	l->age = age_ms;
+}
+
+/* Stale-if-error: a failed refresh serves the old snapshot (asking the API
+ * again only every retry_ms) until ttl + max_stale, then the error. */
+static void test_stale_if_error(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct stale_log l = {0};
+	struct snap *s = NULL, *old;
+
+	cache_set_stale(c, 3000, 500, record_stale, &l);
+	assert_int_equal(get(c, f, "k", &old), 0);
+	f->now += TTL + 100;
+	f->err = -EIO;
+	assert_int_equal(get(c, f, "k", &s), 0); /* refresh fails: the old one */
+	assert_ptr_equal(s, old);
+	snap_unref(s);
+	assert_int_equal(atomic_load(&f->calls), 2);
+	assert_int_equal(l.with_err, 1);
+	assert_int_equal(l.age, TTL + 100);
+	f->now += 200; /* within retry_ms: served without asking */
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(atomic_load(&f->calls), 2);
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(l.with_err, 1);
+	f->now += 400; /* past retry_ms: asks again, fails, stale again */
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(atomic_load(&f->calls), 3);
+	f->now = 1000000 + TTL + 3000; /* past ttl + max_stale: the error */
+	assert_int_equal(get(c, f, "k", &s), -EIO);
+	assert_int_equal(stats(c).stale_served, 3);
+	/* A refresh that works replaces it. */
+	f->err = 0;
+	assert_int_equal(get(c, f, "k", &s), 0);
+	assert_ptr_not_equal(s, old);
+	snap_unref(s);
+	snap_unref(old);
+	cache_free(c);
+}
+
+/* ENOENT is an answer, never hidden by a stale snapshot. */
+static void test_stale_not_for_enoent(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct snap *s = NULL;
+
+	cache_set_stale(c, 3000, 500, NULL, NULL);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	f->now += TTL;
+	f->err = -ENOENT;
+	assert_int_equal(get(c, f, "k", &s), -ENOENT);
+	cache_free(c);
+}
+
+struct ahead_log {
+	int calls;
+	char key[32];
+};
+
+static void record_ahead(void *arg, const char *key)
+{
+	struct ahead_log *l = arg;
+
+	l->calls++;
+	snprintf(l->key, sizeof(l->key), "%s", key);
+}
+
+/* Refresh-ahead: a hit in the last ahead_ms of the ttl asks once; a
+ * refill replaces even a fresh snapshot and re-arms the request. */
+static void test_refresh_ahead(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct ahead_log l = {0};
+	struct snap *s = NULL, *first;
+
+	cache_set_ahead(c, 250, record_ahead, &l);
+	assert_int_equal(get(c, f, "k", &first), 0);
+	f->now += 500;
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(l.calls, 0);
+	f->now += 300; /* age 800 of 1000: in the last 250 */
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(l.calls, 1); /* once per snapshot */
+	assert_string_equal(l.key, "k");
+	assert_int_equal(cache_refill(c, "k", NEG_TTL, fake_fill, f), 0);
+	assert_int_equal(atomic_load(&f->calls), 2);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	assert_ptr_not_equal(s, first); /* the refreshed one, no wait */
+	snap_unref(s);
+	snap_unref(first);
+	assert_int_equal(atomic_load(&f->calls), 2);
+	f->now += 800;
+	assert_int_equal(get(c, f, "k", &s), 0);
+	snap_unref(s);
+	assert_int_equal(l.calls, 2); /* re-armed by the refill */
+	assert_int_equal(stats(c).refreshes_ahead, 2);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +686,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_if_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_not_for_enoent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_ahead, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
