@@ -10,6 +10,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
@@ -59,7 +60,8 @@ static int serve(struct fuse *f, const struct fuse_cmdline_opts *o)
 	if (!lc)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)o->clone_fd);
-	fuse_loop_cfg_set_idle_threads(lc, o->max_idle_threads);
+	if (o->max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
+		fuse_loop_cfg_set_idle_threads(lc, o->max_idle_threads);
 	fuse_loop_cfg_set_max_threads(lc, o->max_threads);
 	rc = fuse_loop_mt(f, lc);
 	fuse_loop_cfg_destroy(lc);

@@ -133,6 +133,10 @@ static int fill_one(void *arg, const char *name, const struct stat *st)
 {
 	struct fill_ctx *f = arg;
 
+	/* "." and ".." go without attributes: libfuse's readdirplus looks
+	 * names up, and must not for those two. */
+	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+		return f->filler(f->buf, name, NULL, 0, 0);
 	return f->filler(f->buf, name, st, 0, st ? FUSE_FILL_DIR_PLUS : 0);
 }
 

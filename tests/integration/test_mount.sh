@@ -27,6 +27,7 @@ fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }
 # --- the tree -----------------------------------------------------------
 expect_eq "root lists the private repositories" "ucloudai web" "$(ls "$M" | xargs)"
 expect_eq "repository lists images, nested names as directories" "api big mid team" "$(ls "$M/web" | xargs)"
+expect_eq "ls -a shows . and .." ". .. api big mid team" "$(ls -a "$M/web" | xargs)"
 expect_eq "nested image directory" "vllm-openai" "$(ls "$M/ucloudai/vllm" | xargs)"
 expect_eq "tags of a nested image" "v0.5.3" "$(ls "$M/ucloudai/vllm/vllm-openai" | xargs)"
 expect_eq "tag and nested image of one name: both kept" "app app@tag v1" "$(ls "$M/web/team" | xargs)"
@@ -121,6 +122,18 @@ sim_ctl reset
 stat "$M/web/api/missing" >/dev/null 2>&1
 stat "$M/web/api/missing" >/dev/null 2>&1
 expect_eq "ENOENT from a fresh listing costs no call" 0 "$(sim_count '*')"
+
+# --- hostile names from the server ------------------------------------------
+long=$(printf 'x%.0s' {1..300})
+for name in ".." "." "$long" "ok-name" "with%2Fslash" "nul%01byte"; do
+	sim_ctl "push?repo=web&image=hostile&tag=$name&digest=sha256:$(printf 'a%.0s' {1..64})"
+done
+getfattr -n user.imgtagfs.refresh "$M/web" >/dev/null 2>&1
+sleep 1.2
+expect_eq "names that cannot be file names are never shown" 2 "$(ls -A "$M/web/hostile" | wc -l)"
+ok "a name with a control byte is a file name: shown" test -f "$M/web/hostile/nul"$'\x01'"byte"
+ok "the daemon logs what it skipped" grep -q 'skipping a name that cannot be a file name' "$WORK/fs.log"
+ok "the daemon is still serving" test -f "$M/web/hostile/ok-name"
 
 # --- stats, SIGHUP, SIGUSR1 -------------------------------------------------
 stats=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null)
