@@ -303,7 +303,9 @@ static int from_file(struct lookup *l, const char *path)
 
 	if (rc)
 		return rc;
-	if (looks_like_json(t.data))
+	if (!t.data) /* read_file always gives text: this tells the analyzer */
+		rc = fail(l, -EIO, "imgtagfs: credentials file %s: could not be read", path);
+	else if (looks_like_json(t.data))
 		rc = parse_json(l, path, &t, profile ? profile : "default");
 	else
 		rc = parse_simple(l, path, &t);

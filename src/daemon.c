@@ -5,6 +5,8 @@
  * install libfuse's handlers for SIGINT/SIGTERM, mount, detach, then start
  * one thread that waits for SIGHUP and SIGUSR1 (blocked in every other
  * thread) and serve with the multi-threaded loop. The signal thread is
+ * told to end by a flag and one last SIGUSR1 of our own, so no signal an
+ * operator might send is taken for "stop". The signal thread is
  * started after detaching because fork() keeps only the calling thread.
  */
 #include "daemon.h"
@@ -15,6 +17,8 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct sigctx {
@@ -22,9 +26,10 @@ struct sigctx {
 	struct fuse *fuse;
 	struct log *log;
 	sigset_t set;
+	atomic_bool ending;	/* set before the last SIGUSR1 we send ourselves */
 };
 
-/* Waits for SIGHUP / SIGUSR1 until SIGUSR2 says the daemon is ending. */
+/* Waits for SIGHUP / SIGUSR1 until told the daemon is ending. */
 static void *signal_thread(void *arg)
 {
 	struct sigctx *s = arg;
@@ -33,7 +38,7 @@ static void *signal_thread(void *arg)
 	for (;;) {
 		if (sigwait(&s->set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR2)
+		if (atomic_load(&s->ending))
 			break;
 		if (sig == SIGHUP) {
 			log_msg(s->log, LOG_NOTICE, "SIGHUP: dropping every cached listing");
@@ -76,6 +81,9 @@ static int run_mounted(struct fuse *f, struct fuse_cmdline_opts *o, struct sigct
 
 	if (fuse_mount(f, o->mountpoint) != 0)
 		return -EIO;
+	/* From here on stderr is /dev/null unless in the foreground. */
+	if (!o->foreground)
+		log_use_syslog(s->log, true);
 	if (fuse_daemonize(o->foreground) != 0) {
 		fuse_unmount(f);
 		return -EIO;
@@ -85,7 +93,8 @@ static int run_mounted(struct fuse *f, struct fuse_cmdline_opts *o, struct sigct
 		log_msg(s->log, LOG_WARNING, "no signal thread (%d): SIGHUP and SIGUSR1 are ignored", err);
 	rc = serve(f, o);
 	if (!err) {
-		pthread_kill(tid, SIGUSR2);
+		atomic_store(&s->ending, true);
+		pthread_kill(tid, SIGUSR1);
 		pthread_join(tid, NULL);
 	}
 	fuse_unmount(f);
@@ -99,15 +108,20 @@ int daemon_run(struct fuse_args *args, struct imgtagfs *fs, struct log *log)
 	struct fuse *f;
 	int rc = -EINVAL;
 
-	if (fuse_parse_cmdline(args, &o) != 0 || !o.mountpoint) {
+	if (fuse_parse_cmdline(args, &o) != 0)
+		goto out; /* libfuse said why */
+	if (!o.mountpoint) {
 		log_msg(log, LOG_ERR, "no mountpoint given");
 		goto out;
 	}
+	/* uid=, gid= and umask= must hold for other users too (allow_other):
+	 * let the kernel check the modes we report. */
+	if (fuse_opt_add_arg(args, "-odefault_permissions") != 0)
+		goto out;
 	/* Blocked here, so every thread libfuse starts inherits the mask. */
 	sigemptyset(&s.set);
 	sigaddset(&s.set, SIGHUP);
 	sigaddset(&s.set, SIGUSR1);
-	sigaddset(&s.set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &s.set, NULL);
 	f = fuse_new(args, fs_operations(), sizeof(struct fuse_operations), fs);
 	if (!f)

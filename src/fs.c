@@ -98,8 +98,6 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* A re-pushed tag changes its mtime: let that drop cached pages. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-	if (!fs->cfg.foreground)
-		log_use_syslog(fs->log, true);
 	/* Threads start here, in the daemon: fork keeps only its caller. */
 	if (fs->bg && bg_start(fs->bg) == 0)
 		tree_set_background(fs->t, fs->bg);
@@ -230,15 +228,17 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 	return err;
 }
 
-/* The value of one of our attributes for path into v. */
-static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, struct buf *v)
+/* The value of one of our attributes for path into v. size is the
+ * caller's buffer: getfattr asks for the length first (size 0), and only
+ * the read that takes the value refreshes. */
+static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, size_t size, struct buf *v)
 {
 	if (strcmp(name, "stats") == 0)
 		return render_stats(fs, v);
 	if (strcmp(name, "refresh") == 0) {
-		int err = tree_refresh(fs->t, path);
+		int err = size ? tree_refresh(fs->t, path) : 0;
 
-		if (!err)
+		if (!err && size)
 			log_msg(fs->log, LOG_INFO, "refreshed %s", path);
 		return err ? err : buf_adds(v, "refreshed");
 	}
@@ -253,7 +253,7 @@ static int fs_getxattr(const char *path, const char *name, char *out, size_t siz
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
 		return -ENODATA;
 	buf_init(&v, 1 << 20);
-	err = our_xattr(ctx(), path, name + strlen(XATTR_PREFIX), &v);
+	err = our_xattr(ctx(), path, name + strlen(XATTR_PREFIX), size, &v);
 	if (!err)
 		err = xattr_reply(&v, out, size);
 	buf_release(&v);

@@ -799,8 +799,15 @@ int tree_refresh(struct tree *t, const char *path)
 		cache_drop(t->c, key);
 		break;
 	case NODE_DIR:
-	case NODE_TAG:
 		key_of(key, UHUB_IMAGES, n.repo, NULL, NULL);
+		cache_drop(t->c, key);
+		break;
+	case NODE_TAG:
+		/* The tag's own answer, wherever it came from: the listing of
+		 * its image, or a lookup of it alone. */
+		key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
+		cache_drop(t->c, key);
+		key_of(key, UHUB_TAGS, n.repo, n.image, n.e.name);
 		cache_drop(t->c, key);
 		break;
 	}

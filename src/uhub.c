@@ -580,7 +580,7 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&l->lock);
 	while (next_slot(l, &s)) {
-		struct decode_reply r;
+		struct decode_reply r = {0};
 		int err;
 
 		l->busy++;
@@ -664,7 +664,7 @@ static int finish(struct listing *l, struct uhub_list *out)
 /* The first page, which tells TotalCount and the page size in effect. */
 static int first_page(struct listing *l)
 {
-	struct decode_reply r;
+	struct decode_reply r = {0};
 	size_t max = l->u->cfg.max_entries ? l->u->cfg.max_entries : 1000000;
 	long long got;
 	int err = fetch_page(l->u, l->kind, l->repo, l->image, 0, l->bg, &r);
@@ -748,7 +748,7 @@ void uhub_entry_release(struct uhub_entry *e)
 int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out)
 {
 	struct params *p = base_params(u, UHUB_TAGS, repo, image);
-	struct decode_reply r;
+	struct decode_reply r = {0};
 	int err = p ? 0 : -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
@@ -777,7 +777,7 @@ int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char
 int uhub_probe(struct uhub *u, char *why, size_t whylen)
 {
 	struct params *p = base_params(u, UHUB_REPOS, NULL, NULL);
-	struct decode_reply r;
+	struct decode_reply r = {0};
 	int err = p ? 0 : -ENOMEM;
 
 	if (!err)
