@@ -18,16 +18,19 @@ FAIL=0
 MOUNTS=()
 PIDS=()
 
+# Runs on every exit; it must not fail itself (callers may use set -e).
 cleanup() {
 	local m p
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
+		if mountpoint -q "$m" 2>/dev/null; then
+			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
 	done
 	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
+		kill "$p" 2>/dev/null || true
 	done
 	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
 	done
 	rm -rf "$WORK"
 }
