@@ -71,7 +71,7 @@ static int build_client(struct app *a)
 	struct http_config hc = {
 		.url = a->endpoint,
 		.timeout_ms = (long)c->timeout * 1000,
-		.max_reply = 64u << 20,
+		.max_reply = 8u << 20, /* a 10,000-item page is ~2.5 MiB */
 		.max_conns = c->max_requests,
 	};
 	struct uhub_config uc = {
