@@ -154,8 +154,21 @@ sanitizer_check() {
 	done
 }
 
+# No key and no signature may reach any log of any suite.
+secrets_check() {
+	local f
+	for f in "$WORK"/*.log "$WORK/sim.err" "$WORK/sim.out"; do
+		[[ -f $f ]] || continue
+		if grep -qE -e "$TEST_PRIV" -e 'Signature=' "$f"; then
+			FAIL=$((FAIL + 1))
+			echo "FAIL: a private key or a signature in $(basename "$f")" >&2
+		fi
+	done
+}
+
 summary() {
 	sanitizer_check
+	secrets_check
 	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
 	((FAIL == 0))
 }
