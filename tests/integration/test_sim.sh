@@ -285,11 +285,17 @@ check "config bad value: 400" 400 "$(ctl_status POST "config?rps=fast")"
 
 # ---- rate limit ----
 ctl "config?rps=3" >/dev/null
-codes=""
-for i in 1 2 3 4 5 6 7 8; do codes+="$(retcode "$(api_get Action=GetRepo)") "; done
+codes="" msg153=""
+for i in 1 2 3 4 5 6 7 8; do
+	reply=$(api_get Action=GetRepo)
+	codes+="$(retcode "$reply") "
+	# The message of the first refusal (a later request may find the
+	# bucket refilled on a slow machine).
+	[[ -z $msg153 && $(retcode "$reply") == 153 ]] && msg153=$(message "$reply")
+done
 check_true "rps=3: excess gets 153 ($codes)" grep -q 153 <<<"$codes"
 check "rps=3: the first ones pass" "0" "${codes%% *}"
-check "153 message" "Request too frequent" "$(message "$(api_get Action=GetRepo)")"
+check "153 message" "Request too frequent" "$msg153"
 ctl "config?rps=0" >/dev/null
 sleep 0.4
 check "rps=0: off" 0 "$(retcode "$(api_get Action=GetRepo)")"
