@@ -23,6 +23,7 @@
 #include "timefmt.h"
 
 #define KEY_MAX (3 * NAMES_MAX + 4096)
+#define TEXT_MAX 4097 /* a digest or time as decode.c bounds it, and a NUL */
 
 struct tree {
 	struct tree_config cfg;
@@ -141,11 +142,31 @@ static bool name_ok(enum uhub_kind k, const char *name)
 	return k == UHUB_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
 }
 
+/* A tag file's text comes from the server: a control byte (a newline
+ * above all) could forge a line, so each becomes '?'. Returns s, or out
+ * holding the cleaned copy (cut to n - 1 bytes). */
+static const char *one_line(const char *s, char *out, size_t n)
+{
+	const char *p = s;
+	size_t i;
+
+	while (p && *p && (unsigned char)*p >= 0x20 && *p != 0x7f)
+		p++;
+	if (!p || !*p)
+		return s; /* NULL, or clean already */
+	for (i = 0; s[i] && i + 1 < n; i++)
+		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	out[i] = '\0';
+	return out;
+}
+
 /* Adds one API entry to b, converting its time. Refused names are skipped. */
 static int add_entry(struct fill_req *r, struct snap_builder *b, const struct uhub_entry *in, size_t *skipped,
 		     size_t *badtime)
 {
-	struct snap_entry e = {.name = in->name, .digest = in->digest, .mtime = SNAP_NO_TIME};
+	char digest[TEXT_MAX], raw[TEXT_MAX];
+	struct snap_entry e = {.name = in->name, .digest = one_line(in->digest, digest, sizeof(digest)),
+			       .mtime = SNAP_NO_TIME};
 
 	if (!name_ok(r->kind, in->name)) {
 		char shown[96];
@@ -158,7 +179,7 @@ static int add_entry(struct fill_req *r, struct snap_builder *b, const struct uh
 	}
 	if (in->time && timefmt_parse(in->time, r->t->cfg.api_tz, &e.mtime) != 0) {
 		e.mtime = SNAP_NO_TIME;
-		e.time_raw = in->time;
+		e.time_raw = one_line(in->time, raw, sizeof(raw));
 		(*badtime)++;
 	}
 	return snap_builder_add(b, &e);
@@ -393,9 +414,14 @@ static bool plausible_path(const char *s)
 /* Index range [*lo, *hi) of the images under directory prefix p. */
 static void children_range(const struct snap *imgs, const char *p, size_t *lo, size_t *hi)
 {
-	char key[4096 + 2];
-	size_t n = (size_t)snprintf(key, sizeof(key), "%s/", p);
+	char key[4096 + NAMES_MAX + 3];
+	int len = snprintf(key, sizeof(key), "%s/", p);
+	size_t n = (size_t)len;
 
+	if (len < 0 || n >= sizeof(key)) {
+		*lo = *hi = 0; /* longer than any image name: no children */
+		return;
+	}
 	*lo = snap_lower_bound(imgs, key);
 	key[n - 1] = '/' + 1; /* the first string past every "p/..." */
 	*hi = snap_lower_bound(imgs, key);
@@ -641,6 +667,20 @@ static int list_children(struct tree *t, const struct snap *imgs, const char *p,
 	return 0;
 }
 
+/* True for a tag literally named NAME@tag where NAME is a nested image
+ * directory: that file name is NAME's alias, so the tag cannot be shown. */
+static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *tag)
+{
+	size_t len = strlen(tag), sl = strlen(TREE_TAG_ALIAS);
+	char base[NAMES_MAX + 1];
+
+	if (len <= sl || len - sl > NAMES_MAX || strcmp(tag + len - sl, TREE_TAG_ALIAS))
+		return false;
+	memcpy(base, tag, len - sl);
+	base[len - sl] = '\0';
+	return has_child_dir(imgs, dir, base);
+}
+
 /* Emits the tag files of image n->image, aliasing names that collide with
  * nested image directories. */
 static int list_tags(struct tree *t, struct node *n, const struct snap *imgs, tree_fill_fn fillfn, void *arg)
@@ -648,7 +688,7 @@ static int list_tags(struct tree *t, struct node *n, const struct snap *imgs, tr
 	struct snap *tags;
 	struct snap_entry e;
 	struct stat st;
-	char alias[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
+	char alias[NAMES_MAX + 1]; /* a longer alias could not be a file name */
 	int err = get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, &tags);
 
 	if (err)
@@ -658,8 +698,13 @@ static int list_tags(struct tree *t, struct node *n, const struct snap *imgs, tr
 
 		snap_get(tags, i, &e);
 		name = e.name;
+		if (shadowed_tag(imgs, n->image, e.name))
+			continue;
 		if (has_child_dir(imgs, n->image, e.name)) {
 			if ((size_t)snprintf(alias, sizeof(alias), "%s%s", e.name, TREE_TAG_ALIAS) >= sizeof(alias))
+				continue;
+			/* An image directory NAME@tag takes the name first. */
+			if (has_child_dir(imgs, n->image, alias))
 				continue;
 			name = alias;
 		}

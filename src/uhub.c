@@ -491,6 +491,8 @@ static int take_items(struct listing *l, struct decode_reply *r)
 
 	if (l->n + r->n > max + (size_t)l->page)
 		return -EFBIG;
+	if (!r->n)
+		return 0;
 	if (l->n + r->n > l->alloc) {
 		size_t want = l->alloc ? l->alloc : 64;
 		struct decode_item *v;

@@ -53,6 +53,7 @@ static int setup(void **state)
 	fake_api_add_tag(x->f, "web", "api", "..", "sha256:cc", "1764100001");
 	fake_api_add_tag(x->f, "web", "api", "a/b", "sha256:dd", "1764100001");
 	fake_api_add_tag(x->f, "ucloudai", "vllm/vllm-openai", "v0.5.3", "sha256:ee", "1764200000");
+	fake_api_add_tag(x->f, "web", "team", "forged", "sha256:aa\ndigest: sha256:evil", "x\nupdated: never");
 	fake_api_add_tags(x->f, "web", "big", "t", 5000);
 	fake_api_add_image(x->f, "web", "big", "1764000000");
 	x->u = fake_api_client(x->f, 100, 4);
@@ -133,7 +134,7 @@ static void test_shape(void **state)
 	assert_string_equal(ls(x, "/ucloudai/vllm"), "vllm-openai");
 	assert_string_equal(ls(x, "/ucloudai/vllm/vllm-openai"), "v0.5.3");
 	/* Image "team" has a tag "app" and a nested image "team/app". */
-	assert_string_equal(ls(x, "/web/team"), "app app@tag v1");
+	assert_string_equal(ls(x, "/web/team"), "app app@tag forged v1");
 	/* Names that cannot be file names are skipped. */
 	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
 }
@@ -188,6 +189,11 @@ static void test_contents(void **state)
 	assert_int_equal(n, 4);
 	assert_memory_equal(buf, "sha2", 4);
 	assert_int_equal(tree_read(x->t, "/web/api", buf, 10, 0), -EISDIR);
+	/* A server cannot forge lines: control bytes become '?'. */
+	n = tree_read(x->t, "/web/team/forged", buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "digest: sha256:aa?digest: sha256:evil\nupdated: x?updated: never\n");
 }
 
 /* A cold stat or cat of one tag never lists the image. */
