@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "sim_json.h"
+#include "sim_tree.h"
 
 #define BODY_MAX (1u << 20)    /* a request body; the API's are tiny */
 #define REPLY_MAX (512u << 20) /* a reply, however large the page */
@@ -487,6 +488,30 @@ static enum MHD_Result serve_control(struct sim_server *s, struct MHD_Connection
 	return send_buf(c, status, "text/plain; charset=utf-8", &out, false);
 }
 
+/* ---- the plain directory tree (sim_tree.h), with the API's latency ---- */
+
+static enum MHD_Result serve_tree(struct sim_server *s, struct MHD_Connection *c, struct sim_req *rq, const char *url,
+				  const char *method)
+{
+	const char *q = strchr(rq->uri, '?');
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+	struct sim_tree_reply r;
+	struct MHD_Response *resp = NULL;
+	enum MHD_Result ret = MHD_NO;
+
+	if (!sim_tree_answer(&s->parts, method, url, q ? q + 1 : NULL, range, &r) &&
+	    nap(s, c, sim_faults_delay_ms(s->parts.faults))) {
+		size_t len = r.body.len;
+
+		resp = MHD_create_response_from_buffer(len, buf_take(&r.body), MHD_RESPMEM_MUST_FREE);
+		for (size_t i = 0; resp && i < r.nheaders; i++)
+			MHD_add_response_header(resp, r.header[i].name, r.header[i].value);
+		ret = queue(c, resp, r.status, r.content_type, false);
+	}
+	sim_tree_reply_release(&r);
+	return ret;
+}
+
 /* ---- MHD's entry point ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -512,6 +537,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rq->too_big)
 		return send_text(c, 413, "request body too large\n", false);
+	if (sim_tree_path(url))
+		return serve_tree(s, c, rq, url, method);
 	if (!get && !post)
 		return send_text(c, 405, "only GET and POST\n", false);
 	if (strncmp(url, "/_sim/", 6) == 0)

@@ -4,6 +4,7 @@
  * One thread per connection (so a latency or hang sleep holds up nobody
  * else), keep-alive, a poll()-based listener with no FD_SETSIZE limit.
  * "/" is the UHub API, "/_sim/..." the control endpoint (sim_control.h),
+ * "/tree/..." the registry as a plain directory tree (sim_tree.h),
  * anything else 404. Per API request, in order: decode (query + form or
  * JSON body, body parameters win over a query duplicate such as the Go
  * SDK's ?Action=), count, rate limit (RetCode 153), fault choice, latency,

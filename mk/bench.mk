@@ -1,0 +1,26 @@
+# mk/bench.mk — the benchmark of issue 5 (tests/bench/): imgtagfs against
+# the network's lower bound, tmpfs, httpdirfs, rclone and a naive curl
+# script, on the same simulated registries with the same latency.
+#
+#   make bench                                  the full run (< 10 min on 2 cores):
+#                                               table on stdout and in
+#                                               tests/bench/results.md, plot in
+#                                               tests/bench/cold-listing.png
+#   make bench BENCH_ARGS="--latency 50 --cap 50 --reps 5"
+#   make bench BENCH_ARGS=--quick               a smoke run on small sizes (< 1 min)
+#
+# tests/bench/run.sh --help lists the parameters. tests/bench/deps.sh
+# installs the missing Debian packages (httpdirfs rclone gnuplot-nox fuse3
+# jq ...) as root; as another user it names them, and the run leaves out
+# what it cannot run (the FUSE contenders need root or /dev/fuse access).
+
+BENCH_ARGS ?=
+
+.PHONY: bench bench-deps
+
+bench-deps:
+	@tests/bench/deps.sh
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) tests/bench/run.sh $(BENCH_ARGS)
