@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct imgtagfs {
 	struct cache *c;
 	struct bg *bg;
 	struct log *log;
+	bool no_open;	/* the kernel can do without our opens */
+	_Atomic unsigned long opens;	/* opens that reached us (stats) */
 };
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
@@ -98,6 +101,10 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* A re-pushed tag changes its mtime: let that drop cached pages. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if ((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && (conn->want & FUSE_CAP_AUTO_INVAL_DATA)) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		fs->no_open = true;
+	}
 	/* Threads start here, in the daemon: fork keeps only its caller. */
 	if (fs->bg && bg_start(fs->bg) == 0)
 		tree_set_background(fs->t, fs->bg);
@@ -149,20 +156,28 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return tree_readdir(ctx()->t, path, fill_one, &f);
 }
 
+/* Opens cost a round trip to us per file (grep -r opens every tag), and
+ * there is nothing to do in one: a read-only mount refuses write opens in
+ * the kernel already, and reads find the tag by path. So the first open
+ * answers ENOSYS, which (with no_open support) tells the kernel to stop
+ * sending opens at all, and to keep pages cached across opens: a changed
+ * tag changes its mtime, which makes the kernel drop them
+ * (auto_inval_data). Without no_open support, opens are answered here. */
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct stat st;
 	int err;
 
+	atomic_fetch_add(&ctx()->opens, 1);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		return -EROFS;
+	if (ctx()->no_open)
+		return -ENOSYS;
 	err = tree_getattr(ctx()->t, path, &st);
 	if (err)
 		return err;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	/* Pages stay cached across opens; a changed tag changes its mtime,
-	 * which makes the kernel drop them (auto_inval_data). */
 	fi->keep_cache = 1;
 	return 0;
 }
@@ -214,6 +229,8 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 	for (size_t i = 0; i < us.nretcodes && !err; i++)
 		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
 				 (unsigned long long)us.retcodes[i].count);
+	if (!err)
+		err = buf_printf(v, "fuse_opens: %lu\n", atomic_load(&fs->opens));
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"

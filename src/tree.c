@@ -531,6 +531,17 @@ static int resolve_in_repo(struct tree *t, struct node *n, struct snap *imgs, co
 	return resolve_alias(t, n, imgs, slash + 1);
 }
 
+/* True when the root's listing is cached and fresh. */
+static bool root_cached(struct tree *t)
+{
+	struct snap *s;
+
+	if (cache_peek(t->c, "R", t->cfg.ttl_ms, &s) != 0)
+		return false;
+	snap_unref(s);
+	return true;
+}
+
 /* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
 static int resolve(struct tree *t, const char *path, struct node *n)
 {
@@ -554,6 +565,11 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		memcpy(n->repo, rest, rl);
 		n->repo[rl] = '\0';
 		rest += rl + (rest[rl] == '/');
+		/* Looking a repository up when the root is not cached: whoever
+		 * asks goes inside next, so fetch its image list meanwhile (the
+		 * two round trips overlap instead of following each other). */
+		if (names_maybe_component(n->repo) && !root_cached(t))
+			prefetch(t, UHUB_IMAGES, n->repo, NULL);
 		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), &s);
 		if (err)
 			return err;

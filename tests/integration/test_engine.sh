@@ -38,6 +38,10 @@ n=$(find "$M/web" -type f | wc -l)
 expect_eq "find sees every tag file" $((4 + 2 + 1 + 350 + 5000)) "$n"
 grep -rl "sha256:3f1c" "$M/web" >/dev/null
 expect_eq "the walk after the prefetch costs no call" 0 "$(sim_count '*')"
+# No-open: after the first open, the kernel opens files without asking us.
+cat "$M"/web/mid/* >/dev/null
+opens=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null | sed -n 's/^fuse_opens: //p')
+ok "350 cats cost at most one open upcall (no_open) [$opens]" test "${opens:-999}" -le 1
 fs_umount "$M"
 
 # Prefetch off: listing a repository fetches nothing more.
