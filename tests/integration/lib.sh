@@ -78,6 +78,18 @@ sim_count() {
 	curl -fsS "$SIM_URL/_sim/count?$q"
 }
 
+# wait_quiet: until the simulator has seen no request for half a second
+# (background prefetching has finished); bounded to 30 s.
+wait_quiet() {
+	local a b i
+	for i in $(seq 60); do
+		a=$(sim_count '*')
+		sleep 0.5
+		b=$(sim_count '*')
+		[[ $a == "$b" ]] && return 0
+	done
+}
+
 sim_ctl() { # sim_ctl PATH?QUERY  (POST)
 	curl -fsS -X POST "$SIM_URL/_sim/$1" >/dev/null
 }

@@ -7,16 +7,6 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 need_fuse
 
-wait_quiet() { # until the simulator has seen no request for half a second
-	local a b i
-	for i in $(seq 60); do
-		a=$(sim_count '*')
-		sleep 0.5
-		b=$(sim_count '*')
-		[[ $a == "$b" ]] && return 0
-	done
-}
-
 sim_start --data "$top/tests/data/test-registry.json"
 M=$WORK/m
 fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }

@@ -9,17 +9,6 @@ need_fuse
 
 D1="sha256:3f1c$(printf '0%.0s' {1..59})1"
 
-# wait_quiet: until the simulator has seen no request for half a second
-# (background prefetching has finished).
-wait_quiet() {
-	local a b i
-	for i in $(seq 60); do
-		a=$(sim_count '*')
-		sleep 0.5
-		b=$(sim_count '*')
-		[[ $a == "$b" ]] && return 0
-	done
-}
 sim_start --data "$top/tests/data/test-registry.json"
 M=$WORK/m
 fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }
