@@ -839,9 +839,17 @@ int tree_tag_value(struct tree *t, const char *path, const char *which, struct b
 	return err;
 }
 
-int tree_refresh(struct tree *t, const char *path)
+/* Forgets the cached answer behind one key. */
+static void drop(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag)
 {
 	char key[KEY_MAX];
+
+	key_of(key, k, repo, image, tag);
+	cache_drop(t->c, key);
+}
+
+int tree_refresh(struct tree *t, const char *path)
+{
 	struct node n;
 	int err = resolve(t, path, &n);
 
@@ -852,24 +860,17 @@ int tree_refresh(struct tree *t, const char *path)
 		cache_clear(t->c);
 		break;
 	case NODE_REPO:
-		key_of(key, UHUB_IMAGES, n.repo, NULL, NULL);
-		cache_drop(t->c, key);
+	case NODE_DIR: /* a prefix directory lives in its repository's image list */
+		drop(t, UHUB_IMAGES, n.repo, NULL, NULL);
 		break;
 	case NODE_IMAGE:
-		key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
-		cache_drop(t->c, key);
-		break;
-	case NODE_DIR:
-		key_of(key, UHUB_IMAGES, n.repo, NULL, NULL);
-		cache_drop(t->c, key);
+		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
 		break;
 	case NODE_TAG:
 		/* The tag's own answer, wherever it came from: the listing of
 		 * its image, or a lookup of it alone. */
-		key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
-		cache_drop(t->c, key);
-		key_of(key, UHUB_TAGS, n.repo, n.image, n.e.name);
-		cache_drop(t->c, key);
+		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
+		drop(t, UHUB_TAGS, n.repo, n.image, n.e.name);
 		break;
 	}
 	node_release(&n);
