@@ -30,6 +30,7 @@ struct fs_config {
 	double negative_timeout;
 	int64_t ttl_ms;
 	bool foreground;	/* else log to syslog once mounted */
+	bool warm;		/* once mounted, fetch "/" and its listings (tree_warm) */
 };
 
 /* The context: borrows the tree, and the client and cache behind it (for

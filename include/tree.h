@@ -58,11 +58,34 @@ void tree_free(struct tree *t);
  * NULL stops queueing new work (call it before stopping b). */
 void tree_set_background(struct tree *t, struct bg *b);
 
+/* Queues, in the background, what listing "/" would fetch: the root's
+ * listing and the listings of the directories in it (up to
+ * tree_config.prefetch of them), so that the first lookups after mounting
+ * cost no round trip. A no-op without background workers or with
+ * prefetch 0. 0 or bg_push's -errno. */
+int tree_warm(struct tree *t);
+
 /* stat of path. 0, -ENOENT, or the API's -errno. */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);
-/* Lists a directory ("." and ".." included) with full attributes.
- * 0, -ENOTDIR, -ENOENT, or -errno. */
+/* Lists a directory ("." and ".." included) with full attributes
+ * (".." has none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
+
+/* The same in chunks, as the kernel reads a directory: an open directory
+ * keeps the snapshots it lists from until closed, so offsets hold across
+ * chunks even if the listing is refreshed meanwhile, and reading on from
+ * where the last chunk stopped costs nothing extra. Opening queues the
+ * prefetch of the listings below. */
+struct tree_dir;
+/* Called for each entry with the offset of the entry after it; a
+ * non-zero return means "not taken" and stops the read there. */
+typedef int (*tree_dirfill_fn)(void *arg, const char *name, const struct stat *st, off_t next);
+/* 0, -ENOTDIR, -ENOENT, -ENOMEM, or the API's -errno. */
+int tree_opendir(struct tree *t, const char *path, struct tree_dir **out);
+/* Entries from offset off (0 = the first) until fill declines one or the
+ * directory ends. 0 or -ENOMEM. Not to be called concurrently on one d. */
+int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
+void tree_closedir(struct tree_dir *d);
 /* Reads a tag file. Bytes read, or -EISDIR, -ENOENT, -errno. */
 ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_t off);
 /* The digest / updated text of a tag file (for xattrs), into out.

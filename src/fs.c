@@ -5,7 +5,7 @@
  * The one context, struct imgtagfs, is FUSE's private_data; fs_init
  * returns it because libfuse replaces private_data with init's result.
  * Attributes travel with directory entries (readdirplus), so `ls -l`
- * costs one readdir and no lookups.
+ * costs a few readdir chunks and no lookups.
  */
 #include "fs.h"
 
@@ -106,8 +106,12 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		fs->no_open = true;
 	}
 	/* Threads start here, in the daemon: fork keeps only its caller. */
-	if (fs->bg && bg_start(fs->bg) == 0)
+	if (fs->bg && bg_start(fs->bg) == 0) {
 		tree_set_background(fs->t, fs->bg);
+		/* Someone who mounts looks inside next: have the top ready. */
+		if (fs->cfg.warm)
+			tree_warm(fs->t);
+	}
 	log_msg(fs->log, LOG_INFO, "mounted");
 	return fs;
 }
@@ -129,20 +133,31 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	return tree_getattr(ctx()->t, path, st);
 }
 
+/* Directories are read in chunks by offset, from a handle that holds the
+ * listing (tree_opendir): libfuse sends an entry's attributes and node id
+ * with it (readdirplus) only on this path; when a whole listing is handed
+ * over at offset 0, the kernel gets names alone and looks each one up
+ * again, one upcall per file. */
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct tree_dir *d;
+	int err = tree_opendir(ctx()->t, path, &d);
+
+	if (!err)
+		fi->fh = (uintptr_t)d;
+	return err;
+}
+
 struct fill_ctx {
 	void *buf;
 	fuse_fill_dir_t filler;
 };
 
-static int fill_one(void *arg, const char *name, const struct stat *st)
+static int fill_one(void *arg, const char *name, const struct stat *st, off_t next)
 {
 	struct fill_ctx *f = arg;
 
-	/* "." and ".." go without attributes: libfuse's readdirplus looks
-	 * names up, and must not for those two. */
-	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-		return f->filler(f->buf, name, NULL, 0, 0);
-	return f->filler(f->buf, name, st, 0, st ? FUSE_FILL_DIR_PLUS : 0);
+	return f->filler(f->buf, name, st, next, st ? FUSE_FILL_DIR_PLUS : 0);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
@@ -150,10 +165,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
 	struct fill_ctx f = {.buf = buf, .filler = filler};
 
-	(void)off;
-	(void)fi;
+	(void)path;
 	(void)flags;
-	return tree_readdir(ctx()->t, path, fill_one, &f);
+	return tree_dir_read((struct tree_dir *)(uintptr_t)fi->fh, off, fill_one, &f);
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	tree_closedir((struct tree_dir *)(uintptr_t)fi->fh);
+	return 0;
 }
 
 /* Opens cost a round trip to us per file (grep -r opens every tag), and
@@ -262,13 +283,24 @@ static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, si
 	return tree_tag_value(fs->t, path, name, v);
 }
 
+/* Names outside user.imgtagfs.*: there is no such attribute. For the
+ * namespaces this filesystem has no notion of (security.*, system.* such
+ * as ACLs, trusted.*) the answer is "not supported" rather than "no such
+ * attribute": `ls -l` asks for security.selinux and an ACL on every file,
+ * and on ENOTSUP it stops asking for the rest of the mount (coreutils
+ * remembers the device), which saves two upcalls per file listed. */
+static int foreign_xattr(const char *name)
+{
+	return strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *out, size_t size)
 {
 	struct buf v;
 	int err;
 
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
-		return -ENODATA;
+		return foreign_xattr(name);
 	buf_init(&v, 1 << 20);
 	err = our_xattr(ctx(), path, name + strlen(XATTR_PREFIX), size, &v);
 	if (!err)
@@ -388,7 +420,9 @@ static const struct fuse_operations operations = {
 	.init = fs_init,
 	.destroy = fs_destroy,
 	.getattr = fs_getattr,
+	.opendir = fs_opendir,
 	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
 	.open = fs_open,
 	.read = fs_read,
 	.statfs = fs_statfs,

@@ -118,6 +118,7 @@ static int build(struct app *a)
 		.negative_timeout = c->negative_ttl < 1 ? (double)c->negative_ttl : 1.0,
 		.ttl_ms = tc.ttl_ms,
 		.foreground = c->foreground,
+		.warm = !c->lazy,
 	};
 	int err = build_client(a);
 

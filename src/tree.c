@@ -372,6 +372,37 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 	return cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
 }
 
+/* Background job: the root's listing, then (queued behind it) the image
+ * listings of its repositories, as listing "/" would. */
+static void warm_job(void *arg, const char *key)
+{
+	struct tree *t = arg;
+	struct snap *s;
+	struct snap_entry e;
+
+	(void)key;
+	if (get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &s))
+		return; /* the first user to look will see why */
+	for (size_t i = 0; i < snap_count(s) && i < t->cfg.prefetch; i++) {
+		snap_get(s, i, &e);
+		prefetch(t, UHUB_IMAGES, e.name, NULL);
+	}
+	snap_unref(s);
+}
+
+int tree_warm(struct tree *t)
+{
+	struct bg *b = atomic_load(&t->bg);
+	char key[KEY_MAX];
+
+	if (!b || !t->cfg.prefetch)
+		return 0;
+	if (!t->repo)
+		return bg_push(b, warm_job, t, "R");
+	key_of(key, UHUB_IMAGES, t->repo, NULL, NULL);
+	return bg_push(b, prefetch_job, t, key);
+}
+
 /* ---- resolution ------------------------------------------------------------ */
 
 /* Could the last component of a path be a tag (or a NAME@tag alias)? */
@@ -645,42 +676,59 @@ int tree_getattr(struct tree *t, const char *path, struct stat *st)
 
 /* ---- listings -------------------------------------------------------------- */
 
-/* Emits the subdirectories of image-name prefix p ("" = the repository). */
-static int list_children(struct tree *t, const struct snap *imgs, const char *p, tree_fill_fn fillfn, void *arg)
-{
-	size_t plen = strlen(p), lo = 0, hi = snap_count(imgs);
-	char child[4096 + NAMES_MAX + 2];
-	struct snap_entry e;
+/* An open directory: the snapshots it lists from, held from opendir to
+ * closedir so that every chunk of one listing comes from the same
+ * snapshot (offsets stay meaningful across a refresh), and a cursor so
+ * that the kernel's sequential chunks resume in O(1). */
+enum dir_phase { PH_DOT, PH_DOTDOT, PH_LIST, PH_TAGS, PH_END };
+
+struct tree_dir {
+	struct tree *t;
+	struct node n;		/* the directory itself (holds its snapshots) */
+	struct snap *list;	/* repositories (root) or images (below a repo) */
+	struct snap *tags;	/* an image directory's tags, else NULL */
+	size_t lo, hi;		/* the range of list below this directory */
+	size_t plen;		/* length of the prefix n.image ("" for a repo) */
+	off_t pos;		/* entries before the cursor */
+	enum dir_phase phase;
+	size_t i;
+};
+
+/* One entry: its name (in name or a snapshot) and attributes. */
+struct dir_entry {
+	const char *name;
 	struct stat st;
-	int stop = 0;
+	bool has_st;
+	char buf[4096 + NAMES_MAX + 2];
+};
 
-	if (plen)
-		children_range(imgs, p, &lo, &hi);
-	for (size_t i = lo; i < hi && !stop; i++) {
-		const char *rest;
-		size_t clen, clo, chi;
+/* The directory at list index i below the prefix, if i starts one: either
+ * an image (name ends there) or the first of a run "p/c/..." whose c is
+ * not an image of its own. *next: the index after the run. */
+static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t *next)
+{
+	struct snap_entry e;
+	const char *rest;
+	size_t clen, clo, chi;
 
-		snap_get(imgs, i, &e);
-		rest = e.name + plen + (plen ? 1 : 0);
-		clen = strcspn(rest, "/");
-		if (!rest[clen]) {
-			/* An image directory of its own. */
-			dir_stat(t, e.mtime, &st);
-			stop = fillfn(arg, rest, &st);
-			continue;
-		}
-		/* The first of a run "p/c/...": c is a directory unless the
-		 * image p/c stands on its own (then it was listed already). */
-		snprintf(child, sizeof(child), "%.*s", (int)(rest - e.name + clen), e.name);
-		children_range(imgs, child, &clo, &chi);
-		if (snap_find(imgs, child) < 0) {
-			dir_stat(t, newest(imgs, clo, chi), &st);
-			stop = fillfn(arg, child + (rest - e.name), &st);
-		}
-		if (chi > i + 1)
-			i = chi - 1;
+	snap_get(d->list, i, &e);
+	*next = i + 1;
+	rest = e.name + d->plen + (d->plen ? 1 : 0);
+	clen = strcspn(rest, "/");
+	if (!rest[clen]) {
+		out->name = rest;
+		dir_stat(d->t, e.mtime, &out->st);
+		return true;
 	}
-	return 0;
+	snprintf(out->buf, sizeof(out->buf), "%.*s", (int)(rest - e.name + clen), e.name);
+	children_range(d->list, out->buf, &clo, &chi);
+	if (chi > *next)
+		*next = chi;
+	if (snap_find(d->list, out->buf) >= 0)
+		return false; /* the image p/c stands on its own: listed already */
+	dir_stat(d->t, newest(d->list, clo, chi), &out->st);
+	out->name = out->buf + (rest - e.name);
+	return true;
 }
 
 /* True for a tag literally named NAME@tag where NAME is a nested image
@@ -697,108 +745,197 @@ static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *t
 	return has_child_dir(imgs, dir, base);
 }
 
-/* Emits the tag files of image n->image, aliasing names that collide with
- * nested image directories. */
-static int list_tags(struct tree *t, struct node *n, const struct snap *imgs, tree_fill_fn fillfn, void *arg)
+/* Tag i of an image directory under the name it is shown as, aliasing
+ * names that collide with nested image directories; false to skip it. */
+static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out)
 {
-	struct snap *tags;
 	struct snap_entry e;
-	struct stat st;
-	char alias[NAMES_MAX + 1]; /* a longer alias could not be a file name */
-	int err = get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, &tags);
 
-	if (err)
-		return err;
-	for (size_t i = 0; i < snap_count(tags); i++) {
-		const char *name;
+	snap_get(d->tags, i, &e);
+	out->name = e.name;
+	if (shadowed_tag(d->list, d->n.image, e.name))
+		return false;
+	if (has_child_dir(d->list, d->n.image, e.name)) {
+		/* A longer alias could not be a file name. */
+		if ((size_t)snprintf(out->buf, sizeof(out->buf), "%s%s", e.name, TREE_TAG_ALIAS) > NAMES_MAX)
+			return false;
+		/* An image directory NAME@tag takes the name first. */
+		if (has_child_dir(d->list, d->n.image, out->buf))
+			return false;
+		out->name = out->buf;
+	}
+	tag_stat(d->t, &e, &out->st);
+	return true;
+}
 
-		snap_get(tags, i, &e);
-		name = e.name;
-		if (shadowed_tag(imgs, n->image, e.name))
+/* The entry at the cursor (phase, i), and the cursor after it. false at
+ * the end. */
+static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struct dir_entry *out)
+{
+	size_t next;
+
+	out->has_st = true;
+	for (;;) {
+		switch (*phase) {
+		case PH_DOT:
+			out->name = ".";
+			dir_stat(d->t, d->n.mtime, &out->st);
+			*phase = PH_DOTDOT;
+			return true;
+		case PH_DOTDOT:
+			out->name = "..";
+			out->has_st = false;
+			*phase = PH_LIST;
+			*i = d->lo;
+			return true;
+		case PH_LIST:
+			if (*i >= d->hi) {
+				*phase = d->tags ? PH_TAGS : PH_END;
+				*i = 0;
+				continue;
+			}
+			if (d->n.kind == NODE_ROOT) {
+				struct snap_entry e;
+
+				snap_get(d->list, (*i)++, &e);
+				out->name = e.name;
+				dir_stat(d->t, e.mtime, &out->st);
+				return true;
+			}
+			if (child_at(d, *i, out, &next)) {
+				*i = next;
+				return true;
+			}
+			*i = next;
 			continue;
-		if (has_child_dir(imgs, n->image, e.name)) {
-			if ((size_t)snprintf(alias, sizeof(alias), "%s%s", e.name, TREE_TAG_ALIAS) >= sizeof(alias))
+		case PH_TAGS:
+			if (*i >= snap_count(d->tags)) {
+				*phase = PH_END;
 				continue;
-			/* An image directory NAME@tag takes the name first. */
-			if (has_child_dir(imgs, n->image, alias))
-				continue;
-			name = alias;
+			}
+			if (tag_at(d, (*i)++, out))
+				return true;
+			continue;
+		case PH_END:
+		default:
+			return false;
 		}
-		tag_stat(t, &e, &st);
-		if (fillfn(arg, name, &st))
-			break;
 	}
-	snap_unref(tags);
-	return 0;
 }
 
-static int list_repos(struct tree *t, tree_fill_fn fillfn, void *arg)
+/* Queues the listings of the directories in d, after a listing of it. */
+static void prefetch_below(struct tree_dir *d)
 {
-	struct snap *s;
 	struct snap_entry e;
-	struct stat st;
-	int err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &s);
+	size_t n = 0;
 
-	if (err)
+	for (size_t i = d->lo; i < d->hi && n < d->t->cfg.prefetch; i++, n++) {
+		snap_get(d->list, i, &e);
+		if (d->n.kind == NODE_ROOT)
+			prefetch(d->t, UHUB_IMAGES, e.name, NULL);
+		else
+			prefetch(d->t, UHUB_TAGS, d->n.repo, e.name);
+	}
+}
+
+int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
+{
+	struct tree_dir *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	d->t = t;
+	err = resolve(t, path, &d->n);
+	if (err) {
+		free(d);
 		return err;
-	for (size_t i = 0; i < snap_count(s); i++) {
-		snap_get(s, i, &e);
-		dir_stat(t, e.mtime, &st);
-		if (fillfn(arg, e.name, &st))
-			break;
 	}
-	for (size_t i = 0; i < snap_count(s) && i < t->cfg.prefetch; i++) {
-		snap_get(s, i, &e);
-		prefetch(t, UHUB_IMAGES, e.name, NULL);
+	if (d->n.kind == NODE_TAG)
+		err = -ENOTDIR;
+	else if (d->n.kind == NODE_ROOT)
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &d->list);
+	else
+		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, true, &d->list);
+	if (!err && d->n.kind == NODE_IMAGE)
+		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, true, &d->tags);
+	if (err) {
+		tree_closedir(d);
+		return err;
 	}
-	snap_unref(s);
+	d->hi = snap_count(d->list);
+	if (d->n.kind != NODE_ROOT && d->n.kind != NODE_REPO) {
+		d->plen = strlen(d->n.image);
+		children_range(d->list, d->n.image, &d->lo, &d->hi);
+	}
+	prefetch_below(d);
+	*out = d;
 	return 0;
 }
 
-/* Queues the tag listings of the images below prefix p ("" = all). */
-static void prefetch_images(struct tree *t, const char *repo, const struct snap *imgs, const char *p)
+int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *arg)
 {
-	size_t lo = 0, hi = snap_count(imgs), n = 0;
-	struct snap_entry e;
+	struct dir_entry *e = malloc(sizeof(*e));
+	enum dir_phase phase;
+	size_t i;
 
-	if (*p)
-		children_range(imgs, p, &lo, &hi);
-	for (size_t i = lo; i < hi && n < t->cfg.prefetch; i++, n++) {
-		snap_get(imgs, i, &e);
-		prefetch(t, UHUB_TAGS, repo, e.name);
+	if (!e)
+		return -ENOMEM;
+	if (off != d->pos) { /* a seek: count from the start */
+		d->pos = 0;
+		d->phase = PH_DOT;
+		d->i = 0;
+		while (d->pos < off && dir_peek(d, &d->phase, &d->i, e))
+			d->pos++;
 	}
+	for (;;) {
+		phase = d->phase;
+		i = d->i;
+		if (!dir_peek(d, &phase, &i, e))
+			break;
+		if (fillfn(arg, e->name, e->has_st ? &e->st : NULL, d->pos + 1))
+			break; /* not taken: the cursor stays on it */
+		d->phase = phase;
+		d->i = i;
+		d->pos++;
+	}
+	free(e);
+	return 0;
+}
+
+void tree_closedir(struct tree_dir *d)
+{
+	if (!d)
+		return;
+	snap_unref(d->list);
+	snap_unref(d->tags);
+	node_release(&d->n);
+	free(d);
+}
+
+struct fill_all {
+	tree_fill_fn fill;
+	void *arg;
+};
+
+static int fill_all_one(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	struct fill_all *f = arg;
+
+	(void)next;
+	return f->fill(f->arg, name, st);
 }
 
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fillfn, void *arg)
 {
-	struct node n;
-	struct snap *imgs = NULL;
-	struct stat st;
-	int err = resolve(t, path, &n);
+	struct fill_all f = {.fill = fillfn, .arg = arg};
+	struct tree_dir *d;
+	int err = tree_opendir(t, path, &d);
 
 	if (err)
 		return err;
-	if (n.kind == NODE_TAG) {
-		node_release(&n);
-		return -ENOTDIR;
-	}
-	dir_stat(t, n.mtime, &st);
-	if (fillfn(arg, ".", &st) || fillfn(arg, "..", NULL))
-		goto out;
-	if (n.kind == NODE_ROOT) {
-		err = list_repos(t, fillfn, arg);
-		goto out;
-	}
-	err = get_snap(t, UHUB_IMAGES, n.repo, NULL, NULL, true, &imgs);
-	if (!err)
-		err = list_children(t, imgs, n.kind == NODE_REPO ? "" : n.image, fillfn, arg);
-	if (!err && n.kind == NODE_IMAGE)
-		err = list_tags(t, &n, imgs, fillfn, arg);
-	if (!err)
-		prefetch_images(t, n.repo, imgs, n.kind == NODE_REPO ? "" : n.image);
-	snap_unref(imgs);
-out:
-	node_release(&n);
+	err = tree_dir_read(d, 0, fill_all_one, &f);
+	tree_closedir(d);
 	return err;
 }
 
@@ -877,6 +1014,27 @@ int tree_refresh(struct tree *t, const char *path)
 	return 0;
 }
 
+/* The names in a repository's top directory, from its image list imgs. */
+static int cached_children(struct tree *t, struct snap *imgs, tree_fill_fn fillfn, void *arg)
+{
+	struct tree_dir *d = calloc(1, sizeof(*d));
+	struct dir_entry *e = malloc(sizeof(*e));
+	int err = d && e ? 0 : -ENOMEM;
+
+	if (!err) {
+		d->t = t;
+		d->n.kind = NODE_REPO;
+		d->list = imgs;
+		d->hi = snap_count(imgs);
+		d->phase = PH_LIST;
+		while (dir_peek(d, &d->phase, &d->i, e) && !fillfn(arg, e->name, NULL))
+			;
+	}
+	free(e);
+	free(d);
+	return err;
+}
+
 int tree_cached_root(struct tree *t, tree_fill_fn fillfn, void *arg)
 {
 	char key[KEY_MAX];
@@ -888,7 +1046,7 @@ int tree_cached_root(struct tree *t, tree_fill_fn fillfn, void *arg)
 		key_of(key, UHUB_IMAGES, t->repo, NULL, NULL);
 		err = cache_peek(t->c, key, INT64_MAX / 2, &s);
 		if (!err)
-			err = list_children(t, s, "", fillfn, arg);
+			err = cached_children(t, s, fillfn, arg);
 	} else {
 		err = cache_peek(t->c, "R", INT64_MAX / 2, &s);
 		for (size_t i = 0; !err && i < snap_count(s); i++) {

@@ -109,7 +109,10 @@ fs_up() {
 	PIDS+=("$FS_PID")
 	MOUNTS+=("$mnt")
 	for i in $(seq 600); do
-		mountpoint -q "$mnt" && return 0
+		if mountpoint -q "$mnt"; then
+			settle "$url"
+			return 0
+		fi
 		kill -0 "$FS_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -117,6 +120,20 @@ fs_up() {
 	tail -5 "$WORK/$kind.log" >&2
 	fs_down "$mnt"
 	return 1
+}
+
+# settle URL: waits (up to 10 s) until URL has had no request for 0.2 s:
+# a contender's start-up work (imgtagfs's warm-up listings) is part of
+# mounting, not of the first measurement.
+settle() {
+	local before after i
+	after=$(sim_stats "$1")
+	for i in $(seq 50); do
+		before=$after
+		sleep 0.2
+		after=$(sim_stats "$1")
+		[[ $after == "$before" ]] && return 0
+	done
 }
 
 fs_down() {

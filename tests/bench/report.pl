@@ -321,7 +321,7 @@ out '', '## How it was measured', '';
 out '- Every contender runs in the same invocation against the same two uhub-sim instances (one registry for '
     . 'the listings, one for the whole-registry walks), with the same latency on every request; the simulator\'s '
     . 'counters are zeroed before each run and read after it.';
-out sprintf('- Cold: a fresh mount for each repetition (its start-up requests are not counted), then the kernel\'s '
+out sprintf('- Cold: a fresh mount for each repetition once its start-up requests are over (not counted: imgtagfs\'s mount-time check and its warm-up of the root and image listings), then the kernel\'s '
 	    . 'page, dentry and inode caches dropped (`echo 3 > /proc/sys/vm/drop_caches`: %s). tmpfs keeps its '
 	    . 'files in those caches, so its cold run is the warm floor; the naive script has no cache, so its warm run '
 	    . 'is a cold one.', $P{dropped} eq 'yes' ? 'done' : 'not permitted here');

@@ -16,8 +16,9 @@
 # x TAGS (uhub-sim --gen). Both apply the latency to every API and /tree/
 # request and count them; each measurement zeroes the counters first.
 #
-# Cold means: a fresh mount for each repetition (the mount's own start-up
-# requests are not counted), then `echo 3 > /proc/sys/vm/drop_caches`
+# Cold means: a fresh mount for each repetition, once its start-up
+# requests are over (lib.sh's settle; they are not counted: for imgtagfs
+# the mount-time check and the warm-up of / and its listings), then `echo 3 > /proc/sys/vm/drop_caches`
 # where permitted (results.md says whether it was). tmpfs can only drop
 # what is not pinned, so its cold run is a warm one; naive.sh has no cache,
 # so its warm runs are cold ones. Warm means: the same mount again, right
