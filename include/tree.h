@@ -68,7 +68,7 @@ int tree_warm(struct tree *t);
 /* stat of path. 0, -ENOENT, or the API's -errno. */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);
 /* Lists a directory ("." and ".." included) with full attributes
- * (".." has none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
+ * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
 
 /* The same in chunks, as the kernel reads a directory: an open directory

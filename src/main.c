@@ -98,12 +98,27 @@ static int build_client(struct app *a)
 	return a->uhub ? 0 : -ENOMEM;
 }
 
+/* The ttl is split between the cache and the kernel: a listing is served
+ * for its first three quarters, and what the kernel was told from it
+ * (entries, attributes, directory pages) it may keep for the last
+ * quarter. So nothing is ever shown older than the ttl, and for a quarter
+ * of it the kernel answers without asking us. */
+static int64_t cache_part_ms(unsigned ttl_s)
+{
+	return (int64_t)ttl_s * 1000 - (int64_t)ttl_s * 1000 / 4;
+}
+
+static double kernel_part_s(unsigned ttl_s)
+{
+	return (double)((int64_t)ttl_s * 1000 / 4) / 1000.0;
+}
+
 static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
 	struct tree_config tc = {
-		.ttl_ms = (int64_t)c->ttl * 1000,
-		.neg_ttl_ms = (int64_t)c->negative_ttl * 1000,
+		.ttl_ms = cache_part_ms(c->ttl),
+		.neg_ttl_ms = cache_part_ms(c->negative_ttl),
 		.repo = c->repo,
 		.api_tz = c->api_tz,
 		.uid = c->uid,
@@ -114,8 +129,8 @@ static int build(struct app *a)
 		.max_stale_ms = (int64_t)c->max_stale * 1000,
 	};
 	struct fs_config fc = {
-		.kernel_timeout = c->ttl < 1 ? (double)c->ttl : 1.0,
-		.negative_timeout = c->negative_ttl < 1 ? (double)c->negative_ttl : 1.0,
+		.kernel_timeout = kernel_part_s(c->ttl),
+		.negative_timeout = kernel_part_s(c->negative_ttl),
 		.ttl_ms = tc.ttl_ms,
 		.foreground = c->foreground,
 		.warm = !c->lazy,

@@ -778,8 +778,10 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 	for (;;) {
 		switch (*phase) {
 		case PH_DOT:
+			/* "." and ".." go without attributes: with them, libfuse
+			 * would send inode 0, and readdir(3) skips such entries. */
 			out->name = ".";
-			dir_stat(d->t, d->n.mtime, &out->st);
+			out->has_st = false;
 			*phase = PH_DOTDOT;
 			return true;
 		case PH_DOTDOT:
@@ -891,8 +893,10 @@ int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *a
 	for (;;) {
 		phase = d->phase;
 		i = d->i;
-		if (!dir_peek(d, &phase, &i, e))
+		if (!dir_peek(d, &phase, &i, e)) {
+			d->phase = PH_END;
 			break;
+		}
 		if (fillfn(arg, e->name, e->has_st ? &e->st : NULL, d->pos + 1))
 			break; /* not taken: the cursor stays on it */
 		d->phase = phase;

@@ -307,6 +307,85 @@ static void test_errors_pass_through(void **state)
 	assert_int_equal(tree_getattr(x->t, "/web", &st), 0);
 }
 
+/* Reads d from off in chunks of at most per entries (as the kernel does
+ * with its buffer), appending names to out; offsets must count up by one. */
+struct chunk {
+	char *out;
+	size_t len, cap;
+	int taken, per;
+	off_t last;
+};
+
+static int take_chunk(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	struct chunk *c = arg;
+
+	(void)st;
+	if (c->taken == c->per)
+		return 1; /* full: this one is not taken */
+	assert_int_equal(next, c->last + 1);
+	c->last = next;
+	c->taken++;
+	c->len += (size_t)snprintf(c->out + c->len, c->cap - c->len, "%s ", name);
+	return 0;
+}
+
+static void read_chunked(struct tree_dir *d, off_t off, int per, char *out, size_t cap)
+{
+	struct chunk c = {.out = out, .cap = cap, .per = per, .last = off};
+
+	out[0] = '\0';
+	do {
+		c.taken = 0;
+		assert_int_equal(tree_dir_read(d, c.last, take_chunk, &c), 0);
+	} while (c.taken == per);
+}
+
+static void test_chunked_reads(void **state)
+{
+	struct fixture *x = *state;
+	struct tree_dir *d;
+	static char whole[8192], part[8192], again[8192];
+
+	/* Chunks of every size give the same listing as one read. */
+	assert_int_equal(tree_opendir(x->t, "/web/team", &d), 0);
+	read_chunked(d, 0, 1000, whole, sizeof(whole));
+	assert_string_equal(whole, ". .. app app@tag forged v1 ");
+	for (int per = 1; per < 6; per++) {
+		read_chunked(d, 0, per, part, sizeof(part));
+		assert_string_equal(part, whole);
+	}
+	/* A seek (an offset other than where the last read stopped). */
+	read_chunked(d, 3, 2, part, sizeof(part));
+	assert_string_equal(part, "app@tag forged v1 ");
+	read_chunked(d, 99, 2, part, sizeof(part));
+	assert_string_equal(part, "");
+	tree_closedir(d);
+
+	/* 5000 tags in chunks of 7: all there, in order, once. */
+	assert_int_equal(tree_opendir(x->t, "/web/big", &d), 0);
+	static char big[5200 * 8];
+	read_chunked(d, 0, 7, big, sizeof(big));
+	int n = 0;
+	for (char *p = big; (p = strchr(p, ' ')); p++)
+		n++;
+	assert_int_equal(n, 5002);
+	tree_closedir(d);
+	assert_int_equal(tree_opendir(x->t, "/web/api/v1.4.2", &d), -ENOTDIR);
+	assert_int_equal(tree_opendir(x->t, "/web/nope", &d), -ENOENT);
+
+	/* An open directory keeps its listing through a refresh: offsets
+	 * read on from the same snapshot. A new open sees the change. */
+	assert_int_equal(tree_opendir(x->t, "/web/team", &d), 0);
+	read_chunked(d, 0, 2, part, sizeof(part));
+	fake_api_del_tag(x->f, "web", "team", "forged");
+	assert_int_equal(tree_refresh(x->t, "/web/team"), 0);
+	read_chunked(d, 2, 1, again, sizeof(again));
+	assert_string_equal(again, "app app@tag forged v1 ");
+	tree_closedir(d);
+	assert_string_equal(ls(x, "/web/team"), "app app@tag v1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +398,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }
