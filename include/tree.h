@@ -82,6 +82,10 @@ struct tree_dir;
 typedef int (*tree_dirfill_fn)(void *arg, const char *name, const struct stat *st, off_t next);
 /* 0, -ENOTDIR, -ENOENT, -ENOMEM, or the API's -errno. */
 int tree_opendir(struct tree *t, const char *path, struct tree_dir **out);
+/* The same for the listing as cached now (fetching no listing of the
+ * directory itself; its parents' are fetched to resolve path): -ENOENT
+ * when it is not cached. For telling the kernel what to forget. */
+int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out);
 /* Entries from offset off (0 = the first) until fill declines one or the
  * directory ends. 0 or -ENOMEM. Not to be called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);

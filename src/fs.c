@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ struct imgtagfs {
 	struct log *log;
 	bool no_open;	/* the kernel can do without our opens */
 	_Atomic unsigned long opens;	/* opens that reached us (stats) */
+	_Atomic unsigned long getattrs;	/* lookups and stats that reached us */
 };
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
@@ -55,23 +58,77 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	return fs;
 }
 
-static int invalidate_child(void *arg, const char *name, const struct stat *st)
+/* The kernel keeps names and attributes for a quarter of the ttl; after a
+ * flush or a refresh it is told to forget them, so they show at once. */
+static int forget_root_child(void *arg, const char *name, const struct stat *st)
 {
-	char path[NAMES_MAX + 2];
-
 	(void)st;
-	snprintf(path, sizeof(path), "/%s", name);
-	fuse_invalidate_path(arg, path);
+	/* Dropping the name drops the kernel's whole subtree under it. */
+	fuse_lowlevel_notify_inval_entry(fuse_get_session(arg), FUSE_ROOT_ID, name, strlen(name));
 	return 0;
 }
 
 void fs_flush(struct imgtagfs *fs, struct fuse *f)
 {
-	/* The names first: they come from the listings about to go. Dropping
-	 * a name in the root drops the kernel's whole subtree under it. */
-	tree_cached_root(fs->t, invalidate_child, f);
+	/* The names first: they come from the listings about to go. */
+	tree_cached_root(fs->t, forget_root_child, f);
 	cache_clear(fs->c);
 	fuse_invalidate_path(f, "/");
+}
+
+struct forget_ctx {
+	struct fuse *f;
+	char path[PATH_MAX];
+	size_t len;
+};
+
+static int forget_child(void *arg, const char *name, const struct stat *st)
+{
+	struct forget_ctx *c = arg;
+
+	(void)st;
+	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+		return 0;
+	if (c->len + 1 + strlen(name) < sizeof(c->path)) {
+		snprintf(c->path + c->len, sizeof(c->path) - c->len, "/%s", name);
+		fuse_invalidate_path(c->f, c->path); /* attributes and pages */
+		c->path[c->len] = '\0';
+	}
+	return 0;
+}
+
+static int forget_dir_entry(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	(void)next;
+	return forget_child(arg, name, st);
+}
+
+/* Refreshes path's listing and has the kernel drop what it holds of the
+ * directory and of each entry the old listing showed. */
+static int refresh(struct imgtagfs *fs, const char *path)
+{
+	struct forget_ctx *c = calloc(1, sizeof(*c));
+	struct tree_dir *old = NULL;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->f = fuse_get_context()->fuse;
+	if (strcmp(path, "/") != 0 && tree_opendir_cached(fs->t, path, &old) == 0) {
+		c->len = strlen(path);
+		memcpy(c->path, path, c->len + 1);
+	}
+	if (strcmp(path, "/") == 0) {
+		fs_flush(fs, c->f); /* everything: as SIGHUP */
+		err = 0;
+	} else if (!(err = tree_refresh(fs->t, path))) {
+		if (old)
+			tree_dir_read(old, 0, forget_dir_entry, c);
+		fuse_invalidate_path(c->f, path);
+	}
+	tree_closedir(old);
+	free(c);
+	return err;
 }
 
 void fs_free(struct imgtagfs *fs)
@@ -130,6 +187,7 @@ static void fs_destroy(void *private_data)
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	(void)fi;
+	atomic_fetch_add(&ctx()->getattrs, 1);
 	return tree_getattr(ctx()->t, path, st);
 }
 
@@ -251,7 +309,8 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
 				 (unsigned long long)us.retcodes[i].count);
 	if (!err)
-		err = buf_printf(v, "fuse_opens: %lu\n", atomic_load(&fs->opens));
+		err = buf_printf(v, "fuse_opens: %lu\nfuse_getattrs: %lu\n", atomic_load(&fs->opens),
+				 atomic_load(&fs->getattrs));
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"
@@ -274,7 +333,7 @@ static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, si
 	if (strcmp(name, "stats") == 0)
 		return render_stats(fs, v);
 	if (strcmp(name, "refresh") == 0) {
-		int err = size ? tree_refresh(fs->t, path) : 0;
+		int err = size ? refresh(fs, path) : 0;
 
 		if (!err && size)
 			log_msg(fs->log, LOG_INFO, "refreshed %s", path);

@@ -840,7 +840,7 @@ static void prefetch_below(struct tree_dir *d)
 	}
 }
 
-int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
+static int opendir_impl(struct tree *t, const char *path, bool cached_only, struct tree_dir **out)
 {
 	struct tree_dir *d = calloc(1, sizeof(*d));
 	int err;
@@ -856,11 +856,11 @@ int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
 	if (d->n.kind == NODE_TAG)
 		err = -ENOTDIR;
 	else if (d->n.kind == NODE_ROOT)
-		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &d->list);
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, !cached_only, &d->list);
 	else
-		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, true, &d->list);
+		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, !cached_only, &d->list);
 	if (!err && d->n.kind == NODE_IMAGE)
-		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, true, &d->tags);
+		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, !cached_only, &d->tags);
 	if (err) {
 		tree_closedir(d);
 		return err;
@@ -870,9 +870,20 @@ int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
 		d->plen = strlen(d->n.image);
 		children_range(d->list, d->n.image, &d->lo, &d->hi);
 	}
-	prefetch_below(d);
+	if (!cached_only)
+		prefetch_below(d);
 	*out = d;
 	return 0;
+}
+
+int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
+{
+	return opendir_impl(t, path, false, out);
+}
+
+int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out)
+{
+	return opendir_impl(t, path, true, out);
 }
 
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *arg)

@@ -32,6 +32,44 @@ expect_eq "the walk after the prefetch costs no call" 0 "$(sim_count '*')"
 cat "$M"/web/mid/* >/dev/null
 opens=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null | sed -n 's/^fuse_opens: //p')
 ok "350 cats cost at most one open upcall (no_open) [$opens]" test "${opens:-999}" -le 1
+
+# Readdirplus: `ls -l` gets every attribute with the listing, so the
+# kernel sends no lookup or getattr per file (fuse_getattrs counts both).
+stat_of() { getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null | sed -n "s/^$1: //p"; }
+g0=$(stat_of fuse_getattrs)
+n=$(ls -l "$M/web/mid" | grep -c '^-')
+g1=$(stat_of fuse_getattrs)
+expect_eq "ls -l lists every tag" 350 "$n"
+ok "ls -l of 350 tags: no lookup per file [$((g1 - g0)) getattrs]" test $((g1 - g0)) -le 5
+# ls asks every file for its SELinux label and ACL; ENOTSUP makes it stop
+# after the first (it remembers the filesystem), ENODATA would not.
+out=$(getfattr -n security.selinux "$M/web/mid/t0001" 2>&1)
+ok "security.* xattrs: Operation not supported [$out]" grep -q 'Operation not supported' <<<"$out"
+out=$(getfattr -n user.other "$M/web/mid/t0001" 2>&1)
+ok "an unknown user.* xattr: No such attribute [$out]" grep -q 'No such attribute' <<<"$out"
+fs_umount "$M"
+
+# Warm-up: once mounted, the root's listing and each repository's image
+# list are fetched in the background, so a cold cat of a tag costs one call.
+sim_ctl reset
+fs_mount "$M" -o ttl=60,prefetch=0 || echo "FAIL: mount without warm-up listings"
+wait_quiet
+expect_eq "prefetch=0: the warm-up fetches nothing below the root" 0 "$(sim_count GetRepoImage)"
+fs_umount "$M"
+sim_ctl reset
+fs_mount "$M" -o ttl=60 || echo "FAIL: mount"
+wait_quiet
+expect_eq "warm-up: the root's listing once (and the mount-time check)" 2 "$(sim_count GetRepo)"
+expect_eq "warm-up: each repository's images once" 2 "$(sim_count GetRepoImage)"
+sim_ctl reset
+cat "$M/web/big/build-2500" >/dev/null
+expect_eq "then a cold cat: one GetImageTag" 1 "$(sim_count GetImageTag)"
+expect_eq "  and no other call" 1 "$(sim_count '*')"
+fs_umount "$M"
+sim_ctl reset
+fs_mount "$M" -o ttl=60,lazy || echo "FAIL: lazy mount"
+sleep 1
+expect_eq "lazy: no call at all until used" 0 "$(sim_count '*')"
 fs_umount "$M"
 
 # Prefetch off: listing a repository fetches nothing more.
@@ -45,14 +83,16 @@ fs_umount "$M2"
 
 # --- refresh-ahead --------------------------------------------------------------
 M3=$WORK/m3
-fs_mount "$M3" -o ttl=4,prefetch=0 || echo "FAIL: mount ttl=4"
+# ttl=8: a listing is served for 6 s (the kernel keeps what it was told
+# for the last 2), and refreshed ahead in the last quarter of those 6 s.
+fs_mount "$M3" -o ttl=8,prefetch=0 || echo "FAIL: mount ttl=8"
 ls "$M3/web/api" >/dev/null
 sim_ctl reset
-sleep 3.3 # the last quarter of the ttl
+sleep 4.9 # the last quarter of the listing's 6 s
 ls "$M3/web/api" >/dev/null
 wait_quiet
 expect_eq "a listing used late in its ttl is refreshed in the background" 1 "$(sim_count GetImageTag web api)"
-sleep 1.2 # past the first snapshot's ttl, within the refreshed one's
+sleep 0.4 # past the first snapshot's 6 s (wait_quiet took 1 s), within the refreshed one's
 sim_ctl reset
 ls "$M3/web/api" >/dev/null
 expect_eq "then nobody waits for a refresh" 0 "$(sim_count GetImageTag web api)"
