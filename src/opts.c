@@ -662,7 +662,9 @@ static void usage_options(FILE *f)
 	      "                     else the key's default); must agree with SOURCE's\n"
 	      "  credentials=FILE   read the keys from FILE (see Credentials)\n"
 	      "  profile=NAME       profile in the vendor's credential.json and config.json\n"
-	      "  ttl=SECONDS        reuse a directory listing this long, 0..86400 (default 60)\n"
+	      "  ttl=SECONDS        nothing shown is older than this, 0..86400 (default 60):\n"
+	      "                     a listing is reused for 3/4 of it, and the kernel keeps\n"
+	      "                     names and attributes for the last 1/4\n"
 	      "  negative_ttl=SECONDS\n"
 	      "                     remember \"no such tag\" this long, 0..3600 (default 5)\n"
 	      "  page_size=N        Limit asked for per API page, 1..10000 (default 100)\n"
@@ -676,7 +678,8 @@ static void usage_options(FILE *f)
 	      "                     0..10000 (default 0: no limit)\n"
 	      "  prefetch=N         after listing a directory, fetch up to N of its\n"
 	      "                     subdirectories' listings in the background, 0..4096\n"
-	      "                     (default 256; 0: off)\n"
+	      "                     (default 256; 0: off); once mounted, / is listed so\n"
+	      "                     (the repositories' image lists fetched ahead)\n"
 	      "  cache_size=BYTES   memory for cached listings, K/M/G suffix allowed,\n"
 	      "                     1M..64G (default 256M); whole listings evicted, LRU\n"
 	      "  repo_type=TYPE     private or public: the repositories / lists\n"
@@ -688,7 +691,8 @@ static void usage_options(FILE *f)
 	      "  umask=OCTAL        mask on the modes 0444 and 0555, 0..0777 (default 022)\n"
 	      "  debug              log every API call: action, parameters without keys or\n"
 	      "                     signature, RetCode, milliseconds (libfuse's trace: -d)\n"
-	      "  lazy               skip the signed call made before mounting (for boot)\n",
+	      "  lazy               skip the signed call made before mounting and the\n"
+	      "                     warm-up after it: no call until first used (for boot)\n",
 	      f);
 }
 
