@@ -372,22 +372,15 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 	return cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
 }
 
-/* Background job: the root's listing, then (queued behind it) the image
- * listings of its repositories, as listing "/" would. */
+/* Background job: what listing "/" does, the root's listing and the
+ * prefetch queued below it. */
 static void warm_job(void *arg, const char *key)
 {
-	struct tree *t = arg;
-	struct snap *s;
-	struct snap_entry e;
+	struct tree_dir *d;
 
 	(void)key;
-	if (get_snap(t, UHUB_REPOS, NULL, NULL, NULL, true, &s))
-		return; /* the first user to look will see why */
-	for (size_t i = 0; i < snap_count(s) && i < t->cfg.prefetch; i++) {
-		snap_get(s, i, &e);
-		prefetch(t, UHUB_IMAGES, e.name, NULL);
-	}
-	snap_unref(s);
+	if (tree_opendir(arg, "/", &d) == 0) /* else the first user sees why */
+		tree_closedir(d);
 }
 
 int tree_warm(struct tree *t)
