@@ -45,6 +45,12 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */
 int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* The same without side effects: no hit counted, no LRU touch, no
+ * refresh-ahead (for reading a listing's version while answering a stat). */
+int cache_peek_quiet(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* The cache's clock, now. */
+int64_t cache_now(struct cache *c);
+
 /* Called (with the cache's lock held: it must only log or queue) when a
  * stale snapshot is served; err is the failed refill's error, or 0 when
  * no refill was tried (within retry_ms of the last failure). */

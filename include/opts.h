@@ -47,6 +47,7 @@ struct config {
 	unsigned max_stale;    /* seconds past ttl a failed refresh may serve the old listing, default 600 */
 	unsigned max_rps;      /* API requests a second, 0 = no limit (default) */
 	unsigned prefetch;     /* subdirectory listings fetched ahead per listing, default 256 */
+	unsigned deadline;     /* seconds any operation may wait, 0 = none, default 30 */
 	size_t cache_size;     /* bytes, default 256 MiB */
 	uid_t uid;	       /* default getuid() */
 	gid_t gid;	       /* default getgid() */

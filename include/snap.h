@@ -50,4 +50,16 @@ size_t snap_lower_bound(const struct snap *s, const char *key);
 /* Bytes of memory the snapshot holds (for the cache's budget). */
 size_t snap_bytes(const struct snap *s);
 
+/* When the fill that produced s sent its first request (fresh.h's clock).
+ * Set once by the cache before it shares s (snap_set_born is not
+ * thread-safe: only the owner of the single reference may call it). */
+int64_t snap_born(const struct snap *s);
+void snap_set_born(struct snap *s, int64_t born_ms);
+/* A hash of everything s lists (names, digests, times): two snapshots of
+ * one listing with the same version show the same bytes. Never 0. */
+uint32_t snap_version(const struct snap *s);
+/* The same for one entry: changes whenever the entry's file bytes do.
+ * Never 0. */
+uint32_t snap_entry_version(const struct snap_entry *e);
+
 #endif

@@ -28,6 +28,7 @@
 
 #include "bg.h"
 #include "cache.h"
+#include "fresh.h"
 #include "log.h"
 #include "uhub.h"
 
@@ -44,6 +45,10 @@ struct tree_config {
 	int64_t mount_time;	/* the root's mtime (Unix seconds) */
 	unsigned prefetch;	/* listings fetched ahead per listed directory */
 	int64_t max_stale_ms;	/* stale-if-error window past ttl_ms, 0 = off */
+	/* The freshness policy (borrowed; it must run on the cache's clock).
+	 * When given, it overrides ttl_ms, neg_ttl_ms and max_stale_ms; when
+	 * NULL, the tree makes one from them on the cache's clock. */
+	const struct fresh *fresh;
 };
 
 /* Called by tree_readdir for each entry; a non-zero return stops it. */
@@ -53,6 +58,8 @@ typedef int (*tree_fill_fn)(void *arg, const char *name, const struct stat *st);
  * stale-if-error policy from cfg. NULL on -ENOMEM. */
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
 void tree_free(struct tree *t);
+/* The freshness policy in force (fresh.h). */
+const struct fresh *tree_fresh(const struct tree *t);
 /* Starts using b (running workers) to prefetch the listings below a listed
  * directory and to refresh listings in the last quarter of their ttl;
  * NULL stops queueing new work (call it before stopping b). */
@@ -67,6 +74,11 @@ int tree_warm(struct tree *t);
 
 /* stat of path. 0, -ENOENT, or the API's -errno. */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);
+/* The same, and *until: how long the answer may be kept (fresh.h's clock;
+ * the earliest expiry of the listings it came from, rule 3), on -ENOENT
+ * too (0: do not keep it). The nanoseconds of the times carry a version
+ * of the bytes a file or a directory shows (see version_nsec in tree.c). */
+int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
 /* Lists a directory ("." and ".." included) with full attributes
  * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
@@ -90,6 +102,11 @@ int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out)
  * directory ends. 0 or -ENOMEM. Not to be called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
 void tree_closedir(struct tree_dir *d);
+/* Until when d's entries (names and attributes) may be kept: the earliest
+ * expiry of the listings d reads from. */
+int64_t tree_dir_until(const struct tree_dir *d);
+/* Which snapshots d lists from: equal stamps, the same entries. Never 0. */
+uint64_t tree_dir_stamp(const struct tree_dir *d);
 /* Reads a tag file. Bytes read, or -EISDIR, -ENOENT, -errno. */
 ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_t off);
 /* The digest / updated text of a tag file (for xattrs), into out.

@@ -40,7 +40,7 @@ struct centry {
 	unsigned pins;		    /* waiters still holding a pointer */
 	uint64_t done;		    /* fills completed: waiters watch it move */
 	int last_err;		    /* result of the latest completed fill */
-	int64_t fetched_at;	    /* clock value when snap/neg was installed */
+	int64_t fetched_at;	    /* when the fill behind snap/neg began */
 	int64_t neg_ttl;	    /* for cache_peek, which has no neg ttl */
 	size_t bytes;		    /* what this entry adds to cache->bytes */
 	uint64_t hash;
@@ -229,15 +229,16 @@ static void entry_unlink(struct cache *c, struct centry *e)
 }
 
 /* Replaces e's result with s (a reference the cache now owns) or, for s
- * NULL, a remembered ENOENT. */
-static void entry_install(struct cache *c, struct centry *e, struct snap *s, int64_t neg_ttl)
+ * NULL, a remembered ENOENT; born is when its fill started (fresh.h: age
+ * counts from the first request, not from when the last page came). */
+static void entry_install(struct cache *c, struct centry *e, struct snap *s, int64_t neg_ttl, int64_t born)
 {
 	c->bytes -= e->bytes;
 	snap_unref(e->snap);
 	e->snap = s;
 	e->neg = !s;
 	e->neg_ttl = neg_ttl;
-	e->fetched_at = c->clock(c->clock_arg);
+	e->fetched_at = born;
 	e->ahead = false;
 	e->retry_at = 0;
 	e->bytes = entry_overhead(e) + (s ? snap_bytes(s) : 0);
@@ -341,7 +342,7 @@ static int wait_fill(struct cache *c, struct centry *e, struct snap **out)
 
 /* Records a completed fill in e and wakes its waiters. s is the fill's
  * snapshot (the caller keeps that reference; the cache takes its own). */
-static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s, int64_t neg_ttl_ms)
+static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s, int64_t neg_ttl_ms, int64_t born)
 {
 	e->filling = false;
 	e->done++;
@@ -352,7 +353,7 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 	if (!e->linked) {
 		entry_maybe_free(e); /* dropped meanwhile: keep nothing */
 	} else if (!err || err == -ENOENT) {
-		entry_install(c, e, s ? snap_ref(s) : NULL, neg_ttl_ms);
+		entry_install(c, e, s ? snap_ref(s) : NULL, neg_ttl_ms, born);
 		evict(c, e);
 	} else if (!e->snap && !e->neg) {
 		entry_unlink(c, e); /* errors are not cached, and nothing else is here */
@@ -364,12 +365,14 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 		    cache_fill_fn fill, void *arg, struct snap **out)
 {
 	struct snap *s = NULL;
+	int64_t born;
 	int err;
 
 	if (!e && !(e = entry_new(c, key, h)))
 		return -ENOMEM;
 	e->filling = true;
 	c->st.fills++;
+	born = c->clock(c->clock_arg);
 	pthread_mutex_unlock(&c->mu);
 	err = fill(arg, key, &s);
 	if (err > 0 || (!err && !s))
@@ -378,8 +381,10 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 		snap_unref(s);
 		s = NULL;
 	}
+	if (s)
+		snap_set_born(s, born); /* ours alone until fill_done shares it */
 	pthread_mutex_lock(&c->mu);
-	fill_done(c, e, err, s, neg_ttl_ms);
+	fill_done(c, e, err, s, neg_ttl_ms, born);
 	if (!err)
 		*out = s;
 	return err;
@@ -445,6 +450,26 @@ int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fil
 	pthread_mutex_unlock(&c->mu);
 	snap_unref(s);
 	return err;
+}
+
+int cache_peek_quiet(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out)
+{
+	struct centry *e;
+	int err = -EAGAIN;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, hash_key(key));
+	if (e && e->snap && c->clock(c->clock_arg) - e->fetched_at < ttl_ms) {
+		*out = snap_ref(e->snap);
+		err = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+int64_t cache_now(struct cache *c)
+{
+	return c->clock(c->clock_arg);
 }
 
 void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, cache_stale_fn on_stale, void *arg)

@@ -1,7 +1,7 @@
 /* daemon.c — the mount's lifetime and its signals.
  *
- * The steps of fuse_main(), spelled out so that SIGHUP can mean "flush"
- * instead of "exit": parse libfuse's options, create the filesystem,
+ * libfuse's low-level session steps, spelled out so that SIGHUP can mean
+ * "flush" instead of "exit": parse libfuse's options, create the session,
  * install libfuse's handlers for SIGINT/SIGTERM, mount, detach, then start
  * one thread that waits for SIGHUP and SIGUSR1 (blocked in every other
  * thread) and serve with the multi-threaded loop. The signal thread is
@@ -13,17 +13,16 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sigctx {
 	struct imgtagfs *fs;
-	struct fuse *fuse;
 	struct log *log;
 	sigset_t set;
 	atomic_bool ending;	/* set before the last SIGUSR1 we send ourselves */
@@ -42,7 +41,7 @@ static void *signal_thread(void *arg)
 			break;
 		if (sig == SIGHUP) {
 			log_msg(s->log, LOG_NOTICE, "SIGHUP: dropping every cached listing");
-			fs_flush(s->fs, s->fuse);
+			fs_flush(s->fs);
 		} else if (sig == SIGUSR1) {
 			bool on = !log_debug_enabled(s->log);
 
@@ -53,14 +52,14 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
-/* Serves f until it is unmounted or told to exit. */
-static int serve(struct fuse *f, const struct fuse_cmdline_opts *o)
+/* Serves se until it is unmounted or told to exit. */
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *o)
 {
 	struct fuse_loop_config *lc;
 	int rc;
 
 	if (o->singlethread)
-		return fuse_loop(f);
+		return fuse_session_loop(se);
 	lc = fuse_loop_cfg_create();
 	if (!lc)
 		return -ENOMEM;
@@ -68,36 +67,43 @@ static int serve(struct fuse *f, const struct fuse_cmdline_opts *o)
 	if (o->max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
 		fuse_loop_cfg_set_idle_threads(lc, o->max_idle_threads);
 	fuse_loop_cfg_set_max_threads(lc, o->max_threads);
-	rc = fuse_loop_mt(f, lc);
+	rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return rc;
 }
 
-/* Mounts, detaches, serves with the signal thread running. */
-static int run_mounted(struct fuse *f, struct fuse_cmdline_opts *o, struct sigctx *s)
+/* Mounts, detaches, serves with the signal thread and the FUSE layer's
+ * own thread running. */
+static int run_mounted(struct fuse_session *se, struct fuse_cmdline_opts *o, struct sigctx *s)
 {
 	pthread_t tid;
 	int err, rc;
 
-	if (fuse_mount(f, o->mountpoint) != 0)
+	if (fuse_session_mount(se, o->mountpoint) != 0)
 		return -EIO;
 	/* From here on stderr is /dev/null unless in the foreground. */
 	if (!o->foreground)
 		log_use_syslog(s->log, true);
 	if (fuse_daemonize(o->foreground) != 0) {
-		fuse_unmount(f);
+		fuse_session_unmount(se);
 		return -EIO;
+	}
+	if ((err = fs_attach(s->fs, se, o->singlethread)) != 0) {
+		log_msg(s->log, LOG_ERR, "cannot start the FUSE layer's thread: %s", strerror(-err));
+		fuse_session_unmount(se);
+		return err;
 	}
 	err = pthread_create(&tid, NULL, signal_thread, s);
 	if (err)
 		log_msg(s->log, LOG_WARNING, "no signal thread (%d): SIGHUP and SIGUSR1 are ignored", err);
-	rc = serve(f, o);
+	rc = serve(se, o);
 	if (!err) {
 		atomic_store(&s->ending, true);
 		pthread_kill(tid, SIGUSR1);
 		pthread_join(tid, NULL);
 	}
-	fuse_unmount(f);
+	fs_detach(s->fs);
+	fuse_session_unmount(se);
 	return rc < 0 ? rc : 0; /* > 0: ended by a signal, a clean end */
 }
 
@@ -105,7 +111,7 @@ int daemon_run(struct fuse_args *args, struct imgtagfs *fs, struct log *log)
 {
 	struct fuse_cmdline_opts o = {0};
 	struct sigctx s = {.fs = fs, .log = log};
-	struct fuse *f;
+	struct fuse_session *se;
 	int rc = -EINVAL;
 
 	if (fuse_parse_cmdline(args, &o) != 0)
@@ -123,16 +129,15 @@ int daemon_run(struct fuse_args *args, struct imgtagfs *fs, struct log *log)
 	sigaddset(&s.set, SIGHUP);
 	sigaddset(&s.set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &s.set, NULL);
-	f = fuse_new(args, fs_operations(), sizeof(struct fuse_operations), fs);
-	if (!f)
+	se = fuse_session_new(args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (!se)
 		goto out;
-	s.fuse = f;
 	rc = -EIO;
-	if (fuse_set_signal_handlers(fuse_get_session(f)) == 0) {
-		rc = run_mounted(f, &o, &s);
-		fuse_remove_signal_handlers(fuse_get_session(f));
+	if (fuse_set_signal_handlers(se) == 0) {
+		rc = run_mounted(se, &o, &s);
+		fuse_remove_signal_handlers(se);
 	}
-	fuse_destroy(f);
+	fuse_session_destroy(se);
 out:
 	free(o.mountpoint);
 	return rc;

@@ -1,19 +1,30 @@
-/* fs.c — the FUSE layer: thin callbacks that hand each operation to the
- * tree, refuse every write with EROFS, and tell the kernel how long it may
- * cache what it was told.
+/* fs.c — the FUSE layer on libfuse's low-level API.
  *
- * The one context, struct imgtagfs, is FUSE's private_data; fs_init
- * returns it because libfuse replaces private_data with init's result.
- * Attributes travel with directory entries (readdirplus), so `ls -l`
- * costs a few readdir chunks and no lookups.
+ *	$ ls -i /mnt/registry/web/api/v1.4.2	# the same number after a remount
+ *	$ getfattr -n user.imgtagfs.refresh /mnt/registry/web/api   # now
+ *
+ * Each callback turns an inode number into a path (our inode table),
+ * asks the tree, and replies once. What the kernel is told it may keep
+ * exactly as long as the listing behind it lives (fresh.h), which is what
+ * lets a warm `find` or `grep -r` run from the kernel's caches without a
+ * single upcall: names and attributes by their timeouts, directory
+ * listings by cache_readdir (kept across opens only while they still are
+ * the current listing), file pages by no-open and auto_inval_data (the
+ * nanoseconds of an mtime change with the bytes, tree.c). A refresh or a
+ * flush tells the kernel at once, from our inode table, every name it
+ * holds under the directory, after our own cache let go of it.
+ *
+ * Every request that may wait on the network is registered with the
+ * watchdog, which answers ETIMEDOUT at the deadline; the handler then
+ * takes back the lookups its reply would have given.
  */
 #include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +34,24 @@
 #include "bg.h"
 #include "buf.h"
 #include "cache.h"
+#include "fresh.h"
+#include "inode.h"
 #include "log.h"
 #include "names.h"
 #include "tree.h"
 #include "uhub.h"
+#include "watchdog.h"
 
 #define XATTR_PREFIX "user.imgtagfs."
+#define STAMP_BUCKETS 256
+#define TICK_MS 200
+#define READ_MAX (64 * 1024) /* a tag file is far smaller */
+
+/* The listing the kernel's copy of a directory was read from. */
+struct stamp {
+	uint64_t ino, stamp;
+	struct stamp *next;
+};
 
 struct imgtagfs {
 	struct fs_config cfg;
@@ -37,10 +60,31 @@ struct imgtagfs {
 	struct cache *c;
 	struct bg *bg;
 	struct log *log;
+	const struct fresh *fresh;
+	struct inode_table *inodes;
+	struct watchdog *wd;
+	struct fuse_session *se;
+	bool single;	/* -s: no notification from inside a request */
 	bool no_open;	/* the kernel can do without our opens */
-	_Atomic unsigned long opens;	/* opens that reached us (stats) */
-	_Atomic unsigned long getattrs;	/* lookups and stats that reached us */
+	atomic_bool ended;	/* on_end was called */
+	pthread_mutex_t mu;	/* stamps, refresh tokens, pending work; a leaf */
+	struct stamp *stamps[STAMP_BUCKETS];
+	double tokens;
+	int64_t tokens_at;
+	uint64_t *pending;	/* directories to invalidate from our thread */
+	size_t npending, apending;
+	bool pending_all;
+	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
 };
+
+/* An open directory: the listing it reads from and where it is. */
+struct dirh {
+	struct tree_dir *d;
+	uint64_t ino;
+	char path[];
+};
+
+static void tick(void *arg);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
 			struct bg *b, struct log *log)
@@ -55,113 +99,223 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->c = c;
 	fs->bg = b;
 	fs->log = log;
+	fs->fresh = tree_fresh(t);
+	fs->tokens = FS_REFRESH_BURST;
+	fs->inodes = inode_table_new();
+	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
+	if (!fs->inodes || !fs->wd || pthread_mutex_init(&fs->mu, NULL)) {
+		inode_table_free(fs->inodes);
+		watchdog_free(fs->wd);
+		free(fs);
+		return NULL;
+	}
 	return fs;
 }
 
-/* The kernel keeps names and attributes for a quarter of the ttl; after a
- * flush or a refresh it is told to forget them, so they show at once. */
-static int forget_root_child(void *arg, const char *name, const struct stat *st)
+static void stamps_clear(struct imgtagfs *fs)
 {
-	(void)st;
-	/* Dropping the name drops the kernel's whole subtree under it. */
-	fuse_lowlevel_notify_inval_entry(fuse_get_session(arg), FUSE_ROOT_ID, name, strlen(name));
-	return 0;
-}
+	for (size_t i = 0; i < STAMP_BUCKETS; i++)
+		while (fs->stamps[i]) {
+			struct stamp *s = fs->stamps[i];
 
-void fs_flush(struct imgtagfs *fs, struct fuse *f)
-{
-	/* The names first: they come from the listings about to go. */
-	tree_cached_root(fs->t, forget_root_child, f);
-	cache_clear(fs->c);
-	fuse_invalidate_path(f, "/");
-}
-
-struct forget_ctx {
-	struct fuse *f;
-	char path[PATH_MAX];
-	size_t len;
-};
-
-static int forget_child(void *arg, const char *name, const struct stat *st)
-{
-	struct forget_ctx *c = arg;
-
-	(void)st;
-	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-		return 0;
-	if (c->len + 1 + strlen(name) < sizeof(c->path)) {
-		snprintf(c->path + c->len, sizeof(c->path) - c->len, "/%s", name);
-		fuse_invalidate_path(c->f, c->path); /* attributes and pages */
-		c->path[c->len] = '\0';
-	}
-	return 0;
-}
-
-static int forget_dir_entry(void *arg, const char *name, const struct stat *st, off_t next)
-{
-	(void)next;
-	return forget_child(arg, name, st);
-}
-
-/* Refreshes path's listing and has the kernel drop what it holds of the
- * directory and of each entry the old listing showed. */
-static int refresh(struct imgtagfs *fs, const char *path)
-{
-	struct forget_ctx *c = calloc(1, sizeof(*c));
-	struct tree_dir *old = NULL;
-	int err;
-
-	if (!c)
-		return -ENOMEM;
-	c->f = fuse_get_context()->fuse;
-	if (strcmp(path, "/") != 0 && tree_opendir_cached(fs->t, path, &old) == 0) {
-		c->len = strlen(path);
-		memcpy(c->path, path, c->len + 1);
-	}
-	if (strcmp(path, "/") == 0) {
-		fs_flush(fs, c->f); /* everything: as SIGHUP */
-		err = 0;
-	} else if (!(err = tree_refresh(fs->t, path))) {
-		if (old)
-			tree_dir_read(old, 0, forget_dir_entry, c);
-		fuse_invalidate_path(c->f, path);
-	}
-	tree_closedir(old);
-	free(c);
-	return err;
+			fs->stamps[i] = s->next;
+			free(s);
+		}
 }
 
 void fs_free(struct imgtagfs *fs)
 {
+	if (!fs)
+		return;
+	watchdog_free(fs->wd);
+	stamps_clear(fs);
+	free(fs->pending);
+	inode_table_free(fs->inodes);
+	pthread_mutex_destroy(&fs->mu);
 	free(fs);
 }
 
-static struct imgtagfs *ctx(void)
+/* ---- the kernel's directory copies ------------------------------------- */
+
+static struct stamp **stamp_slot(struct imgtagfs *fs, uint64_t ino)
 {
-	return fuse_get_context()->private_data;
+	struct stamp **pp = &fs->stamps[ino % STAMP_BUCKETS];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static uint64_t stamp_get(struct imgtagfs *fs, uint64_t ino)
 {
-	struct imgtagfs *fs = ctx();
+	uint64_t v;
 
-	/* Kernel caches expire no later than our snapshots would. */
-	cfg->entry_timeout = fs->cfg.kernel_timeout;
-	cfg->attr_timeout = fs->cfg.kernel_timeout;
-	cfg->negative_timeout = fs->cfg.negative_timeout;
-	cfg->use_ino = 0;
-	cfg->kernel_cache = 0;
+	pthread_mutex_lock(&fs->mu);
+	v = *stamp_slot(fs, ino) ? (*stamp_slot(fs, ino))->stamp : 0;
+	pthread_mutex_unlock(&fs->mu);
+	return v;
+}
+
+/* v 0 forgets ino's entry. */
+static void stamp_set(struct imgtagfs *fs, uint64_t ino, uint64_t v)
+{
+	struct stamp **pp, *s;
+
+	pthread_mutex_lock(&fs->mu);
+	pp = stamp_slot(fs, ino);
+	if (*pp && !v) {
+		s = *pp;
+		*pp = s->next;
+		free(s);
+	} else if (*pp) {
+		(*pp)->stamp = v;
+	} else if (v && (s = malloc(sizeof(*s)))) {
+		s->ino = ino;
+		s->stamp = v;
+		s->next = NULL;
+		*pp = s;
+	}
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/* ---- telling the kernel what to forget ---------------------------------- */
+
+/* The kernel drops the name (and the subtree under it), the inode's
+ * attributes and its pages, which for a directory are its listing copy. */
+static void forget_item(struct imgtagfs *fs, const struct inode_list *l, size_t i)
+{
+	const struct inode_item *it = &l->v[i];
+	const char *name = l->names + it->name_off;
+
+	fuse_lowlevel_notify_inval_entry(fs->se, it->parent, name, strlen(name));
+	fuse_lowlevel_notify_inval_inode(fs->se, it->ino, 0, 0);
+	if (it->dir)
+		stamp_set(fs, it->ino, 0);
+}
+
+/* Everything the kernel holds below directory ino (0: everything), and
+ * the directory itself. Not from inside a request in -s mode. */
+static void forget_below(struct imgtagfs *fs, uint64_t ino)
+{
+	struct inode_list l;
+
+	if (!fs->se)
+		return;
+	if (inode_list_get(fs->inodes, ino, &l) == 0) {
+		for (size_t i = 0; i < l.n; i++)
+			forget_item(fs, &l, i);
+		inode_list_release(&l);
+	}
+	fuse_lowlevel_notify_inval_inode(fs->se, ino ? ino : INODE_ROOT, 0, 0);
+	if (ino)
+		stamp_set(fs, ino, 0);
+	else {
+		pthread_mutex_lock(&fs->mu);
+		stamps_clear(fs);
+		pthread_mutex_unlock(&fs->mu);
+	}
+}
+
+/* Hands forget_below(ino) to our thread (ino 0: everything). */
+static void forget_later(struct imgtagfs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->mu);
+	if (!ino) {
+		fs->pending_all = true;
+	} else if (fs->npending < fs->apending || fs->npending < 4096) {
+		if (fs->npending == fs->apending) {
+			size_t n = fs->apending ? fs->apending * 2 : 16;
+			uint64_t *p = realloc(fs->pending, n * sizeof(*p));
+
+			if (p) {
+				fs->pending = p;
+				fs->apending = n;
+			}
+		}
+		if (fs->npending < fs->apending)
+			fs->pending[fs->npending++] = ino;
+		else
+			fs->pending_all = true; /* no memory: forget more, not less */
+	} else {
+		fs->pending_all = true;
+	}
+	pthread_mutex_unlock(&fs->mu);
+	watchdog_kick(fs->wd);
+}
+
+static void run_pending(struct imgtagfs *fs)
+{
+	uint64_t *v;
+	size_t n;
+	bool all;
+
+	pthread_mutex_lock(&fs->mu);
+	v = fs->pending;
+	n = fs->npending;
+	all = fs->pending_all;
+	fs->pending = NULL;
+	fs->npending = fs->apending = 0;
+	fs->pending_all = false;
+	pthread_mutex_unlock(&fs->mu);
+	if (all)
+		forget_below(fs, 0);
+	for (size_t i = 0; !all && i < n; i++)
+		forget_below(fs, v[i]);
+	free(v);
+}
+
+/* Our thread: pending invalidations, and the end of the session, at which
+ * work in flight is cancelled before libfuse waits for its workers. */
+static void tick(void *arg)
+{
+	struct imgtagfs *fs = arg;
+
+	run_pending(fs);
+	if (fs->se && fuse_session_exited(fs->se) && !atomic_exchange(&fs->ended, true) && fs->cfg.on_end)
+		fs->cfg.on_end(fs->cfg.on_end_arg);
+}
+
+void fs_flush(struct imgtagfs *fs)
+{
+	/* Our cache first: a lookup between the two steps must find nothing
+	 * old to bring back into the kernel. */
+	cache_clear(fs->c);
+	forget_below(fs, 0);
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
+{
+	fs->se = se;
+	fs->single = single_thread;
+	return watchdog_start(fs->wd);
+}
+
+void fs_detach(struct imgtagfs *fs)
+{
+	watchdog_stop(fs->wd);
+	fs->se = NULL;
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct imgtagfs *fs = userdata;
+
 	/* Always readdirplus: every listing carries its attributes. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	/* A re-pushed tag changes its mtime: let that drop cached pages. */
+	/* Pages and directory copies are checked against the mtime. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if ((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && (conn->want & FUSE_CAP_AUTO_INVAL_DATA)) {
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 		fs->no_open = true;
 	}
+	/* LOOKUP of "." and ".." on a bare inode: open_by_handle_at, NFS. */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* Threads start here, in the daemon: fork keeps only its caller. */
 	if (fs->bg && bg_start(fs->bg) == 0) {
 		tree_set_background(fs->t, fs->bg);
@@ -170,12 +324,11 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 			tree_warm(fs->t);
 	}
 	log_msg(fs->log, LOG_INFO, "mounted");
-	return fs;
 }
 
-static void fs_destroy(void *private_data)
+static void fs_destroy(void *userdata)
 {
-	struct imgtagfs *fs = private_data;
+	struct imgtagfs *fs = userdata;
 
 	if (fs->bg) {
 		tree_set_background(fs->t, NULL);
@@ -184,112 +337,454 @@ static void fs_destroy(void *private_data)
 	log_msg(fs->log, LOG_INFO, "unmounted");
 }
 
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+/* ---- replies --------------------------------------------------------------- */
+
+static struct imgtagfs *ctx(fuse_req_t req)
 {
-	(void)fi;
-	atomic_fetch_add(&ctx()->getattrs, 1);
-	return tree_getattr(ctx()->t, path, st);
+	return fuse_req_userdata(req);
 }
 
-/* Directories are read in chunks by offset, from a handle that holds the
- * listing (tree_opendir): libfuse sends an entry's attributes and node id
- * with it (readdirplus) only on this path; when a whole listing is handed
- * over at offset 0, the kernel gets names alone and looks each one up
- * again, one upcall per file. */
-static int fs_opendir(const char *path, struct fuse_file_info *fi)
-{
-	struct tree_dir *d;
-	int err = tree_opendir(ctx()->t, path, &d);
-
-	if (!err)
-		fi->fh = (uintptr_t)d;
-	return err;
-}
-
-struct fill_ctx {
-	void *buf;
-	fuse_fill_dir_t filler;
+/* A request in flight: registered with the watchdog until done. */
+struct op {
+	struct imgtagfs *fs;
+	fuse_req_t req;
+	struct watch_op w;
 };
 
-static int fill_one(void *arg, const char *name, const struct stat *st, off_t next)
+static void op_begin(struct op *o, fuse_req_t req)
 {
-	struct fill_ctx *f = arg;
-
-	return f->filler(f->buf, name, st, next, st ? FUSE_FILL_DIR_PLUS : 0);
+	o->fs = ctx(req);
+	o->req = req;
+	watchdog_begin(o->fs->wd, &o->w, req);
 }
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
-		      enum fuse_readdir_flags flags)
+/* True when the handler may (and must) reply. */
+static bool op_claim(struct op *o)
 {
-	struct fill_ctx f = {.buf = buf, .filler = filler};
-
-	(void)path;
-	(void)flags;
-	return tree_dir_read((struct tree_dir *)(uintptr_t)fi->fh, off, fill_one, &f);
+	return watchdog_claim(o->fs->wd, &o->w);
 }
 
-static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+static void op_end(struct op *o)
 {
-	(void)path;
-	tree_closedir((struct tree_dir *)(uintptr_t)fi->fh);
-	return 0;
+	watchdog_end(o->fs->wd, &o->w);
 }
 
-/* Opens cost a round trip to us per file (grep -r opens every tag), and
- * there is nothing to do in one: a read-only mount refuses write opens in
- * the kernel already, and reads find the tag by path. So the first open
- * answers ENOSYS, which (with no_open support) tells the kernel to stop
- * sending opens at all, and to keep pages cached across opens: a changed
- * tag changes its mtime, which makes the kernel drop them
- * (auto_inval_data). Without no_open support, opens are answered here. */
-static int fs_open(const char *path, struct fuse_file_info *fi)
+static void op_err(struct op *o, int err)
 {
-	struct stat st;
-	int err;
+	if (op_claim(o))
+		fuse_reply_err(o->req, -err);
+	op_end(o);
+}
 
-	atomic_fetch_add(&ctx()->opens, 1);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		return -EROFS;
-	if (ctx()->no_open)
-		return -ENOSYS;
-	err = tree_getattr(ctx()->t, path, &st);
+/* path of ino into buf (PATH_MAX), or -errno. */
+static int ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
+{
+	return inode_path(fs->inodes, ino, buf, PATH_MAX, dir);
+}
+
+/* path of name in directory parent. */
+static int child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, char *buf)
+{
+	size_t len, nl = strlen(name);
+	int err = ino_path(fs, parent, buf, NULL);
+
 	if (err)
 		return err;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	fi->keep_cache = 1;
+	if (nl > NAMES_MAX)
+		return -ENAMETOOLONG;
+	len = strlen(buf);
+	if (len + 1 + nl >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (len > 1)
+		buf[len++] = '/';
+	memcpy(buf + len, name, nl + 1);
 	return 0;
 }
 
-static int fs_read(const char *path, char *dst, size_t size, off_t off, struct fuse_file_info *fi)
+/* Replies with an entry for ino (one lookup taken already), or takes the
+ * lookup back when the reply cannot be given. */
+static void op_entry(struct op *o, fuse_ino_t ino, const struct stat *st, int64_t until)
 {
+	struct fuse_entry_param e = {.ino = ino, .attr = *st};
+
+	e.attr.st_ino = ino;
+	e.attr_timeout = e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until);
+	if (!op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
+		inode_forget(o->fs->inodes, ino, 1, NULL);
+	op_end(o);
+}
+
+/* "Does not exist", kept by the kernel while the listing that said so
+ * lives and at most negative_ttl. */
+static void op_noent(struct op *o, int64_t until)
+{
+	struct fuse_entry_param e = {.ino = 0};
+	int64_t neg = fresh_now(o->fs->fresh) + fresh_neg_ttl_ms(o->fs->fresh);
+
+	e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until < neg ? until : neg);
+	if (e.entry_timeout <= 0) {
+		op_err(o, -ENOENT);
+		return;
+	}
+	if (op_claim(o))
+		fuse_reply_entry(o->req, &e);
+	op_end(o);
+}
+
+/* ---- lookups and attributes ------------------------------------------------- */
+
+static bool is_dot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/* LOOKUP of "." or ".." names the inode itself or its parent: the kernel
+ * asks so for a bare inode (open_by_handle_at, NFS re-export). */
+static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
+{
+	char *path = malloc(PATH_MAX);
+	struct stat st;
+	uint64_t got;
+	int64_t until;
+	bool dir;
+	int err = path ? inode_ref_known(o->fs->inodes, ino, name[1] == '.', &got, &dir) : -ENOMEM;
+
+	if (!err && (err = ino_path(o->fs, got, path, NULL)) == 0)
+		err = tree_stat(o->fs->t, path, &st, &until);
+	if (!err)
+		op_entry(o, got, &st, until);
+	else
+		op_err(o, err == -ENOENT ? -ESTALE : err);
+	free(path);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	char path[PATH_MAX];
+	struct op o;
+	struct stat st;
+	uint64_t ino;
+	int64_t until = 0;
+	int err;
+
+	op_begin(&o, req);
+	atomic_fetch_add(&o.fs->lookups, 1);
+	atomic_fetch_add(&o.fs->getattrs, 1);
+	if (is_dot(name)) {
+		lookup_dot(&o, parent, name);
+		return;
+	}
+	err = child_path(o.fs, parent, name, path);
+	if (!err)
+		err = tree_stat(o.fs->t, path, &st, &until);
+	if (err == -ENOENT) {
+		op_noent(&o, until);
+		return;
+	}
+	if (!err)
+		err = inode_ref(o.fs->inodes, parent, name, S_ISDIR(st.st_mode), &ino);
+	if (err)
+		op_err(&o, err);
+	else
+		op_entry(&o, ino, &st, until);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct imgtagfs *fs = ctx(req);
+	bool dir = false;
+
+	atomic_fetch_add(&fs->forgets, 1);
+	if (inode_forget(fs->inodes, ino, nlookup, &dir) && dir)
+		stamp_set(fs, ino, 0);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct imgtagfs *fs = ctx(req);
+
+	for (size_t i = 0; i < count; i++) {
+		bool dir = false;
+
+		atomic_fetch_add(&fs->forgets, 1);
+		if (inode_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup, &dir) && dir)
+			stamp_set(fs, forgets[i].ino, 0);
+	}
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	char path[PATH_MAX];
+	struct op o;
+	struct stat st;
+	int64_t until = 0;
+	int err;
+
 	(void)fi;
-	return (int)tree_read(ctx()->t, path, dst, size, off);
+	op_begin(&o, req);
+	atomic_fetch_add(&o.fs->getattrs, 1);
+	err = ino_path(o.fs, ino, path, NULL);
+	if (!err)
+		err = tree_stat(o.fs->t, path, &st, &until);
+	if (err) {
+		op_err(&o, err);
+		return;
+	}
+	st.st_ino = ino;
+	if (op_claim(&o))
+		fuse_reply_attr(req, &st, fresh_kernel_timeout(o.fs->fresh, until));
+	op_end(&o);
 }
 
-static int fs_statfs(const char *path, struct statvfs *sv)
+/* ---- directories ------------------------------------------------------------- */
+
+static int dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct dirh **out)
 {
-	(void)path;
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = 4096;
-	sv->f_frsize = 4096;
-	sv->f_namemax = NAMES_MAX;
-	sv->f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	size_t len = strlen(path) + 1;
+	struct dirh *h = malloc(sizeof(*h) + len);
+	int err = h ? tree_opendir(fs->t, path, &h->d) : -ENOMEM;
+
+	if (err) {
+		free(h);
+		return err;
+	}
+	h->ino = ino;
+	memcpy(h->path, path, len);
+	*out = h;
 	return 0;
 }
 
-/* Copies value into an xattr reply (size 0 asks for the length). */
-static int xattr_reply(const struct buf *v, char *out, size_t size)
+static void dirh_close(struct dirh *h)
 {
-	if (v->len > 65536)
-		return -E2BIG;
-	if (size == 0)
-		return (int)v->len;
-	if (size < v->len)
-		return -ERANGE;
-	memcpy(out, v->data, v->len);
-	return (int)v->len;
+	if (h) {
+		tree_closedir(h->d);
+		free(h);
+	}
 }
+
+/* The kernel keeps its copy of a listing across opens (keep_cache) only
+ * while that copy is the listing we would serve now. */
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	char path[PATH_MAX];
+	struct dirh *h = NULL;
+	struct op o;
+	int err;
+
+	op_begin(&o, req);
+	err = ino_path(o.fs, ino, path, NULL);
+	if (!err)
+		err = dirh_open(o.fs, ino, path, &h);
+	if (err) {
+		op_err(&o, err);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->cache_readdir = 1;
+	fi->keep_cache = stamp_get(o.fs, ino) == tree_dir_stamp(h->d);
+	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
+		dirh_close(h);
+	op_end(&o);
+}
+
+/* One readdir reply being built. */
+struct dirbuf {
+	struct imgtagfs *fs;
+	fuse_req_t req;
+	struct dirh *h;
+	bool plus;
+	double timeout;
+	char *buf;
+	size_t size, pos;
+	uint64_t *refs;	/* lookups taken for this reply */
+	size_t nrefs;
+};
+
+static int add_one(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	struct dirbuf *b = arg;
+	struct fuse_entry_param e = {.ino = 0};
+	size_t room = b->size - b->pos, need;
+
+	if (st) {
+		e.attr = *st;
+		if (b->plus && inode_ref(b->fs->inodes, b->h->ino, name, S_ISDIR(st->st_mode), &e.ino) != 0)
+			return 1; /* no number for it: end the chunk here */
+		if (!b->plus)
+			e.ino = inode_hash(b->h->ino, name, S_ISDIR(st->st_mode));
+		e.attr.st_ino = e.ino;
+		e.attr_timeout = e.entry_timeout = b->timeout;
+	} else {
+		/* "." and "..": no node id, so the kernel takes no lookup. */
+		e.attr.st_mode = S_IFDIR;
+		e.attr.st_ino = name[1] ? INODE_ROOT : b->h->ino;
+	}
+	need = b->plus ? fuse_add_direntry_plus(b->req, b->buf + b->pos, room, name, &e, next)
+		       : fuse_add_direntry(b->req, b->buf + b->pos, room, name, &e.attr, next);
+	if (need > room) {
+		if (b->plus && st)
+			inode_forget(b->fs->inodes, e.ino, 1, NULL); /* not sent */
+		return 1;
+	}
+	b->pos += need;
+	if (b->plus && st)
+		b->refs[b->nrefs++] = e.ino;
+	return 0;
+}
+
+static void undo_refs(struct dirbuf *b)
+{
+	for (size_t i = 0; i < b->nrefs; i++)
+		inode_forget(b->fs->inodes, b->refs[i], 1, NULL);
+}
+
+/* Reading from the start with an expired listing takes a new one, so a
+ * rewound descriptor never replays an old listing. */
+static int refresh_handle(struct imgtagfs *fs, struct dirh *h)
+{
+	struct tree_dir *d;
+	int err;
+
+	if (fresh_now(fs->fresh) < tree_dir_until(h->d))
+		return 0;
+	err = tree_opendir(fs->t, h->path, &d);
+	if (err)
+		return err;
+	tree_closedir(h->d);
+	h->d = d;
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct dirbuf b = {.req = req, .h = (struct dirh *)(uintptr_t)fi->fh, .plus = plus, .size = size};
+	struct op o;
+	int err = 0;
+
+	op_begin(&o, req);
+	b.fs = o.fs;
+	atomic_fetch_add(&o.fs->readdirs, 1);
+	if (off == 0)
+		err = refresh_handle(o.fs, b.h);
+	b.buf = err ? NULL : malloc(size ? size : 1);
+	/* An entry takes at least 24 bytes (more with attributes). */
+	b.refs = b.buf ? malloc((size / 24 + 1) * sizeof(*b.refs)) : NULL;
+	if (!err && (!b.buf || !b.refs))
+		err = -ENOMEM;
+	if (!err) {
+		b.timeout = fresh_kernel_timeout(o.fs->fresh, tree_dir_until(b.h->d));
+		err = tree_dir_read(b.h->d, off, add_one, &b);
+	}
+	if (!err && off == 0)
+		stamp_set(o.fs, b.h->ino, tree_dir_stamp(b.h->d));
+	if (err) {
+		undo_refs(&b);
+		op_err(&o, err);
+	} else {
+		if (!op_claim(&o) || fuse_reply_buf(req, b.buf, b.pos) != 0)
+			undo_refs(&b);
+		op_end(&o);
+	}
+	free(b.refs);
+	free(b.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dirh_close((struct dirh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+/* Opens cost a round trip per file (grep -r opens every tag) and carry
+ * nothing: a read-only mount refuses write opens in the kernel already,
+ * and reads find the tag by inode. So the first open answers ENOSYS,
+ * which (with no_open support) tells the kernel to stop sending opens and
+ * to keep pages across opens: a tag whose bytes change changes its mtime
+ * (tree.c), which makes the kernel drop them (auto_inval_data). */
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	char path[PATH_MAX];
+	struct op o;
+	struct stat st;
+	int64_t until;
+	int err;
+
+	op_begin(&o, req);
+	atomic_fetch_add(&o.fs->opens, 1);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		op_err(&o, -EROFS);
+		return;
+	}
+	if (o.fs->no_open) {
+		op_err(&o, -ENOSYS);
+		return;
+	}
+	err = ino_path(o.fs, ino, path, NULL);
+	if (!err)
+		err = tree_stat(o.fs->t, path, &st, &until);
+	if (!err && S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	if (err) {
+		op_err(&o, err);
+		return;
+	}
+	fi->keep_cache = 1;
+	if (op_claim(&o))
+		fuse_reply_open(req, fi);
+	op_end(&o);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	char path[PATH_MAX];
+	struct op o;
+	char *buf = NULL;
+	ssize_t got;
+
+	(void)fi;
+	op_begin(&o, req);
+	if (size > READ_MAX)
+		size = READ_MAX;
+	got = ino_path(o.fs, ino, path, NULL);
+	if (!got)
+		got = (buf = malloc(size ? size : 1)) ? tree_read(o.fs->t, path, buf, size, off) : -ENOMEM;
+	if (got < 0) {
+		op_err(&o, (int)got);
+	} else {
+		if (op_claim(&o))
+			fuse_reply_buf(req, buf, (size_t)got);
+		op_end(&o);
+	}
+	free(buf);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = NAMES_MAX};
+
+	(void)ino;
+	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- extended attributes ---------------------------------------------------- */
 
 /* The counters of user.imgtagfs.stats, one "name: value" a line. */
 static int render_stats(struct imgtagfs *fs, struct buf *v)
@@ -309,8 +804,12 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
 				 (unsigned long long)us.retcodes[i].count);
 	if (!err)
-		err = buf_printf(v, "fuse_opens: %lu\nfuse_getattrs: %lu\n", atomic_load(&fs->opens),
-				 atomic_load(&fs->getattrs));
+		err = buf_printf(v,
+				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
+				 "fuse_forgets: %lu\ninodes: %zu\ndeadline_timeouts: %lu\n",
+				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
+				 atomic_load(&fs->readdirs), atomic_load(&fs->forgets), inode_count(fs->inodes),
+				 watchdog_timeouts(fs->wd));
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"
@@ -325,186 +824,265 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 	return err;
 }
 
-/* The value of one of our attributes for path into v. size is the
- * caller's buffer: getfattr asks for the length first (size 0), and only
- * the read that takes the value refreshes. */
-static int our_xattr(struct imgtagfs *fs, const char *path, const char *name, size_t size, struct buf *v)
+/* Refreshing costs the owner's API calls: only the owner and root may,
+ * at a bounded rate (a token bucket). 0, -EPERM or -EAGAIN. */
+static int may_refresh(struct imgtagfs *fs, fuse_req_t req)
+{
+	const struct fuse_ctx *who = fuse_req_ctx(req);
+	int64_t now = fresh_now(fs->fresh);
+	int err = 0;
+
+	if (who->uid != 0 && who->uid != fs->cfg.owner)
+		return -EPERM;
+	pthread_mutex_lock(&fs->mu);
+	fs->tokens += (double)(now - fs->tokens_at) * FS_REFRESH_PER_S / 1000.0;
+	if (fs->tokens > FS_REFRESH_BURST)
+		fs->tokens = FS_REFRESH_BURST;
+	fs->tokens_at = now;
+	if (fs->tokens < 1.0)
+		err = -EAGAIN;
+	else
+		fs->tokens -= 1.0;
+	pthread_mutex_unlock(&fs->mu);
+	return err;
+}
+
+/* Drops path's listing, then (ours first, fs_flush's order) the kernel's
+ * names, attributes, pages and directory copy under it: inline when other
+ * threads serve requests meanwhile, from our own thread with -s. */
+static int refresh(struct imgtagfs *fs, fuse_req_t req, fuse_ino_t ino, const char *path, bool dir)
+{
+	int err = may_refresh(fs, req);
+
+	if (err)
+		return err;
+	if (strcmp(path, "/") == 0)
+		cache_clear(fs->c);
+	else if ((err = tree_refresh(fs->t, path)) != 0)
+		return err;
+	/* A tag's refresh drops its image's listing: forget the directory. */
+	if (!dir && inode_parent(fs->inodes, ino, &ino) != 0)
+		return 0; /* the kernel holds no such inode any more */
+	if (fs->single)
+		forget_later(fs, ino == INODE_ROOT ? 0 : ino);
+	else
+		forget_below(fs, ino == INODE_ROOT ? 0 : ino);
+	log_msg(fs->log, LOG_INFO, "refreshed %s", path);
+	return 0;
+}
+
+/* The value of one of our attributes into v. size is the caller's
+ * buffer: getfattr asks for the length first (size 0), and only the read
+ * that takes the value refreshes. */
+static int our_xattr(struct op *o, fuse_ino_t ino, const char *path, bool dir, const char *name, size_t size,
+		     struct buf *v)
 {
 	if (strcmp(name, "stats") == 0)
-		return render_stats(fs, v);
+		return render_stats(o->fs, v);
 	if (strcmp(name, "refresh") == 0) {
-		int err = size ? refresh(fs, path) : 0;
+		int err = size ? refresh(o->fs, o->req, ino, path, dir) : 0;
 
-		if (!err && size)
-			log_msg(fs->log, LOG_INFO, "refreshed %s", path);
 		return err ? err : buf_adds(v, "refreshed");
 	}
-	return tree_tag_value(fs->t, path, name, v);
+	return tree_tag_value(o->fs->t, path, name, v);
 }
 
 /* Names outside user.imgtagfs.*: there is no such attribute. For the
  * namespaces this filesystem has no notion of (security.*, system.* such
- * as ACLs, trusted.*) the answer is "not supported" rather than "no such
- * attribute": `ls -l` asks for security.selinux and an ACL on every file,
- * and on ENOTSUP it stops asking for the rest of the mount (coreutils
- * remembers the device), which saves two upcalls per file listed. */
+ * as ACLs, trusted.*) the answer is "not supported": `ls -l` asks for
+ * security.selinux and an ACL on every file, and on ENOTSUP it stops
+ * asking for the rest of the mount (coreutils remembers the device). */
 static int foreign_xattr(const char *name)
 {
 	return strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP;
 }
 
-static int fs_getxattr(const char *path, const char *name, char *out, size_t size)
+static void reply_value(struct op *o, const struct buf *v, size_t size)
 {
+	if (v->len > 65536) {
+		op_err(o, -E2BIG);
+	} else if (size && size < v->len) {
+		op_err(o, -ERANGE);
+	} else {
+		if (op_claim(o)) {
+			if (size == 0)
+				fuse_reply_xattr(o->req, v->len);
+			else
+				fuse_reply_buf(o->req, v->data, v->len);
+		}
+		op_end(o);
+	}
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char path[PATH_MAX];
+	struct op o;
 	struct buf v;
+	bool dir = false;
 	int err;
 
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
-		return foreign_xattr(name);
+	op_begin(&o, req);
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
+		op_err(&o, foreign_xattr(name));
+		return;
+	}
 	buf_init(&v, 1 << 20);
-	err = our_xattr(ctx(), path, name + strlen(XATTR_PREFIX), size, &v);
+	err = ino_path(o.fs, ino, path, &dir);
 	if (!err)
-		err = xattr_reply(&v, out, size);
+		err = our_xattr(&o, ino, path, dir, name + strlen(XATTR_PREFIX), size, &v);
+	if (err)
+		op_err(&o, err);
+	else
+		reply_value(&o, &v, size);
 	buf_release(&v);
-	return err;
 }
 
-static int fs_listxattr(const char *path, char *out, size_t size)
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	static const char names[] = XATTR_PREFIX "digest\0" XATTR_PREFIX "updated";
+	char path[PATH_MAX];
+	struct op o;
 	struct stat st;
-	int err = tree_getattr(ctx()->t, path, &st);
+	int64_t until;
+	size_t len;
+	int err;
 
-	if (err)
-		return err;
-	if (!S_ISREG(st.st_mode))
-		return 0;
-	if (size == 0)
-		return sizeof(names);
-	if (size < sizeof(names))
-		return -ERANGE;
-	memcpy(out, names, sizeof(names));
-	return sizeof(names);
+	op_begin(&o, req);
+	err = ino_path(o.fs, ino, path, NULL);
+	if (!err)
+		err = tree_stat(o.fs->t, path, &st, &until);
+	if (err) {
+		op_err(&o, err);
+		return;
+	}
+	len = S_ISREG(st.st_mode) ? sizeof(names) : 0;
+	if (size && size < len) {
+		op_err(&o, -ERANGE);
+		return;
+	}
+	if (op_claim(&o)) {
+		if (size == 0)
+			fuse_reply_xattr(req, len);
+		else
+			fuse_reply_buf(req, names, len);
+	}
+	op_end(&o);
 }
 
-/* Every call that would change something. */
-static int ro_path(const char *path)
+/* ---- every call that would change something ----------------------------------- */
+
+static void ro_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
-	(void)path;
-	return -EROFS;
+	(void)ino;
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
 }
 
-static int ro_path_mode(const char *path, mode_t mode)
+static void ro_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+	(void)parent;
+	(void)name;
 	(void)mode;
-	return ro_path(path);
+	(void)rdev;
+	fuse_reply_err(req, EROFS);
 }
 
-static int ro_mknod(const char *path, mode_t mode, dev_t dev)
+static void ro_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	(void)dev;
-	return ro_path_mode(path, mode);
+	ro_mknod(req, parent, name, mode, 0);
 }
 
-static int ro_two(const char *from, const char *to)
+static void ro_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)to;
-	return ro_path(from);
+	ro_mknod(req, parent, name, 0, 0);
 }
 
-static int ro_rename(const char *from, const char *to, unsigned int flags)
+static void ro_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	(void)link;
+	ro_mknod(req, parent, name, 0, 0);
+}
+
+static void ro_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	(void)newparent;
+	(void)newname;
 	(void)flags;
-	return ro_two(from, to);
+	ro_mknod(req, parent, name, 0, 0);
 }
 
-static int ro_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void ro_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	(void)fi;
-	return ro_path_mode(path, mode);
+	(void)ino;
+	ro_mknod(req, newparent, newname, 0, 0);
 }
 
-static int ro_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-	(void)uid;
-	(void)gid;
-	(void)fi;
-	return ro_path(path);
-}
-
-static int ro_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
-	(void)size;
-	(void)fi;
-	return ro_path(path);
-}
-
-static int ro_write(const char *path, const char *data, size_t size, off_t off, struct fuse_file_info *fi)
+static void ro_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
 	(void)data;
 	(void)size;
 	(void)off;
-	(void)fi;
-	return ro_path(path);
+	ro_setattr(req, ino, NULL, 0, fi);
 }
 
-static int ro_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void ro_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)fi;
-	return ro_path_mode(path, mode);
+	ro_mknod(req, parent, name, mode, 0);
 }
 
-static int ro_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
-{
-	(void)tv;
-	(void)fi;
-	return ro_path(path);
-}
-
-static int ro_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
+static void ro_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+			int flags)
 {
 	(void)name;
 	(void)value;
 	(void)size;
 	(void)flags;
-	return ro_path(path);
+	ro_setattr(req, ino, NULL, 0, NULL);
 }
 
-static int ro_removexattr(const char *path, const char *name)
+static void ro_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)name;
-	return ro_path(path);
+	ro_setattr(req, ino, NULL, 0, NULL);
 }
 
-static const struct fuse_operations operations = {
+static const struct fuse_lowlevel_ops operations = {
 	.init = fs_init,
 	.destroy = fs_destroy,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
 	.getattr = fs_getattr,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
 	.releasedir = fs_releasedir,
 	.open = fs_open,
 	.read = fs_read,
 	.statfs = fs_statfs,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
+	.setattr = ro_setattr,
 	.mknod = ro_mknod,
-	.mkdir = ro_path_mode,
-	.unlink = ro_path,
-	.rmdir = ro_path,
-	.symlink = ro_two,
+	.mkdir = ro_mkdir,
+	.unlink = ro_unlink,
+	.rmdir = ro_unlink,
+	.symlink = ro_symlink,
 	.rename = ro_rename,
-	.link = ro_two,
-	.chmod = ro_chmod,
-	.chown = ro_chown,
-	.truncate = ro_truncate,
+	.link = ro_link,
 	.write = ro_write,
 	.create = ro_create,
-	.utimens = ro_utimens,
 	.setxattr = ro_setxattr,
 	.removexattr = ro_removexattr,
 };
 
-const struct fuse_operations *fs_operations(void)
+const struct fuse_lowlevel_ops *fs_operations(void)
 {
 	return &operations;
 }

@@ -26,6 +26,7 @@
 #include "cache.h"
 #include "creds.h"
 #include "daemon.h"
+#include "fresh.h"
 #include "fs.h"
 #include "http.h"
 #include "log.h"
@@ -42,6 +43,7 @@ struct app {
 	struct creds creds;
 	const char *endpoint;
 	struct log *log;
+	struct fresh *fresh;
 	struct http *http;
 	struct uhub *uhub;
 	struct cache *cache;
@@ -98,27 +100,24 @@ static int build_client(struct app *a)
 	return a->uhub ? 0 : -ENOMEM;
 }
 
-/* The ttl is split between the cache and the kernel: a listing is served
- * for its first three quarters, and what the kernel was told from it
- * (entries, attributes, directory pages) it may keep for the last
- * quarter. So nothing is ever shown older than the ttl, and for a quarter
- * of it the kernel answers without asking us. */
-static int64_t cache_part_ms(unsigned ttl_s)
+/* At unmount (from the FUSE layer's thread): stop queueing background
+ * work, so the workers libfuse and bg wait for end soon. */
+static void on_end(void *arg)
 {
-	return (int64_t)ttl_s * 1000 - (int64_t)ttl_s * 1000 / 4;
-}
+	struct app *a = arg;
 
-static double kernel_part_s(unsigned ttl_s)
-{
-	return (double)((int64_t)ttl_s * 1000 / 4) / 1000.0;
+	tree_set_background(a->tree, NULL);
 }
 
 static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
+	struct fresh_config frc = {
+		.ttl_ms = (int64_t)c->ttl * 1000,
+		.neg_ttl_ms = (int64_t)c->negative_ttl * 1000,
+		.max_stale_ms = (int64_t)c->max_stale * 1000,
+	};
 	struct tree_config tc = {
-		.ttl_ms = cache_part_ms(c->ttl),
-		.neg_ttl_ms = cache_part_ms(c->negative_ttl),
 		.repo = c->repo,
 		.api_tz = c->api_tz,
 		.uid = c->uid,
@@ -126,20 +125,25 @@ static int build(struct app *a)
 		.umask = c->umask,
 		.mount_time = (int64_t)time(NULL),
 		.prefetch = c->prefetch,
-		.max_stale_ms = (int64_t)c->max_stale * 1000,
 	};
 	struct fs_config fc = {
-		.kernel_timeout = kernel_part_s(c->ttl),
-		.negative_timeout = kernel_part_s(c->negative_ttl),
-		.ttl_ms = tc.ttl_ms,
+		.deadline_ms = (int64_t)c->deadline * 1000,
 		.foreground = c->foreground,
 		.warm = !c->lazy,
+		.owner = getuid(),
+		.on_end = on_end,
+		.on_end_arg = a,
 	};
 	int err = build_client(a);
 
 	if (err)
 		return err;
-	a->cache = cache_new(c->cache_size, NULL, NULL);
+	/* One clock and one policy for the cache, the tree and the kernel. */
+	a->fresh = fresh_new(&frc);
+	if (!a->fresh)
+		return -ENOMEM;
+	tc.fresh = a->fresh;
+	a->cache = cache_new(c->cache_size, fresh_clock, a->fresh);
 	if (!a->cache)
 		return -ENOMEM;
 	a->tree = tree_new(&tc, a->uhub, a->cache, a->log);
@@ -160,6 +164,7 @@ static void teardown(struct app *a)
 	bg_free(a->bg); /* stopped at unmount already; before what its jobs use */
 	tree_free(a->tree);
 	cache_free(a->cache);
+	fresh_free(a->fresh);
 	uhub_free(a->uhub);
 	http_free(a->http);
 	log_free(a->log);

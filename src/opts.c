@@ -34,6 +34,7 @@ enum opt_key {
 	KEY_MAX_STALE,
 	KEY_MAX_RPS,
 	KEY_PREFETCH,
+	KEY_DEADLINE,
 	KEY_NUMS,
 	KEY_UID = KEY_NUMS,
 	KEY_GID,
@@ -71,6 +72,7 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("max_stale=", KEY_MAX_STALE),
     FUSE_OPT_KEY("max_rps=", KEY_MAX_RPS),
     FUSE_OPT_KEY("prefetch=", KEY_PREFETCH),
+    FUSE_OPT_KEY("deadline=", KEY_DEADLINE),
     FUSE_OPT_KEY("uid=", KEY_UID),
     FUSE_OPT_KEY("gid=", KEY_GID),
     FUSE_OPT_KEY("umask=", KEY_UMASK),
@@ -130,6 +132,7 @@ static const struct num_opt nums[KEY_NUMS] = {
     [KEY_MAX_STALE] = {"max_stale", offsetof(struct config, max_stale), 0, 86400, "a whole number of seconds"},
     [KEY_MAX_RPS] = {"max_rps", offsetof(struct config, max_rps), 0, 10000, "a whole number of requests a second"},
     [KEY_PREFETCH] = {"prefetch", offsetof(struct config, prefetch), 0, 4096, "a whole number of listings"},
+    [KEY_DEADLINE] = {"deadline", offsetof(struct config, deadline), 0, 3600, "a whole number of seconds"},
 };
 
 struct str_opt {
@@ -466,6 +469,7 @@ static void set_defaults(struct config *c)
 	c->max_stale = 600;
 	c->max_rps = 0;
 	c->prefetch = 256;
+	c->deadline = 30;
 	c->cache_size = (size_t)256 << 20;
 	c->uid = getuid();
 	c->gid = getgid();
@@ -662,9 +666,9 @@ static void usage_options(FILE *f)
 	      "                     else the key's default); must agree with SOURCE's\n"
 	      "  credentials=FILE   read the keys from FILE (see Credentials)\n"
 	      "  profile=NAME       profile in the vendor's credential.json and config.json\n"
-	      "  ttl=SECONDS        nothing shown is older than this, 0..86400 (default 60):\n"
-	      "                     a listing is reused for 3/4 of it, and the kernel keeps\n"
-	      "                     names and attributes for the last 1/4\n"
+	      "  ttl=SECONDS        nothing shown is older than this, 0..86400 (default 60),\n"
+	      "                     counted from a listing's first request; the kernel keeps\n"
+	      "                     what it was told for the time left on that listing\n"
 	      "  negative_ttl=SECONDS\n"
 	      "                     remember \"no such tag\" this long, 0..3600 (default 5)\n"
 	      "  page_size=N        Limit asked for per API page, 1..10000 (default 100)\n"
@@ -674,6 +678,9 @@ static void usage_options(FILE *f)
 	      "  max_stale=SECONDS  when a refresh fails, keep serving the last good listing\n"
 	      "                     this long past its ttl, with a warning, 0..86400\n"
 	      "                     (default 600; 0: fail at once with the error)\n"
+	      "  deadline=SECONDS   no operation waits longer; it fails with ETIMEDOUT while\n"
+	      "                     the listing goes on being fetched in the background,\n"
+	      "                     so trying again finds it, 0..3600 (default 30; 0: none)\n"
 	      "  max_rps=N          API requests a second at most, shared by all threads,\n"
 	      "                     0..10000 (default 0: no limit)\n"
 	      "  prefetch=N         after listing a directory, fetch up to N of its\n"

@@ -29,7 +29,9 @@ struct snap_rec {
 struct snap {
 	atomic_size_t refs;
 	size_t count;
-	size_t bytes; /* the whole allocation */
+	size_t bytes;	  /* the whole allocation */
+	int64_t born;	  /* see snap_born */
+	uint32_t version; /* see snap_version */
 	struct snap_rec rec[];
 	/* followed by the string area */
 };
@@ -210,6 +212,51 @@ static uint32_t pack_str(const struct snap_builder *b, size_t off, char *area, s
 	return (uint32_t)at;
 }
 
+/* FNV-1a, 32-bit: a change detector, not a defence (see snap.h). */
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t fnv_str(uint32_t h, const char *s)
+{
+	/* NULL and "" differ: the length byte of "" is 0, NULL adds 0xff. */
+	if (!s)
+		return fnv(h, "\xff", 1);
+	return fnv(h, s, strlen(s) + 1);
+}
+
+static uint32_t entry_hash(uint32_t h, const struct snap_entry *e)
+{
+	h = fnv_str(h, e->name);
+	h = fnv_str(h, e->digest);
+	h = fnv_str(h, e->time_raw);
+	return fnv(h, &e->mtime, sizeof(e->mtime));
+}
+
+static uint32_t listing_version(const struct snap *s)
+{
+	uint32_t h = 2166136261u;
+	struct snap_entry e;
+
+	for (size_t i = 0; i < s->count; i++) {
+		snap_get(s, i, &e);
+		h = entry_hash(h, &e);
+	}
+	return h ? h : 1;
+}
+
+uint32_t snap_entry_version(const struct snap_entry *e)
+{
+	uint32_t h = entry_hash(2166136261u, e);
+
+	return h ? h : 1;
+}
+
 struct snap *snap_builder_finish(struct snap_builder *b)
 {
 	struct snap *s = NULL;
@@ -235,6 +282,8 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 		s->rec[i].raw_off = pack_str(b, b->v[i].raw, area, &pos);
 		s->rec[i].mtime = b->v[i].mtime;
 	}
+	s->born = 0;
+	s->version = listing_version(s);
 out:
 	snap_builder_free(b);
 	return s;
@@ -251,11 +300,11 @@ void snap_unref(struct snap *s)
 {
 	if (!s)
 		return;
-	/* Release our writes; the last owner acquires everyone's before free. */
-	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
-		return;
-	atomic_thread_fence(memory_order_acquire);
-	free(s);
+	/* Release our writes and, for the last owner, acquire everyone's
+	 * before free (acq_rel rather than a separate fence, which TSan does
+	 * not model). */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		free(s);
 }
 
 size_t snap_count(const struct snap *s)
@@ -305,4 +354,19 @@ long snap_find(const struct snap *s, const char *name)
 size_t snap_bytes(const struct snap *s)
 {
 	return s->bytes;
+}
+
+int64_t snap_born(const struct snap *s)
+{
+	return s->born;
+}
+
+void snap_set_born(struct snap *s, int64_t born_ms)
+{
+	s->born = born_ms;
+}
+
+uint32_t snap_version(const struct snap *s)
+{
+	return s->version;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fresh.h"
 #include "names.h"
 #include "snap.h"
 #include "tagfile.h"
@@ -32,6 +33,8 @@ struct tree {
 	struct cache *c;
 	struct log *log;
 	struct bg *_Atomic bg;	/* background workers, or NULL */
+	const struct fresh *fresh;	/* the freshness policy (fresh.h) */
+	struct fresh *own_fresh;	/* made here when the caller gave none */
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -44,19 +47,31 @@ struct node {
 	char image[4096];	/* the image (or image-name prefix) */
 	struct snap_entry e;	/* the tag, or the directory's own entry */
 	int64_t mtime;
+	int64_t until;		/* earliest expiry of the listings consulted */
 	struct snap *hold[2];
 };
 
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
 static void on_ahead(void *arg, const char *key);
 
-/* After a failed refresh, the API is asked again at most this often while
- * the old listing is served: a quarter of the ttl, 1 to 30 s. */
-static int64_t stale_retry_ms(int64_t ttl_ms)
+static int64_t cache_clock(void *c)
 {
-	int64_t ms = ttl_ms / 4;
+	return cache_now(c);
+}
 
-	return ms < 1000 ? 1000 : ms > 30000 ? 30000 : ms;
+/* The policy: the caller's, or one made from cfg on the cache's clock. */
+static int set_fresh(struct tree *t, const struct tree_config *cfg, struct cache *c)
+{
+	struct fresh_config fc = {.ttl_ms = cfg->ttl_ms, .neg_ttl_ms = cfg->neg_ttl_ms,
+				  .max_stale_ms = cfg->max_stale_ms, .clock = cache_clock, .clock_arg = c};
+
+	if (!cfg->fresh && !(t->own_fresh = fresh_new(&fc)))
+		return -ENOMEM;
+	t->fresh = cfg->fresh ? cfg->fresh : t->own_fresh;
+	t->cfg.ttl_ms = fresh_ttl_ms(t->fresh);
+	t->cfg.neg_ttl_ms = fresh_neg_ttl_ms(t->fresh);
+	t->cfg.max_stale_ms = fresh_max_stale_ms(t->fresh);
+	return 0;
 }
 
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log)
@@ -74,7 +89,12 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->u = u;
 	t->c = c;
 	t->log = log;
-	cache_set_stale(c, cfg->max_stale_ms, stale_retry_ms(cfg->ttl_ms), on_stale, t);
+	if (set_fresh(t, cfg, c)) {
+		free(t->repo);
+		free(t);
+		return NULL;
+	}
+	cache_set_stale(c, t->cfg.max_stale_ms, fresh_stale_retry_ms(t->fresh), on_stale, t);
 	return t;
 }
 
@@ -82,8 +102,14 @@ void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
+	fresh_free(t->own_fresh);
 	free(t->repo);
 	free(t);
+}
+
+const struct fresh *tree_fresh(const struct tree *t)
+{
+	return t->fresh;
 }
 
 static void node_release(struct node *n)
@@ -336,7 +362,7 @@ static void on_ahead(void *arg, const char *key)
 
 void tree_set_background(struct tree *t, struct bg *b)
 {
-	int64_t ahead = t->cfg.ttl_ms >= 4000 ? t->cfg.ttl_ms / 4 : 0;
+	int64_t ahead = fresh_ahead_ms(t->fresh);
 
 	atomic_store(&t->bg, b);
 	cache_set_ahead(t->c, b ? ahead : 0, on_ahead, t);
@@ -354,22 +380,45 @@ static void prefetch(struct tree *t, enum uhub_kind k, const char *repo, const c
 	bg_push(b, prefetch_job, t, key);
 }
 
-/* The snapshot of a listing (or of one tag). When the name being looked up
- * could never exist (plausible false), only a cached snapshot is used, so
- * such lookups cost no call. */
+/* Lowers *until to the expiry of snapshot s (fresh.h, rule 3). */
+static void note(const struct tree *t, int64_t *until, const struct snap *s)
+{
+	int64_t e = fresh_expiry(t->fresh, snap_born(s));
+
+	if (e < *until)
+		*until = e;
+}
+
+/* The snapshot of a listing (or of one tag), and *until lowered to what
+ * the answer is worth: the snapshot's expiry; for a name that could never
+ * exist, neg_ttl; for the API's own "no", nothing (it is remembered here,
+ * not by the kernel). When the name being looked up could never exist
+ * (plausible false), only a cached snapshot is used, so such lookups cost
+ * no call. */
 static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag,
-		    bool plausible, struct snap **out)
+		    bool plausible, int64_t *until, struct snap **out)
 {
 	char key[KEY_MAX];
 	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .tag = tag};
+	int64_t now;
 	int err;
 
 	key_of(key, k, repo, image, tag);
 	if (!plausible) {
 		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
-		return err == -EAGAIN ? -ENOENT : err;
+		if (err == -EAGAIN) {
+			now = fresh_now(t->fresh) + t->cfg.neg_ttl_ms;
+			*until = now < *until ? now : *until;
+			return -ENOENT;
+		}
+	} else {
+		err = cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
 	}
-	return cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
+	if (!err)
+		note(t, until, *out);
+	else if (err == -ENOENT)
+		*until = 0;
+	return err;
 }
 
 /* Background job: what listing "/" does, the root's listing and the
@@ -477,7 +526,9 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
 	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
 	if (err == -EAGAIN)
-		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), &s);
+		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), &n->until, &s);
+	else if (!err)
+		note(t, &n->until, s);
 	if (err)
 		return err;
 	i = snap_find(s, tag);
@@ -576,6 +627,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 
 	memset(n, 0, sizeof(*n));
 	n->mtime = t->cfg.mount_time;
+	n->until = INT64_MAX;
 	if (t->repo) {
 		snprintf(n->repo, sizeof(n->repo), "%s", t->repo);
 		n->kind = NODE_REPO;
@@ -594,7 +646,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		 * two round trips overlap instead of following each other). */
 		if (names_maybe_component(n->repo) && !root_cached(t))
 			prefetch(t, UHUB_IMAGES, n->repo, NULL);
-		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), &s);
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), &n->until, &s);
 		if (err)
 			return err;
 		long i = snap_find(s, n->repo);
@@ -610,7 +662,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	}
 	if (!*rest)
 		return 0;
-	err = get_snap(t, UHUB_IMAGES, n->repo, NULL, NULL, plausible_path(rest), &s);
+	err = get_snap(t, UHUB_IMAGES, n->repo, NULL, NULL, plausible_path(rest), &n->until, &s);
 	if (!err) {
 		snap_unref(n->hold[0]);
 		n->hold[0] = s;
@@ -628,7 +680,52 @@ static int64_t shown_time(const struct tree *t, int64_t mtime)
 	return mtime == SNAP_NO_TIME ? t->cfg.mount_time : mtime;
 }
 
-static void dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
+/* The nanoseconds of an mtime carry a version of what the file or the
+ * directory shows (the registry's times have whole seconds, so this adds
+ * no false precision): the kernel compares mtimes to decide whether the
+ * pages it keeps of a file, or its copy of a directory listing, still
+ * hold (auto_inval_data), and a tag re-pushed within one second or a tag
+ * with no time would otherwise keep showing its old digest. Version 0
+ * (the listing is not cached: nobody can vouch for a copy the kernel
+ * has) gives a value that changes every second instead. */
+static long version_nsec(const struct tree *t, uint32_t version)
+{
+	if (!version)
+		version = (uint32_t)(fresh_now(t->fresh) / 1000) * 2654435761u | 1u;
+	return (long)(version % 1000000000u);
+}
+
+/* The version of what directory (kind, repo, image) lists, from the
+ * listings of it that are cached and fresh (imgs: its repository's image
+ * list, when the caller holds it); 0 when one is not cached. Lowers
+ * *until (may be NULL) to the expiry of a listing consulted here. */
+static uint32_t own_version(const struct tree *t, enum node_kind kind, const char *repo, const char *image,
+			    const struct snap *imgs, int64_t *until)
+{
+	char key[KEY_MAX];
+	struct snap *s = NULL;
+	uint32_t v = 0;
+
+	if (kind == NODE_DIR || (kind == NODE_REPO && imgs))
+		return snap_version(imgs);
+	if (kind == NODE_ROOT)
+		key_of(key, UHUB_REPOS, NULL, NULL, NULL);
+	else if (kind == NODE_REPO)
+		key_of(key, UHUB_IMAGES, repo, NULL, NULL);
+	else
+		key_of(key, UHUB_TAGS, repo, image, NULL);
+	if (cache_peek_quiet(t->c, key, t->cfg.ttl_ms, &s) != 0)
+		return 0;
+	v = snap_version(s);
+	if (kind == NODE_IMAGE && imgs) /* nested image directories too */
+		v = (v * 16777619u) ^ snap_version(imgs);
+	if (until)
+		note(t, until, s);
+	snap_unref(s);
+	return v ? v : 1;
+}
+
+static void dir_stat(const struct tree *t, int64_t mtime, uint32_t version, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = S_IFDIR | (0555 & ~t->cfg.umask);
@@ -637,6 +734,7 @@ static void dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
 	st->st_gid = t->cfg.gid;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, mtime);
+	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(t, version);
 }
 
 static void tag_stat(const struct tree *t, const struct snap_entry *e, struct stat *st)
@@ -650,21 +748,39 @@ static void tag_stat(const struct tree *t, const struct snap_entry *e, struct st
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, e->mtime);
+	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(t, snap_entry_version(e));
 }
 
-int tree_getattr(struct tree *t, const char *path, struct stat *st)
+int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 {
 	struct node n;
 	int err = resolve(t, path, &n);
 
-	if (err)
+	if (err) {
+		*until = n.until == INT64_MAX ? 0 : n.until;
 		return err;
-	if (n.kind == NODE_TAG)
+	}
+	if (n.kind == NODE_TAG) {
 		tag_stat(t, &n.e, st);
-	else
-		dir_stat(t, n.mtime, st);
+	} else {
+		/* A directory's attributes also vouch for the kernel's copy of
+		 * its listing: they last no longer than that listing. */
+		const struct snap *imgs = n.kind == NODE_DIR || n.kind == NODE_IMAGE ? n.hold[0] : NULL;
+		uint32_t v = own_version(t, n.kind, n.repo, n.image, imgs, &n.until);
+
+		dir_stat(t, n.mtime, v, st);
+	}
+	/* The top directory rests on no listing but its own: unknown, 0. */
+	*until = n.until == INT64_MAX ? 0 : n.until;
 	node_release(&n);
 	return 0;
+}
+
+int tree_getattr(struct tree *t, const char *path, struct stat *st)
+{
+	int64_t until;
+
+	return tree_stat(t, path, st, &until);
 }
 
 /* ---- listings -------------------------------------------------------------- */
@@ -710,7 +826,7 @@ static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t
 	clen = strcspn(rest, "/");
 	if (!rest[clen]) {
 		out->name = rest;
-		dir_stat(d->t, e.mtime, &out->st);
+		dir_stat(d->t, e.mtime, own_version(d->t, NODE_IMAGE, d->n.repo, e.name, d->list, NULL), &out->st);
 		return true;
 	}
 	snprintf(out->buf, sizeof(out->buf), "%.*s", (int)(rest - e.name + clen), e.name);
@@ -719,7 +835,7 @@ static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t
 		*next = chi;
 	if (snap_find(d->list, out->buf) >= 0)
 		return false; /* the image p/c stands on its own: listed already */
-	dir_stat(d->t, newest(d->list, clo, chi), &out->st);
+	dir_stat(d->t, newest(d->list, clo, chi), snap_version(d->list), &out->st);
 	out->name = out->buf + (rest - e.name);
 	return true;
 }
@@ -794,7 +910,8 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 
 				snap_get(d->list, (*i)++, &e);
 				out->name = e.name;
-				dir_stat(d->t, e.mtime, &out->st);
+				dir_stat(d->t, e.mtime, own_version(d->t, NODE_REPO, e.name, NULL, NULL, NULL),
+					 &out->st);
 				return true;
 			}
 			if (child_at(d, *i, out, &next)) {
@@ -849,11 +966,11 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 	if (d->n.kind == NODE_TAG)
 		err = -ENOTDIR;
 	else if (d->n.kind == NODE_ROOT)
-		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, !cached_only, &d->list);
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, !cached_only, &d->n.until, &d->list);
 	else
-		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, !cached_only, &d->list);
+		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, !cached_only, &d->n.until, &d->list);
 	if (!err && d->n.kind == NODE_IMAGE)
-		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, !cached_only, &d->tags);
+		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, !cached_only, &d->n.until, &d->tags);
 	if (err) {
 		tree_closedir(d);
 		return err;
@@ -867,6 +984,20 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 		prefetch_below(d);
 	*out = d;
 	return 0;
+}
+
+int64_t tree_dir_until(const struct tree_dir *d)
+{
+	return d->n.until == INT64_MAX ? 0 : d->n.until;
+}
+
+uint64_t tree_dir_stamp(const struct tree_dir *d)
+{
+	uint64_t h = (uint64_t)snap_born(d->list) * 1099511628211u ^ snap_version(d->list);
+
+	if (d->tags)
+		h = (h * 1099511628211u ^ (uint64_t)snap_born(d->tags)) * 1099511628211u ^ snap_version(d->tags);
+	return h ? h : 1;
 }
 
 int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)

@@ -83,16 +83,17 @@ fs_umount "$M2"
 
 # --- refresh-ahead --------------------------------------------------------------
 M3=$WORK/m3
-# ttl=8: a listing is served for 6 s (the kernel keeps what it was told
-# for the last 2), and refreshed ahead in the last quarter of those 6 s.
+# ttl=8: a listing is served for 8 s and refreshed ahead in its last
+# quarter; the kernel keeps what it was told until that quarter begins
+# (6 s), so that the directory in use is asked for then.
 fs_mount "$M3" -o ttl=8,prefetch=0 || echo "FAIL: mount ttl=8"
 ls "$M3/web/api" >/dev/null
 sim_ctl reset
-sleep 4.9 # the last quarter of the listing's 6 s
+sleep 6.3 # the last quarter of the listing's 8 s
 ls "$M3/web/api" >/dev/null
 wait_quiet
 expect_eq "a listing used late in its ttl is refreshed in the background" 1 "$(sim_count GetImageTag web api)"
-sleep 0.4 # past the first snapshot's 6 s (wait_quiet took 1 s), within the refreshed one's
+sleep 0.9 # past the first snapshot's 8 s (wait_quiet took 1 s), within the refreshed one's
 sim_ctl reset
 ls "$M3/web/api" >/dev/null
 expect_eq "then nobody waits for a refresh" 0 "$(sim_count GetImageTag web api)"

@@ -1,0 +1,433 @@
+/* inode.c — the FUSE layer's inode table (see inode.h).
+ *
+ * A `find` over a large registry has the kernel hold one inode per name,
+ * so an entry must be small and cheap: a 32-byte slot in an open-addressed
+ * table with linear probing, keyed by the inode number itself (already a
+ * well-mixed hash), grown at 3/4 load and deleted by backward shifting,
+ * so no tombstones build up under churn. Short names live in the slot;
+ * a longer one is one malloc'd copy whose pointer the slot holds.
+ */
+#include "inode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INLINE_NAME 10
+#define SALTS 4
+#define MIN_SLOTS 1024
+#define F_DIR 0x01
+#define F_LONG 0x02 /* name[] holds a char * */
+#define F_SALT_SHIFT 2
+#define PINNED UINT32_MAX /* saturated count: never freed */
+
+struct islot {
+	uint64_t ino; /* 0: empty */
+	uint64_t parent;
+	uint32_t nlookup;
+	uint8_t flags;
+	uint8_t len;
+	char name[INLINE_NAME];
+};
+
+_Static_assert(sizeof(struct islot) == 32, "an inode slot is 32 bytes");
+
+struct inode_table {
+	pthread_mutex_t mu;
+	struct islot *slot;
+	size_t mask; /* slots - 1, a power of two minus one */
+	size_t count;
+	size_t salted; /* live entries that needed a salt */
+};
+
+struct inode_table *inode_table_new(void)
+{
+	struct inode_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->slot = calloc(MIN_SLOTS, sizeof(t->slot[0]));
+	if (!t->slot || pthread_mutex_init(&t->mu, NULL)) {
+		free(t->slot);
+		free(t);
+		return NULL;
+	}
+	t->mask = MIN_SLOTS - 1;
+	return t;
+}
+
+static const char *slot_name(const struct islot *s)
+{
+	const char *p;
+
+	if (!(s->flags & F_LONG))
+		return s->name;
+	memcpy(&p, s->name, sizeof(p));
+	return p;
+}
+
+static void slot_clear(struct islot *s)
+{
+	if (s->flags & F_LONG)
+		free((char *)slot_name(s));
+	memset(s, 0, sizeof(*s));
+}
+
+void inode_table_free(struct inode_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->slot[i].ino)
+			slot_clear(&t->slot[i]);
+	free(t->slot);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* splitmix64's finaliser: spreads FNV's bits over the whole word. */
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9u;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+static uint64_t salted_hash(uint64_t parent, const char *name, bool dir, unsigned salt)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a over parent, name, kind */
+
+	for (int i = 0; i < 8; i++)
+		h = (h ^ ((parent >> (8 * i)) & 0xff)) * 1099511628211u;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	h = (h ^ (dir ? 'd' : 'f')) * 1099511628211u;
+	h = mix(h + salt);
+	return h > INODE_ROOT ? h : h + 2; /* 0 and 1 are taken */
+}
+
+uint64_t inode_hash(uint64_t parent, const char *name, bool dir)
+{
+	return salted_hash(parent, name, dir, 0);
+}
+
+/* The slot holding ino, or NULL. Lock held. */
+static struct islot *find(const struct inode_table *t, uint64_t ino)
+{
+	for (size_t i = ino & t->mask;; i = (i + 1) & t->mask) {
+		if (t->slot[i].ino == ino)
+			return &t->slot[i];
+		if (!t->slot[i].ino)
+			return NULL;
+	}
+}
+
+static bool same(const struct islot *s, uint64_t parent, const char *name, size_t len, bool dir)
+{
+	return s->parent == parent && s->len == len && !!(s->flags & F_DIR) == dir &&
+	       memcmp(slot_name(s), name, len) == 0;
+}
+
+/* Moves the entries of the old array into a table twice as large. */
+static int grow(struct inode_table *t)
+{
+	size_t n = (t->mask + 1) * 2;
+	struct islot *old = t->slot, *v = calloc(n, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	t->slot = v;
+	for (size_t i = 0, m = t->mask; i <= m; i++) {
+		size_t j;
+
+		if (!old[i].ino)
+			continue;
+		for (j = old[i].ino & (n - 1); v[j].ino; j = (j + 1) & (n - 1))
+			;
+		v[j] = old[i];
+	}
+	t->mask = n - 1;
+	free(old);
+	return 0;
+}
+
+/* A new slot for ino (absent). Lock held. */
+static int insert(struct inode_table *t, uint64_t ino, uint64_t parent, const char *name, size_t len, bool dir,
+		  unsigned salt)
+{
+	struct islot *s;
+	size_t i;
+	char *copy = NULL;
+
+	if ((t->count + 1) * 4 > (t->mask + 1) * 3 && grow(t))
+		return -ENOMEM;
+	if (len > INLINE_NAME) {
+		copy = malloc(len + 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, name, len + 1);
+	}
+	for (i = ino & t->mask; t->slot[i].ino; i = (i + 1) & t->mask)
+		;
+	s = &t->slot[i];
+	s->ino = ino;
+	s->parent = parent;
+	s->nlookup = 1;
+	s->len = (uint8_t)len;
+	s->flags = (uint8_t)((dir ? F_DIR : 0) | (salt << F_SALT_SHIFT) | (copy ? F_LONG : 0));
+	if (copy)
+		memcpy(s->name, &copy, sizeof(copy));
+	else
+		memcpy(s->name, name, len);
+	t->count++;
+	t->salted += salt > 0;
+	return 0;
+}
+
+static bool known(const struct inode_table *t, uint64_t ino)
+{
+	return ino == INODE_ROOT || find(t, ino);
+}
+
+int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	size_t len = strlen(name);
+	int free_salt = -1, err = 0;
+
+	if (len == 0 || len > 255)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&t->mu);
+	if (!known(t, parent)) {
+		err = -ESTALE;
+		goto out;
+	}
+	for (unsigned salt = 0; salt < SALTS; salt++) {
+		uint64_t h = salted_hash(parent, name, dir, salt);
+		struct islot *s = find(t, h);
+
+		if (s && same(s, parent, name, len, dir)) {
+			if (s->nlookup != PINNED)
+				s->nlookup++;
+			*ino = h;
+			goto out;
+		}
+		if (!s && free_salt < 0)
+			free_salt = (int)salt;
+		if (!s && !t->salted)
+			break; /* no salted entry lives: nothing further to find */
+	}
+	if (free_salt < 0) {
+		err = -EOVERFLOW;
+		goto out;
+	}
+	*ino = salted_hash(parent, name, dir, (unsigned)free_salt);
+	err = insert(t, *ino, parent, name, len, dir, (unsigned)free_salt);
+out:
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+/* Deletes slot i and shifts the entries after it back into the gap, so
+ * that every probe sequence stays unbroken. Lock held. */
+static void delete_at(struct inode_table *t, size_t i)
+{
+	size_t j = i;
+
+	t->salted -= (t->slot[i].flags >> F_SALT_SHIFT) > 0;
+	slot_clear(&t->slot[i]);
+	t->count--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & t->mask;
+		if (!t->slot[j].ino)
+			return;
+		home = t->slot[j].ino & t->mask;
+		/* Leave j where it is if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		t->slot[i] = t->slot[j];
+		memset(&t->slot[j], 0, sizeof(t->slot[j]));
+		i = j;
+	}
+}
+
+bool inode_forget(struct inode_table *t, uint64_t ino, uint64_t n, bool *was_dir)
+{
+	struct islot *s;
+	bool freed = false;
+
+	if (ino == INODE_ROOT || !n)
+		return false;
+	pthread_mutex_lock(&t->mu);
+	s = find(t, ino);
+	if (s && s->nlookup != PINNED) {
+		if (n >= s->nlookup) {
+			if (was_dir)
+				*was_dir = s->flags & F_DIR;
+			delete_at(t, (size_t)(s - t->slot));
+			freed = true;
+		} else {
+			s->nlookup -= (uint32_t)n;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return freed;
+}
+
+int inode_parent(struct inode_table *t, uint64_t ino, uint64_t *parent)
+{
+	const struct islot *s;
+
+	if (ino == INODE_ROOT) {
+		*parent = INODE_ROOT;
+		return 0;
+	}
+	pthread_mutex_lock(&t->mu);
+	s = find(t, ino);
+	if (s)
+		*parent = s->parent;
+	pthread_mutex_unlock(&t->mu);
+	return s ? 0 : -ESTALE;
+}
+
+int inode_ref_known(struct inode_table *t, uint64_t ino, bool parent, uint64_t *out, bool *dir)
+{
+	struct islot *s;
+	int err = 0;
+
+	pthread_mutex_lock(&t->mu);
+	s = ino == INODE_ROOT ? NULL : find(t, ino);
+	if (s && parent) {
+		ino = s->parent;
+		s = ino == INODE_ROOT ? NULL : find(t, ino);
+	}
+	if (ino == INODE_ROOT) {
+		*out = INODE_ROOT;
+		*dir = true;
+	} else if (!s) {
+		err = -ESTALE;
+	} else {
+		if (s->nlookup != PINNED)
+			s->nlookup++;
+		*out = ino;
+		*dir = s->flags & F_DIR;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+/* Writes the path of s into buf, right-aligned ending at buf + n - 1;
+ * *start receives where it begins. -ENAMETOOLONG, or -ESTALE when an
+ * ancestor is no longer known (the kernel may forget a directory while a
+ * handle-opened child lives). Lock held. */
+static int build_path(const struct inode_table *t, const struct islot *s, char *buf, size_t n, char **start)
+{
+	char *p = buf + n - 1;
+
+	*p = '\0';
+	for (;;) {
+		size_t len = s->len;
+
+		if ((size_t)(p - buf) < len + 1)
+			return -ENAMETOOLONG;
+		p -= len;
+		memcpy(p, slot_name(s), len);
+		*--p = '/';
+		if (s->parent == INODE_ROOT)
+			break;
+		s = find(t, s->parent);
+		if (!s)
+			return -ESTALE;
+	}
+	*start = p;
+	return 0;
+}
+
+int inode_path(struct inode_table *t, uint64_t ino, char *buf, size_t n, bool *dir)
+{
+	const struct islot *s;
+	char *p = NULL;
+	int err;
+
+	if (n < 2)
+		return -ENAMETOOLONG;
+	if (ino == INODE_ROOT) {
+		memcpy(buf, "/", 2);
+		if (dir)
+			*dir = true;
+		return 0;
+	}
+	pthread_mutex_lock(&t->mu);
+	s = find(t, ino);
+	err = s ? build_path(t, s, buf, n, &p) : -ESTALE;
+	if (!err) {
+		if (dir)
+			*dir = s->flags & F_DIR;
+		memmove(buf, p, strlen(p) + 1);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+size_t inode_count(struct inode_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->count;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+/* Appends slot s to l (arrays sized by the caller). */
+static void list_add(struct inode_list *l, const struct islot *s, size_t *pos)
+{
+	struct inode_item *it = &l->v[l->n++];
+
+	it->ino = s->ino;
+	it->parent = s->parent;
+	it->dir = s->flags & F_DIR;
+	it->name_off = (uint32_t)*pos;
+	memcpy(l->names + *pos, slot_name(s), s->len);
+	l->names[*pos + s->len] = '\0';
+	*pos += s->len + 1u;
+}
+
+int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *out)
+{
+	size_t n = 0, bytes = 0, pos = 0;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent)) {
+			n++;
+			bytes += t->slot[i].len + 1u;
+		}
+	out->v = malloc((n ? n : 1) * sizeof(out->v[0]));
+	out->names = malloc(bytes ? bytes : 1);
+	if (!out->v || !out->names || bytes > UINT32_MAX) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent))
+			list_add(out, &t->slot[i], &pos);
+out:
+	pthread_mutex_unlock(&t->mu);
+	if (err)
+		inode_list_release(out);
+	return err;
+}
+
+void inode_list_release(struct inode_list *l)
+{
+	free(l->v);
+	free(l->names);
+	memset(l, 0, sizeof(*l));
+}
