@@ -45,9 +45,12 @@ SIMUNIT_SRC := $(wildcard tests/simunit/test_*.c)
 SIMUNIT_BIN := $(SIMUNIT_SRC:tests/simunit/%.c=$(B)/tests/%)
 SIM_LIBOBJ  := $(filter-out $(B)/tests/sim/sim_main.o,$(SIM_OBJ))
 UNIT_BIN    += $(SIMUNIT_BIN)
+# Small programs the integration tests run (system calls the shell lacks).
+HELPER_SRC  := $(wildcard tests/helpers/*.c)
+HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
 
 .PHONY: all deps check unit integration demo clean install uninstall format lint-man
-all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN)
+all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN) $(HELPER_BIN)
 
 deps:
 	@scripts/install-deps.sh
@@ -81,6 +84,10 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libim
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+$(B)/tests/helpers/%: $(B)/tests/helpers/%.o
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 $(SIMUNIT_BIN): $(B)/tests/%: $(B)/tests/simunit/%.o $(SIM_LIBOBJ) $(B)/libimgtagfs.a
 	@mkdir -p $(@D)
 	@$(if $(V),,echo "  LD      $@")
@@ -93,7 +100,7 @@ check: deps
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
 
-integration: $(B)/imgtagfs $(B)/uhub-sim
+integration: $(B)/imgtagfs $(B)/uhub-sim $(HELPER_BIN)
 	@B=$(B) scripts/run-integration.sh
 
 demo: deps

@@ -17,8 +17,11 @@
  * per entry; names over 10 bytes take one). Counts follow the low-level
  * FUSE protocol exactly: every entry reply (LOOKUP, each READDIRPLUS entry
  * with a node id) adds one, FORGET and BATCH_FORGET take them back, and an
- * entry is freed when its count reaches zero. The root is not in the
- * table and is never forgotten.
+ * entry is freed when its count reaches zero. Each entry also holds one
+ * count on its parent, so a directory stays known (and its children's
+ * paths can be built) while anything below it is known, even when the
+ * kernel forgot the directory itself. The root is not in the table and is
+ * never forgotten.
  * Thread-safe: one mutex, a leaf (nothing is called with it held).
  */
 #ifndef IMGTAGFS_INODE_H
@@ -45,6 +48,11 @@ uint64_t inode_hash(uint64_t parent, const char *name, bool dir);
  * 0, -ENOMEM, -EOVERFLOW (see above), -ESTALE (parent unknown),
  * -ENAMETOOLONG. */
 int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino);
+/* The same for a whole path ("/repo/image/tag"): its directories are
+ * found or added holding no lookup of their own (only their children's),
+ * the last component gets one. For a bare inode found again by its path
+ * (open_by_handle_at after the kernel forgot it). */
+int inode_ref_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino);
 /* Adds one lookup to a known ino (the kernel's LOOKUP of "." on a bare
  * inode, or of ".." for its parent: parent 1 asks for ino's parent).
  * 0 and *out, or -ESTALE. */

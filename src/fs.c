@@ -438,6 +438,94 @@ static bool is_dot(const char *name)
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 }
 
+/* A search of the cached listings for the path whose inode number is
+ * want (a handle the kernel kept while it forgot the inode). */
+struct hunt {
+	struct imgtagfs *fs;
+	uint64_t want;
+	char path[PATH_MAX];
+	bool found, dir;
+	int depth;
+	uint64_t at; /* the number of the directory being read */
+	size_t len;  /* of its path in path */
+};
+
+static int hunt_dir(struct hunt *h);
+
+static int hunt_entry(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	struct hunt *h = arg;
+	bool dir;
+	size_t len = h->len, nl = strlen(name);
+	uint64_t at = h->at, ino;
+
+	(void)next;
+	if (!st)
+		return 0; /* "." and ".." */
+	dir = S_ISDIR(st->st_mode);
+	ino = inode_hash(at, name, dir);
+	if (len + 1 + nl >= sizeof(h->path))
+		return 0;
+	snprintf(h->path + len, sizeof(h->path) - len, "%s%s", len > 1 ? "/" : "", name);
+	if (ino == h->want) {
+		h->found = true;
+		h->dir = dir;
+		return 1;
+	}
+	if (dir && h->depth < 32) {
+		h->at = ino;
+		h->len = strlen(h->path);
+		h->depth++;
+		hunt_dir(h);
+		h->depth--;
+		h->at = at;
+		h->len = len;
+		if (h->found)
+			return 1;
+	}
+	h->path[len] = '\0';
+	return 0;
+}
+
+/* Reads the cached listing of h->path (never fetching one). */
+static int hunt_dir(struct hunt *h)
+{
+	struct tree_dir *d;
+	int err = tree_opendir_cached(h->fs->t, h->path, &d);
+
+	if (err)
+		return err;
+	err = tree_dir_read(d, 0, hunt_entry, h);
+	tree_closedir(d);
+	return err;
+}
+
+/* The kernel asks for a bare inode it forgot (open_by_handle_at after
+ * drop_caches): the number is a hash of the path, so find the path among
+ * the cached listings and make the entries again. Only numbers without a
+ * collision salt can be found; a listing not cached any more: ESTALE. */
+static int resurrect(struct imgtagfs *fs, uint64_t ino, uint64_t *got, bool *dir)
+{
+	struct hunt *h = calloc(1, sizeof(*h));
+	int err = -ESTALE;
+
+	if (!h)
+		return -ENOMEM;
+	h->fs = fs;
+	h->want = ino;
+	h->at = INODE_ROOT;
+	memcpy(h->path, "/", 2);
+	h->len = 1;
+	hunt_dir(h);
+	if (h->found && (err = inode_ref_path(fs->inodes, h->path, h->dir, got)) == 0 && *got != ino) {
+		inode_forget(fs->inodes, *got, 1, NULL); /* taken by a colliding path */
+		err = -ESTALE;
+	}
+	*dir = h->dir;
+	free(h);
+	return err;
+}
+
 /* LOOKUP of "." or ".." names the inode itself or its parent: the kernel
  * asks so for a bare inode (open_by_handle_at, NFS re-export). */
 static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
@@ -448,6 +536,9 @@ static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
 	int64_t until;
 	bool dir;
 	int err = path ? inode_ref_known(o->fs->inodes, ino, name[1] == '.', &got, &dir) : -ENOMEM;
+
+	if (err == -ESTALE && !name[1])
+		err = resurrect(o->fs, ino, &got, &dir);
 
 	if (!err && (err = ino_path(o->fs, got, path, NULL)) == 0)
 		err = tree_stat(o->fs->t, path, &st, &until);

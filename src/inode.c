@@ -154,9 +154,10 @@ static int grow(struct inode_table *t)
 	return 0;
 }
 
-/* A new slot for ino (absent). Lock held. */
+/* A new slot for ino (absent) holding count lookups; it holds one on its
+ * parent in turn. Lock held. */
 static int insert(struct inode_table *t, uint64_t ino, uint64_t parent, const char *name, size_t len, bool dir,
-		  unsigned salt)
+		  unsigned salt, uint32_t count)
 {
 	struct islot *s;
 	size_t i;
@@ -175,7 +176,7 @@ static int insert(struct inode_table *t, uint64_t ino, uint64_t parent, const ch
 	s = &t->slot[i];
 	s->ino = ino;
 	s->parent = parent;
-	s->nlookup = 1;
+	s->nlookup = count;
 	s->len = (uint8_t)len;
 	s->flags = (uint8_t)((dir ? F_DIR : 0) | (salt << F_SALT_SHIFT) | (copy ? F_LONG : 0));
 	if (copy)
@@ -184,6 +185,8 @@ static int insert(struct inode_table *t, uint64_t ino, uint64_t parent, const ch
 		memcpy(s->name, name, len);
 	t->count++;
 	t->salted += salt > 0;
+	if (parent != INODE_ROOT && (s = find(t, parent)) && s->nlookup != PINNED)
+		s->nlookup++;
 	return 0;
 }
 
@@ -192,41 +195,72 @@ static bool known(const struct inode_table *t, uint64_t ino)
 	return ino == INODE_ROOT || find(t, ino);
 }
 
-int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+/* Finds or adds (parent, name) and adds count lookups to it. Lock held. */
+static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint32_t count,
+		      uint64_t *ino)
 {
 	size_t len = strlen(name);
-	int free_salt = -1, err = 0;
+	int free_salt = -1;
 
 	if (len == 0 || len > 255)
 		return -ENAMETOOLONG;
-	pthread_mutex_lock(&t->mu);
-	if (!known(t, parent)) {
-		err = -ESTALE;
-		goto out;
-	}
+	if (!known(t, parent))
+		return -ESTALE;
 	for (unsigned salt = 0; salt < SALTS; salt++) {
 		uint64_t h = salted_hash(parent, name, dir, salt);
 		struct islot *s = find(t, h);
 
 		if (s && same(s, parent, name, len, dir)) {
 			if (s->nlookup != PINNED)
-				s->nlookup++;
+				s->nlookup = s->nlookup > PINNED - count ? PINNED : s->nlookup + count;
 			*ino = h;
-			goto out;
+			return 0;
 		}
 		if (!s && free_salt < 0)
 			free_salt = (int)salt;
 		if (!s && !t->salted)
 			break; /* no salted entry lives: nothing further to find */
 	}
-	if (free_salt < 0) {
-		err = -EOVERFLOW;
-		goto out;
-	}
+	if (free_salt < 0)
+		return -EOVERFLOW;
 	*ino = salted_hash(parent, name, dir, (unsigned)free_salt);
-	err = insert(t, *ino, parent, name, len, dir, (unsigned)free_salt);
-out:
+	return insert(t, *ino, parent, name, len, dir, (unsigned)free_salt, count);
+}
+
+int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	int err;
+
+	pthread_mutex_lock(&t->mu);
+	err = ref_locked(t, parent, name, dir, 1, ino);
 	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+int inode_ref_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino)
+{
+	char comp[256];
+	uint64_t at = INODE_ROOT;
+	int err = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (const char *p = path + strspn(path, "/"); *p && !err;) {
+		size_t n = strcspn(p, "/");
+		bool last = !p[n] || !p[n + strspn(p + n, "/")];
+
+		if (n >= sizeof(comp)) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		/* Ancestors are held by their children alone. */
+		err = ref_locked(t, at, comp, last ? dir : true, last ? 1 : 0, &at);
+		p += n;
+		p += strspn(p, "/");
+	}
+	pthread_mutex_unlock(&t->mu);
+	*ino = at;
 	return err;
 }
 
@@ -255,25 +289,41 @@ static void delete_at(struct inode_table *t, size_t i)
 	}
 }
 
+/* Takes n lookups from ino; an entry at zero goes, and gives back the one
+ * it held on its parent. *was_dir says what the first one was. Lock held. */
+static bool release(struct inode_table *t, uint64_t ino, uint64_t n, bool *was_dir)
+{
+	bool freed = false;
+
+	while (ino != INODE_ROOT && n) {
+		struct islot *s = find(t, ino);
+		uint64_t parent;
+
+		if (!s || s->nlookup == PINNED)
+			break;
+		if (n < s->nlookup) {
+			s->nlookup -= (uint32_t)n;
+			break;
+		}
+		if (!freed && was_dir)
+			*was_dir = s->flags & F_DIR;
+		freed = true;
+		parent = s->parent;
+		delete_at(t, (size_t)(s - t->slot));
+		ino = parent;
+		n = 1;
+	}
+	return freed;
+}
+
 bool inode_forget(struct inode_table *t, uint64_t ino, uint64_t n, bool *was_dir)
 {
-	struct islot *s;
-	bool freed = false;
+	bool freed;
 
 	if (ino == INODE_ROOT || !n)
 		return false;
 	pthread_mutex_lock(&t->mu);
-	s = find(t, ino);
-	if (s && s->nlookup != PINNED) {
-		if (n >= s->nlookup) {
-			if (was_dir)
-				*was_dir = s->flags & F_DIR;
-			delete_at(t, (size_t)(s - t->slot));
-			freed = true;
-		} else {
-			s->nlookup -= (uint32_t)n;
-		}
-	}
+	freed = release(t, ino, n, was_dir);
 	pthread_mutex_unlock(&t->mu);
 	return freed;
 }

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# test_kernel.sh — the kernel's caches follow the ttl (issues 10 and 13):
+# warm walks make no upcall, yet nothing the kernel shows is older than
+# ttl (a same-second re-push, a rewound descriptor, a slow fill); a refresh
+# and SIGHUP reach the kernel at once (pushes, deletes); inode numbers are
+# stable; file handles survive dropped caches; the deadline bounds every
+# wait; only the owner and root may refresh, at a bounded rate.
+# Assertions are counts (stats, API calls) with bounds, never tight times.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+need_fuse
+
+DIRTOOL=$BUILD/tests/helpers/dirtool
+stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
+# stats_sum MNT: lookups + readdirs + opens + getattrs, in one line
+kstats() { echo "$(stat_of "$1" fuse_lookups) $(stat_of "$1" fuse_readdirs) $(stat_of "$1" fuse_opens)"; }
+digest() { printf 'sha256:%s' "$(printf "$1%.0s" {1..64})"; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+sim_start --gen "repos=2,images=6,tags=40,seed=3,nested=2" || exit 1
+
+# --- warm walks: nothing reaches the daemon within the ttl ------------------
+M=$WORK/m
+fs_mount "$M" -o ttl=60 || { echo "FAIL: mount"; exit 1; }
+find "$M" >"$WORK/find1"
+wait_quiet
+grep -rl sha256 "$M" >"$WORK/grep1"
+before=$(kstats "$M")
+sim_ctl reset
+find "$M" >"$WORK/find2"
+grep -rl sha256 "$M" >"$WORK/grep2"
+after=$(kstats "$M")
+expect_eq "warm find and grep -r: 0 lookups, 0 readdirs, 0 opens reach the daemon" "$before" "$after"
+expect_eq "warm walks: 0 API calls" 0 "$(sim_count '*')"
+ok "warm find lists the same tree" cmp -s "$WORK/find1" "$WORK/find2"
+ok "warm grep finds the same files" cmp -s "$WORK/grep1" "$WORK/grep2"
+files=$(grep -c . "$WORK/grep1")
+ok "grep -rl found every tag ($files)" test "$files" -ge 400
+expect_eq "no two paths share an inode number" "" "$(find "$M" -printf '%i\n' | sort | uniq -d | head -3)"
+ok "the daemon counts the inodes the kernel holds" test "$(stat_of "$M" inodes)" -gt "$files"
+
+# --- file handles (what NFS re-export uses) survive dropped caches ---------------
+# (while the listings they came from are cached: see the README)
+tag=$(head -1 "$WORK/grep1")
+h=$("$DIRTOOL" handle "$tag")
+hd=$("$DIRTOOL" handle "$(dirname "$tag")")
+want=$(cat "$tag")
+drop_caches
+expect_eq "open_by_handle_at after drop_caches: same bytes" "$want" "$("$DIRTOOL" byhandle "$M" "$h")"
+expect_eq "open_by_handle_at of a directory after drop_caches" "dir" "$("$DIRTOOL" byhandle "$M" "$hd")"
+# --- stable inode numbers ------------------------------------------------------
+tag=$(head -1 "$WORK/grep1")
+ino1=$(stat -c %i "$tag")
+dino1=$(stat -c %i "$(dirname "$tag")")
+kill -HUP "$FS_PID"
+sleep 0.3
+drop_caches
+expect_eq "a tag's inode number survives SIGHUP and drop_caches" "$ino1" "$(stat -c %i "$tag")"
+expect_eq "a directory's too" "$dino1" "$(stat -c %i "$(dirname "$tag")")"
+
+fs_umount "$M"
+fs_mount "$M" -o ttl=60 || echo "FAIL: remount"
+expect_eq "a tag's inode number survives a remount" "$ino1" "$(stat -c %i "$tag")"
+fs_umount "$M"
+
+sim_stop
+sim_start --data "$top/tests/data/test-registry.json" || exit 1
+
+# --- same-second re-push: the kernel drops the old pages --------------------------
+M2=$WORK/m2
+fs_mount "$M2" -o ttl=3,lazy,prefetch=0 || echo "FAIL: mount ttl=3"
+sim_ctl "push?repo=web&image=api&tag=same&digest=$(digest a)&time=1795800000"
+ls "$M2/web/api" >/dev/null
+ok "the tag as first pushed" grep -q "$(digest a)" "$M2/web/api/same"
+sim_ctl "push?repo=web&image=api&tag=same&digest=$(digest b)&time=1795800000"
+sleep 3.6
+expect_eq "re-pushed within the same second: cat shows the new digest within ttl" \
+	"digest: $(digest b)" "$(head -1 "$M2/web/api/same")"
+expect_eq "grep -rl finds it by its new digest" "$M2/web/api/same" "$(grep -rl "$(digest b)" "$M2/web")"
+expect_eq "and not by its old one" "" "$(grep -rl "$(digest a)" "$M2/web")"
+
+# --- a rewound descriptor older than ttl shows the current listing -------------------
+"$DIRTOOL" rewind "$M2/web/api" 5 >"$WORK/rewind" &
+rw=$!
+sleep 1
+sim_ctl "push?repo=web&image=api&tag=pushed-while-open&digest=$(digest c)"
+wait "$rw"
+ok "before the rewind: not yet there" bash -c "sed '/^--$/q' '$WORK/rewind' | grep -vqx pushed-while-open"
+ok "after rewinddir past ttl: the tag pushed meanwhile" bash -c "sed '1,/^--$/d' '$WORK/rewind' | grep -qx pushed-while-open"
+fs_umount "$M2"
+
+# --- refresh and SIGHUP reach the kernel at once (ttl=600) ------------------------------
+M3=$WORK/m3
+fs_mount "$M3" -o ttl=600,prefetch=0 || echo "FAIL: mount ttl=600"
+ls -l "$M3/web/api" >/dev/null
+stat "$M3/web/api/v1.4.1" >/dev/null
+sim_ctl "push?repo=web&image=api&tag=v5&digest=$(digest d)"
+sim_ctl "delete?repo=web&image=api&tag=v1.4.1"
+ok "before the refresh, the kernel still has the old listing" test -e "$M3/web/api/v1.4.1"
+getfattr -n user.imgtagfs.refresh "$M3/web/api" >/dev/null 2>&1
+ok "refresh: a deleted tag is gone at once" test ! -e "$M3/web/api/v1.4.1"
+ok "refresh: a pushed tag is there at once" grep -qx v5 <(ls "$M3/web/api")
+ok "refresh: and readable" grep -q "$(digest d)" "$M3/web/api/v5"
+sim_ctl "delete?repo=web&image=api&tag=v5"
+kill -HUP "$FS_PID"
+sleep 0.5
+ok "SIGHUP: a deleted tag is gone at once" test ! -e "$M3/web/api/v5"
+
+# --- refresh: the owner and root only, at a bounded rate -------------------------
+sim_ctl reset
+n=0
+for i in $(seq 30); do
+	getfattr -n user.imgtagfs.refresh "$M3/web/api" >/dev/null 2>&1 && n=$((n + 1))
+done
+ok "30 refreshes at once: at most the burst is honoured ($n)" test "$n" -le 12
+fs_umount "$M3"
+chmod 755 "$WORK"
+fs_mount "$M3" -o ttl=600,prefetch=0,allow_other || echo "FAIL: mount allow_other"
+ls "$M3/web/api" >/dev/null
+sim_ctl reset
+if command -v setpriv >/dev/null; then
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups getfattr -n user.imgtagfs.refresh "$M3/web/api" 2>&1)
+	ok "another user may not refresh (EPERM): $out" grep -q "Operation not permitted" <<<"$out"
+	ok "another user may still read" setpriv --reuid=65534 --regid=65534 --clear-groups cat "$M3/web/api/v1.4.2"
+	ls "$M3/web/api" >/dev/null
+	expect_eq "a refused refresh costs no API call" 0 "$(sim_count GetImageTag)"
+else
+	echo "SKIP: setpriv missing: the other-user refresh check"
+fi
+fs_umount "$M3"
+chmod 700 "$WORK"
+
+# --- the ttl counts from a fill's first request ----------------------------------
+# web/mid: 350 tags, 4 pages; at 1.5 s a round trip the fill takes about
+# 3 s (the first page, then the rest in parallel). With ttl=4 the listing
+# expires 4 s after its first request, 1 s after the fill ended: asked
+# 2 s after the fill, the daemon must fetch it again.
+M4=$WORK/m4
+fs_mount "$M4" -o ttl=4,lazy,prefetch=0 || echo "FAIL: mount ttl=4"
+ls "$M4/web" >/dev/null
+sim_ctl "config?latency_ms=1500"
+ls "$M4/web/mid" >/dev/null
+sim_ctl reset
+sleep 2
+ls "$M4/web/mid" >/dev/null
+ok "2 s after a 3 s fill with ttl=4, the listing is fetched again" test "$(sim_count GetImageTag web mid)" -ge 1
+sim_ctl "config?latency_ms=0"
+fs_umount "$M4"
+
+# --- the deadline: no caller waits longer -------------------------------------------
+M5=$WORK/m5
+fs_mount "$M5" -o ttl=60,lazy,prefetch=0,deadline=1 || echo "FAIL: mount deadline=1"
+ls "$M5/web" >/dev/null
+sim_ctl "config?latency_ms=2500"
+t0=$(date +%s%N)
+out=$(ls "$M5/web/mid" 2>&1)
+t1=$(date +%s%N)
+ok "deadline=1: a 5 s listing fails with ETIMEDOUT ($out)" grep -q "timed out" <<<"$out"
+ok "deadline=1: within the deadline and a margin ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 2500
+sleep 5
+sim_ctl reset
+ok "the fill went on: trying again later finds it" test "$(ls "$M5/web/mid" | wc -l)" -eq 350
+expect_eq "without another call" 0 "$(sim_count GetImageTag web mid)"
+ok "the stats count the request that ran out of time" test "$(stat_of "$M5" deadline_timeouts)" -ge 1
+sim_ctl "config?latency_ms=0"
+fs_umount "$M5"
+
+summary
