@@ -153,15 +153,18 @@ expect_eq() { # expect_eq DESCRIPTION WANT GOT
 	fi
 }
 
-# Sanitizer reports from the daemon or the simulator fail the suite.
+# Sanitizer reports from the daemon or the simulator fail the suite:
+# AddressSanitizer, LeakSanitizer, UBSan and ThreadSanitizer (whose reports
+# are warnings, and whose exit status 66 would otherwise go unexplained).
+SAN_REPORT='ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: |runtime error:'
 sanitizer_check() {
 	local f
 	for f in "$WORK/fs.log" "$WORK/sim.err"; do
 		[[ -f $f ]] || continue
-		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+		if grep -qE "$SAN_REPORT" "$f"; then
 			FAIL=$((FAIL + 1))
 			echo "FAIL: sanitizer report in $(basename "$f"):" >&2
-			grep -E -A8 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | head -40 >&2
+			grep -E -A12 "$SAN_REPORT" "$f" | head -60 >&2
 		fi
 	done
 }

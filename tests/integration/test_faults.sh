@@ -117,7 +117,7 @@ mount_as() { # mount_as VAR MNT OPTS: mounts, sets VAR to the daemon's pid
 # The daemon's memory ceiling: 200 MB; ASan's shadow and quarantine need
 # more, so a sanitized build gets 1 GB.
 RSS_LIMIT_KB=204800
-grep -qa __asan_init "$FS_BIN" && RSS_LIMIT_KB=1048576
+grep -qaE "__(a|t)san_init" "$FS_BIN" && RSS_LIMIT_KB=1048576
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 MA=$WORK/a MB=$WORK/b MC=$WORK/c

@@ -70,7 +70,7 @@ STOP=$WORK/stop
 # The daemon's memory ceiling: 200 MB; ASan's shadow and quarantine need
 # more, so a sanitized build gets 1 GB.
 RSS_LIMIT_KB=204800
-grep -qa __asan_init "$FS_BIN" && RSS_LIMIT_KB=1048576
+grep -qaE "__(a|t)san_init" "$FS_BIN" && RSS_LIMIT_KB=1048576
 
 # ---- the background: faults, pushes, a watchdog ------------------------------
 
