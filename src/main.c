@@ -29,6 +29,7 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "names.h"
 #include "opts.h"
 #include "tree.h"
 #include "uhub.h"
@@ -180,7 +181,7 @@ static int run_check(struct app *a)
 {
 	struct timespec t0;
 	struct uhub_list l;
-	char why[512] = "";
+	char why[512] = "", shown[4 * sizeof(why)];
 	const char *project = pick_project(a);
 	int err;
 
@@ -189,7 +190,8 @@ static int run_check(struct app *a)
 	printf("project:     %s\n", project ? project : "(the key's default)");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = uhub_probe(a->uhub, why, sizeof(why));
-	printf("signed call: %s (%.0f ms)\n", err ? why : "ok", elapsed_ms(&t0));
+	/* why may quote the server's message: shown as the logs show names. */
+	printf("signed call: %s (%.0f ms)\n", err ? log_printable(why, shown, sizeof(shown)) : "ok", elapsed_ms(&t0));
 	if (err)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -199,8 +201,10 @@ static int run_check(struct app *a)
 		return 1;
 	}
 	printf("repositories: %zu (%.0f ms)\n", l.n, elapsed_ms(&t0));
+	/* A name with a newline would print a line of its own choosing. */
 	for (size_t i = 0; i < l.n && i < 20; i++)
-		printf("  %s\n", l.v[i].name);
+		printf("  %s%s\n", log_printable(l.v[i].name, shown, sizeof(shown)),
+		       names_valid_component(l.v[i].name, strlen(l.v[i].name)) ? "" : " (not shown: not a file name)");
 	uhub_list_release(&l);
 	return 0;
 }
@@ -225,7 +229,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct app a;
-	char err[1024] = "", why[512] = "";
+	char err[1024] = "", why[512] = "", shown[4 * sizeof(why)];
 	int rc = 1, fail = 1;
 
 	memset(&a, 0, sizeof(a));
@@ -266,7 +270,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!a.cfg.lazy && uhub_probe(a.uhub, why, sizeof(why))) {
-		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source, why);
+		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source,
+			log_printable(why, shown, sizeof(shown)));
 		rc = fail;
 		goto out;
 	}
