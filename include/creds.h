@@ -13,11 +13,15 @@
  *      (~/.ucloud/config.json or UCLOUD_SHARED_CONFIG_FILE) is optional
  *      and read only for this source; it also gives project and base_url.
  * The first source present decides: a broken one is an error, not skipped.
- * Every file read (credentials and config) is opened following symlinks
- * and then checked on the opened descriptor: a regular file, at most
- * 64 KiB, owned by root or the caller (euid), with no group/other mode
- * bits (else refused: "... is readable by group or others (mode 0644);
- * run: chmod 600 FILE"). Keys are wiped from memory on release and never
+ * Every file read (credentials and config) is first opened O_PATH without
+ * following a link (which opens nothing: a FIFO or device at the path is
+ * never opened for real) and checked on that descriptor: a regular file,
+ * at most 64 KiB, owned by root or the caller (euid), with no group/other
+ * mode bits (else refused: "... is readable by group or others (mode
+ * 0644); run: chmod 600 FILE"). A symbolic link is followed one step, and
+ * only if root or the caller owns the link; a link to a link is refused.
+ * The checked inode is then opened for reading through /proc/self/fd
+ * (no /proc: refused). Keys are wiped from memory on release and never
  * printed: no message quotes a file's contents. Not thread-safe (runs in
  * main).
  */
