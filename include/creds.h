@@ -57,5 +57,15 @@ struct creds_query {
 int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t errlen);
 /* Wipes and frees. Safe on a zeroed struct. */
 void creds_release(struct creds *c);
+/* Wipes and frees the private key alone, once another owner holds the copy
+ * it needs (main calls it after uhub_new): one copy in memory, not two. */
+void creds_drop_private(struct creds *c);
+/* Takes UCLOUD_PRIVATE_KEY and UCLOUD_PUBLIC_KEY out of the process
+ * environment: each value's bytes are overwritten in place first (the
+ * original strings are what /proc/PID/environ shows, whatever unsetenv
+ * does to the environ array), then the variable is unset, so no child
+ * (fusermount3 with auto_unmount lives as long as the mount) inherits it.
+ * Call it once the keys are loaded, before any thread or child starts. */
+void creds_forget_env(void);
 
 #endif

@@ -545,6 +545,30 @@ int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t
 	return rc;
 }
 
+void creds_drop_private(struct creds *c)
+{
+	if (c) {
+		wipe_free(c->private_key);
+		c->private_key = NULL;
+	}
+}
+
+static void forget_var(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			explicit_bzero(*e + n + 1, strlen(*e + n + 1));
+	unsetenv(name);
+}
+
+void creds_forget_env(void)
+{
+	forget_var("UCLOUD_PRIVATE_KEY");
+	forget_var("UCLOUD_PUBLIC_KEY");
+}
+
 void creds_release(struct creds *c)
 {
 	if (!c)

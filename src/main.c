@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +97,12 @@ static int build_client(struct app *a)
 		return -ENOMEM;
 	tr.self = a->http;
 	a->uhub = uhub_new(&uc, &tr, a->log);
+	/* uhub_new copied the private key (and wipes its copy when freed): ours
+	 * goes now, so one copy lives for the mount, not two. What remains:
+	 * uhub's copy, needed to sign every call, and OpenSSL's digest state
+	 * while a signature is computed (cleansed when freed). */
+	if (a->uhub)
+		creds_drop_private(&a->creds);
 	return a->uhub ? 0 : -ENOMEM;
 }
 
@@ -212,8 +219,12 @@ static int run_check(struct app *a)
 static int load_creds(struct app *a, char *err, size_t n)
 {
 	struct creds_query q = {.file = a->cfg.credentials, .profile = a->cfg.profile};
+	int rc = creds_load(&q, &a->creds, err, n);
 
-	return creds_load(&q, &a->creds, err, n);
+	/* Read or not, keys in the environment leave it: else they stay in
+	 * /proc/PID/environ for life and pass to fusermount3 (auto_unmount). */
+	creds_forget_env();
+	return rc;
 }
 
 /* libfuse's own messages go where ours go. Its hook takes no context
@@ -233,6 +244,10 @@ int main(int argc, char **argv)
 	int rc = 1, fail = 1;
 
 	memset(&a, 0, sizeof(a));
+	/* Before any key is read: no core dump, and no ptrace or
+	 * /proc/PID/{environ,mem} for other processes of the same user, may
+	 * hold the private key. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* libcurl runs with NOSIGNAL: a peer that closes must not kill us,
 	 * not even during the mount-time check, before libfuse's handlers. */
 	signal(SIGPIPE, SIG_IGN);

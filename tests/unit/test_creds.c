@@ -684,6 +684,44 @@ static void test_process_env(void **state)
 	free(saved_home);
 }
 
+/* Keys leave the process environment, their bytes overwritten where they
+ * were (what /proc/PID/environ shows), and nothing else is touched. */
+static void test_forget_env(void **state)
+{
+	static char priv[] = "UCLOUD_PRIVATE_KEY=" PRIV, pub[] = "UCLOUD_PUBLIC_KEY=" PUB;
+	static char other[] = "UCLOUD_PROFILE=keep";
+	const size_t at = strlen("UCLOUD_PRIVATE_KEY=");
+
+	(void)state;
+	assert_int_equal(putenv(priv), 0);
+	assert_int_equal(putenv(pub), 0);
+	assert_int_equal(putenv(other), 0);
+	creds_forget_env();
+	assert_null(getenv("UCLOUD_PRIVATE_KEY"));
+	assert_null(getenv("UCLOUD_PUBLIC_KEY"));
+	assert_string_equal(getenv("UCLOUD_PROFILE"), "keep");
+	for (size_t i = at; i < sizeof(priv) - 1; i++)
+		assert_int_equal(priv[i], 0);
+	assert_int_equal(pub[strlen("UCLOUD_PUBLIC_KEY=")], 0);
+	creds_forget_env(); /* nothing left: harmless */
+	unsetenv("UCLOUD_PROFILE");
+}
+
+/* Once another owner has its copy, the private key goes; the rest stays. */
+static void test_drop_private(void **state)
+{
+	struct fixture *f = *state;
+
+	env_set(&f->env, "UCLOUD_PUBLIC_KEY", PUB);
+	env_set(&f->env, "UCLOUD_PRIVATE_KEY", PRIV);
+	expect_keys(f, PUB, PRIV);
+	creds_drop_private(&f->c);
+	assert_null(f->c.private_key);
+	assert_string_equal(f->c.public_key, PUB);
+	creds_drop_private(&f->c);
+	creds_drop_private(NULL);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -698,7 +736,8 @@ int main(void)
 	    T(test_shared_files),     T(test_nothing_anywhere),
 	    T(test_process_env),      T(test_fifo_not_opened),
 	    T(test_device),	      T(test_symlink_rules),
-	    T(test_symlink_owner),
+	    T(test_symlink_owner),    T(test_forget_env),
+	    T(test_drop_private),
 	};
 #undef T
 
