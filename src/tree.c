@@ -315,7 +315,7 @@ static void on_ahead(void *arg, const char *key)
 	struct bg *b = atomic_load(&t->bg);
 
 	if (b)
-		bg_push(b, refresh_job, t, key);
+		bg_push_urgent(b, refresh_job, t, key); /* ahead of prefetches, never dropped for one */
 }
 
 void tree_set_background(struct tree *t, struct bg *b)
