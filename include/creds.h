@@ -13,11 +13,15 @@
  *      (~/.ucloud/config.json or UCLOUD_SHARED_CONFIG_FILE) is optional
  *      and read only for this source; it also gives project and base_url.
  * The first source present decides: a broken one is an error, not skipped.
- * Every file read (credentials and config) is opened following symlinks
- * and then checked on the opened descriptor: a regular file, at most
- * 64 KiB, owned by root or the caller (euid), with no group/other mode
- * bits (else refused: "... is readable by group or others (mode 0644);
- * run: chmod 600 FILE"). Keys are wiped from memory on release and never
+ * Every file read (credentials and config) is first opened O_PATH without
+ * following a link (which opens nothing: a FIFO or device at the path is
+ * never opened for real) and checked on that descriptor: a regular file,
+ * at most 64 KiB, owned by root or the caller (euid), with no group/other
+ * mode bits (else refused: "... is readable by group or others (mode
+ * 0644); run: chmod 600 FILE"). A symbolic link is followed one step, and
+ * only if root or the caller owns the link; a link to a link is refused.
+ * The checked inode is then opened for reading through /proc/self/fd
+ * (no /proc: refused). Keys are wiped from memory on release and never
  * printed: no message quotes a file's contents. Not thread-safe (runs in
  * main).
  */
@@ -53,5 +57,15 @@ struct creds_query {
 int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t errlen);
 /* Wipes and frees. Safe on a zeroed struct. */
 void creds_release(struct creds *c);
+/* Wipes and frees the private key alone, once another owner holds the copy
+ * it needs (main calls it after uhub_new): one copy in memory, not two. */
+void creds_drop_private(struct creds *c);
+/* Takes UCLOUD_PRIVATE_KEY and UCLOUD_PUBLIC_KEY out of the process
+ * environment: each value's bytes are overwritten in place first (the
+ * original strings are what /proc/PID/environ shows, whatever unsetenv
+ * does to the environ array), then the variable is unset, so no child
+ * (fusermount3 with auto_unmount lives as long as the mount) inherits it.
+ * Call it once the keys are loaded, before any thread or child starts. */
+void creds_forget_env(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 struct log;
@@ -33,6 +34,13 @@ bool log_debug_enabled(const struct log *l);
  * Messages are cut at 2047 bytes; control bytes (newlines included) are
  * written as '?', so one call is always exactly one line. */
 void log_msg(struct log *l, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A name from the server as it may be shown to people, in a log line, a
+ * mount error or --check's output: printable ASCII as it is, every other
+ * byte (control bytes, 0x7f, and bytes past it, which some terminals take
+ * as 8-bit controls) as \xNN. Writes a NUL-terminated copy into out (n
+ * bytes, cut short if it does not fit) and returns out; s NULL gives "".
+ * Pure; any thread. */
+const char *log_printable(const char *s, char *out, size_t n);
 /* The same with a va_list: for a shim such as the one main hands to
  * fuse_set_log_func(), so libfuse's own messages land in the same place. */
 void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));

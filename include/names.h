@@ -14,10 +14,13 @@
 
 #define NAMES_MAX 255	/* bytes in one path component */
 
-/* Non-empty, not "." or "..", no '/' or NUL among its n bytes, <= 255. */
+/* Non-empty, not "." or "..", <= 255 bytes, and no '/', NUL or other
+ * control byte (below 0x20, or 0x7f: a newline, tab or escape in a name
+ * would forge lines in what lists the mount) among its n bytes. */
 bool names_valid_component(const char *s, size_t n);
 /* A C string made of one or more valid components separated by single
- * '/' (no leading, trailing or doubled '/'): an image name. */
+ * '/' (no leading, trailing or doubled '/'): an image name. Every
+ * component is judged, so "a\n/etc" is refused. */
 bool names_valid_image(const char *s);
 /* Could be a registry repository or image path component by Docker's
  * grammar [a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)* (case-insensitive here,

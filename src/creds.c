@@ -1,10 +1,13 @@
 /* creds.c — finding the API keys: -o credentials=FILE, then
  * UCLOUD_PUBLIC_KEY/UCLOUD_PRIVATE_KEY, then the vendor's
- * ~/.ucloud/credential.json and config.json. A file is opened following
- * symlinks (setups under /etc often link them) and then judged by fstat on
- * the descriptor actually opened, so the file checked is the file read:
- * it must be a regular file, owned by root or by us, and closed to group
- * and others. Files are read whole under a 64 KiB cap into one buffer
+ * ~/.ucloud/credential.json and config.json. A file is first opened
+ * O_PATH without following a link, which opens nothing (a FIFO or a device
+ * planted at the path by someone who can write the directory is never
+ * opened for real), and judged by fstat on that descriptor: a regular file,
+ * owned by root or by us, closed to group and others. A symbolic link
+ * (setups under /etc often link them) is followed one step if root or we
+ * own it. Only then is the judged inode opened for reading, through
+ * /proc/self/fd, so the file checked is the file read. Files are read whole under a 64 KiB cap into one buffer
  * that is wiped before it is freed (no realloc, which would leave copies),
  * and keys are wiped again on release. JSON is left to decode.c; the
  * simple key=value format is parsed here. No message ever quotes a file's
@@ -149,27 +152,120 @@ static int read_all(struct lookup *l, const char *what, const char *path, int fd
 	return 0;
 }
 
-/* Opens, checks and reads path. On error t is released and err says why;
- * -ENOENT when the file does not exist. */
+/* The link itself may point us elsewhere: only root or we may have made
+ * it (a link planted by someone who can write the directory is refused).
+ * The same rule as for the file. */
+static int check_link(struct lookup *l, const char *what, const char *path, const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return fail(
+		    l, -EACCES,
+		    "imgtagfs: %s %s is a symbolic link owned by uid %u, which is neither root nor you (uid %u)", what,
+		    path, (unsigned)st->st_uid, (unsigned)geteuid());
+	return 0;
+}
+
+/* O_PATH opens nothing: no FIFO is woken, no device driver runs, whatever
+ * is at the path. NOFOLLOW: a link is judged before it is followed. */
+static int open_path(struct lookup *l, const char *what, const char *path, int dir, const char *name)
+{
+	int fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(l, open_errno(errno), "imgtagfs: %s %s: %s", what, path, strerror(errno));
+	return fd;
+}
+
+/* The file a checked link (fd, an O_PATH descriptor of the link) points
+ * to, one step, itself opened O_PATH. The target text is read from the
+ * link we checked, not from the path again; a relative one is taken from
+ * the link's directory. A second link is refused: each would need judging,
+ * and one is all that setups linking /etc files need. */
+static int follow_link(struct lookup *l, const char *what, const char *path, int fd)
+{
+	char target[PATH_MAX], dirname[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	ssize_t n = readlinkat(fd, "", target, sizeof(target));
+	int dir = AT_FDCWD, tfd;
+	struct stat st;
+
+	if (n < 0 || (size_t)n >= sizeof(target))
+		return fail(l, -EBADMSG, "imgtagfs: %s %s: cannot read the symbolic link", what, path);
+	target[n] = '\0';
+	if (target[0] != '/' && slash) {
+		snprintf(dirname, sizeof(dirname), "%.*s", (int)(slash - path + 1), path);
+		dir = open(dirname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			return fail(l, open_errno(errno), "imgtagfs: %s %s: %s", what, path, strerror(errno));
+	}
+	tfd = open_path(l, what, path, dir, target);
+	if (dir != AT_FDCWD)
+		close(dir);
+	if (tfd >= 0 && fstat(tfd, &st) == 0 && S_ISLNK(st.st_mode)) {
+		close(tfd);
+		return fail(l, -EBADMSG,
+			    "imgtagfs: %s %s is a symbolic link to another symbolic link (%s); name the file itself",
+			    what, path, target);
+	}
+	return tfd;
+}
+
+/* The checked file, opened for reading through its O_PATH descriptor:
+ * the very inode that was judged, whatever the path holds by now. */
+static int reopen(struct lookup *l, const char *what, const char *path, int fd, const struct stat *st)
+{
+	char proc[64];
+	struct stat now;
+	int rfd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (rfd < 0 && errno == ENOENT)
+		return fail(l, -EBADMSG,
+			    "imgtagfs: %s %s: cannot be reopened through /proc/self/fd (is /proc mounted?)", what,
+			    path);
+	if (rfd < 0)
+		return fail(l, open_errno(errno), "imgtagfs: %s %s: %s", what, path, strerror(errno));
+	if (fstat(rfd, &now) != 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		close(rfd);
+		return fail(l, -EBADMSG, "imgtagfs: %s %s changed while it was being opened", what, path);
+	}
+	return rfd;
+}
+
+/* Opens, checks and reads path: opened O_PATH without following, judged by
+ * fstat (a link only if root or we own it, then followed one step), and
+ * only a regular file that passes check_file is opened for reading. On
+ * error t is released and err says why; -ENOENT when the file does not
+ * exist. */
 static int read_file(struct lookup *l, const char *what, const char *path, struct text *t)
 {
 	struct stat st;
-	int fd, rc;
+	int fd, rfd, rc;
 
 	t->data = NULL;
 	t->len = 0;
-	/* O_NONBLOCK: a FIFO planted at the path cannot hang us before
-	 * fstat refuses it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open_path(l, what, path, AT_FDCWD, path);
 	if (fd < 0)
-		return fail(l, open_errno(errno), "imgtagfs: %s %s: %s", what, path, strerror(errno));
-	if (fstat(fd, &st) != 0)
-		rc = fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno));
-	else
-		rc = check_file(l, what, path, &st);
+		return fd;
+	rc = fstat(fd, &st) ? fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno)) : 0;
+	if (!rc && S_ISLNK(st.st_mode)) {
+		rc = check_link(l, what, path, &st);
+		rfd = rc ? rc : follow_link(l, what, path, fd);
+		close(fd);
+		fd = rfd;
+		if (fd < 0)
+			return fd;
+		rc = fstat(fd, &st) ? fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno)) : 0;
+	}
 	if (!rc)
-		rc = read_all(l, what, path, fd, t);
+		rc = check_file(l, what, path, &st);
+	rfd = rc ? rc : reopen(l, what, path, fd, &st);
 	close(fd);
+	if (rfd < 0)
+		return rfd;
+	rc = read_all(l, what, path, rfd, t);
+	close(rfd);
 	if (rc)
 		text_release(t);
 	return rc;
@@ -447,6 +543,30 @@ int creds_load(const struct creds_query *q, struct creds *out, char *err, size_t
 	if (rc)
 		creds_release(out);
 	return rc;
+}
+
+void creds_drop_private(struct creds *c)
+{
+	if (c) {
+		wipe_free(c->private_key);
+		c->private_key = NULL;
+	}
+}
+
+static void forget_var(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			explicit_bzero(*e + n + 1, strlen(*e + n + 1));
+	unsetenv(name);
+}
+
+void creds_forget_env(void)
+{
+	forget_var("UCLOUD_PRIVATE_KEY");
+	forget_var("UCLOUD_PUBLIC_KEY");
 }
 
 void creds_release(struct creds *c)

@@ -93,6 +93,24 @@ static void sanitize(char *s)
 			*s = '?';
 }
 
+const char *log_printable(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+
+	if (!n)
+		return out;
+	for (; s && *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch < 0x7f)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void write_line(const char *line, size_t n)
 {
 	while (n > 0) {

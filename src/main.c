@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "names.h"
 #include "opts.h"
 #include "tree.h"
 #include "uhub.h"
@@ -97,6 +99,12 @@ static int build_client(struct app *a)
 		return -ENOMEM;
 	tr.self = a->http;
 	a->uhub = uhub_new(&uc, &tr, a->log);
+	/* uhub_new copied the private key (and wipes its copy when freed): ours
+	 * goes now, so one copy lives for the mount, not two. What remains:
+	 * uhub's copy, needed to sign every call, and OpenSSL's digest state
+	 * while a signature is computed (cleansed when freed). */
+	if (a->uhub)
+		creds_drop_private(&a->creds);
 	return a->uhub ? 0 : -ENOMEM;
 }
 
@@ -185,7 +193,7 @@ static int run_check(struct app *a)
 {
 	struct timespec t0;
 	struct uhub_list l;
-	char why[512] = "";
+	char why[512] = "", shown[4 * sizeof(why)];
 	const char *project = pick_project(a);
 	int err;
 
@@ -194,7 +202,8 @@ static int run_check(struct app *a)
 	printf("project:     %s\n", project ? project : "(the key's default)");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = uhub_probe(a->uhub, why, sizeof(why));
-	printf("signed call: %s (%.0f ms)\n", err ? why : "ok", elapsed_ms(&t0));
+	/* why may quote the server's message: shown as the logs show names. */
+	printf("signed call: %s (%.0f ms)\n", err ? log_printable(why, shown, sizeof(shown)) : "ok", elapsed_ms(&t0));
 	if (err)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -204,8 +213,10 @@ static int run_check(struct app *a)
 		return 1;
 	}
 	printf("repositories: %zu (%.0f ms)\n", l.n, elapsed_ms(&t0));
+	/* A name with a newline would print a line of its own choosing. */
 	for (size_t i = 0; i < l.n && i < 20; i++)
-		printf("  %s\n", l.v[i].name);
+		printf("  %s%s\n", log_printable(l.v[i].name, shown, sizeof(shown)),
+		       names_valid_component(l.v[i].name, strlen(l.v[i].name)) ? "" : " (not shown: not a file name)");
 	uhub_list_release(&l);
 	return 0;
 }
@@ -213,8 +224,12 @@ static int run_check(struct app *a)
 static int load_creds(struct app *a, char *err, size_t n)
 {
 	struct creds_query q = {.file = a->cfg.credentials, .profile = a->cfg.profile};
+	int rc = creds_load(&q, &a->creds, err, n);
 
-	return creds_load(&q, &a->creds, err, n);
+	/* Read or not, keys in the environment leave it: else they stay in
+	 * /proc/PID/environ for life and pass to fusermount3 (auto_unmount). */
+	creds_forget_env();
+	return rc;
 }
 
 /* libfuse's own messages go where ours go. Its hook takes no context
@@ -230,10 +245,14 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct app a;
-	char err[1024] = "", why[512] = "";
+	char err[1024] = "", why[512] = "", shown[4 * sizeof(why)];
 	int rc = 1, fail = 1;
 
 	memset(&a, 0, sizeof(a));
+	/* Before any key is read: no core dump, and no ptrace or
+	 * /proc/PID/{environ,mem} for other processes of the same user, may
+	 * hold the private key. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* libcurl runs with NOSIGNAL: a peer that closes must not kill us,
 	 * not even during the mount-time check, before libfuse's handlers. */
 	signal(SIGPIPE, SIG_IGN);
@@ -271,7 +290,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!a.cfg.lazy && uhub_probe(a.uhub, why, sizeof(why))) {
-		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source, why);
+		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source,
+			log_printable(why, shown, sizeof(shown)));
 		rc = fail;
 		goto out;
 	}

@@ -3,7 +3,11 @@
  *
  * Two questions with different callers. The valid_* checks guard the
  * kernel from the server: a name that is empty, "." or "..", or holds a
- * '/' or a NUL cannot be a directory entry, whatever the API says. The
+ * '/' or a NUL cannot be a directory entry, whatever the API says; one
+ * with a control byte (below 0x20, or 0x7f) could, but must not: a
+ * newline in a name makes `find` print a line that is not a path under
+ * the mount (image "a\n/etc" with tag "passwd" printed "/etc/passwd"),
+ * and a root script reading those lines would act outside it. The
  * maybe_* checks guard the API from the kernel: shells, file managers and
  * git probe for ".git", ".hidden", "Thumbs.db~" and the like, and a name
  * that Docker's grammar rules out is answered ENOENT without a call.
@@ -20,7 +24,13 @@ bool names_valid_component(const char *s, size_t n)
 		return false;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
-	return !memchr(s, '/', n) && !memchr(s, '\0', n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '/' || ch < 0x20 || ch == 0x7f) /* NUL included */
+			return false;
+	}
+	return true;
 }
 
 bool names_valid_image(const char *s)

@@ -147,22 +147,6 @@ struct fill_req {
 	bool bg;	/* a background fill: lower priority */
 };
 
-/* Shows a hostile name safely in a log line. */
-static void printable(const char *s, char *out, size_t n)
-{
-	size_t o = 0;
-
-	for (; *s && o + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch >= 0x20 && ch < 0x7f)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-}
-
 static bool name_ok(enum uhub_kind k, const char *name)
 {
 	return k == UHUB_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
@@ -198,7 +182,7 @@ static int add_entry(struct fill_req *r, struct snap_builder *b, const struct uh
 		char shown[96];
 
 		if (!(*skipped)++) {
-			printable(in->name, shown, sizeof(shown));
+			log_printable(in->name, shown, sizeof(shown));
 			log_msg(r->t->log, LOG_WARNING, "skipping a name that cannot be a file name: \"%s\"", shown);
 		}
 		return 0;
@@ -357,7 +341,7 @@ static void on_ahead(void *arg, const char *key)
 	struct bg *b = atomic_load(&t->bg);
 
 	if (b)
-		bg_push(b, refresh_job, t, key);
+		bg_push_urgent(b, refresh_job, t, key); /* ahead of prefetches, never dropped for one */
 }
 
 void tree_set_background(struct tree *t, struct bg *b)

@@ -61,7 +61,7 @@ static bool ref_component(const char *s, size_t n)
 	if (n == 0 || n > NAMES_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == '\0')
+		if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f) /* NUL and controls */
 			return false;
 	return true;
 }

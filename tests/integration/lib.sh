@@ -101,16 +101,22 @@ write_creds() {
 
 # fs_mount MNT [imgtagfs options...]: mounts in the foreground, in the
 # background, and waits until the mount is there. SOURCE is $FS_SOURCE
-# (default uhub). Returns imgtagfs's status if it exits instead.
+# (default uhub). With FS_KEYS=env no credentials= is given (the keys come
+# from the environment the caller exported). Returns imgtagfs's status if
+# it exits instead.
 fs_mount() {
-	local mnt=$1 i
+	local mnt=$1 i keys=",credentials=$WORK/creds"
 	shift
 	mkdir -p "$mnt"
-	[[ -f $WORK/creds ]] || write_creds "$WORK/creds"
+	if [[ ${FS_KEYS:-} == env ]]; then
+		keys=
+	else
+		[[ -f $WORK/creds ]] || write_creds "$WORK/creds"
+	fi
 	# A background job of a script starts with SIGINT ignored, and libfuse
 	# leaves an ignored signal alone: restore it, as a terminal would have.
 	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- ${FS_WRAP:-} \
-		"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds" "$@" \
+		"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL$keys" "$@" \
 		2>>"$WORK/fs.log" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")

@@ -1,8 +1,8 @@
 /* test_creds.c — finding the keys: each source and the order between
- * them, both file formats, the permission and owner checks on the opened
- * file (symlinks followed), the size cap, the vendor's profile rules, the
- * messages (naming the file, listing where it looked) and that no message
- * ever holds the private key. Files live in a fresh directory under /tmp;
+ * them, both file formats, the permission and owner checks (a link
+ * followed one step, if ours; a FIFO or a device never opened), the size
+ * cap, the vendor's profile rules, the messages (naming the file, listing
+ * where it looked) and that no message ever holds the private key. Files live in a fresh directory under /tmp;
  * the environment is a table handed to creds_load, not the process's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "creds.h"
@@ -250,6 +255,161 @@ static void test_not_regular(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_int_equal(load(f), -EBADMSG);
 	snprintf(msg, sizeof(msg), "imgtagfs: credentials file %s is not a regular file", path);
+	assert_string_equal(f->err, msg);
+}
+
+/* A child blocked opening fifo for writing: it wakes (and writes a byte to
+ * the pipe *ready) only if some process opens the FIFO for reading, even
+ * O_NONBLOCK and even for an instant. Returns once the child is inside
+ * open(2), so no later open can be missed. */
+static pid_t blocked_writer(const char *fifo, int *ready)
+{
+	char path[64], text[64] = "";
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (open(fifo, O_WRONLY) >= 0)
+			(void)!write(p[1], "o", 1);
+		_exit(0);
+	}
+	close(p[1]);
+	*ready = p[0];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < 2000; i++) {
+		FILE *fp = fopen(path, "r");
+		long nr = -1;
+
+		if (fp) {
+			if (fgets(text, sizeof(text), fp))
+				nr = strtol(text, NULL, 10);
+			fclose(fp);
+		}
+		if (nr == SYS_openat || nr == SYS_open)
+			return pid;
+		if (!fp) {
+			usleep(100 * 1000); /* no /proc/PID/syscall here: give it time */
+			return pid;
+		}
+		usleep(1000);
+	}
+	fail_msg("the writer never reached open(2): %s", text);
+	return pid;
+}
+
+/* True when the writer woke: the FIFO was opened for reading. Correct code
+ * never writes the byte, so this wait cannot make a correct run fail. */
+static bool writer_woke(pid_t pid, int ready)
+{
+	struct pollfd pfd = {.fd = ready, .events = POLLIN};
+	bool woke = poll(&pfd, 1, 300) == 1 && (pfd.revents & POLLIN);
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(ready);
+	return woke;
+}
+
+/* A FIFO at the path, named or behind a link: refused without being opened
+ * (opening one wakes whoever waits on it: a side effect we must not have). */
+static void test_fifo_not_opened(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[256], link[256], msg[1024];
+	int ready;
+	pid_t pid;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	f->q.file = fifo;
+	pid = blocked_writer(fifo, &ready);
+	assert_int_equal(load(f), -EBADMSG);
+	snprintf(msg, sizeof(msg), "imgtagfs: credentials file %s is not a regular file", fifo);
+	assert_string_equal(f->err, msg);
+	assert_false(writer_woke(pid, ready));
+
+	snprintf(link, sizeof(link), "%s/to-fifo", f->dir);
+	assert_int_equal(symlink("fifo", link), 0);
+	f->q.file = link;
+	pid = blocked_writer(fifo, &ready);
+	assert_int_equal(load(f), -EBADMSG);
+	snprintf(msg, sizeof(msg), "imgtagfs: credentials file %s is not a regular file", link);
+	assert_string_equal(f->err, msg);
+	assert_false(writer_woke(pid, ready));
+}
+
+/* A device is refused before it is opened: named, or behind a link. */
+static void test_device(void **state)
+{
+	struct fixture *f = *state;
+	char link[256];
+
+	f->q.file = "/dev/null";
+	assert_int_equal(load(f), -EBADMSG);
+	assert_string_equal(f->err, "imgtagfs: credentials file /dev/null is not a regular file");
+	snprintf(link, sizeof(link), "%s/to-null", f->dir);
+	assert_int_equal(symlink("/dev/null", link), 0);
+	f->q.file = link;
+	assert_int_equal(load(f), -EBADMSG);
+	assert_non_null(strstr(f->err, "is not a regular file"));
+}
+
+/* A link is followed one step, from its own directory when relative (not
+ * from the working directory); a link to a link, or to nothing, is not. */
+static void test_symlink_rules(void **state)
+{
+	struct fixture *f = *state;
+	char link[256], link2[256], msg[1024];
+
+	put(f, "real", "public_key=" PUB "\nprivate_key=" PRIV "\n", 0600);
+	snprintf(link, sizeof(link), "%s/rel", f->dir);
+	assert_int_equal(symlink("real", link), 0);
+	assert_int_equal(chdir("/"), 0);
+	f->q.file = link;
+	expect_keys(f, PUB, PRIV);
+
+	snprintf(link2, sizeof(link2), "%s/rel2", f->dir);
+	assert_int_equal(symlink("rel", link2), 0);
+	f->q.file = link2;
+	assert_int_equal(load(f), -EBADMSG);
+	snprintf(
+	    msg, sizeof(msg),
+	    "imgtagfs: credentials file %s is a symbolic link to another symbolic link (rel); name the file itself",
+	    link2);
+	assert_string_equal(f->err, msg);
+
+	snprintf(link, sizeof(link), "%s/dangling", f->dir);
+	assert_int_equal(symlink("nowhere", link), 0);
+	f->q.file = link;
+	assert_int_equal(load(f), -ENOENT);
+	snprintf(msg, sizeof(msg), "imgtagfs: credentials file %s: No such file or directory", link);
+	assert_string_equal(f->err, msg);
+}
+
+/* A link someone else made is not followed, even to a good file. */
+static void test_symlink_owner(void **state)
+{
+	struct fixture *f = *state;
+	char target[256], link[256], msg[1024];
+
+	if (geteuid() != 0) {
+		skip(); /* only root can give a link away */
+		return;
+	}
+	snprintf(target, sizeof(target), "%s", put(f, "real", "public_key=" PUB "\nprivate_key=" PRIV "\n", 0600));
+	snprintf(link, sizeof(link), "%s/theirs", f->dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(lchown(link, 12345, 12345), 0);
+	f->q.file = link;
+	assert_int_equal(load(f), -EACCES);
+	snprintf(msg, sizeof(msg),
+		 "imgtagfs: credentials file %s is a symbolic link owned by uid 12345, which is neither root nor you "
+		 "(uid 0)",
+		 link);
 	assert_string_equal(f->err, msg);
 }
 
@@ -524,6 +684,44 @@ static void test_process_env(void **state)
 	free(saved_home);
 }
 
+/* Keys leave the process environment, their bytes overwritten where they
+ * were (what /proc/PID/environ shows), and nothing else is touched. */
+static void test_forget_env(void **state)
+{
+	static char priv[] = "UCLOUD_PRIVATE_KEY=" PRIV, pub[] = "UCLOUD_PUBLIC_KEY=" PUB;
+	static char other[] = "UCLOUD_PROFILE=keep";
+	const size_t at = strlen("UCLOUD_PRIVATE_KEY=");
+
+	(void)state;
+	assert_int_equal(putenv(priv), 0);
+	assert_int_equal(putenv(pub), 0);
+	assert_int_equal(putenv(other), 0);
+	creds_forget_env();
+	assert_null(getenv("UCLOUD_PRIVATE_KEY"));
+	assert_null(getenv("UCLOUD_PUBLIC_KEY"));
+	assert_string_equal(getenv("UCLOUD_PROFILE"), "keep");
+	for (size_t i = at; i < sizeof(priv) - 1; i++)
+		assert_int_equal(priv[i], 0);
+	assert_int_equal(pub[strlen("UCLOUD_PUBLIC_KEY=")], 0);
+	creds_forget_env(); /* nothing left: harmless */
+	unsetenv("UCLOUD_PROFILE");
+}
+
+/* Once another owner has its copy, the private key goes; the rest stays. */
+static void test_drop_private(void **state)
+{
+	struct fixture *f = *state;
+
+	env_set(&f->env, "UCLOUD_PUBLIC_KEY", PUB);
+	env_set(&f->env, "UCLOUD_PRIVATE_KEY", PRIV);
+	expect_keys(f, PUB, PRIV);
+	creds_drop_private(&f->c);
+	assert_null(f->c.private_key);
+	assert_string_equal(f->c.public_key, PUB);
+	creds_drop_private(&f->c);
+	creds_drop_private(NULL);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -536,7 +734,10 @@ int main(void)
 	    T(test_env_half_set),     T(test_home),
 	    T(test_home_profile_env), T(test_home_order_and_checks),
 	    T(test_shared_files),     T(test_nothing_anywhere),
-	    T(test_process_env),
+	    T(test_process_env),      T(test_fifo_not_opened),
+	    T(test_device),	      T(test_symlink_rules),
+	    T(test_symlink_owner),    T(test_forget_env),
+	    T(test_drop_private),
 	};
 #undef T
 

@@ -158,6 +158,23 @@ static void vwrap(struct log *l, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Names shown to people (log lines, --check, mount errors) keep printable
+ * ASCII and show every other byte as \xNN, cut to fit. */
+static void test_printable(void **state)
+{
+	char out[64], tiny[8];
+
+	(void)state;
+	assert_string_equal(log_printable("web/api v1", out, sizeof(out)), "web/api v1");
+	assert_string_equal(log_printable("a\n/etc", out, sizeof(out)), "a\\x0a/etc");
+	assert_string_equal(log_printable("\t\x1b[31m\x7f\xc3\xa9", out, sizeof(out)), "\\x09\\x1b[31m\\x7f\\xc3\\xa9");
+	assert_string_equal(log_printable(NULL, out, sizeof(out)), "");
+	/* Cut short, never mid-escape, always terminated. */
+	assert_string_equal(log_printable("abcdefghij", tiny, sizeof(tiny)), "abc");
+	assert_string_equal(log_printable("\n\n", tiny, sizeof(tiny)), "\\x0a");
+	assert_string_equal(log_printable("abc", tiny, 1), "");
+}
+
 static void test_vmsg(void **state)
 {
 	struct capture c;
@@ -234,9 +251,9 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_levels),   cmocka_unit_test(test_debug_filter), cmocka_unit_test(test_null_log),
-	    cmocka_unit_test(test_one_line), cmocka_unit_test(test_vmsg),	  cmocka_unit_test(test_syslog_switch),
-	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_levels),	  cmocka_unit_test(test_debug_filter), cmocka_unit_test(test_null_log),
+	    cmocka_unit_test(test_one_line),	  cmocka_unit_test(test_vmsg),	       cmocka_unit_test(test_printable),
+	    cmocka_unit_test(test_syslog_switch), cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

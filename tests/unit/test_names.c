@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "names.h"
@@ -82,6 +83,36 @@ static void test_valid_image(void **state)
 	assert_false(names_valid_image(big));
 }
 
+/* A control byte anywhere in a name would let a listing forge lines:
+ * `find` printing "/etc/passwd" for image "a\n/etc", tag "passwd". */
+static void test_control_bytes(void **state)
+{
+	char one[4];
+
+	(void)state;
+	for (unsigned ch = 1; ch < 0x20; ch++) {
+		snprintf(one, sizeof(one), "a%cb", (char)ch);
+		assert_false(comp(one));
+		assert_false(names_valid_image(one));
+	}
+	assert_false(comp("a\x7f"));
+	assert_false(comp("\n"));
+	assert_false(comp("\t"));
+	assert_false(comp("\x1b[31m"));
+	assert_false(comp("tag\r"));
+	/* Every component of an image is judged, the first and the last. */
+	assert_false(names_valid_image("a\n/etc"));
+	assert_false(names_valid_image("etc/a\n"));
+	assert_false(names_valid_image("x/\x1b/y"));
+	assert_false(names_valid_image("x/del\x7f"));
+	/* Printable bytes, space, and bytes past 0x7f (UTF-8) stay. */
+	assert_true(comp(" "));
+	assert_true(comp("~"));
+	assert_true(comp("\x80"));
+	assert_true(comp("\xff"));
+	assert_true(names_valid_image("a b/\xc3\xa9"));
+}
+
 static void test_maybe_component(void **state)
 {
 	char big[300];
@@ -156,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_component),
 	    cmocka_unit_test(test_valid_image),
+	    cmocka_unit_test(test_control_bytes),
 	    cmocka_unit_test(test_maybe_component),
 	    cmocka_unit_test(test_maybe_tag),
 	};
