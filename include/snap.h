@@ -16,11 +16,18 @@
 /* mtime when the time could not be parsed (time_raw then holds it). */
 #define SNAP_NO_TIME INT64_MIN
 
+/* "sha256:" and 64 hex digits, and a NUL. */
+#define SNAP_SHA256_TEXT 72
+
 struct snap_entry {
 	const char *name;
 	const char *digest;	/* NULL when none */
 	const char *time_raw;	/* the unparsed time text, or NULL */
 	int64_t mtime;		/* Unix seconds or SNAP_NO_TIME */
+	/* snap_get's storage for a digest kept in binary: digest may point
+	 * here, so an entry filled by snap_get is not to be copied by value
+	 * past the copy's own use. */
+	char digest_text[SNAP_SHA256_TEXT];
 };
 
 struct snap_builder;
@@ -41,7 +48,10 @@ struct snap *snap_ref(struct snap *s);
 void snap_unref(struct snap *s);
 
 size_t snap_count(const struct snap *s);
-/* Entry i (< snap_count). The strings live as long as s. */
+/* Entry i (< snap_count). The strings live as long as s (the digest, when
+ * s keeps it in binary, as long as out). A digest "sha256:" + 64
+ * lower-case hex digits is kept as its 32 bytes and formatted here;
+ * any other form is kept as given. */
 void snap_get(const struct snap *s, size_t i, struct snap_entry *out);
 /* Index of name, or -1. */
 long snap_find(const struct snap *s, const char *name);

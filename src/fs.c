@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ struct imgtagfs {
 	uint64_t *pending;	/* directories to invalidate from our thread */
 	size_t npending, apending;
 	bool pending_all;
+	size_t trim_mark;	/* inodes live at the last malloc_trim (or since) */
 	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
 };
 
@@ -264,13 +266,32 @@ static void run_pending(struct imgtagfs *fs)
 	free(v);
 }
 
-/* Our thread: pending invalidations, and the end of the session, at which
- * work in flight is cancelled before libfuse waits for its workers. */
+/* When the kernel has forgotten half of what it held (drop_caches, memory
+ * pressure, a flush), the freed slots and names go back to the system:
+ * glibc keeps freed heap otherwise, and RSS would stay at its peak. */
+static void maybe_trim(struct imgtagfs *fs)
+{
+	size_t n = inode_count(fs->inodes);
+
+	if (n > fs->trim_mark) {
+		fs->trim_mark = n;
+	} else if (fs->trim_mark >= 4096 && n < fs->trim_mark / 2) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		fs->trim_mark = n;
+	}
+}
+
+/* Our thread: pending invalidations, returning memory, and the end of the
+ * session, at which work in flight is cancelled before libfuse waits for
+ * its workers. */
 static void tick(void *arg)
 {
 	struct imgtagfs *fs = arg;
 
 	run_pending(fs);
+	maybe_trim(fs);
 	if (fs->se && fuse_session_exited(fs->se) && !atomic_exchange(&fs->ended, true) && fs->cfg.on_end)
 		fs->cfg.on_end(fs->cfg.on_end_arg);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +242,23 @@ static void fuse_log_shim(enum fuse_log_level level, const char *fmt, va_list ap
 	log_vmsg(fuse_log_target, (int)level, fmt, ap);
 }
 
+/* Memory that a listing freed must go back to the system (issue 10: RSS
+ * returns after a flush and drop_caches). glibc's defaults work against
+ * a daemon whose large blocks come and go: the mmap threshold rises to
+ * the largest block ever freed, so later large blocks (snapshots, the
+ * inode table) land in heaps that are never returned, and every thread
+ * that mallocs gets an arena of its own. A fixed threshold keeps large
+ * blocks in mmap (freed at once), two arenas keep thread heaps few;
+ * the FUSE layer calls malloc_trim when the kernel forgets half of what
+ * it held (fs.c). */
+static void limit_malloc(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -253,6 +271,7 @@ int main(int argc, char **argv)
 	 * /proc/PID/{environ,mem} for other processes of the same user, may
 	 * hold the private key. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	limit_malloc();
 	/* libcurl runs with NOSIGNAL: a peer that closes must not kill us,
 	 * not even during the mount-time check, before libfuse's handlers. */
 	signal(SIGPIPE, SIG_IGN);

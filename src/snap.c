@@ -12,16 +12,22 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NO_OFF UINT32_MAX /* in a packed record: no string */
 #define NO_BOFF SIZE_MAX  /* in the builder: no string */
 
+/* digest_off with this bit: 32 bytes of a sha256 digest at the offset. */
+#define BIN_DIGEST 0x80000000u
+#define SHA256_PREFIX "sha256:"
+#define SHA256_BYTES 32
+
 /* One packed entry; offsets are into the string area. */
 struct snap_rec {
 	uint32_t name_off;
-	uint32_t digest_off; /* NO_OFF when none */
+	uint32_t digest_off; /* NO_OFF when none; BIN_DIGEST: binary */
 	uint32_t raw_off;    /* NO_OFF when none */
 	int64_t mtime;
 };
@@ -41,6 +47,7 @@ struct bentry {
 	const char *key; /* set in finish, once the arena stops moving */
 	size_t seq;	 /* order of addition: the last of a name wins */
 	size_t name, digest, raw;
+	bool bin;	 /* digest holds SHA256_BYTES bytes, not a string */
 	int64_t mtime;
 };
 
@@ -105,6 +112,61 @@ static int arena_add(struct snap_builder *b, const char *s, size_t *off)
 	return 0;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A sha256 digest in its canonical text form into 32 bytes; false for
+ * anything else (upper case included: that is kept as given, so it reads
+ * back as given). */
+static bool sha256_parse(const char *s, unsigned char *out)
+{
+	size_t pl = strlen(SHA256_PREFIX);
+
+	if (strncmp(s, SHA256_PREFIX, pl) != 0 || strlen(s) != pl + 2 * SHA256_BYTES)
+		return false;
+	for (size_t i = 0; i < SHA256_BYTES; i++) {
+		int hi = hexval(s[pl + 2 * i]), lo = hexval(s[pl + 2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void sha256_format(const unsigned char *bin, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t pl = strlen(SHA256_PREFIX);
+
+	memcpy(out, SHA256_PREFIX, pl);
+	for (size_t i = 0; i < SHA256_BYTES; i++) {
+		out[pl + 2 * i] = hex[bin[i] >> 4];
+		out[pl + 2 * i + 1] = hex[bin[i] & 15];
+	}
+	out[pl + 2 * SHA256_BYTES] = '\0';
+}
+
+/* The digest into the arena: binary when it is a canonical sha256. */
+static int digest_add(struct snap_builder *b, const char *d, size_t *off, bool *bin)
+{
+	unsigned char raw[SHA256_BYTES];
+	int err;
+
+	*bin = d && sha256_parse(d, raw);
+	if (!*bin)
+		return arena_add(b, d, off);
+	err = arena_reserve(b, SHA256_BYTES);
+	if (err)
+		return err;
+	memcpy(b->arena + b->used, raw, SHA256_BYTES);
+	*off = b->used;
+	b->used += SHA256_BYTES;
+	return 0;
+}
+
 static int entries_reserve(struct snap_builder *b)
 {
 	size_t want;
@@ -137,7 +199,7 @@ int snap_builder_add(struct snap_builder *b, const struct snap_entry *e)
 	be = &b->v[b->n];
 	err = arena_add(b, e->name, &be->name);
 	if (!err)
-		err = arena_add(b, e->digest, &be->digest);
+		err = digest_add(b, e->digest, &be->digest, &be->bin);
 	if (!err)
 		err = arena_add(b, e->time_raw, &be->raw);
 	if (err) {
@@ -189,10 +251,12 @@ static int string_bytes(const struct snap_builder *b, size_t kept, size_t *out)
 		const size_t offs[3] = {e->name, e->digest, e->raw};
 
 		for (int k = 0; k < 3; k++)
-			if (offs[k] != NO_BOFF)
+			if (k == 1 && e->bin)
+				total += SHA256_BYTES;
+			else if (offs[k] != NO_BOFF)
 				total += strlen(b->arena + offs[k]) + 1;
-		/* Offsets are 32-bit and NO_OFF is reserved. */
-		if (total >= NO_OFF)
+		/* Offsets are 31-bit: BIN_DIGEST and NO_OFF are reserved. */
+		if (total >= BIN_DIGEST)
 			return -ENOMEM;
 	}
 	*out = total;
@@ -257,6 +321,15 @@ uint32_t snap_entry_version(const struct snap_entry *e)
 	return h ? h : 1;
 }
 
+static uint32_t pack_bin(const struct snap_builder *b, size_t off, char *area, size_t *pos)
+{
+	size_t at = *pos;
+
+	memcpy(area + at, b->arena + off, SHA256_BYTES);
+	*pos += SHA256_BYTES;
+	return (uint32_t)at | BIN_DIGEST;
+}
+
 struct snap *snap_builder_finish(struct snap_builder *b)
 {
 	struct snap *s = NULL;
@@ -278,7 +351,8 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 	area = (char *)(s->rec + kept);
 	for (size_t i = 0; i < kept; i++) {
 		s->rec[i].name_off = pack_str(b, b->v[i].name, area, &pos);
-		s->rec[i].digest_off = pack_str(b, b->v[i].digest, area, &pos);
+		s->rec[i].digest_off = b->v[i].bin ? pack_bin(b, b->v[i].digest, area, &pos)
+						   : pack_str(b, b->v[i].digest, area, &pos);
 		s->rec[i].raw_off = pack_str(b, b->v[i].raw, area, &pos);
 		s->rec[i].mtime = b->v[i].mtime;
 	}
@@ -322,7 +396,12 @@ void snap_get(const struct snap *s, size_t i, struct snap_entry *out)
 	const struct snap_rec *r = &s->rec[i];
 
 	out->name = str_at(s, r->name_off);
-	out->digest = str_at(s, r->digest_off);
+	if (r->digest_off != NO_OFF && (r->digest_off & BIN_DIGEST)) {
+		sha256_format((const unsigned char *)str_at(s, r->digest_off & ~BIN_DIGEST), out->digest_text);
+		out->digest = out->digest_text;
+	} else {
+		out->digest = str_at(s, r->digest_off);
+	}
 	out->time_raw = str_at(s, r->raw_off);
 	out->mtime = r->mtime;
 }

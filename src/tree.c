@@ -12,6 +12,7 @@
 #include "tree.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,20 @@ static int build_snap(struct fill_req *r, const struct uhub_entry *v, size_t n, 
 	return *out ? 0 : -ENOMEM;
 }
 
+/* A large listing is built from the API's items (three strings each) and
+ * decoded pages, all freed once the snapshot is packed; glibc keeps such
+ * freed heap, so without this the daemon's RSS would carry the peak of
+ * its largest fill for good. */
+static void trim_after(size_t items)
+{
+#ifdef __GLIBC__
+	if (items >= 4096)
+		malloc_trim(0);
+#else
+	(void)items;
+#endif
+}
+
 static int fill(void *arg, const char *key, struct snap **out)
 {
 	struct fill_req *r = arg;
@@ -237,8 +252,11 @@ static int fill(void *arg, const char *key, struct snap **out)
 		err = r->bg ? uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &l)
 			    : uhub_list(r->t->u, r->kind, r->repo, r->image, &l);
 		if (!err) {
-			err = build_snap(r, l.v, l.n, out);
+			size_t n = l.n;
+
+			err = build_snap(r, l.v, n, out);
 			uhub_list_release(&l);
+			trim_after(n);
 		}
 	}
 	return err;

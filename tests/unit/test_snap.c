@@ -215,9 +215,47 @@ static void test_bytes_per_entry(void **state)
 	s = snap_builder_finish(b);
 	per = snap_bytes(s) / snap_count(s);
 	print_message("snap: %zu bytes for 10000 typical tags, %zu per tag\n", snap_bytes(s), per);
-	/* Strings are 12 + 72 bytes; the rest is the record. */
-	assert_true(snap_bytes(s) >= 10000 * (12 + 72));
-	assert_true(per < 128);
+	/* The name is 12 bytes, the digest its 32 binary bytes, the record
+	 * 24: 68 a tag (it was 108 with the digest as text). */
+	assert_true(snap_bytes(s) >= 10000 * (12 + 32 + 24));
+	assert_true(per <= 70);
+	struct snap_entry e;
+
+	snap_get(s, 1234, &e);
+	assert_string_equal(e.digest, digest); /* formatted back on read */
+	snap_unref(s);
+}
+
+/* Only the canonical sha256 form goes binary; anything else reads back
+ * exactly as the API gave it. */
+static void test_digest_forms(void **state)
+{
+	static const char *const kept[] = {
+	    "sha256:3F1C4E2A9B0D7C6E5F8A1B2C3D4E5F60718293A4B5C6D7E8F9012345678ABCDE", /* upper case */
+	    "sha256:3f1c",								 /* short */
+	    "sha512:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcde",	 /* another algorithm */
+	    "sha256:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdez", /* 65 digits */
+	    "sha256:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdg",	 /* not hex */
+	    "",
+	};
+	struct snap_builder *b = snap_builder_new();
+	struct snap_entry e;
+	char name[8];
+	struct snap *s;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		add(b, name, kept[i], NULL, 1);
+	}
+	add(b, "z", "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL, 1);
+	s = snap_builder_finish(b);
+	for (int i = 0; i < 6; i++) {
+		snap_get(s, (size_t)i, &e);
+		assert_string_equal(e.digest, kept[i]);
+	}
+	snap_get(s, 6, &e);
+	assert_string_equal(e.digest, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	snap_unref(s);
 }
 
@@ -266,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_100k),
 	    cmocka_unit_test(test_bytes_per_entry),
+	    cmocka_unit_test(test_digest_forms),
 	    cmocka_unit_test(test_refcount),
 	};
 
