@@ -734,10 +734,10 @@ static void usage_fuse(FILE *f)
 {
 	fputs("\n"
 	      "libfuse's own options are passed on: allow_other (needs user_allow_other in\n"
-	      "/etc/fuse.conf), allow_root, default_permissions, auto_unmount, max_read=N,\n"
+	      "/etc/fuse.conf), allow_root, auto_unmount, max_read=N, max_threads=N,\n"
 	      "fsname=NAME, subtype=NAME, ... (see mount.fuse3(8)); an option that neither\n"
 	      "imgtagfs nor libfuse knows is refused. The mount is always read-only and\n"
-	      "shown as imgtagfs:SOURCE, type fuse.imgtagfs.\n"
+	      "shown as imgtagfs:SOURCE, type fuse.imgtagfs; default_permissions is always on.\n"
 	      "\n"
 	      "mount(8) form (mount.imgtagfs, /etc/fstab): the words auto, noauto, user,\n"
 	      "nouser, users, _netdev, nofail, defaults, rw, ro, x-* and comment=* are\n"
@@ -748,10 +748,27 @@ static void usage_fuse(FILE *f)
 	      f);
 }
 
+static void usage_running(FILE *f)
+{
+	fputs("\n"
+	      "A running mount:\n"
+	      "  getfattr -n user.imgtagfs.refresh DIR    drop DIR's listings, here and in the\n"
+	      "                     kernel, at once (the mount's owner and root only; at most\n"
+	      "                     10 at once, then 2 a second)\n"
+	      "  getfattr --only-values -n user.imgtagfs.stats MNT   counters\n"
+	      "  getfattr -d TAGFILE                      user.imgtagfs.digest and .updated\n"
+	      "  kill -HUP PID      drop every listing, here and in the kernel\n"
+	      "  kill -USR1 PID     debug logging on / off\n"
+	      "Inode numbers are a hash of the path (stable across remounts); the\n"
+	      "nanoseconds of an mtime are a version stamp of the file's bytes.\n",
+	      f);
+}
+
 void opts_usage(FILE *f, const char *prog)
 {
 	usage_synopsis(f, prog && *prog ? prog : "imgtagfs");
 	usage_options(f);
 	usage_credentials(f);
 	usage_fuse(f);
+	usage_running(f);
 }
