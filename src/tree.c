@@ -449,19 +449,27 @@ int tree_warm(struct tree *t)
 
 /* ---- resolution ------------------------------------------------------------ */
 
+/* The NAME of a file name NAME@tag into base (NAMES_MAX + 1 bytes);
+ * false when name does not end in the alias suffix. */
+static bool alias_base(const char *name, char *base)
+{
+	size_t len = strlen(name), sl = strlen(TREE_TAG_ALIAS);
+
+	if (len <= sl || len - sl > NAMES_MAX || strcmp(name + len - sl, TREE_TAG_ALIAS))
+		return false;
+	memcpy(base, name, len - sl);
+	base[len - sl] = '\0';
+	return true;
+}
+
 /* Could the last component of a path be a tag (or a NAME@tag alias)? */
 static bool plausible_leaf(const char *comp)
 {
-	size_t len = strlen(comp), sl = strlen(TREE_TAG_ALIAS);
 	char base[NAMES_MAX + 1];
 
 	if (names_maybe_component(comp) || names_maybe_tag(comp))
 		return true;
-	if (len <= sl || len - sl > NAMES_MAX || strcmp(comp + len - sl, TREE_TAG_ALIAS))
-		return false;
-	memcpy(base, comp, len - sl);
-	base[len - sl] = '\0';
-	return names_maybe_tag(base);
+	return alias_base(comp, base) && names_maybe_tag(base);
 }
 
 /* True when s (image-name components, perhaps ending in a tag) could name
@@ -563,15 +571,10 @@ static bool has_child_dir(const struct snap *imgs, const char *dir, const char *
  * tag that shares its name with a nested image directory. */
 static int resolve_alias(struct tree *t, struct node *n, struct snap *imgs, const char *name)
 {
-	size_t len = strlen(name), sl = strlen(TREE_TAG_ALIAS);
 	char base[NAMES_MAX + 1];
 
-	if (len > sl && len - sl <= NAMES_MAX && strcmp(name + len - sl, TREE_TAG_ALIAS) == 0) {
-		memcpy(base, name, len - sl);
-		base[len - sl] = '\0';
-		if (has_child_dir(imgs, n->image, base))
-			return resolve_tag(t, n, base);
-	}
+	if (alias_base(name, base) && has_child_dir(imgs, n->image, base))
+		return resolve_tag(t, n, base);
 	return resolve_tag(t, n, name);
 }
 
@@ -668,6 +671,8 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	if (!err) {
 		snap_unref(n->hold[0]);
 		n->hold[0] = s;
+		/* n->e pointed into the repositories' listing just let go. */
+		memset(&n->e, 0, sizeof(n->e));
 		err = resolve_in_repo(t, n, s, rest);
 	}
 	if (err)
@@ -846,14 +851,9 @@ static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t
  * directory: that file name is NAME's alias, so the tag cannot be shown. */
 static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *tag)
 {
-	size_t len = strlen(tag), sl = strlen(TREE_TAG_ALIAS);
 	char base[NAMES_MAX + 1];
 
-	if (len <= sl || len - sl > NAMES_MAX || strcmp(tag + len - sl, TREE_TAG_ALIAS))
-		return false;
-	memcpy(base, tag, len - sl);
-	base[len - sl] = '\0';
-	return has_child_dir(imgs, dir, base);
+	return alias_base(tag, base) && has_child_dir(imgs, dir, base);
 }
 
 /* Tag i of an image directory under the name it is shown as, aliasing

@@ -130,6 +130,18 @@ fi
 fs_umount "$M3"
 chmod 700 "$WORK"
 
+# --- -s: a refresh cannot deadlock (the kernel is told from outside the request)
+M6=$WORK/m6
+fs_mount "$M6" -s -o ttl=600,prefetch=0 || echo "FAIL: mount -s"
+ls -l "$M6/web/api" >/dev/null
+cat "$M6/web/api/"* >/dev/null
+sim_ctl "push?repo=web&image=api&tag=single&digest=$(digest e)"
+ok "-s: the refresh answers" timeout 10 getfattr -n user.imgtagfs.refresh "$M6/web/api"
+sleep 0.5
+ok "-s: and takes effect" timeout 10 grep -qx single <(ls "$M6/web/api")
+ok "-s: the mount still answers" timeout 10 cat "$M6/web/api/v1.4.2"
+fs_umount "$M6"
+
 # --- the ttl counts from a fill's first request ----------------------------------
 # web/mid: 350 tags, 4 pages; at 1.5 s a round trip the fill takes about
 # 3 s (the first page, then the rest in parallel). With ttl=4 the listing
