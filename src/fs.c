@@ -752,15 +752,19 @@ static void undo_refs(struct dirbuf *b)
 		inode_forget(b->fs->inodes, b->refs[i], 1, NULL);
 }
 
-/* Reading from the start with an expired listing takes a new one, so a
- * rewound descriptor never replays an old listing. */
+/* Reading from the start reads the current listing: a rewound descriptor
+ * never replays an expired one, nor one that a refresh replaced. */
 static int refresh_handle(struct imgtagfs *fs, struct dirh *h)
 {
-	struct tree_dir *d;
+	struct tree_dir *d = NULL;
 	int err;
 
-	if (fresh_now(fs->fresh) < tree_dir_until(h->d))
-		return 0;
+	if (fresh_now(fs->fresh) < tree_dir_until(h->d) && tree_opendir_cached(fs->t, h->path, &d) == 0 &&
+	    tree_dir_stamp(d) == tree_dir_stamp(h->d)) {
+		tree_closedir(d);
+		return 0; /* still the current listing */
+	}
+	tree_closedir(d);
 	err = tree_opendir(fs->t, h->path, &d);
 	if (err)
 		return err;

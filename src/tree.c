@@ -49,6 +49,7 @@ struct node {
 	struct snap_entry e;	/* the tag, or the directory's own entry */
 	int64_t mtime;
 	int64_t until;		/* earliest expiry of the listings consulted */
+	bool never;		/* the name could never exist (no listing asked) */
 	struct snap *hold[2];
 };
 
@@ -398,7 +399,7 @@ static void note(const struct tree *t, int64_t *until, const struct snap *s)
  * (plausible false), only a cached snapshot is used, so such lookups cost
  * no call. */
 static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag,
-		    bool plausible, int64_t *until, struct snap **out)
+		    bool plausible, struct node *n, struct snap **out)
 {
 	char key[KEY_MAX];
 	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .tag = tag};
@@ -410,16 +411,17 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
 		if (err == -EAGAIN) {
 			now = fresh_now(t->fresh) + t->cfg.neg_ttl_ms;
-			*until = now < *until ? now : *until;
+			n->until = now < n->until ? now : n->until;
+			n->never = true;
 			return -ENOENT;
 		}
 	} else {
 		err = cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
 	}
 	if (!err)
-		note(t, until, *out);
+		note(t, &n->until, *out);
 	else if (err == -ENOENT)
-		*until = 0;
+		n->until = 0;
 	return err;
 }
 
@@ -536,7 +538,7 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
 	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
 	if (err == -EAGAIN)
-		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), &n->until, &s);
+		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), n, &s);
 	else if (!err)
 		note(t, &n->until, s);
 	if (err)
@@ -651,7 +653,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		 * two round trips overlap instead of following each other). */
 		if (names_maybe_component(n->repo) && !root_cached(t))
 			prefetch(t, UHUB_IMAGES, n->repo, NULL);
-		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), &n->until, &s);
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), n, &s);
 		if (err)
 			return err;
 		long i = snap_find(s, n->repo);
@@ -667,7 +669,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	}
 	if (!*rest)
 		return 0;
-	err = get_snap(t, UHUB_IMAGES, n->repo, NULL, NULL, plausible_path(rest), &n->until, &s);
+	err = get_snap(t, UHUB_IMAGES, n->repo, NULL, NULL, plausible_path(rest), n, &s);
 	if (!err) {
 		snap_unref(n->hold[0]);
 		n->hold[0] = s;
@@ -764,7 +766,10 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 	int err = resolve(t, path, &n);
 
 	if (err) {
-		*until = n.until == INT64_MAX ? 0 : n.until;
+		/* The kernel may keep a "no" only for a name that can never
+		 * exist: it keeps negative entries under names imgtagfs does
+		 * not know, so a refresh could not reach them. */
+		*until = n.never && n.until != INT64_MAX ? n.until : 0;
 		return err;
 	}
 	if (n.kind == NODE_TAG) {
@@ -968,11 +973,11 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 	if (d->n.kind == NODE_TAG)
 		err = -ENOTDIR;
 	else if (d->n.kind == NODE_ROOT)
-		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, !cached_only, &d->n.until, &d->list);
+		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, !cached_only, &d->n, &d->list);
 	else
-		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, !cached_only, &d->n.until, &d->list);
+		err = get_snap(t, UHUB_IMAGES, d->n.repo, NULL, NULL, !cached_only, &d->n, &d->list);
 	if (!err && d->n.kind == NODE_IMAGE)
-		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, !cached_only, &d->n.until, &d->tags);
+		err = get_snap(t, UHUB_TAGS, d->n.repo, d->n.image, NULL, !cached_only, &d->n, &d->tags);
 	if (err) {
 		tree_closedir(d);
 		return err;

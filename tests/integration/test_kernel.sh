@@ -94,6 +94,7 @@ M3=$WORK/m3
 fs_mount "$M3" -o ttl=600,prefetch=0 || echo "FAIL: mount ttl=600"
 ls -l "$M3/web/api" >/dev/null
 stat "$M3/web/api/v1.4.1" >/dev/null
+ok "a tag not yet pushed is not there" test ! -e "$M3/web/api/v5"
 sim_ctl "push?repo=web&image=api&tag=v5&digest=$(digest d)"
 sim_ctl "delete?repo=web&image=api&tag=v1.4.1"
 ok "before the refresh, the kernel still has the old listing" test -e "$M3/web/api/v1.4.1"
