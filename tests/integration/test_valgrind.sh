@@ -9,7 +9,7 @@ if ! command -v valgrind >/dev/null; then
 	echo "SKIP: valgrind is not installed"
 	exit 0
 fi
-if nm "$FS_BIN" 2>/dev/null | grep -qE '__(asan|tsan|ubsan)_init|__(a|t|ub)san_'; then
+if nm "$FS_BIN" 2>/dev/null | grep -E '__(asan|tsan|ubsan)_init|__(a|t|ub)san_' >/dev/null; then # no -q: SIGPIPE under pipefail
 	echo "SKIP: $FS_BIN is built with a sanitizer; valgrind cannot run it"
 	exit 0
 fi
