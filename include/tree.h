@@ -112,9 +112,6 @@ ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_
 /* The digest / updated text of a tag file (for xattrs), into out.
  * 0, -ENOENT, -EISDIR. */
 int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out);
-/* Calls fn for each entry of the root directory that is in a cached
- * listing now, fetching nothing (to invalidate the kernel's entries). */
-int tree_cached_root(struct tree *t, tree_fill_fn fn, void *arg);
 /* Drops the cached snapshots behind a directory (or everything for "/"). */
 int tree_refresh(struct tree *t, const char *path);
 

@@ -19,13 +19,14 @@
 #include <string.h>
 
 #include "fresh.h"
+#include "listing.h"
+#include "listkey.h"
 #include "names.h"
 #include "snap.h"
 #include "tagfile.h"
 #include "timefmt.h"
 
-#define KEY_MAX (3 * NAMES_MAX + 4096)
-#define TEXT_MAX 4097 /* a digest or time as decode.c bounds it, and a NUL */
+#define KEY_MAX LISTKEY_MAX
 
 struct tree {
 	struct tree_config cfg;
@@ -123,23 +124,11 @@ static void node_release(struct node *n)
 
 /* ---- cache keys and fills ------------------------------------------------ */
 
-/* Keys are length-prefixed, so no name can make two keys collide. */
 static void key_of(char *key, enum uhub_kind k, const char *repo, const char *image, const char *tag)
 {
-	switch (k) {
-	case UHUB_REPOS:
-		snprintf(key, KEY_MAX, "R");
-		break;
-	case UHUB_IMAGES:
-		snprintf(key, KEY_MAX, "I%zu:%s", strlen(repo), repo);
-		break;
-	case UHUB_TAGS:
-		if (tag)
-			snprintf(key, KEY_MAX, "t%zu:%s%zu:%s%s", strlen(repo), repo, strlen(image), image, tag);
-		else
-			snprintf(key, KEY_MAX, "T%zu:%s%s", strlen(repo), repo, image);
-		break;
-	}
+	const struct listkey lk = {.kind = k, .repo = repo, .image = image, .tag = tag};
+
+	listkey_format(key, &lk);
 }
 
 struct fill_req {
@@ -149,74 +138,12 @@ struct fill_req {
 	bool bg;	/* a background fill: lower priority */
 };
 
-static bool name_ok(enum uhub_kind k, const char *name)
-{
-	return k == UHUB_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
-}
-
-/* A tag file's text comes from the server: a control byte (a newline
- * above all) could forge a line, so each becomes '?'. Returns s, or out
- * holding the cleaned copy (cut to n - 1 bytes). */
-static const char *one_line(const char *s, char *out, size_t n)
-{
-	const char *p = s;
-	size_t i;
-
-	while (p && *p && (unsigned char)*p >= 0x20 && *p != 0x7f)
-		p++;
-	if (!p || !*p)
-		return s; /* NULL, or clean already */
-	for (i = 0; s[i] && i + 1 < n; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	return out;
-}
-
-/* Adds one API entry to b, converting its time. Refused names are skipped. */
-static int add_entry(struct fill_req *r, struct snap_builder *b, const struct uhub_entry *in, size_t *skipped,
-		     size_t *badtime)
-{
-	char digest[TEXT_MAX], raw[TEXT_MAX];
-	struct snap_entry e = {.name = in->name, .digest = one_line(in->digest, digest, sizeof(digest)),
-			       .mtime = SNAP_NO_TIME};
-
-	if (!name_ok(r->kind, in->name)) {
-		char shown[96];
-
-		if (!(*skipped)++) {
-			log_printable(in->name, shown, sizeof(shown));
-			log_msg(r->t->log, LOG_WARNING, "skipping a name that cannot be a file name: \"%s\"", shown);
-		}
-		return 0;
-	}
-	if (in->time && timefmt_parse(in->time, r->t->cfg.api_tz, &e.mtime) != 0) {
-		e.mtime = SNAP_NO_TIME;
-		e.time_raw = one_line(in->time, raw, sizeof(raw));
-		(*badtime)++;
-	}
-	return snap_builder_add(b, &e);
-}
-
 static int build_snap(struct fill_req *r, const struct uhub_entry *v, size_t n, struct snap **out)
 {
-	struct snap_builder *b = snap_builder_new();
-	size_t skipped = 0, badtime = 0;
-	int err = b ? 0 : -ENOMEM;
+	const struct listing_src src = {.kind = r->kind, .repo = r->repo, .image = r->image,
+					.api_tz = r->t->cfg.api_tz, .log = r->t->log};
 
-	for (size_t i = 0; i < n && !err; i++)
-		err = add_entry(r, b, &v[i], &skipped, &badtime);
-	if (err) {
-		snap_builder_free(b);
-		return err;
-	}
-	if (skipped > 1)
-		log_msg(r->t->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", skipped,
-			r->repo ? r->repo : "/", r->image ? "/" : "", r->image ? r->image : "");
-	if (badtime)
-		log_msg(r->t->log, LOG_WARNING, "%zu times could not be parsed in %s%s%s; shown as given", badtime,
-			r->repo ? r->repo : "/", r->image ? "/" : "", r->image ? r->image : "");
-	*out = snap_builder_finish(b);
-	return *out ? 0 : -ENOMEM;
+	return listing_build(&src, v, n, out);
 }
 
 /* A large listing is built from the API's items (three strings each) and
@@ -263,57 +190,20 @@ static int fill(void *arg, const char *key, struct snap **out)
 	return err;
 }
 
-/* Splits a cache key back into its request (the inverse of key_of). The
- * strings point into bufs. 0 or -EINVAL. */
-static int key_parse(const char *key, struct fill_req *r, char *repo, char *image, char *tag)
+/* The request behind a cache key (background jobs are queued by key);
+ * r's strings point into b. 0 or -EINVAL. */
+static int key_parse(const char *key, struct fill_req *r, struct listkey_buf *b)
 {
-	const char *p = key + 1;
-	char *end;
-	unsigned long n;
+	struct listkey k;
+	int err = listkey_parse(key, &k, b);
 
-	r->repo = r->image = r->tag = NULL;
-	if (key[0] == 'R' && !key[1]) {
-		r->kind = UHUB_REPOS;
-		return 0;
+	if (!err) {
+		r->kind = k.kind;
+		r->repo = k.repo;
+		r->image = k.image;
+		r->tag = k.tag;
 	}
-	n = strtoul(p, &end, 10);
-	if (*end != ':' || n > NAMES_MAX || strlen(end + 1) < n)
-		return -EINVAL;
-	memcpy(repo, end + 1, n);
-	repo[n] = '\0';
-	r->repo = repo;
-	p = end + 1 + n;
-	if (key[0] == 'I') {
-		r->kind = UHUB_IMAGES;
-		return *p ? -EINVAL : 0;
-	}
-	r->kind = UHUB_TAGS;
-	if (key[0] == 'T') {
-		snprintf(image, KEY_MAX, "%s", p);
-		r->image = image;
-		return 0;
-	}
-	n = strtoul(p, &end, 10);
-	if (key[0] != 't' || *end != ':' || strlen(end + 1) < n || strlen(end + 1 + n) > NAMES_MAX)
-		return -EINVAL;
-	snprintf(image, KEY_MAX, "%.*s", (int)n, end + 1);
-	snprintf(tag, NAMES_MAX + 1, "%s", end + 1 + n);
-	r->image = image;
-	r->tag = tag;
-	return 0;
-}
-
-/* A readable name for the directory behind a key, for log lines. */
-static void key_describe(const char *key, char *out, size_t n)
-{
-	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
-	struct fill_req r;
-
-	if (key_parse(key, &r, repo, image, tag))
-		snprintf(out, n, "?");
-	else
-		snprintf(out, n, "/%s%s%s%s%s", r.repo ? r.repo : "", r.image ? "/" : "", r.image ? r.image : "",
-			 r.tag ? "/" : "", r.tag ? r.tag : "");
+	return err;
 }
 
 /* Logs the one warning a failed refresh is worth (cache lock held). */
@@ -324,7 +214,7 @@ static void on_stale(void *arg, const char *key, int err, int64_t age_ms)
 
 	if (!err)
 		return; /* served again within the retry window: said already */
-	key_describe(key, name, sizeof(name));
+	listkey_describe(key, name, sizeof(name));
 	log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): refresh failed: %s", name,
 		(long long)(age_ms / 1000), strerror(-err));
 }
@@ -333,24 +223,25 @@ static void on_stale(void *arg, const char *key, int err, int64_t age_ms)
 static void prefetch_job(void *arg, const char *key)
 {
 	struct tree *t = arg;
-	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
+	struct listkey_buf *b = malloc(sizeof(*b));
 	struct fill_req r = {.t = t, .bg = true};
 	struct snap *s = NULL;
 
-	if (key_parse(key, &r, repo, image, tag) == 0 &&
-	    cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
+	if (b && key_parse(key, &r, b) == 0 && cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
 		snap_unref(s);
+	free(b);
 }
 
 /* Background job: refresh key now, before its ttl runs out. */
 static void refresh_job(void *arg, const char *key)
 {
 	struct tree *t = arg;
-	char repo[NAMES_MAX + 1], image[KEY_MAX], tag[NAMES_MAX + 1];
+	struct listkey_buf *b = malloc(sizeof(*b));
 	struct fill_req r = {.t = t, .bg = true};
 
-	if (key_parse(key, &r, repo, image, tag) == 0)
+	if (b && key_parse(key, &r, b) == 0)
 		cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
+	free(b);
 }
 
 /* The cache asks for an early refresh (its lock held: only queue). */
@@ -1158,50 +1049,4 @@ int tree_refresh(struct tree *t, const char *path)
 	}
 	node_release(&n);
 	return 0;
-}
-
-/* The names in a repository's top directory, from its image list imgs. */
-static int cached_children(struct tree *t, struct snap *imgs, tree_fill_fn fillfn, void *arg)
-{
-	struct tree_dir *d = calloc(1, sizeof(*d));
-	struct dir_entry *e = malloc(sizeof(*e));
-	int err = d && e ? 0 : -ENOMEM;
-
-	if (!err) {
-		d->t = t;
-		d->n.kind = NODE_REPO;
-		d->list = imgs;
-		d->hi = snap_count(imgs);
-		d->phase = PH_LIST;
-		while (dir_peek(d, &d->phase, &d->i, e) && !fillfn(arg, e->name, NULL))
-			;
-	}
-	free(e);
-	free(d);
-	return err;
-}
-
-int tree_cached_root(struct tree *t, tree_fill_fn fillfn, void *arg)
-{
-	char key[KEY_MAX];
-	struct snap *s;
-	struct snap_entry e;
-	int err;
-
-	if (t->repo) {
-		key_of(key, UHUB_IMAGES, t->repo, NULL, NULL);
-		err = cache_peek(t->c, key, INT64_MAX / 2, &s);
-		if (!err)
-			err = cached_children(t, s, fillfn, arg);
-	} else {
-		err = cache_peek(t->c, "R", INT64_MAX / 2, &s);
-		for (size_t i = 0; !err && i < snap_count(s); i++) {
-			snap_get(s, i, &e);
-			if (fillfn(arg, e.name, NULL))
-				break;
-		}
-	}
-	if (!err)
-		snap_unref(s);
-	return err == -EAGAIN || err == -ENOENT ? 0 : err;
 }

@@ -1,0 +1,45 @@
+/* listkey.h — the cache key of a listing: which API call fills it (the
+ * repositories, a repository's images, an image's tags, or one tag alone)
+ * as one string, and back.
+ *
+ *	R			the repositories
+ *	I<len>:<repo>		a repository's images
+ *	T<len>:<repo><image>	an image's tags
+ *	t<len>:<repo><len>:<image><tag>	one tag alone
+ *
+ * Names are length-prefixed, so no name can make two keys collide.
+ * Pure functions: thread-safe.
+ */
+#ifndef IMGTAGFS_LISTKEY_H
+#define IMGTAGFS_LISTKEY_H
+
+#include <stddef.h>
+
+#include "names.h"
+#include "uhub.h"
+
+/* Room for any key, and for an image name parsed back out of one. */
+#define LISTKEY_MAX (3 * NAMES_MAX + 4096)
+
+struct listkey {
+	enum uhub_kind kind;
+	const char *repo;	/* NULL for UHUB_REPOS */
+	const char *image;	/* tags only */
+	const char *tag;	/* one tag alone, else NULL */
+};
+
+/* Storage for the strings listkey_parse hands back. */
+struct listkey_buf {
+	char repo[NAMES_MAX + 1];
+	char image[LISTKEY_MAX];
+	char tag[NAMES_MAX + 1];
+};
+
+/* Writes k's key into key (LISTKEY_MAX bytes). */
+void listkey_format(char *key, const struct listkey *k);
+/* The inverse: k's strings point into b. 0 or -EINVAL. */
+int listkey_parse(const char *key, struct listkey *k, struct listkey_buf *b);
+/* "/repo/image/tag" for a log line ("?" for a bad key). */
+void listkey_describe(const char *key, char *out, size_t n);
+
+#endif
