@@ -99,8 +99,10 @@ void uhub_entry_release(struct uhub_entry *e);
  * transport's error) to why. 0 or -errno. */
 int uhub_probe(struct uhub *u, char *why, size_t whylen);
 
-/* Maps a non-zero RetCode to -errno (UHUB-API.md's table); lookup says a
- * name was being looked up (230 then means ENOENT). The only such map. */
+/* Maps a RetCode to -errno (0 for 0), after the RetCode table of
+ * ../shared/api/UHUB-API.md: 110 ETIMEDOUT; 170-174 and 292-299 EACCES
+ * (keys, project, IP, lock, IAM); 230 ENOENT when lookup says a name was
+ * being looked up, else EIO; everything else EIO. The only such map. */
 int uhub_retcode_errno(long retcode, bool lookup);
 /* True for RetCodes worth retrying (110, 130, 150, 153, >= 2000). */
 bool uhub_retcode_transient(long retcode);

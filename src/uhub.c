@@ -104,25 +104,17 @@ void uhub_free(struct uhub *u)
 
 int uhub_retcode_errno(long retcode, bool lookup)
 {
-	switch (retcode) {
-	case 0:
+	if (retcode == 0)
 		return 0;
-	case 110:
+	if (retcode == 110)
 		return -ETIMEDOUT;
-	case 170:
-	case 171:
-	case 172:
-	case 174:
-	case 292:
-	case 294:
-	case 295:
-	case 299:
+	/* 170-174: the signature, the key or the token; 292-299: the project,
+	 * the caller's IP, a security lock, IAM. None is cured by a retry. */
+	if ((retcode >= 170 && retcode <= 174) || (retcode >= 292 && retcode <= 299))
 		return -EACCES;
-	case 230:
+	if (retcode == 230)
 		return lookup ? -ENOENT : -EIO;
-	default:
-		return -EIO; /* 130, 150, 153, 160, 161, >= 2000, unknown */
-	}
+	return -EIO; /* 130, 150, 153, 160, 161, >= 2000, unknown */
 }
 
 bool uhub_retcode_transient(long retcode)
@@ -277,33 +269,55 @@ static void log_call(struct uhub *u, const struct params *p, const char *outcome
 struct call_result {
 	long status;
 	int terr;	/* transport error */
+	int derr;	/* decode error of a status 200 body */
 	struct decode_reply reply;
 };
 
-/* One attempt: post, then decode. Returns 0 when a decodable reply came. */
-static int attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, bool bg,
-		   struct call_result *r)
+/* One attempt: post, then decode a status 200 body. Fills r; what the
+ * outcome means is outcome()'s business. */
+static void attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, bool bg,
+		    struct call_result *r)
 {
 	struct http_reply hr;
-	int err;
 
 	http_reply_init(&hr, u->cfg.max_reply ? u->cfg.max_reply : 64u << 20);
 	rate_wait(u);
 	slot_acquire(u, bg);
-	err = u->tr.post(u->tr.self, params_get(p, "Action"), body->data, body->len, &hr);
+	r->terr = u->tr.post(u->tr.self, params_get(p, "Action"), body->data, body->len, &hr);
 	slot_release(u);
 	r->status = hr.status;
-	r->terr = err;
-	if (!err && hr.status == 200)
-		err = decode_reply(hr.body.data ? hr.body.data : "", hr.body.len, kind, &r->reply);
-	else if (!err)
-		err = status_transient(hr.status) ? -EAGAIN : -EIO;
+	if (!r->terr && hr.status == 200)
+		r->derr = decode_reply(hr.body.data ? hr.body.data : "", hr.body.len, kind, &r->reply);
 	http_reply_release(&hr);
-	return err;
+}
+
+/* What an attempt came to: 0 or the -errno it ends in, and whether another
+ * attempt may cure it. The one place where an HTTP status, a reply that
+ * does not decode and a RetCode (through uhub_retcode_errno) become an
+ * errno; transport errors arrive as errno already (http.c). */
+static int outcome(const struct call_result *r, bool lookup, bool *retry)
+{
+	*retry = false;
+	if (r->terr) {
+		*retry = transport_transient(r->terr);
+		return r->terr;
+	}
+	if (r->status != 200) {
+		*retry = status_transient(r->status);
+		return -EIO;
+	}
+	if (r->derr == -EBADMSG) {
+		*retry = true; /* a proxy's error page, a cut body: may pass */
+		return -EIO;
+	}
+	if (r->derr)
+		return r->derr == -E2BIG ? -EIO : r->derr; /* too big for a page; -ENOMEM */
+	*retry = uhub_retcode_transient(r->reply.retcode);
+	return uhub_retcode_errno(r->reply.retcode, lookup);
 }
 
 /* Writes a one-line reason for a failed call into why. */
-static void describe(const struct call_result *r, int err, char *why, size_t n)
+static void describe(const struct call_result *r, char *why, size_t n)
 {
 	if (!why || !n)
 		return;
@@ -311,31 +325,11 @@ static void describe(const struct call_result *r, int err, char *why, size_t n)
 		snprintf(why, n, "%s", strerror(-r->terr));
 	else if (r->status != 200)
 		snprintf(why, n, "HTTP status %ld", r->status);
-	else if (err == -EBADMSG || err == -E2BIG)
-		snprintf(why, n, "malformed reply (%s)", strerror(-err));
+	else if (r->derr)
+		snprintf(why, n, "malformed reply (%s)", strerror(-r->derr));
 	else
 		snprintf(why, n, "RetCode %ld: %s", r->reply.retcode,
 			 r->reply.message ? r->reply.message : "(no message)");
-}
-
-/* The error a failed attempt is worth retrying for. */
-static bool retryable(const struct call_result *r, int err)
-{
-	if (r->terr)
-		return transport_transient(r->terr);
-	return err == -EAGAIN || err == -EBADMSG;
-}
-
-/* The errno a caller sees once retries are spent. */
-static int final_errno(const struct call_result *r, int err)
-{
-	if (r->terr)
-		return r->terr;
-	if (err == -EAGAIN && r->status == 200)
-		return uhub_retcode_errno(r->reply.retcode, false);
-	if (err == -EAGAIN || err == -EBADMSG || err == -E2BIG)
-		return -EIO;
-	return err;
 }
 
 /* Signs and sends p, retrying transient failures with backoff. On 0, *out
@@ -355,29 +349,25 @@ static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup,
 		err = params_encode(p, &body);
 	for (unsigned n = 0; !err; n++) {
 		int64_t t0 = now_ms();
+		bool retry, throttled;
 
 		memset(&r, 0, sizeof(r));
 		atomic_fetch_add(&u->calls[k], 1);
-		err = attempt(u, p, &body, decode_kind[k], bg, &r);
-		if (!err && r.reply.retcode) {
+		attempt(u, p, &body, decode_kind[k], bg, &r);
+		if (!r.terr && !r.derr && r.status == 200 && r.reply.retcode)
 			count_retcode(u, r.reply.retcode);
-			err = uhub_retcode_transient(r.reply.retcode) ? -EAGAIN
-								       : uhub_retcode_errno(r.reply.retcode, lookup);
-		}
-		describe(&r, err, reason, sizeof(reason));
+		err = outcome(&r, lookup, &retry);
+		if (err)
+			describe(&r, reason, sizeof(reason));
 		log_call(u, p, err ? reason : "ok", now_ms() - t0);
 		if (!err) {
 			*out = r.reply;
 			break;
 		}
-		bool throttled = r.reply.retcode == 153 || r.status == 429;
-
-		if (!retryable(&r, err) || n >= u->cfg.retries) {
-			err = final_errno(&r, err);
-			decode_reply_release(&r.reply);
-			break;
-		}
+		throttled = r.reply.retcode == 153 || r.status == 429;
 		decode_reply_release(&r.reply);
+		if (!retry || n >= u->cfg.retries)
+			break;
 		atomic_fetch_add(&u->retries, 1);
 		backoff(u, n, throttled);
 		err = 0;

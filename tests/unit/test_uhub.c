@@ -174,7 +174,7 @@ static void test_retry_transient(void **state)
 /* Auth errors are final at once: one call, EACCES. */
 static void test_no_retry_auth(void **state)
 {
-	static const long codes[] = {170, 171, 172, 174, 294, 295, 299};
+	static const long codes[] = {170, 171, 172, 173, 174, 292, 293, 294, 295, 296, 297, 298, 299};
 	struct fixture *x = *state;
 	struct uhub_list l;
 
@@ -254,6 +254,15 @@ static void test_errno_map(void **state)
 	assert_int_equal(uhub_retcode_errno(161, false), -EIO);
 	assert_int_equal(uhub_retcode_errno(292, false), -EACCES);
 	assert_int_equal(uhub_retcode_errno(110, false), -ETIMEDOUT);
+	/* README: 170-174 and 292-299 are EACCES, every one of them. */
+	for (long c = 170; c <= 174; c++)
+		assert_int_equal(uhub_retcode_errno(c, true), -EACCES);
+	for (long c = 292; c <= 299; c++)
+		assert_int_equal(uhub_retcode_errno(c, false), -EACCES);
+	assert_int_equal(uhub_retcode_errno(169, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(175, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(291, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(300, false), -EIO);
 	assert_true(uhub_retcode_transient(153));
 	assert_true(uhub_retcode_transient(2000));
 	assert_false(uhub_retcode_transient(171));
