@@ -23,7 +23,10 @@ enum decode_list {
 };
 
 /* An item whose name is absent, not a string or empty, or any of whose
- * strings is longer than DECODE_MAX_STRING, is skipped (and counted). */
+ * strings is longer than DECODE_MAX_STRING, is skipped (and counted); so
+ * is one whose name can never be a file name (names_valid_component, or
+ * names_valid_image for images: empty, ".", "..", a '/' in a tag or repo
+ * name, over 255 bytes), which is never copied at all. */
 struct decode_item {
 	char *name;   /* RepoName / ImageName / TagName; never NULL */
 	char *time;   /* UpdateTime as text (a JSON number is printed in
@@ -32,13 +35,19 @@ struct decode_item {
 	char *digest; /* Digest (tags only); NULL when absent or empty */
 };
 
+#define DECODE_SHOWN_MAX 96 /* bytes of a refused name kept for a log line */
+
 struct decode_reply {
 	long retcode;	 /* RetCode, from an int or a numeric string */
-	char *message;	 /* Message, NULL when absent */
+	char *message;	 /* Message, NULL when absent; cut at DECODE_MAX_STRING
+			    bytes, control bytes and escape sequences shown
+			    as \xNN (log_escape), so it is safe to print */
 	long long total; /* TotalCount, -1 when absent */
 	struct decode_item *items;
 	size_t n;
-	size_t skipped; /* items dropped for their shape */
+	size_t skipped; /* items dropped for their shape or their name */
+	size_t badnames; /* of those, the ones dropped for their name */
+	char badname[DECODE_SHOWN_MAX]; /* the first of them, log_escape'd */
 };
 
 /* Decodes one API reply. Returns 0 for a JSON object with a RetCode (even

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 struct log;
@@ -36,5 +37,14 @@ void log_msg(struct log *l, int prio, const char *fmt, ...) __attribute__((forma
 /* The same with a va_list: for a shim such as the one main hands to
  * fuse_set_log_func(), so libfuse's own messages land in the same place. */
 void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Copies len bytes of s into out (n bytes, NUL-terminated, cut before a
+ * character that does not fit) in a form that is safe on a terminal: bytes
+ * below 0x20 and 0x7f (ESC, newline, BEL: escape sequences, forged lines),
+ * C1 controls (U+0080..U+009F) and bytes that are not UTF-8 are shown as
+ * \xNN; printable ASCII and valid UTF-8 pass. For what the server says
+ * (a Message, a name) before it reaches a terminal, a log or a caller's
+ * reason. Pure; returns out. Up to 4 output bytes per input byte. */
+char *log_escape(const char *s, size_t len, char *out, size_t n);
 
 #endif

@@ -455,6 +455,8 @@ struct listing {
 	int err;
 	struct decode_item *items;
 	size_t n, alloc;
+	size_t badnames;	/* dropped by the decoder: no file name */
+	char badname[DECODE_SHOWN_MAX];
 };
 
 static int push_slot(struct listing *l, long long offset, long long want)
@@ -479,6 +481,10 @@ static int take_items(struct listing *l, struct decode_reply *r)
 {
 	size_t max = l->u->cfg.max_entries ? l->u->cfg.max_entries : 1000000;
 
+	if (r->badnames && !l->badnames++)
+		memcpy(l->badname, r->badname, sizeof(l->badname));
+	else if (r->badnames)
+		l->badnames += r->badnames;
 	if (l->n + r->n > max + (size_t)l->page)
 		return -EFBIG;
 	if (!r->n)
@@ -677,6 +683,18 @@ static int first_page(struct listing *l)
 	return err;
 }
 
+/* The one warning a listing's refused names are worth (the decoder never
+ * stored them). */
+static void log_badnames(const struct listing *l)
+{
+	if (!l->badnames)
+		return;
+	log_msg(l->u->log, LOG_WARNING, "skipping a name that cannot be a file name: \"%s\"", l->badname);
+	if (l->badnames > 1)
+		log_msg(l->u->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", l->badnames,
+			l->repo ? l->repo : "/", l->image ? "/" : "", l->image ? l->image : "");
+}
+
 static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, bool bg,
 		struct uhub_list *out)
 {
@@ -694,6 +712,7 @@ static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const cha
 		err = l.err;
 	if (!err)
 		err = finish(&l, out);
+	log_badnames(&l);
 	for (size_t i = 0; i < l.n; i++)
 		free_item(&l.items[i]);
 	free(l.items);
