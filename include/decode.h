@@ -45,8 +45,8 @@ struct decode_reply {
 	long long total; /* TotalCount, -1 when absent */
 	struct decode_item *items;
 	size_t n;
-	size_t skipped; /* items dropped for their shape or their name */
-	size_t badnames; /* of those, the ones dropped for their name */
+	size_t skipped;			/* items dropped for their shape or their name */
+	size_t badnames;		/* of those, the ones dropped for their name */
 	char badname[DECODE_SHOWN_MAX]; /* the first of them, log_escape'd */
 };
 
@@ -61,6 +61,11 @@ struct decode_reply {
  * -EBADMSG. out is always initialised; on an error it is left empty (and
  * may still be released). */
 int decode_reply(const char *json, size_t len, enum decode_list kind, struct decode_reply *out);
+/* The same, refusing with -E2BIG before parsing a text of more than
+ * max_values JSON values (counted in one pass; 0 = no such cap), which
+ * bounds the parser's memory at about 80 bytes a value plus the text. */
+int decode_reply_bounded(const char *json, size_t len, enum decode_list kind, size_t max_values,
+			 struct decode_reply *out);
 void decode_reply_release(struct decode_reply *r);
 
 /* ~/.ucloud/credential.json: a JSON array of {"public_key","private_key",

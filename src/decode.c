@@ -34,6 +34,33 @@
 #define TOTAL_MAX 1000000000000LL
 #define PROFILE_DEFAULT "default"
 
+/* An upper bound on the values in a JSON text, from one pass over its
+ * bytes: every value but the first of a container follows a ',', the
+ * first follows its '[' or '{', and the root is one more. cJSON spends
+ * some 80 bytes a value, so "[0,0,...]" would cost 40 times its size;
+ * counting first keeps a parse within what a page can need. */
+static size_t count_values(const char *json, size_t len)
+{
+	size_t n = 1;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == ',' || ch == '[' || ch == '{') {
+			n++;
+		}
+	}
+	return n;
+}
+
 /* Parses len bytes (no NUL needed) and insists that only whitespace
  * follows the value: "{}garbage" is not a reply. */
 static cJSON *parse(const char *json, size_t len)
@@ -276,12 +303,20 @@ static void reply_init(struct decode_reply *r)
 
 int decode_reply(const char *json, size_t len, enum decode_list kind, struct decode_reply *out)
 {
+	return decode_reply_bounded(json, len, kind, 0, out);
+}
+
+int decode_reply_bounded(const char *json, size_t len, enum decode_list kind, size_t max_values,
+			 struct decode_reply *out)
+{
 	cJSON *root;
 	int err;
 
 	reply_init(out);
 	if ((unsigned)kind > DECODE_NONE)
 		return -EINVAL;
+	if (max_values && json && count_values(json, len) > max_values)
+		return -E2BIG;
 	root = parse(json, len);
 	if (!root)
 		return -EBADMSG;

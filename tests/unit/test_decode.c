@@ -414,11 +414,40 @@ static void test_bad_names(void **state)
 	assert_string_equal(r.badname, "team/app");
 	decode_reply_release(&r);
 	/* The first refused name, made printable. */
-	assert_int_equal(dec("{\"RetCode\":0,\"TotalCount\":1,\"TagSet\":[{\"TagName\":\"\\u001b]0;x\\u0007/\"}]}",
-			     DECODE_TAGS, &r),
-			 0);
+	assert_int_equal(
+	    dec("{\"RetCode\":0,\"TotalCount\":1,\"TagSet\":[{\"TagName\":\"\\u001b]0;x\\u0007/\"}]}", DECODE_TAGS, &r),
+	    0);
 	assert_string_equal(r.badname, "\\x1b]0;x\\x07/");
 	decode_reply_release(&r);
+}
+
+/* decode_reply_bounded counts values before parsing: "[0,0,...]" past
+ * the cap is refused without building a tree; commas and brackets inside
+ * strings are not values. */
+static void test_value_cap(void **state)
+{
+	static const char page[] = "{\"RetCode\":0,\"TotalCount\":2,\"TagSet\":[{\"TagName\":\"a,[{\"},"
+				   "{\"TagName\":\"b\\\",\"}]}";
+	struct decode_reply r;
+	struct buf b;
+
+	(void)state;
+	/* root, RetCode, TotalCount, TagSet, 2 items of 1 member each = 8 */
+	assert_int_equal(decode_reply_bounded(page, sizeof(page) - 1, DECODE_TAGS, 8, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.items[0].name, "a,[{");
+	decode_reply_release(&r);
+	assert_int_equal(decode_reply_bounded(page, sizeof(page) - 1, DECODE_TAGS, 7, &r), -E2BIG);
+	assert_int_equal(r.n, 0);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(buf_adds(&b, "{\"RetCode\":0,\"TotalCount\":0,\"Padding\":[0"), 0);
+	for (int i = 0; i < 100000; i++)
+		assert_int_equal(buf_adds(&b, ",0"), 0);
+	assert_int_equal(buf_adds(&b, "]}"), 0);
+	assert_int_equal(decode_reply_bounded(b.data, b.len, DECODE_TAGS, 6656, &r), -E2BIG);
+	assert_int_equal(decode_reply_bounded(b.data, b.len, DECODE_TAGS, 0, &r), 0); /* no cap */
+	decode_reply_release(&r);
+	buf_release(&b);
 }
 
 /* A Message reaches terminals: escape sequences are shown, never sent. */
@@ -540,15 +569,14 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bad_names),
-	    cmocka_unit_test(test_message_escaped),
-	    cmocka_unit_test(test_tags),	   cmocka_unit_test(test_repos_images),
-	    cmocka_unit_test(test_retcode_forms),  cmocka_unit_test(test_bad_json),
-	    cmocka_unit_test(test_truncated),	   cmocka_unit_test(test_numbers),
-	    cmocka_unit_test(test_nested_garbage), cmocka_unit_test(test_missing_list),
-	    cmocka_unit_test(test_unicode),	   cmocka_unit_test(test_many_items),
-	    cmocka_unit_test(test_long_strings),   cmocka_unit_test(test_credentials),
-	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_bad_names),	 cmocka_unit_test(test_message_escaped),
+	    cmocka_unit_test(test_value_cap),	 cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_repos_images), cmocka_unit_test(test_retcode_forms),
+	    cmocka_unit_test(test_bad_json),	 cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_numbers),	 cmocka_unit_test(test_nested_garbage),
+	    cmocka_unit_test(test_missing_list), cmocka_unit_test(test_unicode),
+	    cmocka_unit_test(test_many_items),	 cmocka_unit_test(test_long_strings),
+	    cmocka_unit_test(test_credentials),	 cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
