@@ -85,10 +85,13 @@ static int build_client(struct app *a)
 		.backoff_ms = 200,
 		.backoff_max_ms = 5000,
 		.max_entries = 1000000,
+		/* A listing bigger than the whole cache cannot be cached, so
+		 * fetching it would only grow the daemon: EFBIG instead. */
+		.max_listing_bytes = c->cache_size,
 		.max_reply = hc.max_reply,
 		.max_rps = c->max_rps,
 	};
-	struct uhub_transport tr = {.post = uhub_http_post};
+	struct uhub_transport tr = {.post = uhub_http_post, .cancel = uhub_http_cancel};
 
 	a->http = http_new(&hc);
 	if (!a->http)

@@ -288,7 +288,7 @@ static void paging_knobs_apply(struct sim_api *a, const struct paging_knobs *k)
 /* Checks every knob first, then applies them all: no half-done config. */
 static int ctl_config(struct ctl *c)
 {
-	static const char *const known[] = {"max_limit",      "latency_ms", "jitter_ms",  "rps",	 "time_style",
+	static const char *const known[] = {"max_limit",      "latency_ms", "jitter_ms",  "rps",       "time_style",
 					    "retcode_string", "trickle",    "late_total", "pad_bytes", NULL};
 	const char *bad = unknown_param(c->q, known), *style = params_get(c->q, "time_style");
 	unsigned long long max = 0, rps = 0, lat = 0, jit = 0;
