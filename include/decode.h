@@ -23,7 +23,10 @@ enum decode_list {
 };
 
 /* An item whose name is absent, not a string or empty, or any of whose
- * strings is longer than DECODE_MAX_STRING, is skipped (and counted). */
+ * strings is longer than DECODE_MAX_STRING, is skipped (and counted); so
+ * is one whose name can never be a file name (names_valid_component, or
+ * names_valid_image for images: empty, ".", "..", a '/' in a tag or repo
+ * name, over 255 bytes), which is never copied at all. */
 struct decode_item {
 	char *name;   /* RepoName / ImageName / TagName; never NULL */
 	char *time;   /* UpdateTime as text (a JSON number is printed in
@@ -32,13 +35,19 @@ struct decode_item {
 	char *digest; /* Digest (tags only); NULL when absent or empty */
 };
 
+#define DECODE_SHOWN_MAX 96 /* bytes of a refused name kept for a log line */
+
 struct decode_reply {
 	long retcode;	 /* RetCode, from an int or a numeric string */
-	char *message;	 /* Message, NULL when absent */
+	char *message;	 /* Message, NULL when absent; cut at DECODE_MAX_STRING
+			    bytes, control bytes and escape sequences shown
+			    as \xNN (log_escape), so it is safe to print */
 	long long total; /* TotalCount, -1 when absent */
 	struct decode_item *items;
 	size_t n;
-	size_t skipped; /* items dropped for their shape */
+	size_t skipped;			/* items dropped for their shape or their name */
+	size_t badnames;		/* of those, the ones dropped for their name */
+	char badname[DECODE_SHOWN_MAX]; /* the first of them, log_escape'd */
 };
 
 /* Decodes one API reply. Returns 0 for a JSON object with a RetCode (even
@@ -52,6 +61,11 @@ struct decode_reply {
  * -EBADMSG. out is always initialised; on an error it is left empty (and
  * may still be released). */
 int decode_reply(const char *json, size_t len, enum decode_list kind, struct decode_reply *out);
+/* The same, refusing with -E2BIG before parsing a text of more than
+ * max_values JSON values (counted in one pass; 0 = no such cap), which
+ * bounds the parser's memory at about 80 bytes a value plus the text. */
+int decode_reply_bounded(const char *json, size_t len, enum decode_list kind, size_t max_values,
+			 struct decode_reply *out);
 void decode_reply_release(struct decode_reply *r);
 
 /* ~/.ucloud/credential.json: a JSON array of {"public_key","private_key",

@@ -67,9 +67,14 @@ void http_reply_release(struct http_reply *r);
  * -EHOSTUNREACH (name or route not found), -ECONNRESET (connection dropped,
  * closed without a reply, or body truncated), -EFBIG (body over the cap),
  * -EPROTO (TLS failure or malformed HTTP), -EINVAL (malformed URL),
- * -ENOMEM, -EIO (anything else). On an error reply->status is 0 and the
+ * -ECANCELED (http_cancel), -ENOMEM, -EIO (anything else). On an error reply->status is 0 and the
  * body is empty. Blocks while max_conns requests are in flight. */
 int http_post(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply);
+
+/* Stops h for good (unmount): every http_post in flight ends within
+ * ~100 ms, and every later one at once, with -ECANCELED. Thread-safe,
+ * idempotent; must not race with http_free. */
+void http_cancel(struct http *h);
 
 /* Copies a one-line description of the most recent failure of any thread's
  * http_post (libcurl's error text, never the request body, which carries
@@ -80,9 +85,12 @@ void http_last_error(struct http *h, char *out, size_t n);
 /* A snapshot of the counters since http_new. */
 void http_get_stats(struct http *h, struct http_stats *out);
 
-/* True for an http:// URL whose host is a loopback address: 127.0.0.0/8
- * as a dotted quad, [::1] (or [::ffff:127.x.y.z]), or "localhost". Judged
- * on the host after any userinfo, so http://127.0.0.1@evil.com/ is not. */
+/* True for an http:// URL whose host cannot resolve off this machine:
+ * 127.0.0.0/8 as a dotted quad, [::1] (or [::ffff:127.x.y.z]), or
+ * "localhost" exactly (any case), which http_new pins to 127.0.0.1 and ::1
+ * itself; not "localhost." or "x.localhost", which a resolver may send to
+ * DNS. Judged on the host after any userinfo, so http://127.0.0.1@evil.com/
+ * is not. */
 bool http_url_is_loopback(const char *url);
 /* True for an https:// URL. */
 bool http_url_is_https(const char *url);

@@ -35,14 +35,22 @@ bool log_debug_enabled(const struct log *l);
  * written as '?', so one call is always exactly one line. */
 void log_msg(struct log *l, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A name from the server as it may be shown to people, in a log line, a
- * mount error or --check's output: printable ASCII as it is, every other
- * byte (control bytes, 0x7f, and bytes past it, which some terminals take
- * as 8-bit controls) as \xNN. Writes a NUL-terminated copy into out (n
- * bytes, cut short if it does not fit) and returns out; s NULL gives "".
- * Pure; any thread. */
+ * mount error or --check's output: log_escape of the string (control
+ * bytes, 0x7f, C1 controls and bytes that are not UTF-8 as \xNN).
+ * Writes a NUL-terminated copy into out (n bytes, cut short if it does
+ * not fit) and returns out; s NULL gives "". Pure; any thread. */
 const char *log_printable(const char *s, char *out, size_t n);
 /* The same with a va_list: for a shim such as the one main hands to
  * fuse_set_log_func(), so libfuse's own messages land in the same place. */
 void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Copies len bytes of s into out (n bytes, NUL-terminated, cut before a
+ * character that does not fit) in a form that is safe on a terminal: bytes
+ * below 0x20 and 0x7f (ESC, newline, BEL: escape sequences, forged lines),
+ * C1 controls (U+0080..U+009F) and bytes that are not UTF-8 are shown as
+ * \xNN; printable ASCII and valid UTF-8 pass. For what the server says
+ * (a Message, a name) before it reaches a terminal, a log or a caller's
+ * reason. Pure; returns out. Up to 4 output bytes per input byte. */
+char *log_escape(const char *s, size_t len, char *out, size_t n);
 
 #endif

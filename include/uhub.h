@@ -19,14 +19,18 @@
 #include "log.h"
 
 /* The network seam: post one form body for action. Same contract as
- * http_post (0 when any HTTP response arrived, else -errno). */
+ * http_post (0 when any HTTP response arrived, else -errno). cancel may be
+ * NULL; else uhub_cancel calls it once, from any thread: every post in
+ * flight or later must then end soon with -ECANCELED (http_cancel). */
 struct uhub_transport {
 	int (*post)(void *self, const char *action, const char *body, size_t len, struct http_reply *reply);
+	void (*cancel)(void *self);
 	void *self;
 };
 
 /* The transport over a struct http (self is the struct http *). */
 int uhub_http_post(void *self, const char *action, const char *body, size_t len, struct http_reply *reply);
+void uhub_http_cancel(void *self);
 
 struct uhub_config {
 	const char *public_key;
@@ -38,8 +42,11 @@ struct uhub_config {
 	unsigned retries;	/* extra attempts for a transient failure */
 	long backoff_ms;	/* first backoff; doubles, with jitter */
 	long backoff_max_ms;	/* cap on one backoff */
-	size_t max_entries;	/* cap on one listing's size */
-	size_t max_reply;	/* cap on one reply body */
+	size_t max_entries;	/* cap on one listing's entries (0: 1,000,000) */
+	size_t max_listing_bytes; /* cap on the memory one listing's entries
+				     hold while it is fetched (0: 256 MiB) */
+	size_t max_reply;	/* cap on one reply body; smaller for small
+				   page sizes (uhub.c, reply_cap) */
 	unsigned max_rps;	/* requests a second across threads, 0 = no limit */
 };
 
@@ -78,11 +85,16 @@ struct uhub *uhub_new(const struct uhub_config *cfg, const struct uhub_transport
 void uhub_free(struct uhub *u);
 
 /* Fetches a whole listing: repos (repo, image NULL), a repo's images
- * (image NULL) or an image's tags. The first page gives TotalCount; the
- * remaining pages are fetched in parallel, correct whatever cap the
- * server applies to Limit, bounded by max_entries. 0 or -errno (ENOENT
- * when the repo/image does not exist, EACCES for auth errors, EIO,
- * ETIMEDOUT, EFBIG for a listing over max_entries, ...). */
+ * (image NULL) or an image's tags. The first page gives TotalCount and
+ * the page size the server applies; the remaining pages are fetched in
+ * parallel, correct whatever cap the server applies to Limit. A name seen
+ * twice keeps its newest copy (latest UpdateTime; on a tie, the page that
+ * came last). Bounded: every page's TotalCount is capped at max_entries,
+ * the entries at max_entries and their bytes at max_listing_bytes (EFBIG),
+ * the calls at 2 x ceil(TotalCount / first page size) + 10 page requests,
+ * each with its retries (EIO); each such failure is logged in one line.
+ * 0 or -errno (ENOENT when the repo/image does not exist, EACCES for auth
+ * errors, EIO, ETIMEDOUT, EFBIG, ECANCELED after uhub_cancel, ...). */
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 void uhub_list_release(struct uhub_list *l);
 /* The same at background priority: its requests leave one of the
@@ -99,12 +111,23 @@ void uhub_entry_release(struct uhub_entry *e);
  * transport's error) to why. 0 or -errno. */
 int uhub_probe(struct uhub *u, char *why, size_t whylen);
 
-/* Maps a non-zero RetCode to -errno (UHUB-API.md's table); lookup says a
- * name was being looked up (230 then means ENOENT). The only such map. */
+/* Maps a RetCode to -errno (0 for 0), after the RetCode table of
+ * ../shared/api/UHUB-API.md: 110 ETIMEDOUT; 170-174 and 292-299 EACCES
+ * (keys, project, IP, lock, IAM); 230 ENOENT when lookup says a name was
+ * being looked up, else EIO; everything else EIO. The only such map. */
 int uhub_retcode_errno(long retcode, bool lookup);
 /* True for RetCodes worth retrying (110, 130, 150, 153, >= 2000). */
 bool uhub_retcode_transient(long retcode);
 
 void uhub_get_stats(struct uhub *u, struct uhub_stats *out);
+
+/* Stops u for good, for unmount: every call in flight or made later
+ * returns -ECANCELED soon (within ~100 ms): listings stop between pages,
+ * retries between attempts, backoff and max_rps sleeps wake at once, and
+ * the transport's cancel (http_cancel) aborts transfers in flight.
+ * Thread-safe, idempotent, async with respect to other calls (not to
+ * uhub_free, which must come after every call has returned). NULL is a
+ * no-op. */
+void uhub_cancel(struct uhub *u);
 
 #endif

@@ -25,11 +25,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "names.h"
+
 /* Above 2^53 a JSON number is no longer an exact integer. */
 #define EXACT_MAX 9007199254740992.0
 /* Bigger than any real registry; beyond it TotalCount is "absurd". */
 #define TOTAL_MAX 1000000000000LL
 #define PROFILE_DEFAULT "default"
+
+/* An upper bound on the values in a JSON text, from one pass over its
+ * bytes: every value but the first of a container follows a ',', the
+ * first follows its '[' or '{', and the root is one more. cJSON spends
+ * some 80 bytes a value, so "[0,0,...]" would cost 40 times its size;
+ * counting first keeps a parse within what a page can need. */
+static size_t count_values(const char *json, size_t len)
+{
+	size_t n = 1;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == ',' || ch == '[' || ch == '{') {
+			n++;
+		}
+	}
+	return n;
+}
 
 /* Parses len bytes (no NUL needed) and insists that only whitespace
  * follows the value: "{}garbage" is not a reply. */
@@ -157,7 +187,22 @@ static const char *const set_key[] = {
     [DECODE_TAGS] = "TagSet",
 };
 
-/* One list element. 0 kept, 1 skipped for its shape, -ENOMEM. */
+/* A name that can never be a file name is dropped here, before anything
+ * is copied: what no directory can show is never stored (names.h). */
+static bool name_ok(enum decode_list kind, const char *name)
+{
+	return kind == DECODE_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
+}
+
+/* Keeps the first refused name, made safe to print, for the caller's log. */
+static void note_bad_name(struct decode_reply *out, const char *name)
+{
+	if (!out->badnames++)
+		log_escape(name, strnlen(name, sizeof(out->badname)), out->badname, sizeof(out->badname));
+}
+
+/* One list element. 0 kept, 1 skipped for its shape, 2 for a name that
+ * cannot be a file name, -ENOMEM. */
 static int decode_item(const cJSON *o, enum decode_list kind, struct decode_item *it)
 {
 	const cJSON *name;
@@ -169,6 +214,8 @@ static int decode_item(const cJSON *o, enum decode_list kind, struct decode_item
 	name = cJSON_GetObjectItemCaseSensitive(o, name_key[kind]);
 	if (!cJSON_IsString(name) || !name->valuestring[0])
 		return 1;
+	if (!name_ok(kind, name->valuestring))
+		return 2;
 	err = dup_bounded(name->valuestring, &it->name);
 	if (!err)
 		err = decode_time(cJSON_GetObjectItemCaseSensitive(o, "UpdateTime"), &it->time);
@@ -204,6 +251,8 @@ static int decode_list(const cJSON *root, enum decode_list kind, struct decode_r
 		err = decode_item(el, kind, &out->items[out->n]);
 		if (err < 0)
 			return err;
+		if (err == 2)
+			note_bad_name(out, cJSON_GetObjectItemCaseSensitive(el, name_key[kind])->valuestring);
 		if (err)
 			out->skipped++;
 		else
@@ -233,12 +282,15 @@ static int decode_head(const cJSON *root, struct decode_reply *out)
 			return err;
 	}
 	if (cJSON_IsString(msg)) {
-		/* A message is for people: an overlong one is cut, not fatal. */
+		/* A message is for people: an overlong one is cut, not fatal;
+		 * and it reaches terminals (--check, a failed mount), so an
+		 * escape sequence in it is shown, never sent. */
 		size_t n = strnlen(msg->valuestring, DECODE_MAX_STRING);
 
-		out->message = strndup(msg->valuestring, n);
+		out->message = malloc(4 * n + 1);
 		if (!out->message)
 			return -ENOMEM;
+		log_escape(msg->valuestring, n, out->message, 4 * n + 1);
 	}
 	return 0;
 }
@@ -251,12 +303,20 @@ static void reply_init(struct decode_reply *r)
 
 int decode_reply(const char *json, size_t len, enum decode_list kind, struct decode_reply *out)
 {
+	return decode_reply_bounded(json, len, kind, 0, out);
+}
+
+int decode_reply_bounded(const char *json, size_t len, enum decode_list kind, size_t max_values,
+			 struct decode_reply *out)
+{
 	cJSON *root;
 	int err;
 
 	reply_init(out);
 	if ((unsigned)kind > DECODE_NONE)
 		return -EINVAL;
+	if (max_values && json && count_values(json, len) > max_values)
+		return -E2BIG;
 	root = parse(json, len);
 	if (!root)
 		return -EBADMSG;

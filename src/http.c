@@ -17,9 +17,20 @@
  * is capped (max_reply) and every libcurl failure becomes one -errno in
  * curl_errno().
  *
+ * Unmount must not wait for a request: http_cancel() sets a flag that the
+ * transfer's progress callback (CURLOPT_XFERINFOFUNCTION) answers with
+ * "abort". libcurl calls that callback only about once a second while a
+ * connection is silent, so each handle runs its transfer on a multi handle
+ * of its own (curl_easy_perform does the same inside) and waits in
+ * curl_multi_poll, which http_cancel interrupts with curl_multi_wakeup:
+ * a hung transfer ends within milliseconds, not a second or a timeout.
+ * The connection stays in that multi handle's cache between transfers,
+ * so keep-alive works as before.
+ *
  * Locking: h->lock guards the pool, the counters and the last error; it is
- * never held across a libcurl call. The share mutexes are taken only by
- * libcurl inside curl_easy_perform, so the two never nest.
+ * never held across a libcurl call other than curl_multi_wakeup (which
+ * takes no libcurl lock). The share mutexes are taken only by libcurl
+ * inside a transfer, so the two never nest.
  */
 #include "http.h"
 
@@ -29,6 +40,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +54,15 @@
 #define KEEPIDLE_S 60L
 #define KEEPINTVL_S 20L
 
-/* One pooled easy handle and the buffer libcurl writes its error text to. */
+/* curl_multi_poll's longest wait when nothing else bounds it; a
+ * cancellation cuts it short. */
+#define POLL_MS 1000
+
+/* One pooled easy handle, the multi handle it runs on, and the buffer
+ * libcurl writes its error text to. */
 struct conn {
 	CURL *curl;
+	CURLM *multi;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -57,6 +75,7 @@ struct http {
 	unsigned max_conns;
 	bool loopback;
 	struct curl_slist *headers;
+	struct curl_slist *resolve; /* pin_localhost's entry, or NULL */
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 
@@ -66,6 +85,9 @@ struct http {
 	struct conn **idle; /* LIFO: the warmest connection first */
 	unsigned n_idle;
 	unsigned in_flight; /* n_idle + in_flight <= max_conns */
+	struct conn **all;  /* every handle made, for http_cancel's wake-ups */
+	unsigned n_all;
+	atomic_bool cancelled;
 	char last_error[CURL_ERROR_SIZE + 128];
 	struct http_stats stats;
 };
@@ -103,6 +125,8 @@ static int curl_errno(CURLcode rc, long os_errno)
 		return -EFBIG;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK: /* only xferinfo_cb aborts: http_cancel */
+		return -ECANCELED;
 	case CURLE_URL_MALFORMAT:
 		return -EINVAL;
 	case CURLE_SSL_CONNECT_ERROR:
@@ -129,8 +153,9 @@ static int curl_errno(CURLcode rc, long os_errno)
 /* ---- URLs --------------------------------------------------------------- */
 
 /* Copies the host of an authority-first string p ("user@host:port/...")
- * into host; bracketed is set for an IPv6 literal. 0 or -EINVAL. */
-static int url_host(const char *p, char *host, size_t n, bool *bracketed)
+ * into host; bracketed is set for an IPv6 literal, *port to the port
+ * (0 when none is given). 0 or -EINVAL. */
+static int url_host(const char *p, char *host, size_t n, bool *bracketed, unsigned *port)
 {
 	size_t alen = strcspn(p, "/?#");
 	const char *end = p + alen;
@@ -152,9 +177,14 @@ static int url_host(const char *p, char *host, size_t n, bool *bracketed)
 	/* Nothing but an optional ":port" may follow the host. */
 	if (rest < end && *rest != ':')
 		return -EINVAL;
-	for (const char *q = rest + 1; q < end; q++)
-		if (!isdigit((unsigned char)*q))
+	*port = 0;
+	for (const char *q = rest + 1; q < end; q++) {
+		if (!isdigit((unsigned char)*q) || *port > 65535)
 			return -EINVAL;
+		*port = *port * 10 + (unsigned)(*q - '0');
+	}
+	if (*port > 65535)
+		return -EINVAL;
 	if (hend == h || (size_t)(hend - h) >= n)
 		return -EINVAL;
 	memcpy(host, h, (size_t)(hend - h));
@@ -170,7 +200,10 @@ static bool host_is_loopback(const char *host, bool bracketed)
 	if (bracketed)
 		return inet_pton(AF_INET6, host, &a6) == 1 &&
 		       (IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
-	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+	/* "localhost" exactly: "localhost." is a fully qualified name that
+	 * the resolver may send to DNS, which could answer anything. The
+	 * transport pins "localhost" itself (pin_localhost). */
+	if (!strcasecmp(host, "localhost"))
 		return true;
 	/* inet_pton takes only a full dotted quad: "127.1" and
 	 * "127.0.0.1.evil.com" are not addresses here. */
@@ -181,12 +214,36 @@ bool http_url_is_loopback(const char *url)
 {
 	char host[256];
 	bool bracketed;
+	unsigned port;
 
 	if (!url || strncasecmp(url, "http://", 7) != 0)
 		return false;
-	if (url_host(url + 7, host, sizeof(host), &bracketed))
+	if (url_host(url + 7, host, sizeof(host), &bracketed, &port))
 		return false;
 	return host_is_loopback(host, bracketed);
+}
+
+/* libcurl asks the system resolver for "localhost" (NSS: /etc/hosts, and
+ * DNS if it is not there), so a loopback endpoint named that way is
+ * pinned to 127.0.0.1 and ::1 with CURLOPT_RESOLVE: a signed plain-http
+ * request then cannot leave the machine whatever the resolver says.
+ * NULL (nothing to pin) for any other URL; sets *err on -ENOMEM. */
+static struct curl_slist *pin_localhost(const char *url, int *err)
+{
+	char host[256], entry[300];
+	bool bracketed;
+	unsigned port;
+	struct curl_slist *l;
+
+	*err = 0;
+	if (!http_url_is_loopback(url) || url_host(url + 7, host, sizeof(host), &bracketed, &port) || bracketed ||
+	    strcasecmp(host, "localhost") != 0)
+		return NULL;
+	snprintf(entry, sizeof(entry), "%s:%u:127.0.0.1,[::1]", host, port ? port : 80);
+	l = curl_slist_append(NULL, entry);
+	if (!l)
+		*err = -ENOMEM;
+	return l;
 }
 
 bool http_url_is_https(const char *url)
@@ -251,6 +308,18 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int xferinfo_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http *h = userp;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&h->cancelled) ? 1 : 0;
+}
+
 static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *userp)
 {
 	struct http *h = userp;
@@ -293,13 +362,16 @@ static int conn_setup(struct http *h, struct conn *c)
 	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) ||
 	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf))
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf) || curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xferinfo_cb) || curl_easy_setopt(e, CURLOPT_XFERINFODATA, h))
 		return -EIO;
 	if (h->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file))
 		return -EIO;
 	/* A loopback endpoint is plain http on purpose; an http_proxy from
 	 * the environment would carry it off the machine. */
 	if (h->loopback && curl_easy_setopt(e, CURLOPT_PROXY, ""))
+		return -EIO;
+	if (h->resolve && curl_easy_setopt(e, CURLOPT_RESOLVE, h->resolve))
 		return -EIO;
 	return 0;
 }
@@ -310,6 +382,8 @@ static void conn_free(struct conn *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	if (c->multi)
+		curl_multi_cleanup(c->multi); /* after the easy handle: it is not in it */
 	free(c);
 }
 
@@ -320,10 +394,14 @@ static struct conn *conn_new(struct http *h)
 	if (!c)
 		return NULL;
 	c->curl = curl_easy_init();
-	if (!c->curl || conn_setup(h, c)) {
+	c->multi = curl_multi_init();
+	if (!c->curl || !c->multi || conn_setup(h, c)) {
 		conn_free(c);
 		return NULL;
 	}
+	pthread_mutex_lock(&h->lock);
+	h->all[h->n_all++] = c; /* at most max_conns are ever made */
+	pthread_mutex_unlock(&h->lock);
 	return c;
 }
 
@@ -339,14 +417,19 @@ static void pool_put(struct http *h, struct conn *c)
 }
 
 /* Waits for a slot, then takes the most recently used handle, or makes
- * one (outside the lock: it may be slow). NULL on -ENOMEM. */
+ * one (outside the lock: it may be slow). NULL on -ENOMEM, or once
+ * http_cancel was called. */
 static struct conn *pool_get(struct http *h)
 {
 	struct conn *c = NULL;
 
 	pthread_mutex_lock(&h->lock);
-	while (h->in_flight >= h->max_conns)
+	while (h->in_flight >= h->max_conns && !atomic_load(&h->cancelled))
 		pthread_cond_wait(&h->cond, &h->lock);
+	if (atomic_load(&h->cancelled)) {
+		pthread_mutex_unlock(&h->lock);
+		return NULL;
+	}
 	h->in_flight++;
 	if (h->n_idle)
 		c = h->idle[--h->n_idle];
@@ -387,6 +470,8 @@ static struct curl_slist *make_headers(void)
 
 static int copy_config(struct http *h, const struct http_config *cfg)
 {
+	int err;
+
 	h->timeout_ms = cfg->timeout_ms;
 	h->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : cfg->timeout_ms;
 	h->max_reply = cfg->max_reply;
@@ -395,10 +480,13 @@ static int copy_config(struct http *h, const struct http_config *cfg)
 	h->url = strdup(cfg->url);
 	h->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
 	h->idle = calloc(cfg->max_conns, sizeof(*h->idle));
+	h->all = calloc(cfg->max_conns, sizeof(*h->all));
 	h->headers = make_headers();
-	if (!h->url || (cfg->ca_file && !h->ca_file) || !h->idle || !h->headers)
+	atomic_init(&h->cancelled, false);
+	if (!h->url || (cfg->ca_file && !h->ca_file) || !h->idle || !h->all || !h->headers)
 		return -ENOMEM;
-	return 0;
+	h->resolve = pin_localhost(cfg->url, &err);
+	return err;
 }
 
 static void free_config(struct http *h)
@@ -406,7 +494,9 @@ static void free_config(struct http *h)
 	free(h->url);
 	free(h->ca_file);
 	free(h->idle);
+	free(h->all);
 	curl_slist_free_all(h->headers);
+	curl_slist_free_all(h->resolve);
 }
 
 static int locks_init(struct http *h)
@@ -557,6 +647,44 @@ static void record(struct http *h, struct conn *c, CURLcode rc, const struct xfe
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* The transfer's result once the multi handle says it is done. */
+static CURLcode done_result(CURLM *m)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(m, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			return msg->data.result;
+	return CURLE_RECV_ERROR; /* "not running" without a result */
+}
+
+/* curl_easy_perform, with a wait that http_cancel can interrupt. A
+ * failure of the multi interface itself is reported as CURLE_FAILED_INIT
+ * (EIO); a cancellation as CURLE_ABORTED_BY_CALLBACK, as xferinfo_cb does. */
+static CURLcode run(struct http *h, struct conn *c)
+{
+	CURLMcode mc = curl_multi_add_handle(c->multi, c->curl);
+	CURLcode rc;
+	int running = 1;
+
+	if (mc)
+		return CURLE_FAILED_INIT;
+	while (running && !mc && !atomic_load(&h->cancelled)) {
+		mc = curl_multi_perform(c->multi, &running);
+		if (!mc && running)
+			mc = curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
+	}
+	if (mc)
+		rc = CURLE_FAILED_INIT;
+	else if (running)
+		rc = CURLE_ABORTED_BY_CALLBACK; /* cancelled while waiting */
+	else
+		rc = done_result(c->multi);
+	curl_multi_remove_handle(c->multi, c->curl); /* aborts an unfinished one */
+	return rc;
+}
+
 /* Runs one transfer on c. 0 with reply filled, or -errno. */
 static int perform(struct http *h, struct conn *c, const char *url, const char *body, size_t len, struct xfer *x)
 {
@@ -572,7 +700,7 @@ static int perform(struct http *h, struct conn *c, const char *url, const char *
 	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) ||
 	    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->cap))
 		return -EIO;
-	rc = curl_easy_perform(e);
+	rc = run(h, c);
 	curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
 	/* A callback's own reason beats libcurl's generic "write error". */
 	err = x->err ? x->err : curl_errno(rc, os_errno);
@@ -601,7 +729,7 @@ int http_post(struct http *h, const char *query, const char *body, size_t len, s
 		goto out;
 	c = pool_get(h);
 	if (!c) {
-		err = -ENOMEM;
+		err = atomic_load(&h->cancelled) ? -ECANCELED : -ENOMEM;
 		goto out;
 	}
 	err = perform(h, c, url.data, body, len, &x);
@@ -613,6 +741,18 @@ int http_post(struct http *h, const char *query, const char *body, size_t len, s
 out:
 	buf_release(&url);
 	return err;
+}
+
+void http_cancel(struct http *h)
+{
+	if (!h)
+		return;
+	atomic_store(&h->cancelled, true);
+	pthread_mutex_lock(&h->lock);
+	pthread_cond_broadcast(&h->cond); /* posts waiting for a handle */
+	for (unsigned i = 0; i < h->n_all; i++)
+		curl_multi_wakeup(h->all[i]->multi); /* posts waiting for the network */
+	pthread_mutex_unlock(&h->lock);
 }
 
 void http_last_error(struct http *h, char *out, size_t n)

@@ -95,20 +95,7 @@ static void sanitize(char *s)
 
 const char *log_printable(const char *s, char *out, size_t n)
 {
-	size_t o = 0;
-
-	if (!n)
-		return out;
-	for (; s && *s && o + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch >= 0x20 && ch < 0x7f)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-	return out;
+	return log_escape(s ? s : "", s ? strlen(s) : 0, out, n);
 }
 
 static void write_line(const char *line, size_t n)
@@ -156,4 +143,49 @@ void log_msg(struct log *l, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(l, prio, fmt, ap);
 	va_end(ap);
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left) when it is valid and
+ * no C1 control, else 0. C1 controls (U+0080..U+009F) matter because a
+ * terminal may take U+009B as CSI, the start of an escape sequence. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xc2 && s[1] < 0xa0) || (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0; /* C1, overlong forms, surrogates, past U+10FFFF */
+	return len;
+}
+
+char *log_escape(const char *s, size_t len, char *out, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (!n)
+		return out;
+	for (size_t i = 0; i < len;) {
+		size_t k = p[i] >= 0x20 && p[i] < 0x7f ? 1 : utf8_len(p + i, len - i);
+
+		if (k) {
+			if (o + k >= n)
+				break;
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+			continue;
+		}
+		if (o + 4 >= n)
+			break;
+		snprintf(out + o, n - o, "\\x%02x", p[i++]);
+		o += 4;
+	}
+	out[o] = '\0';
+	return out;
 }

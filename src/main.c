@@ -90,10 +90,13 @@ static int build_client(struct app *a)
 		.backoff_ms = 200,
 		.backoff_max_ms = 5000,
 		.max_entries = 1000000,
+		/* A listing bigger than the whole cache cannot be cached, so
+		 * fetching it would only grow the daemon: EFBIG instead. */
+		.max_listing_bytes = c->cache_size,
 		.max_reply = hc.max_reply,
 		.max_rps = c->max_rps,
 	};
-	struct uhub_transport tr = {.post = uhub_http_post};
+	struct uhub_transport tr = {.post = uhub_http_post, .cancel = uhub_http_cancel};
 
 	a->http = http_new(&hc);
 	if (!a->http)
@@ -109,13 +112,16 @@ static int build_client(struct app *a)
 	return a->uhub ? 0 : -ENOMEM;
 }
 
-/* At unmount (from the FUSE layer's thread): stop queueing background
- * work, so the workers libfuse and bg wait for end soon. */
+/* At unmount (from the FUSE layer's thread, before libfuse waits for its
+ * workers and fs_destroy for the background's): queue nothing more, and
+ * end every API call in flight or to come (ECANCELED), so the daemon
+ * exits at once instead of after the slowest fetch's retries. */
 static void on_end(void *arg)
 {
 	struct app *a = arg;
 
 	tree_set_background(a->tree, NULL);
+	uhub_cancel(a->uhub);
 }
 
 static int build(struct app *a)

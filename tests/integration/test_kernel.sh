@@ -178,4 +178,27 @@ ok "the stats count the request that ran out of time" test "$(stat_of "$M5" dead
 sim_ctl "config?latency_ms=0"
 fs_umount "$M5"
 
+# --- unmount does not wait for fills in flight -------------------------------------
+# timeout=5,retries=2 against a server that answers in 4 s: a foreground
+# fill left behind by the deadline and the background prefetches of a
+# repository's images are in flight; without cancelling, the daemon would
+# stay until they end (14 s measured before).
+M7=$WORK/m7
+fs_mount "$M7" -o ttl=60,timeout=5,retries=2,deadline=1 || echo "FAIL: mount timeout=5"
+wait_quiet
+sim_ctl "config?latency_ms=4000"
+sim_ctl reset
+ls "$M7/web/mid" >/dev/null 2>&1 # ETIMEDOUT after 1 s; its fetch goes on
+ls "$M7/ucloudai" >/dev/null      # cached; queues the prefetch of its images
+sleep 0.3
+ok "fetches are in flight at the unmount" test "$(sim_count '*')" -ge 1
+t0=$(date +%s%N)
+fusermount3 -u "$M7"
+for i in $(seq 100); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.05; done
+t1=$(date +%s%N)
+ok "the daemon exits within 1.5 s of the unmount, fetches in flight cancelled ($(((t1 - t0) / 1000000)) ms)" \
+	test $(((t1 - t0) / 1000000)) -lt 1500
+wait "$FS_PID" 2>/dev/null
+sim_ctl "config?latency_ms=0"
+
 summary

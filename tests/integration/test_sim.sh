@@ -279,7 +279,7 @@ check_true "time_style rfc3339" grep -qE '"UpdateTime":"20[0-9-]{8}T[0-9:]{8}Z"'
 ctl "config?time_style=plain&retcode_string=1" >/dev/null
 check_true "RetCode as a string" grep -q '^{"RetCode":"0",' <<<"$(api_get Action=GetRepo)"
 ctl "config?retcode_string=0" >/dev/null
-check "config shows the knobs" "max_limit=0 latency_ms=0 jitter_ms=0 rps=0 time_style=plain retcode_string=0" \
+check "config shows the knobs" "max_limit=0 latency_ms=0 jitter_ms=0 rps=0 time_style=plain retcode_string=0 trickle=0 late_total=0 pad_bytes=0" \
 	"$(curl -s "$URL/_sim/config" | tr '\n' ' ' | sed 's/ $//')"
 check "config bad value: 400" 400 "$(ctl_status POST "config?rps=fast")"
 

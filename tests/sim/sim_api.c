@@ -25,6 +25,9 @@ struct sim_api {
 	atomic_size_t max_limit;
 	atomic_int time_style;
 	atomic_bool retcode_string;
+	atomic_bool trickle;
+	atomic_ullong late_total;
+	atomic_size_t pad_bytes;
 };
 
 /* A request's paging, once checked. */
@@ -150,6 +153,9 @@ struct sim_api *sim_api_new(struct sim_registry *reg)
 	atomic_init(&a->max_limit, 0);
 	atomic_init(&a->time_style, SIM_TIME_PLAIN);
 	atomic_init(&a->retcode_string, false);
+	atomic_init(&a->trickle, false);
+	atomic_init(&a->late_total, 0);
+	atomic_init(&a->pad_bytes, 0);
 	return a;
 }
 
@@ -214,6 +220,36 @@ void sim_api_set_retcode_string(struct sim_api *a, bool on)
 bool sim_api_retcode_string(const struct sim_api *a)
 {
 	return atomic_load(&a->retcode_string);
+}
+
+void sim_api_set_trickle(struct sim_api *a, bool on)
+{
+	atomic_store(&a->trickle, on);
+}
+
+bool sim_api_trickle(const struct sim_api *a)
+{
+	return atomic_load(&a->trickle);
+}
+
+void sim_api_set_late_total(struct sim_api *a, unsigned long long late_total)
+{
+	atomic_store(&a->late_total, late_total);
+}
+
+unsigned long long sim_api_late_total(const struct sim_api *a)
+{
+	return atomic_load(&a->late_total);
+}
+
+void sim_api_set_pad_bytes(struct sim_api *a, size_t pad_bytes)
+{
+	atomic_store(&a->pad_bytes, pad_bytes);
+}
+
+size_t sim_api_pad_bytes(const struct sim_api *a)
+{
+	return atomic_load(&a->pad_bytes);
 }
 
 static const char *const style_names[] = {"plain", "unix", "number", "rfc3339"};
@@ -342,6 +378,16 @@ static bool project_ok(const struct sim_api *a, const struct params *p, struct s
 	return false;
 }
 
+/* late_total: a later page's TotalCount, whatever the truth. */
+static int late_total(const struct sim_api *a, const struct paging *pg, int err, struct sim_reply *out)
+{
+	unsigned long long t = sim_api_late_total(a);
+
+	if (t && pg->offset > 0 && out->kind != SIM_LIST_NONE && out->retcode == 0)
+		out->page.total = (size_t)t;
+	return err;
+}
+
 int sim_api_handle(struct sim_api *a, const struct params *p, struct sim_reply *out)
 {
 	const struct action *act = NULL;
@@ -359,7 +405,9 @@ int sim_api_handle(struct sim_api *a, const struct params *p, struct sim_reply *
 	if (!project_ok(a, p, out))
 		return 0;
 	pg.limit = sim_api_effective_limit(pg.limit, sim_api_max_limit(a));
-	return act->run(a, p, &pg, out);
+	if (act->paged && pg.offset > 0 && sim_api_trickle(a))
+		pg.limit = sim_api_effective_limit(pg.limit, 1);
+	return late_total(a, &pg, act->run(a, p, &pg, out), out);
 }
 
 /* ---- the actions ---- */

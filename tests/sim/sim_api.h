@@ -68,6 +68,17 @@ void sim_api_set_time_style(struct sim_api *a, enum sim_time_style s);
 enum sim_time_style sim_api_time_style(const struct sim_api *a);
 void sim_api_set_retcode_string(struct sim_api *a, bool on);
 bool sim_api_retcode_string(const struct sim_api *a);
+/* trickle: every page after the first (Offset > 0) holds at most one
+ * item, as a server that shrinks its pages might. */
+void sim_api_set_trickle(struct sim_api *a, bool on);
+bool sim_api_trickle(const struct sim_api *a);
+/* late_total > 0: every page after the first reports this TotalCount
+ * (the first page tells the truth). 0 = off. */
+void sim_api_set_late_total(struct sim_api *a, unsigned long long late_total);
+unsigned long long sim_api_late_total(const struct sim_api *a);
+/* pad_bytes > 0: each tag's Digest is pad_bytes long (sim_json.h). */
+void sim_api_set_pad_bytes(struct sim_api *a, size_t pad_bytes);
+size_t sim_api_pad_bytes(const struct sim_api *a);
 /* "plain", "unix", "number", "rfc3339". 0 or -EINVAL. */
 int sim_time_style_parse(const char *s, enum sim_time_style *out);
 const char *sim_time_style_name(enum sim_time_style s);

@@ -252,21 +252,50 @@ static int ctl_config_show(struct ctl *c)
 
 	sim_faults_latency(c->p->faults, &lat, &jit);
 	return buf_printf(c->out,
-			  "max_limit=%zu\nlatency_ms=%lu\njitter_ms=%lu\nrps=%lu\ntime_style=%s\nretcode_string=%d\n",
+			  "max_limit=%zu\nlatency_ms=%lu\njitter_ms=%lu\nrps=%lu\ntime_style=%s\nretcode_string=%d\n"
+			  "trickle=%d\nlate_total=%llu\npad_bytes=%zu\n",
 			  sim_api_max_limit(c->p->api), lat, jit, sim_faults_rps(c->p->faults),
-			  sim_time_style_name(sim_api_time_style(c->p->api)), sim_api_retcode_string(c->p->api));
+			  sim_time_style_name(sim_api_time_style(c->p->api)), sim_api_retcode_string(c->p->api),
+			  sim_api_trickle(c->p->api), sim_api_late_total(c->p->api), sim_api_pad_bytes(c->p->api));
+}
+
+/* The knobs of hostile paging (trickle, late_total, pad_bytes), checked
+ * like the others: -EINVAL for a bad value, nothing applied then. */
+struct paging_knobs {
+	int g_trickle, g_total, g_pad;
+	bool trickle;
+	unsigned long long total, pad;
+};
+
+static int paging_knobs_read(const struct params *q, struct paging_knobs *k)
+{
+	k->g_trickle = get_flag(q, "trickle", &k->trickle);
+	k->g_total = get_num(q, "late_total", 1000000000000000ULL, &k->total);
+	k->g_pad = get_num(q, "pad_bytes", 1ULL << 20, &k->pad);
+	return k->g_trickle < 0 || k->g_total < 0 || k->g_pad < 0 ? -EINVAL : 0;
+}
+
+static void paging_knobs_apply(struct sim_api *a, const struct paging_knobs *k)
+{
+	if (k->g_trickle)
+		sim_api_set_trickle(a, k->trickle);
+	if (k->g_total)
+		sim_api_set_late_total(a, k->total);
+	if (k->g_pad)
+		sim_api_set_pad_bytes(a, (size_t)k->pad);
 }
 
 /* Checks every knob first, then applies them all: no half-done config. */
 static int ctl_config(struct ctl *c)
 {
-	static const char *const known[] = {"max_limit",  "latency_ms",	    "jitter_ms", "rps",
-					    "time_style", "retcode_string", NULL};
+	static const char *const known[] = {"max_limit",      "latency_ms", "jitter_ms",  "rps",       "time_style",
+					    "retcode_string", "trickle",    "late_total", "pad_bytes", NULL};
 	const char *bad = unknown_param(c->q, known), *style = params_get(c->q, "time_style");
 	unsigned long long max = 0, rps = 0, lat = 0, jit = 0;
 	unsigned long cur_lat, cur_jit;
 	int g_max, g_lat, g_jit, g_rps, g_rc;
 	enum sim_time_style ts = SIM_TIME_PLAIN;
+	struct paging_knobs pk;
 	bool rc = false;
 
 	if (bad)
@@ -276,7 +305,8 @@ static int ctl_config(struct ctl *c)
 	g_jit = get_num(c->q, "jitter_ms", 3600000ULL, &jit);
 	g_rps = get_num(c->q, "rps", 1000000000ULL, &rps);
 	g_rc = get_flag(c->q, "retcode_string", &rc);
-	if (g_max < 0 || g_lat < 0 || g_jit < 0 || g_rps < 0 || g_rc < 0 || (style && sim_time_style_parse(style, &ts)))
+	if (g_max < 0 || g_lat < 0 || g_jit < 0 || g_rps < 0 || g_rc < 0 ||
+	    (style && sim_time_style_parse(style, &ts)) || paging_knobs_read(c->q, &pk))
 		return refuse(c, 400, "bad value; see GET /_sim/config for the knobs", NULL);
 	sim_faults_latency(c->p->faults, &cur_lat, &cur_jit);
 	if (g_max)
@@ -290,6 +320,7 @@ static int ctl_config(struct ctl *c)
 		sim_api_set_time_style(c->p->api, ts);
 	if (g_rc)
 		sim_api_set_retcode_string(c->p->api, rc);
+	paging_knobs_apply(c->p->api, &pk);
 	return ok(c);
 }
 

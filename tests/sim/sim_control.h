@@ -18,6 +18,7 @@
  *   GET  /_sim/fault                        the active faults, one a line
  *   POST /_sim/config?max_limit=N&latency_ms=N&jitter_ms=N&rps=N
  *                    &time_style=plain|unix|number|rfc3339&retcode_string=0|1
+ *                    &trickle=0|1&late_total=N&pad_bytes=N   (sim_api.h)
  *   GET  /_sim/config                       the knobs, NAME=VALUE lines
  *   POST /_sim/log?on=1|0                   the access log
  * Unknown parameters are refused (400), so a typo in a test fails loudly.

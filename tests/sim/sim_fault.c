@@ -27,8 +27,8 @@ struct sim_faults {
 };
 
 static const char *const kind_names[SIM_FAULT_KINDS] = {
-    "-",       "http500", "http502", "http503",	 "http429", "ret110",	 "ret130",   "ret150",	"ret153",
-    "ret2000", "hang",	  "drop",    "truncate", "notjson", "oversized", "liecount", "shuffle",
+    "-",    "http500", "http502",  "http503", "http429",   "ret110",   "ret130",  "ret150", "ret153", "ret2000",
+    "hang", "drop",    "truncate", "notjson", "oversized", "liecount", "shuffle", "escmsg", "dense",
 };
 
 int sim_fault_kind_parse(const char *name, enum sim_fault_kind *out)

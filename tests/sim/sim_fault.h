@@ -24,6 +24,11 @@
  *              shuffle overall pushes "0shuffle-NNNNNN" (N odd; sorts first,
  *              so later tags move one place on: the next page repeats one)
  *              or deletes the image's last tag by name (N even)
+ *   escmsg     HTTP 200, RetCode 171, a Message holding terminal escape
+ *              sequences, a CR LF and a forged "imgtagfs:" line
+ *   dense      a valid JSON reply padded to bytes (default 64 MiB) with a
+ *              "Padding" array of zeros ([0,0,...]: the most JSON values
+ *              per byte a parser can meet), streamed
  * All functions are thread-safe (one mutex per struct sim_faults).
  */
 #ifndef UHUB_SIM_FAULT_H
@@ -51,6 +56,8 @@ enum sim_fault_kind {
 	SIM_FAULT_OVERSIZED,
 	SIM_FAULT_LIECOUNT,
 	SIM_FAULT_SHUFFLE,
+	SIM_FAULT_ESCMSG,
+	SIM_FAULT_DENSE,
 	SIM_FAULT_KINDS
 };
 
@@ -63,7 +70,7 @@ struct sim_fault_spec {
 	long count;	 /* the next count matching requests; -1: no limit */
 	char action[64]; /* "" = any action */
 	long long ms;	 /* hang */
-	long long bytes; /* oversized */
+	long long bytes; /* oversized, dense */
 };
 
 /* A fault that fired for one request. */

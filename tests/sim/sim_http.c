@@ -176,12 +176,14 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 }
 
 /* A body produced on the fly: head, then (padded) 'x' up to total - 2,
- * then "\"}"; or, truncated, head alone cut after cut bytes. */
+ * then "\"}" (dense: "0,0,...,0" and "]}"); or, truncated, head alone cut
+ * after cut bytes. */
 struct stream {
 	char *head;
 	size_t head_len;
 	uint64_t total; /* the Content-Length announced */
 	uint64_t cut;	/* bytes really sent; < total makes a truncated reply */
+	bool dense;	/* the padding is an array of zeros, not a string */
 	atomic_bool *stopping;
 };
 
@@ -199,12 +201,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		if (at < st->head_len) {
 			run = run < st->head_len - at ? run : st->head_len - at;
 			memcpy(out + n, st->head + at, (size_t)run);
+		} else if (at < st->total - 2 && st->dense) {
+			run = 1;
+			out[n] = (at - st->head_len) % 2 ? ',' : '0';
 		} else if (at < st->total - 2) {
 			run = run < st->total - 2 - at ? run : st->total - 2 - at;
 			memset(out + n, 'x', (size_t)run);
 		} else {
 			run = 1;
-			out[n] = "\"}"[at - (st->total - 2)];
+			out[n] = (st->dense ? "]}" : "\"}")[at - (st->total - 2)];
 		}
 		n += (size_t)run;
 	}
@@ -220,9 +225,10 @@ static void stream_free(void *cls)
 }
 
 /* truncate: the whole length announced, half of it sent. oversized: the
- * reply with a "Padding" member that makes it bytes long. */
+ * reply with a "Padding" member that makes it bytes long; dense: the same
+ * with an array of zeros, whose length makes the zeros end it ("0]}"). */
 static enum MHD_Result send_stream(struct sim_server *s, struct MHD_Connection *c, struct buf *json, bool truncate,
-				   long long bytes)
+				   bool dense, long long bytes)
 {
 	struct stream *st = calloc(1, sizeof(*st));
 	struct MHD_Response *resp;
@@ -239,12 +245,15 @@ static enum MHD_Result send_stream(struct sim_server *s, struct MHD_Connection *
 		/* The reply without its closing brace, then a Padding member
 		 * that stream_read fills with 'x' and closes. */
 		json->data[--json->len] = '\0';
-		if (buf_adds(json, ",\"Padding\":\"")) {
+		if (buf_adds(json, dense ? ",\"Padding\":[" : ",\"Padding\":\"")) {
 			free(st);
 			return MHD_NO;
 		}
+		st->dense = dense;
 		st->head_len = json->len;
-		st->total = (uint64_t)bytes > st->head_len + 2 ? (uint64_t)bytes : st->head_len + 2;
+		st->total = (uint64_t)bytes > st->head_len + 3 ? (uint64_t)bytes : st->head_len + 2 + dense;
+		if (dense && (st->total - 2 - st->head_len) % 2 == 0)
+			st->total++; /* an odd run: 0 , 0 ... , 0 */
 		st->cut = st->total;
 	}
 	st->head = buf_take(json);
@@ -295,6 +304,7 @@ static int json_reply(struct sim_server *s, const struct sim_reply *r, unsigned 
 	    .time = sim_api_time_style(s->parts.api),
 	    .retcode_string = sim_api_retcode_string(s->parts.api),
 	    .total_factor = factor,
+	    .pad_bytes = sim_api_pad_bytes(s->parts.api),
 	};
 
 	buf_init(out, REPLY_MAX);
@@ -309,8 +319,9 @@ static enum MHD_Result send_reply(struct sim_server *s, struct MHD_Connection *c
 
 	o->retcode = r->retcode;
 	if (json_reply(s, r, hit->kind == SIM_FAULT_LIECOUNT ? 10 : 1, &json) == 0) {
-		if (hit->kind == SIM_FAULT_TRUNCATE || hit->kind == SIM_FAULT_OVERSIZED)
-			ret = send_stream(s, c, &json, hit->kind == SIM_FAULT_TRUNCATE, hit->bytes);
+		if (hit->kind == SIM_FAULT_TRUNCATE || hit->kind == SIM_FAULT_OVERSIZED || hit->kind == SIM_FAULT_DENSE)
+			ret = send_stream(s, c, &json, hit->kind == SIM_FAULT_TRUNCATE, hit->kind == SIM_FAULT_DENSE,
+					  hit->bytes);
 		else
 			ret = send_buf(c, MHD_HTTP_OK, "application/json; charset=utf-8", &json, true);
 	}
@@ -344,6 +355,8 @@ static const struct {
     {SIM_FAULT_RET150, 200, 150, "Service unavailable"},
     {SIM_FAULT_RET153, 200, 153, "Request too frequent"},
     {SIM_FAULT_RET2000, 200, 2000, "Backend error"},
+    /* Clears the screen, retitles the terminal, then forges a line. */
+    {SIM_FAULT_ESCMSG, 200, 171, "Signature VerifyAC Error\x1b[2J\x1b]0;owned\x07\r\nimgtagfs: mounted"},
 };
 
 /* Answers with a fault of the table; false when hit is not one of them. */

@@ -73,10 +73,30 @@ static bool add_image_item(cJSON *o, const struct sim_item *it, enum sim_time_st
 	       add_time(o, "UpdateTime", it->update_time, ts);
 }
 
-static bool add_tag_item(cJSON *o, const struct sim_item *it, enum sim_time_style ts)
+/* A Digest of pad bytes ("sha256:" and 'f's): a big item of a valid
+ * shape, for the client's memory bounds. */
+static bool add_padded_digest(cJSON *o, size_t pad)
 {
-	return cJSON_AddStringToObject(o, "TagName", it->name) && add_time(o, "UpdateTime", it->update_time, ts) &&
-	       (!it->digest || cJSON_AddStringToObject(o, "Digest", it->digest));
+	char *d = malloc(pad + 1);
+	bool ok;
+
+	if (!d)
+		return false;
+	memset(d, 'f', pad);
+	memcpy(d, "sha256:", pad < 7 ? pad : 7);
+	d[pad] = '\0';
+	ok = cJSON_AddStringToObject(o, "Digest", d) != NULL;
+	free(d);
+	return ok;
+}
+
+static bool add_tag_item(cJSON *o, const struct sim_item *it, const struct sim_json_style *st)
+{
+	if (!cJSON_AddStringToObject(o, "TagName", it->name) || !add_time(o, "UpdateTime", it->update_time, st->time))
+		return false;
+	if (st->pad_bytes)
+		return add_padded_digest(o, st->pad_bytes);
+	return !it->digest || cJSON_AddStringToObject(o, "Digest", it->digest);
 }
 
 static bool add_list(cJSON *root, const struct sim_reply *r, const struct sim_json_style *st)
@@ -101,7 +121,7 @@ static bool add_list(cJSON *root, const struct sim_reply *r, const struct sim_js
 		else if (r->kind == SIM_LIST_IMAGES)
 			ok = add_image_item(o, &r->page.items[i], st->time);
 		else
-			ok = add_tag_item(o, &r->page.items[i], st->time);
+			ok = add_tag_item(o, &r->page.items[i], st);
 		if (!ok)
 			return false;
 	}

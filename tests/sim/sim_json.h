@@ -44,6 +44,7 @@ struct sim_json_style {
 	enum sim_time_style time;
 	bool retcode_string;   /* "RetCode":"171" instead of 171 */
 	unsigned total_factor; /* TotalCount multiplier (liecount); 0 means 1 */
+	size_t pad_bytes;      /* > 0: each tag's Digest is this long ("sha256:fff...") */
 };
 
 /* Appends the reply body for r to out. 0, -EFBIG, -ENOMEM. */

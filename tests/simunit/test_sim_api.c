@@ -212,6 +212,36 @@ static void test_lists_and_paging(void **state)
 	expect(r, 0, "");
 }
 
+/* Hostile paging: trickle shrinks every later page to one item, late_total
+ * makes every later page lie about TotalCount; the first page is honest. */
+static void test_trickle_and_late_total(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_reply *r;
+
+	sim_api_set_trickle(f->api, true);
+	sim_api_set_late_total(f->api, 10000000000ULL);
+	assert_true(sim_api_trickle(f->api) && sim_api_late_total(f->api) == 10000000000ULL);
+	r = call(f, "Action", "GetImageTag", "RepoName", "repo-01", "ImageName", "img-00", "Limit", "10", NULL);
+	assert_true(r->page.total == 30 && r->page.n == 10);
+	r = call(f, "Action", "GetImageTag", "RepoName", "repo-01", "ImageName", "img-00", "Limit", "10", "Offset",
+		 "10", NULL);
+	assert_int_equal(r->page.n, 1);
+	assert_string_equal(r->page.items[0].name, "tag-0010");
+	assert_true(r->page.total == 10000000000ULL);
+	r = call(f, "Action", "GetRepoImage", "RepoName", "repo-01", "Offset", "1", NULL);
+	assert_true(r->page.n == 1 && r->page.total == 10000000000ULL);
+	r = call(f, "Action", "GetRepoImage", "RepoName", "nope", "Offset", "1", NULL);
+	expect(r, 230, "Params [RepoName] not available"); /* errors stay errors */
+	sim_api_set_trickle(f->api, false);
+	sim_api_set_late_total(f->api, 0);
+	r = call(f, "Action", "GetImageTag", "RepoName", "repo-01", "ImageName", "img-00", "Limit", "10", "Offset",
+		 "10", NULL);
+	assert_true(r->page.total == 30 && r->page.n == 10);
+	sim_api_set_pad_bytes(f->api, 4096);
+	assert_int_equal(sim_api_pad_bytes(f->api), 4096);
+}
+
 static void test_write_actions(void **state)
 {
 	struct fixture *f = *state;
@@ -278,6 +308,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_param_checks, setup, teardown),
 	    cmocka_unit_test(test_parse_count_and_limit),
 	    cmocka_unit_test_setup_teardown(test_lists_and_paging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trickle_and_late_total, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_actions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_knobs_and_setup, setup, teardown),
 	};

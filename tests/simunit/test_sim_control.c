@@ -169,6 +169,19 @@ static void test_config_and_log(void **state)
 	assert_int_equal(sim_api_max_limit(f->p.api), 7);
 	expect(f, "POST", "config", "time_style=iso", 400, "bad value");
 	expect(f, "POST", "config", "maxlimit=1", 400, "unknown parameter: maxlimit");
+	/* the hostile-paging knobs */
+	expect(f, "POST", "config", "trickle=1&late_total=1000000000000&pad_bytes=4096", 200, "ok");
+	assert_true(sim_api_trickle(f->p.api));
+	assert_true(sim_api_late_total(f->p.api) == 1000000000000ULL);
+	assert_int_equal(sim_api_pad_bytes(f->p.api), 4096);
+	expect(f, "GET", "config", "", 200,
+	       "max_limit=7\nlatency_ms=20\njitter_ms=0\nrps=5\ntime_style=unix\nretcode_string=1\n"
+	       "trickle=1\nlate_total=1000000000000\npad_bytes=4096\n");
+	expect(f, "POST", "config", "pad_bytes=2000000", 400, "bad value"); /* over 1 MiB */
+	expect(f, "POST", "config", "trickle=2", 400, "bad value");
+	expect(f, "POST", "config", "trickle=0&late_total=0&pad_bytes=0", 200, "ok");
+	assert_false(sim_api_trickle(f->p.api));
+	assert_int_equal(sim_api_pad_bytes(f->p.api), 0);
 	expect(f, "POST", "log", "on=1", 200, "ok");
 	assert_true(sim_stats_log_enabled(f->p.stats));
 	expect(f, "POST", "log", "on=0", 200, "ok");

@@ -218,6 +218,20 @@ static void test_reply_format(void **state)
 	expect_text(format(SIM_LIST_TAGS, &nodigest, 1, &st),
 		    "{\"RetCode\":0,\"Action\":\"XResponse\",\"TotalCount\":1,\"TagSet\":[{\"TagName\":\"v2\","
 		    "\"UpdateTime\":\"2026-11-27T02:15:00Z\"}]}");
+	/* pad_bytes: a Digest that long, with or without a digest of its own */
+	st.pad_bytes = 12;
+	expect_text(format(SIM_LIST_TAGS, &nodigest, 1, &st),
+		    "{\"RetCode\":0,\"Action\":\"XResponse\",\"TotalCount\":1,\"TagSet\":[{\"TagName\":\"v2\","
+		    "\"UpdateTime\":\"2026-11-27T02:15:00Z\",\"Digest\":\"sha256:fffff\"}]}");
+	st.pad_bytes = 4096;
+	{
+		char *text = format(SIM_LIST_TAGS, &tag, 1, &st);
+		const char *d = strstr(text, "\"Digest\":\"sha256:");
+
+		assert_non_null(d);
+		assert_int_equal(strspn(d + 17, "f"), 4096 - 7);
+		free(text);
+	}
 }
 
 static void test_reply_error_and_stats(void **state)

@@ -170,7 +170,8 @@ static void test_usage_documents_everything(void **state)
 					   "--data",	  "--gen",    "--time-style", "--max-limit",	"--latency-ms",
 					   "--jitter-ms", "--rps",    "--fault",      "--access-log",	"--help",
 					   "--version",	  "--sign",   "\"generate\"", "/_sim/count",	"shuffle",
-					   "oversized",	  "liecount", "truncate",     "retcode-string", NULL};
+					   "oversized",	  "liecount", "truncate",     "retcode-string", "escmsg",
+					   "dense",	  "trickle",  "late_total",   "pad_bytes",	NULL};
 	char buf[16384] = "";
 	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
 

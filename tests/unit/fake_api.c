@@ -21,6 +21,8 @@ struct fake_api {
 	struct ftag *v;	/* repos: image "" name ""; images: name "" */
 	size_t n, alloc;
 	unsigned cap, factor;
+	long long late_total;
+	int trickle;
 	unsigned fail_n, fail_skip;
 	enum fake_fault fail_kind;
 	long fail_arg;
@@ -118,6 +120,16 @@ void fake_api_set_cap(struct fake_api *f, unsigned cap)
 void fake_api_set_total_factor(struct fake_api *f, unsigned factor)
 {
 	f->factor = factor;
+}
+
+void fake_api_set_late_total(struct fake_api *f, long long total)
+{
+	f->late_total = total;
+}
+
+void fake_api_set_trickle(struct fake_api *f, int trickle)
+{
+	f->trickle = trickle;
 }
 
 void fake_api_fail_next(struct fake_api *f, unsigned n, enum fake_fault kind, long arg)
@@ -225,8 +237,10 @@ static void answer(struct fake_api *f, const char *action, const struct params *
 	qsort_r(rows, n, sizeof(*rows), cmp_row, (void *)action);
 	if (f->cap && lim > (long)f->cap)
 		lim = f->cap;
-	buf_printf(&reply->body, "{\"Action\":\"%sResponse\",\"RetCode\":0,\"TotalCount\":%zu,\"%s\":[", action,
-		   n * f->factor, set);
+	if (f->trickle && off > 0 && lim > 1)
+		lim = 1;
+	buf_printf(&reply->body, "{\"Action\":\"%sResponse\",\"RetCode\":0,\"TotalCount\":%lld,\"%s\":[", action,
+		   off > 0 && f->late_total ? f->late_total : (long long)(n * f->factor), set);
 	for (long i = off, k = 0; i < (long)n && k < lim; i++, k++) {
 		const struct ftag *r = rows[i];
 

@@ -34,6 +34,10 @@ void fake_api_del_tag(struct fake_api *f, const char *repo, const char *image, c
 void fake_api_set_cap(struct fake_api *f, unsigned cap);
 /* TotalCount is multiplied by factor (a lying server). */
 void fake_api_set_total_factor(struct fake_api *f, unsigned factor);
+/* Pages after the first (Offset > 0) report TotalCount total (0: the
+ * truth), and hold at most one item when trickle is set. */
+void fake_api_set_late_total(struct fake_api *f, long long total);
+void fake_api_set_trickle(struct fake_api *f, int trickle);
 /* The next n calls fail as given. */
 void fake_api_fail_next(struct fake_api *f, unsigned n, enum fake_fault kind, long arg);
 /* The next skip calls succeed before the failures set above begin. */

@@ -350,21 +350,118 @@ static void test_long_strings(void **state)
 	memset(s, 'a', DECODE_MAX_STRING + 1);
 	s[DECODE_MAX_STRING + 1] = '\0';
 	buf_init(&b, 1 << 20);
-	/* name at the cap, name over it, digest over it, time over it */
+	/* a digest at the cap, a name over it, digest over it, time over it
+	 * (a name at the cap is no file name: test_bad_names) */
 	assert_int_equal(buf_printf(&b,
 				    "{\"RetCode\":0,\"TotalCount\":4,\"Message\":\"%s\",\"TagSet\":["
-				    "{\"TagName\":\"%.*s\"},{\"TagName\":\"%s\"},{\"TagName\":\"x\",\"Digest\":\"%s\"},"
-				    "{\"TagName\":\"y\",\"UpdateTime\":\"%s\"}]}",
+				    "{\"TagName\":\"w\",\"Digest\":\"%.*s\"},{\"TagName\":\"%s\"},"
+				    "{\"TagName\":\"x\",\"Digest\":\"%s\"},{\"TagName\":\"y\",\"UpdateTime\":\"%s\"}]}",
 				    s, DECODE_MAX_STRING, s, s, s, s),
 			 0);
 	assert_int_equal(decode_reply(b.data, b.len, DECODE_TAGS, &r), 0);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.skipped, 3);
-	assert_int_equal(strlen(r.items[0].name), DECODE_MAX_STRING);
+	assert_int_equal(strlen(r.items[0].digest), DECODE_MAX_STRING);
 	assert_int_equal(strlen(r.message), DECODE_MAX_STRING); /* cut, not fatal */
 	decode_reply_release(&r);
 	buf_release(&b);
 	free(s);
+}
+
+/* Names that can never be file names are dropped while decoding, counted
+ * with the skipped ones (paging positions count them), and the first is
+ * kept, made printable, for the one log line. */
+static void test_bad_names(void **state)
+{
+	char long_name[300];
+	struct decode_reply r;
+	struct buf b;
+
+	(void)state;
+	memset(long_name, 'n', 256);
+	long_name[256] = '\0';
+	buf_init(&b, 1 << 16);
+	assert_int_equal(buf_printf(&b,
+				    "{\"RetCode\":0,\"TotalCount\":6,\"TagSet\":[{\"TagName\":\"ok\"},"
+				    "{\"TagName\":\"a/b\"},{\"TagName\":\".\"},{\"TagName\":\"..\"},"
+				    "{\"TagName\":\"%s\"},{\"TagName\":\"%.255s\"}]}",
+				    long_name, long_name),
+			 0);
+	assert_int_equal(decode_reply(b.data, b.len, DECODE_TAGS, &r), 0);
+	assert_int_equal(r.n, 2); /* "ok" and the 255-byte name */
+	assert_int_equal(r.skipped, 4);
+	assert_int_equal(r.badnames, 4);
+	assert_string_equal(r.badname, "a/b");
+	assert_string_equal(r.items[0].name, "ok");
+	assert_int_equal(strlen(r.items[1].name), 255);
+	decode_reply_release(&r);
+	buf_release(&b);
+
+	/* Images may nest; repositories may not. */
+	assert_int_equal(dec("{\"RetCode\":0,\"TotalCount\":3,\"ImageSet\":[{\"ImageName\":\"team/app\"},"
+			     "{\"ImageName\":\"a//b\"},{\"ImageName\":\"/etc\"}]}",
+			     DECODE_IMAGES, &r),
+			 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.badnames, 2);
+	assert_string_equal(r.items[0].name, "team/app");
+	decode_reply_release(&r);
+	assert_int_equal(dec("{\"RetCode\":0,\"TotalCount\":2,\"RepoSet\":[{\"RepoName\":\"team/app\"},"
+			     "{\"RepoName\":\"web\"}]}",
+			     DECODE_REPOS, &r),
+			 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.badname, "team/app");
+	decode_reply_release(&r);
+	/* The first refused name, made printable. */
+	assert_int_equal(
+	    dec("{\"RetCode\":0,\"TotalCount\":1,\"TagSet\":[{\"TagName\":\"\\u001b]0;x\\u0007/\"}]}", DECODE_TAGS, &r),
+	    0);
+	assert_string_equal(r.badname, "\\x1b]0;x\\x07/");
+	decode_reply_release(&r);
+}
+
+/* decode_reply_bounded counts values before parsing: "[0,0,...]" past
+ * the cap is refused without building a tree; commas and brackets inside
+ * strings are not values. */
+static void test_value_cap(void **state)
+{
+	static const char page[] = "{\"RetCode\":0,\"TotalCount\":2,\"TagSet\":[{\"TagName\":\"a,[{\"},"
+				   "{\"TagName\":\"b\\\",\"}]}";
+	struct decode_reply r;
+	struct buf b;
+
+	(void)state;
+	/* root, RetCode, TotalCount, TagSet, 2 items of 1 member each = 8 */
+	assert_int_equal(decode_reply_bounded(page, sizeof(page) - 1, DECODE_TAGS, 8, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.items[0].name, "a,[{");
+	decode_reply_release(&r);
+	assert_int_equal(decode_reply_bounded(page, sizeof(page) - 1, DECODE_TAGS, 7, &r), -E2BIG);
+	assert_int_equal(r.n, 0);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(buf_adds(&b, "{\"RetCode\":0,\"TotalCount\":0,\"Padding\":[0"), 0);
+	for (int i = 0; i < 100000; i++)
+		assert_int_equal(buf_adds(&b, ",0"), 0);
+	assert_int_equal(buf_adds(&b, "]}"), 0);
+	assert_int_equal(decode_reply_bounded(b.data, b.len, DECODE_TAGS, 6656, &r), -E2BIG);
+	assert_int_equal(decode_reply_bounded(b.data, b.len, DECODE_TAGS, 0, &r), 0); /* no cap */
+	decode_reply_release(&r);
+	buf_release(&b);
+}
+
+/* A Message reaches terminals: escape sequences are shown, never sent. */
+static void test_message_escaped(void **state)
+{
+	struct decode_reply r;
+
+	(void)state;
+	assert_int_equal(dec("{\"RetCode\":171,\"Message\":\"bad\\u001b[2J\\u001b]0;pwned\\u0007\\r\\nimgtagfs: ok "
+			     "\\u00e9\\u009b\\u007f\"}",
+			     DECODE_NONE, &r),
+			 0);
+	assert_string_equal(r.message, "bad\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x0aimgtagfs: ok \xc3\xa9\\xc2\\x9b\\x7f");
+	decode_reply_release(&r);
 }
 
 /* ---- credential.json and config.json ------------------------------------- */
@@ -472,13 +569,14 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tags),	   cmocka_unit_test(test_repos_images),
-	    cmocka_unit_test(test_retcode_forms),  cmocka_unit_test(test_bad_json),
-	    cmocka_unit_test(test_truncated),	   cmocka_unit_test(test_numbers),
-	    cmocka_unit_test(test_nested_garbage), cmocka_unit_test(test_missing_list),
-	    cmocka_unit_test(test_unicode),	   cmocka_unit_test(test_many_items),
-	    cmocka_unit_test(test_long_strings),   cmocka_unit_test(test_credentials),
-	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_bad_names),	 cmocka_unit_test(test_message_escaped),
+	    cmocka_unit_test(test_value_cap),	 cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_repos_images), cmocka_unit_test(test_retcode_forms),
+	    cmocka_unit_test(test_bad_json),	 cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_numbers),	 cmocka_unit_test(test_nested_garbage),
+	    cmocka_unit_test(test_missing_list), cmocka_unit_test(test_unicode),
+	    cmocka_unit_test(test_many_items),	 cmocka_unit_test(test_long_strings),
+	    cmocka_unit_test(test_credentials),	 cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

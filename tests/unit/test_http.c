@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "uhub.h"
 
 #define MAX_WORKERS 64
 #define HEAD_MAX 16384
@@ -220,7 +221,7 @@ static bool respond(int fd, const struct request *rq)
 	} else if (!strcmp(a, "garbage")) {
 		send_str(fd, "SMTP ready, not HTTP\r\n\r\n");
 		return false;
-	} else if (!strcmp(a, "hang")) {
+	} else if (!strcmp(a, "hang") || !strcmp(a, "GetRepo")) {
 		hang(fd);
 		return false;
 	} else {
@@ -702,7 +703,7 @@ static void test_url_predicates(void **state)
 	    "http://127.0.0.1/",	  "http://127.0.0.1:8080/x", "http://localhost/",
 	    "http://LocalHost:99",	  "http://[::1]:8080/",	     "http://[::1]",
 	    "http://127.5.6.7",		  "HTTP://127.0.0.1",	     "http://user:pw@127.0.0.1/",
-	    "http://[::ffff:127.0.0.1]/", "http://127.0.0.1?x=1",    "http://localhost.:80/",
+	    "http://[::ffff:127.0.0.1]/", "http://127.0.0.1?x=1",    "http://LOCALHOST:8080/",
 	};
 	static const char *const not_loop[] = {
 	    "http://example.com/",
@@ -726,6 +727,12 @@ static void test_url_predicates(void **state)
 	    "127.0.0.1",
 	    "http://:80/",
 	    "http://localhost:80@evil.com",
+	    /* a resolver may send these to DNS: not loopback */
+	    "http://localhost.:80/",
+	    "http://localhost./",
+	    "http://LocalHost./x",
+	    "http://x.localhost/",
+	    "http://localhost.localdomain/",
 	};
 
 	(void)state;
@@ -745,6 +752,130 @@ static void test_url_predicates(void **state)
 	assert_false(http_url_is_https(NULL));
 }
 
+/* "localhost" is pinned to loopback by the transport itself
+ * (CURLOPT_RESOLVE), so it works against a server on 127.0.0.1, in any
+ * case, whatever the resolver would say. */
+static void test_localhost_pinned(void **state)
+{
+	struct server *s = *state;
+	const char *port = strrchr(s->url, ':') + 1;
+	char url[64];
+	struct http *h;
+	struct http_reply r;
+
+	http_reply_init(&r, 1 << 20);
+	snprintf(url, sizeof(url), "http://localhost:%s", port);
+	h = client(url, 5000, 1 << 20, 1);
+	assert_int_equal(post(h, "ok", &r), 0);
+	assert_int_equal(r.status, 200);
+	http_free(h);
+	snprintf(url, sizeof(url), "http://LocalHost:%s", port);
+	h = client(url, 5000, 1 << 20, 1);
+	assert_int_equal(post(h, "ok", &r), 0);
+	http_free(h);
+	http_reply_release(&r);
+}
+
+struct bg_post {
+	struct http *h;
+	struct uhub *u;
+	int err;
+	int64_t done_ms;
+};
+
+static void *post_in_thread(void *arg)
+{
+	struct bg_post *b = arg;
+	struct http_reply r;
+
+	http_reply_init(&r, 1 << 20);
+	b->err = post(b->h, "hang", &r);
+	b->done_ms = now_ms();
+	http_reply_release(&r);
+	return NULL;
+}
+
+/* Waits until the server holds n requests (the posts are in flight). */
+static void wait_active(struct server *s, int n)
+{
+	for (int i = 0; i < 5000 && server_get(s, &s->active) < n; i++)
+		sleep_ms(1);
+	assert_true(server_get(s, &s->active) >= n);
+}
+
+/* http_cancel ends a hung transfer (10 s timeout) within 100 ms, with
+ * ECANCELED; later posts fail at once without a request. */
+static void test_cancel_hung(void **state)
+{
+	struct server *s = *state;
+	struct bg_post b = {.h = client(s->url, 10000, 1 << 20, 1)};
+	struct http_reply r;
+	pthread_t t;
+	int64_t t0;
+
+	assert_int_equal(pthread_create(&t, NULL, post_in_thread, &b), 0);
+	wait_active(s, 1);
+	sleep_ms(50); /* well into the wait */
+	t0 = now_ms();
+	http_cancel(b.h);
+	http_cancel(b.h); /* idempotent */
+	pthread_join(t, NULL);
+	assert_int_equal(b.err, -ECANCELED);
+	assert_true(b.done_ms - t0 < 100);
+	http_reply_init(&r, 1 << 20);
+	t0 = now_ms();
+	assert_int_equal(post(b.h, "ok", &r), -ECANCELED);
+	assert_true(now_ms() - t0 < 100);
+	assert_int_equal(server_get(s, &s->accepted), 1);
+	http_reply_release(&r);
+	http_free(b.h);
+	http_cancel(NULL);
+}
+
+static void *list_in_thread(void *arg)
+{
+	struct bg_post *b = arg;
+	struct uhub_list l;
+
+	b->err = uhub_list(b->u, UHUB_REPOS, NULL, NULL, &l);
+	b->done_ms = now_ms();
+	if (!b->err)
+		uhub_list_release(&l);
+	return NULL;
+}
+
+/* The whole path: uhub_cancel reaches the transport (uhub_http_cancel),
+ * and a listing whose request hangs ends within 100 ms, ECANCELED. */
+static void test_uhub_cancel_hung(void **state)
+{
+	struct server *s = *state;
+	struct uhub_config uc = {.public_key = "pub",
+				 .private_key = "priv",
+				 .page_size = 100,
+				 .max_requests = 2,
+				 .retries = 3,
+				 .backoff_ms = 5000,
+				 .max_reply = 1 << 20};
+	struct uhub_transport tr = {.post = uhub_http_post, .cancel = uhub_http_cancel};
+	struct bg_post b = {.h = client(s->url, 10000, 1 << 20, 2)};
+	pthread_t t;
+	int64_t t0;
+
+	tr.self = b.h;
+	b.u = uhub_new(&uc, &tr, NULL);
+	assert_non_null(b.u);
+	assert_int_equal(pthread_create(&t, NULL, list_in_thread, &b), 0);
+	wait_active(s, 1);
+	sleep_ms(50);
+	t0 = now_ms();
+	uhub_cancel(b.u);
+	pthread_join(t, NULL);
+	assert_int_equal(b.err, -ECANCELED);
+	assert_true(b.done_ms - t0 < 100);
+	uhub_free(b.u);
+	http_free(b.h);
+}
+
 #define WITH_SERVER(t) cmocka_unit_test_setup_teardown(t, server_setup, server_teardown)
 
 int main(void)
@@ -760,6 +891,9 @@ int main(void)
 	    WITH_SERVER(test_keepalive),
 	    WITH_SERVER(test_max_conns),
 	    WITH_SERVER(test_max_conns_one),
+	    WITH_SERVER(test_localhost_pinned),
+	    WITH_SERVER(test_cancel_hung),
+	    WITH_SERVER(test_uhub_cancel_hung),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_bad_urls),
 	    cmocka_unit_test(test_new_invalid),

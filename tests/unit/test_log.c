@@ -77,6 +77,23 @@ static void test_levels(void **state)
 	log_free(l);
 }
 
+/* What the server says, made safe for a terminal: controls, C1 and bytes
+ * that are not UTF-8 as \xNN; UTF-8 text kept; cut only between characters. */
+static void test_escape(void **state)
+{
+	static const char hostile[] = "a\x1b[2J\x1b]0;t\x07\r\n\x7f \xe6\x97\xa0\xc2\x9b\xff\xc3";
+	char out[128], tiny[6];
+
+	(void)state;
+	assert_string_equal(log_escape(hostile, sizeof(hostile) - 1, out, sizeof(out)),
+			    "a\\x1b[2J\\x1b]0;t\\x07\\x0d\\x0a\\x7f \xe6\x97\xa0\\xc2\\x9b\\xff\\xc3");
+	assert_string_equal(log_escape("plain", 5, out, sizeof(out)), "plain");
+	assert_string_equal(log_escape("ab\x1b", 3, tiny, sizeof(tiny)), "ab"); /* no half escape */
+	assert_string_equal(log_escape("a\xe6\x97\xa0", 4, tiny, 4), "a"); /* no half character */
+	assert_string_equal(log_escape("\xed\xa0\x80", 3, out, sizeof(out)), "\\xed\\xa0\\x80"); /* surrogate */
+	assert_string_equal(log_escape("\xc0\xaf", 2, out, sizeof(out)), "\\xc0\\xaf");		 /* overlong '/' */
+}
+
 static void test_debug_filter(void **state)
 {
 	struct capture c;
@@ -167,10 +184,12 @@ static void test_printable(void **state)
 	(void)state;
 	assert_string_equal(log_printable("web/api v1", out, sizeof(out)), "web/api v1");
 	assert_string_equal(log_printable("a\n/etc", out, sizeof(out)), "a\\x0a/etc");
-	assert_string_equal(log_printable("\t\x1b[31m\x7f\xc3\xa9", out, sizeof(out)), "\\x09\\x1b[31m\\x7f\\xc3\\xa9");
+	/* Valid UTF-8 stays readable; a stray byte does not pass. */
+	assert_string_equal(log_printable("\t\x1b[31m\x7f\xc3\xa9\xc3", out, sizeof(out)),
+			    "\\x09\\x1b[31m\\x7f\xc3\xa9\\xc3");
 	assert_string_equal(log_printable(NULL, out, sizeof(out)), "");
 	/* Cut short, never mid-escape, always terminated. */
-	assert_string_equal(log_printable("abcdefghij", tiny, sizeof(tiny)), "abc");
+	assert_string_equal(log_printable("abcdefghij", tiny, sizeof(tiny)), "abcdefg");
 	assert_string_equal(log_printable("\n\n", tiny, sizeof(tiny)), "\\x0a");
 	assert_string_equal(log_printable("abc", tiny, 1), "");
 }
@@ -253,7 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_levels),	  cmocka_unit_test(test_debug_filter), cmocka_unit_test(test_null_log),
 	    cmocka_unit_test(test_one_line),	  cmocka_unit_test(test_vmsg),	       cmocka_unit_test(test_printable),
-	    cmocka_unit_test(test_syslog_switch), cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_syslog_switch), cmocka_unit_test(test_threads),      cmocka_unit_test(test_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,12 +7,45 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fake_api.h"
 #include "uhub.h"
+
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A client over the fake with one field of its config changed. */
+static struct uhub *client_with(struct fake_api *f, unsigned page, unsigned R, size_t max_listing_bytes,
+				long backoff_ms)
+{
+	struct uhub_config c = {
+		.public_key = FAKE_PUB,
+		.private_key = FAKE_PRIV,
+		.repo_type = "private",
+		.page_size = page,
+		.max_requests = R,
+		.retries = 3,
+		.backoff_ms = backoff_ms,
+		.backoff_max_ms = backoff_ms * 4,
+		.max_entries = 100000,
+		.max_listing_bytes = max_listing_bytes,
+		.max_reply = 1 << 24,
+	};
+	struct uhub_transport t = fake_api_transport(f);
+
+	return uhub_new(&c, &t, NULL);
+}
 
 struct fixture {
 	struct fake_api *f;
@@ -111,6 +144,137 @@ static void test_lying_total(void **state)
 	uhub_list_release(&l);
 }
 
+/* A later page's TotalCount is capped like the first one's, and slots are
+ * made as needed: 10^12 costs neither memory nor calls (the old code
+ * planned 10^10 slots from it). */
+static void test_late_total_capped(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 4);
+	fake_api_set_late_total(x->f, 1000000000000LL);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	/* 4 pages, then empty ones from the parallel workers; within budget */
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) <= 2 * 4 + 10);
+	uhub_list_release(&l);
+}
+
+/* One item per page after a full first page: the call budget is
+ * 2 x ceil(350 / 100) + 10 = 18 page requests, then EIO (it was 251
+ * calls, one per item, and a success). */
+static void test_trickle_budget(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 4);
+	fake_api_set_trickle(x->f, 1);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), -EIO);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 18);
+	assert_null(l.v);
+	/* A server cap of one from the start is no shrinking: 350 calls. */
+	fake_api_set_trickle(x->f, 0);
+	fake_api_set_cap(x->f, 1);
+	fake_api_reset_calls(x->f);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 350);
+	uhub_list_release(&l);
+}
+
+/* The bytes a listing may hold: 350 tags of ~100 bytes do not fit in
+ * 16 KiB (EFBIG, after the page that crossed it), and do in 1 MiB. */
+static void test_bytes_cap(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = client_with(x->f, 100, 1, 16 << 10, 1);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), -EFBIG);
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) <= 2);
+	uhub_free(x->u);
+	x->u = client_with(x->f, 100, 1, 1 << 20, 1);
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_int_equal(l.n, 350);
+	uhub_list_release(&l);
+}
+
+/* A name seen twice keeps its newest copy; on a tie, the later page's. */
+static void test_duplicate_newest(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	fake_api_add_tag(x->f, "web", "img", "dup", "sha256:new", "1764300000");
+	fake_api_add_tag(x->f, "web", "img", "dup", "sha256:old", "1764200000");
+	fake_api_add_tag(x->f, "web", "img", "tie", "sha256:first", "1764200000");
+	fake_api_add_tag(x->f, "web", "img", "tie", "sha256:second", "1764200000");
+	fake_api_add_image(x->f, "web", "img", "1764200000");
+	x->u = fake_api_client(x->f, 100, 1);
+	fake_api_set_cap(x->f, 1); /* each copy on a page of its own, in order */
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "img", &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].name, "dup");
+	assert_string_equal(l.v[0].digest, "sha256:new");
+	assert_string_equal(l.v[1].name, "tie");
+	assert_string_equal(l.v[1].digest, "sha256:second");
+	uhub_list_release(&l);
+}
+
+struct bg_call {
+	struct uhub *u;
+	int err;
+	int64_t done_ms;
+};
+
+static void *list_in_thread(void *arg)
+{
+	struct bg_call *c = arg;
+	struct uhub_list l;
+
+	c->err = uhub_list(c->u, UHUB_TAGS, "web", "api", &l);
+	c->done_ms = now_ms();
+	if (!c->err)
+		uhub_list_release(&l);
+	return NULL;
+}
+
+/* uhub_cancel wakes a 10 s backoff at once; every later call fails with
+ * ECANCELED without a request. */
+static void test_cancel_backoff(void **state)
+{
+	struct fixture *x = *state;
+	struct bg_call c = {0};
+	struct uhub_list l;
+	struct uhub_entry e;
+	pthread_t t;
+	int64_t t0;
+	unsigned calls;
+
+	x->u = client_with(x->f, 100, 2, 0, 10000);
+	fake_api_fail_next(x->f, 1000, FAKE_HTTP, 503);
+	c.u = x->u;
+	assert_int_equal(pthread_create(&t, NULL, list_in_thread, &c), 0);
+	while (fake_api_calls(x->f, NULL, NULL) < 1)
+		;
+	t0 = now_ms();
+	uhub_cancel(x->u);
+	uhub_cancel(x->u); /* idempotent */
+	pthread_join(t, NULL);
+	assert_int_equal(c.err, -ECANCELED);
+	assert_true(c.done_ms - t0 < 100);
+	calls = fake_api_calls(x->f, NULL, NULL);
+	assert_int_equal(calls, 1); /* no retry after the cancel */
+	assert_int_equal(uhub_list(x->u, UHUB_REPOS, NULL, NULL, &l), -ECANCELED);
+	assert_int_equal(uhub_get_tag(x->u, "web", "api", "v00001", &e), -ECANCELED);
+	assert_int_equal(uhub_probe(x->u, NULL, 0), -ECANCELED);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), calls);
+	fake_api_fail_next(x->f, 0, FAKE_OK, 0);
+	uhub_cancel(NULL);
+}
+
 static void test_images_and_repos(void **state)
 {
 	struct fixture *x = *state;
@@ -174,7 +338,7 @@ static void test_retry_transient(void **state)
 /* Auth errors are final at once: one call, EACCES. */
 static void test_no_retry_auth(void **state)
 {
-	static const long codes[] = {170, 171, 172, 174, 294, 295, 299};
+	static const long codes[] = {170, 171, 172, 173, 174, 292, 293, 294, 295, 296, 297, 298, 299};
 	struct fixture *x = *state;
 	struct uhub_list l;
 
@@ -254,6 +418,15 @@ static void test_errno_map(void **state)
 	assert_int_equal(uhub_retcode_errno(161, false), -EIO);
 	assert_int_equal(uhub_retcode_errno(292, false), -EACCES);
 	assert_int_equal(uhub_retcode_errno(110, false), -ETIMEDOUT);
+	/* README: 170-174 and 292-299 are EACCES, every one of them. */
+	for (long c = 170; c <= 174; c++)
+		assert_int_equal(uhub_retcode_errno(c, true), -EACCES);
+	for (long c = 292; c <= 299; c++)
+		assert_int_equal(uhub_retcode_errno(c, false), -EACCES);
+	assert_int_equal(uhub_retcode_errno(169, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(175, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(291, false), -EIO);
+	assert_int_equal(uhub_retcode_errno(300, false), -EIO);
 	assert_true(uhub_retcode_transient(153));
 	assert_true(uhub_retcode_transient(2000));
 	assert_false(uhub_retcode_transient(171));
@@ -269,6 +442,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pages_serial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exact_multiple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lying_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_total_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trickle_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bytes_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_newest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_images_and_repos, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_transient, setup, teardown),
