@@ -65,6 +65,13 @@ typedef void (*cache_ahead_fn)(void *arg, const char *key);
  * and try the API again only every retry_ms meanwhile. 0 turns it off
  * (the default). on_stale may be NULL. */
 void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, cache_stale_fn on_stale, void *arg);
+/* Called (lock held: it must only flag) when a caller of cache_get starts
+ * waiting for a fill in flight: waiter is that caller's fill argument,
+ * filler the argument of the fill it waits for (valid during the call).
+ * Lets a background fill be raised to the foreground when a user comes to
+ * wait for it. NULL: nothing (the default). */
+typedef void (*cache_join_fn)(void *waiter, void *filler);
+void cache_set_join(struct cache *c, cache_join_fn on_join);
 /* Refresh-ahead: ahead_ms 0 turns it off (the default). */
 void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
 /* Fills key now, replacing a snapshot however fresh, unless a fill for it

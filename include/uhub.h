@@ -11,6 +11,7 @@
 #ifndef IMGTAGFS_UHUB_H
 #define IMGTAGFS_UHUB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,10 +98,13 @@ void uhub_free(struct uhub *u);
  * errors, EIO, ETIMEDOUT, EFBIG, ECANCELED after uhub_cancel, ...). */
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
 void uhub_list_release(struct uhub_list *l);
-/* The same at background priority: its requests leave one of the
- * max_requests slots free, and wait while a foreground request waits,
- * so prefetching never delays what a user is waiting for. */
-int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out);
+/* The same at background priority while *bg is true: its requests leave
+ * one of the max_requests slots free, and wait while a foreground request
+ * waits, so prefetching never delays what a user is waiting for. Storing
+ * false in *bg (any thread, while the call runs) raises it to the
+ * foreground: for when a user comes to wait for this very listing. */
+int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
+		 struct uhub_list *out);
 
 /* One tag by name (GetImageTag with TagName). 0, -ENOENT, or -errno. */
 int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out);

@@ -36,6 +36,7 @@ struct centry {
 	bool filling;		    /* a fill for this entry is in flight */
 	bool linked;		    /* in the table; false once dropped */
 	bool ahead;		    /* a refresh-ahead was asked for this snapshot */
+	void *fill_arg;		    /* the fill in flight's argument, for on_join */
 	int64_t retry_at;	    /* stale-if-error: no refill before this */
 	unsigned pins;		    /* waiters still holding a pointer */
 	uint64_t done;		    /* fills completed: waiters watch it move */
@@ -64,6 +65,7 @@ struct cache {
 	int64_t ahead_ms;
 	cache_ahead_fn on_ahead;
 	void *ahead_arg;
+	cache_join_fn on_join;
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -319,12 +321,14 @@ static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms
 /* Sleeps until the fill in flight on e completes and shares its outcome:
  * its snapshot, or its error (so one failing fill is one API call however
  * many wait). RETRY when the result is gone (dropped, evicted). */
-static int wait_fill(struct cache *c, struct centry *e, struct snap **out)
+static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap **out)
 {
 	uint64_t seen = e->done;
 	int err;
 
 	c->st.waits++;
+	if (c->on_join && e->fill_arg)
+		c->on_join(arg, e->fill_arg);
 	e->pins++;
 	while (e->done == seen)
 		pthread_cond_wait(&c->cv, &c->mu);
@@ -371,6 +375,7 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 	if (!e && !(e = entry_new(c, key, h)))
 		return -ENOMEM;
 	e->filling = true;
+	e->fill_arg = arg;
 	c->st.fills++;
 	born = c->clock(c->clock_arg);
 	pthread_mutex_unlock(&c->mu);
@@ -384,6 +389,7 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 	if (s)
 		snap_set_born(s, born); /* ours alone until fill_done shares it */
 	pthread_mutex_lock(&c->mu);
+	e->fill_arg = NULL;
 	fill_done(c, e, err, s, neg_ttl_ms, born);
 	if (!err)
 		*out = s;
@@ -409,7 +415,7 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
 		c->st.misses += !missed;
 		missed = true;
 		if (e && e->filling)
-			err = wait_fill(c, e, out);
+			err = wait_fill(c, e, arg, out);
 		else
 			err = run_fill(c, e, key, h, neg_ttl_ms, fill, arg, out);
 		if (err < 0 && c->max_stale_ms > 0)
@@ -479,6 +485,13 @@ void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, ca
 	c->stale_retry_ms = retry_ms > 0 ? retry_ms : 0;
 	c->on_stale = on_stale;
 	c->stale_arg = arg;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_join(struct cache *c, cache_join_fn on_join)
+{
+	pthread_mutex_lock(&c->mu);
+	c->on_join = on_join;
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -56,6 +56,7 @@ struct node {
 
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
 static void on_ahead(void *arg, const char *key);
+static void on_join(void *waiter, void *filler);
 
 static int64_t cache_clock(void *c)
 {
@@ -98,6 +99,7 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 		return NULL;
 	}
 	cache_set_stale(c, t->cfg.max_stale_ms, fresh_stale_retry_ms(t->fresh), on_stale, t);
+	cache_set_join(c, on_join);
 	return t;
 }
 
@@ -135,8 +137,19 @@ struct fill_req {
 	struct tree *t;
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
-	bool bg;	/* a background fill: lower priority */
+	atomic_bool bg;	/* a background fill: lower priority while true */
 };
+
+/* A user comes to wait for a background fill: it competes as the
+ * foreground does from then on (else it would yield to every other
+ * foreground request while the user waits for it). Cache lock held. */
+static void on_join(void *waiter, void *filler)
+{
+	struct fill_req *w = waiter, *f = filler;
+
+	if (!atomic_load(&w->bg))
+		atomic_store(&f->bg, false);
+}
 
 static int build_snap(struct fill_req *r, const struct uhub_entry *v, size_t n, struct snap **out)
 {
@@ -177,8 +190,7 @@ static int fill(void *arg, const char *key, struct snap **out)
 	} else {
 		struct uhub_list l;
 
-		err = r->bg ? uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &l)
-			    : uhub_list(r->t->u, r->kind, r->repo, r->image, &l);
+		err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &l);
 		if (!err) {
 			size_t n = l.n;
 

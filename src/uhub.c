@@ -220,19 +220,28 @@ static int64_t now_ms(void)
  * never exceed the limit. Background requests leave one slot free and
  * yield to any foreground request that waits. 0, or -ECANCELED (no slot
  * taken) once uhub_cancel was called. */
-static int slot_acquire(struct uhub *u, bool bg)
+static bool is_bg(const atomic_bool *bg)
+{
+	return bg && atomic_load(bg);
+}
+
+static int slot_acquire(struct uhub *u, const atomic_bool *bg)
 {
 	unsigned bg_max = u->cfg.max_requests > 1 ? u->cfg.max_requests - 1 : 1;
 	int err = 0;
 
 	pthread_mutex_lock(&u->lock);
-	if (!bg) {
+	if (!is_bg(bg)) {
 		u->fg_waiting++;
 		while (u->inflight >= u->cfg.max_requests && !uhub_cancelled(u))
 			pthread_cond_wait(&u->slot, &u->lock);
 		u->fg_waiting--;
 	} else {
-		while ((u->inflight >= bg_max || u->fg_waiting) && !uhub_cancelled(u))
+		/* Raised to the foreground meanwhile (someone waits for this
+		 * listing): compete as the foreground does from then on. */
+		while (is_bg(bg) && (u->inflight >= bg_max || u->fg_waiting) && !uhub_cancelled(u))
+			pthread_cond_wait(&u->slot, &u->lock);
+		while (u->inflight >= u->cfg.max_requests && !uhub_cancelled(u))
 			pthread_cond_wait(&u->slot, &u->lock);
 	}
 	if (uhub_cancelled(u))
@@ -376,7 +385,7 @@ static size_t value_cap(const struct uhub *u)
 
 /* One attempt: post, then decode a status 200 body. Fills r; what the
  * outcome means is outcome()'s business. */
-static void attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, bool bg,
+static void attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, const atomic_bool *bg,
 		    struct call_result *r)
 {
 	struct http_reply hr;
@@ -439,7 +448,7 @@ static void describe(const struct call_result *r, char *why, size_t n)
 /* Signs and sends p, retrying transient failures with backoff. On 0, *out
  * holds the decoded reply (RetCode 0). lookup: a name is being looked up
  * (RetCode 230 then means ENOENT). why gets a reason on failure. */
-static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, bool bg, struct decode_reply *out,
+static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, const atomic_bool *bg, struct decode_reply *out,
 		char *why, size_t whylen)
 {
 	struct buf body;
@@ -529,7 +538,7 @@ static struct params *base_params(struct uhub *u, enum uhub_kind k, const char *
 
 /* One page at offset with the configured Limit. */
 static int fetch_page(struct uhub *u, enum uhub_kind k, const char *repo, const char *image, long long offset,
-		      bool bg, struct decode_reply *out)
+		      const atomic_bool *bg, struct decode_reply *out)
 {
 	struct params *p = base_params(u, k, repo, image);
 	int err = p ? 0 : -ENOMEM;
@@ -567,7 +576,7 @@ struct listing {
 	struct uhub *u;
 	enum uhub_kind kind;
 	const char *repo, *image;
-	bool bg;		/* background priority */
+	const atomic_bool *bg;	/* background priority while true; NULL: foreground */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct slot *gaps;	/* a stack of short pages' remainders */
@@ -891,7 +900,7 @@ static void log_listing(const struct listing *l, int err)
 			l->repo ? l->repo : "/", sep, l->image ? l->image : "");
 }
 
-static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, bool bg,
+static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
 		struct uhub_list *out)
 {
 	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image, .bg = bg};
@@ -922,12 +931,13 @@ static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const cha
 
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
 {
-	return list(u, kind, repo, image, false, out);
+	return list(u, kind, repo, image, NULL, out);
 }
 
-int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
+int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
+		 struct uhub_list *out)
 {
-	return list(u, kind, repo, image, true, out);
+	return list(u, kind, repo, image, bg, out);
 }
 
 static void entry_release(struct uhub_entry *e)
@@ -964,7 +974,7 @@ int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char
 	if (!err)
 		err = params_add(p, "TagName", tag);
 	if (!err)
-		err = call(u, p, UHUB_TAGS, true, false, &r, NULL, 0);
+		err = call(u, p, UHUB_TAGS, true, NULL, &r, NULL, 0);
 	params_free(p);
 	if (err)
 		return err;
@@ -994,7 +1004,7 @@ int uhub_probe(struct uhub *u, char *why, size_t whylen)
 	if (!err)
 		err = params_add(p, "Limit", "1");
 	if (!err)
-		err = call(u, p, UHUB_REPOS, false, false, &r, why, whylen);
+		err = call(u, p, UHUB_REPOS, false, NULL, &r, why, whylen);
 	if (!err)
 		decode_reply_release(&r);
 	params_free(p);

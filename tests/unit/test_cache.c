@@ -31,6 +31,7 @@ struct fake {
 	size_t n;	  /* entries per snapshot */
 	bool gated;	  /* fill waits for a post on release */
 	sem_t entered, release;
+	atomic_int joins; /* on_join calls that named this fake as the filler */
 };
 
 static int64_t fake_clock(void *arg)
@@ -337,6 +338,32 @@ static void test_single_flight(void **state)
 	assert_int_equal(stats(c).fills, 1);
 	assert_int_equal(stats(c).waits, 15);
 	assert_int_equal(stats(c).misses, 16);
+	for (int i = 0; i < 16; i++)
+		snap_unref(k[i].s);
+	free(k);
+	cache_free(c);
+}
+
+static void count_join(void *waiter, void *filler)
+{
+	assert_ptr_equal(waiter, filler); /* every caller here passes the fake */
+	atomic_fetch_add(&((struct fake *)filler)->joins, 1);
+}
+
+/* Each caller that comes to wait for a fill in flight is announced to the
+ * filler's argument (so a background fill can be raised). */
+static void test_join_hook(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	pthread_barrier_t start;
+	struct caller *k;
+
+	f->sleep_ms = 100;
+	cache_set_join(c, count_join);
+	k = ask_16(c, f, &start);
+	assert_int_equal(atomic_load(&f->calls), 1);
+	assert_int_equal(atomic_load(&f->joins), 15);
 	for (int i = 0; i < 16; i++)
 		snap_unref(k[i].s);
 	free(k);
@@ -679,6 +706,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_broken_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_hook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_flight_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drop_during_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clear_during_fill, setup, teardown),
