@@ -72,6 +72,11 @@ void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, ca
  * wait for it. NULL: nothing (the default). */
 typedef void (*cache_join_fn)(void *waiter, void *filler);
 void cache_set_join(struct cache *c, cache_join_fn on_join);
+/* Called (lock held: it must only queue) when a fill replaces a cached
+ * snapshot of key with one that lists something else (another version,
+ * or "does not exist"): for telling the kernel at once. NULL: nothing. */
+typedef void (*cache_change_fn)(void *arg, const char *key);
+void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg);
 /* Refresh-ahead: ahead_ms 0 turns it off (the default). */
 void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
 /* Fills key now, replacing a snapshot however fresh, unless a fill for it

@@ -64,6 +64,12 @@ const struct fresh *tree_fresh(const struct tree *t);
  * directory and to refresh listings in the last quarter of their ttl;
  * NULL stops queueing new work (call it before stopping b). */
 void tree_set_background(struct tree *t, struct bg *b);
+/* Called when a fill (a refresh-ahead, a refill after the ttl) finds that
+ * the listing behind directory path changed, so what was shown from the
+ * old one can be forgotten at once. Runs with the cache's lock held: it
+ * must only queue work. NULL stops it. */
+typedef void (*tree_changed_fn)(void *arg, const char *path);
+void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg);
 
 /* Queues, in the background, what listing "/" would fetch: the root's
  * listing and the listings of the directories in it (up to

@@ -66,6 +66,8 @@ struct cache {
 	cache_ahead_fn on_ahead;
 	void *ahead_arg;
 	cache_join_fn on_join;
+	cache_change_fn on_change;
+	void *change_arg;
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -357,7 +359,13 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 	if (!e->linked) {
 		entry_maybe_free(e); /* dropped meanwhile: keep nothing */
 	} else if (!err || err == -ENOENT) {
+		/* A listing that replaces a different one: whoever showed the
+		 * old one (the kernel) is told now, not when it would expire. */
+		bool changed = e->snap && (!s || snap_version(e->snap) != snap_version(s));
+
 		entry_install(c, e, s ? snap_ref(s) : NULL, neg_ttl_ms, born);
+		if (changed && c->on_change)
+			c->on_change(c->change_arg, e->key);
 		evict(c, e);
 	} else if (!e->snap && !e->neg) {
 		entry_unlink(c, e); /* errors are not cached, and nothing else is here */
@@ -492,6 +500,14 @@ void cache_set_join(struct cache *c, cache_join_fn on_join)
 {
 	pthread_mutex_lock(&c->mu);
 	c->on_join = on_join;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg)
+{
+	pthread_mutex_lock(&c->mu);
+	c->on_change = on_change;
+	c->change_arg = arg;
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -72,11 +72,17 @@ struct imgtagfs {
 	struct stamp *stamps[STAMP_BUCKETS];
 	double tokens;
 	int64_t tokens_at;
-	uint64_t *pending;	/* directories to invalidate from our thread */
+	struct pending *pending;	/* directories to invalidate from our thread */
 	size_t npending, apending;
 	bool pending_all;
 	size_t trim_mark;	/* inodes live at the last malloc_trim (or since) */
 	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
+};
+
+/* A directory whose kernel copies to drop, from our thread. */
+struct pending {
+	uint64_t ino;
+	bool changed;	/* a background refresh found it changed (else a flush) */
 };
 
 /* An open directory: the listing it reads from and where it is. */
@@ -87,6 +93,7 @@ struct dirh {
 };
 
 static void tick(void *arg);
+static void on_changed(void *arg, const char *path);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
 			struct bg *b, struct log *log)
@@ -102,6 +109,7 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->bg = b;
 	fs->log = log;
 	fs->fresh = tree_fresh(t);
+	tree_set_changed(t, on_changed, fs);
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
@@ -129,6 +137,7 @@ void fs_free(struct imgtagfs *fs)
 {
 	if (!fs)
 		return;
+	tree_set_changed(fs->t, NULL, NULL);
 	watchdog_free(fs->wd);
 	stamps_clear(fs);
 	free(fs->pending);
@@ -195,9 +204,30 @@ static void forget_item(struct imgtagfs *fs, const struct inode_list *l, size_t 
 		stamp_set(fs, it->ino, 0);
 }
 
-/* Everything the kernel holds below directory ino (0: everything), and
- * the directory itself. Not from inside a request in -s mode. */
-static void forget_below(struct imgtagfs *fs, uint64_t ino)
+/* After a listing changed: a name that is still there, as what it was,
+ * keeps its dentry (its inode number is its path's, so the kernel's name
+ * is right; dropping a directory's name would drop the whole subtree
+ * below it, still valid); only its attributes and pages go. A name that
+ * went away, or changed kind, goes as with forget_item. */
+static void forget_changed_item(struct imgtagfs *fs, const struct inode_list *l, size_t i)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int64_t until;
+
+	if (inode_path(fs->inodes, l->v[i].ino, path, sizeof(path), NULL) == 0 &&
+	    tree_stat(fs->t, path, &st, &until) == 0 && !!S_ISDIR(st.st_mode) == l->v[i].dir) {
+		fuse_lowlevel_notify_inval_inode(fs->se, l->v[i].ino, 0, 0);
+		return;
+	}
+	forget_item(fs, l, i);
+}
+
+/* What the kernel holds below directory ino (0: everything), and the
+ * directory itself; changed: after a background refresh found the
+ * listing changed, rather than a flush (see forget_changed_item). Not
+ * from inside a request in -s mode. */
+static void forget_below(struct imgtagfs *fs, uint64_t ino, bool changed)
 {
 	struct inode_list l;
 
@@ -205,7 +235,10 @@ static void forget_below(struct imgtagfs *fs, uint64_t ino)
 		return;
 	if (inode_list_get(fs->inodes, ino, &l) == 0) {
 		for (size_t i = 0; i < l.n; i++)
-			forget_item(fs, &l, i);
+			if (changed)
+				forget_changed_item(fs, &l, i);
+			else
+				forget_item(fs, &l, i);
 		inode_list_release(&l);
 	}
 	fuse_lowlevel_notify_inval_inode(fs->se, ino ? ino : INODE_ROOT, 0, 0);
@@ -218,16 +251,17 @@ static void forget_below(struct imgtagfs *fs, uint64_t ino)
 	}
 }
 
-/* Hands forget_below(ino) to our thread (ino 0: everything). */
-static void forget_later(struct imgtagfs *fs, uint64_t ino)
+/* Hands forget_below(ino, changed) to our thread (ino 0: everything).
+ * Called with the cache's lock held too: fs->mu is a leaf. */
+static void forget_later(struct imgtagfs *fs, uint64_t ino, bool changed)
 {
 	pthread_mutex_lock(&fs->mu);
 	if (!ino) {
 		fs->pending_all = true;
-	} else if (fs->npending < fs->apending || fs->npending < 4096) {
-		if (fs->npending == fs->apending) {
+	} else {
+		if (fs->npending == fs->apending && fs->apending < 4096) {
 			size_t n = fs->apending ? fs->apending * 2 : 16;
-			uint64_t *p = realloc(fs->pending, n * sizeof(*p));
+			struct pending *p = realloc(fs->pending, n * sizeof(*p));
 
 			if (p) {
 				fs->pending = p;
@@ -235,19 +269,49 @@ static void forget_later(struct imgtagfs *fs, uint64_t ino)
 			}
 		}
 		if (fs->npending < fs->apending)
-			fs->pending[fs->npending++] = ino;
+			fs->pending[fs->npending++] = (struct pending){.ino = ino, .changed = changed};
 		else
-			fs->pending_all = true; /* no memory: forget more, not less */
-	} else {
-		fs->pending_all = true;
+			fs->pending_all = true; /* no room: forget more, not less */
 	}
 	pthread_mutex_unlock(&fs->mu);
 	watchdog_kick(fs->wd);
 }
 
+/* The inode number path has (with no collision salt): it is a function
+ * of the path, so no lookup is needed to name a directory to the kernel. */
+static uint64_t path_ino(const char *path)
+{
+	char comp[NAMES_MAX + 1];
+	uint64_t ino = INODE_ROOT;
+
+	for (const char *p = path + strspn(path, "/"); *p; p += strspn(p, "/")) {
+		size_t n = strcspn(p, "/");
+
+		if (n > NAMES_MAX)
+			return 0;
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		ino = inode_hash(ino, comp, true);
+		p += n;
+	}
+	return ino;
+}
+
+/* A refresh in the background found path's listing changed (cache lock
+ * held: queue only): the kernel forgets what it showed from the old one
+ * now, from our thread, instead of when it would have expired. */
+static void on_changed(void *arg, const char *path)
+{
+	struct imgtagfs *fs = arg;
+	uint64_t ino = path_ino(path);
+
+	if (ino)
+		forget_later(fs, ino, true);
+}
+
 static void run_pending(struct imgtagfs *fs)
 {
-	uint64_t *v;
+	struct pending *v;
 	size_t n;
 	bool all;
 
@@ -260,9 +324,9 @@ static void run_pending(struct imgtagfs *fs)
 	fs->pending_all = false;
 	pthread_mutex_unlock(&fs->mu);
 	if (all)
-		forget_below(fs, 0);
+		forget_below(fs, 0, false);
 	for (size_t i = 0; !all && i < n; i++)
-		forget_below(fs, v[i]);
+		forget_below(fs, v[i].ino, v[i].changed);
 	free(v);
 }
 
@@ -301,7 +365,7 @@ void fs_flush(struct imgtagfs *fs)
 	/* Our cache first: a lookup between the two steps must find nothing
 	 * old to bring back into the kernel. */
 	cache_clear(fs->c);
-	forget_below(fs, 0);
+	forget_below(fs, 0, false);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -980,9 +1044,9 @@ static int refresh(struct imgtagfs *fs, fuse_req_t req, fuse_ino_t ino, const ch
 	if (!dir && inode_parent(fs->inodes, ino, &ino) != 0)
 		return 0; /* the kernel holds no such inode any more */
 	if (fs->single)
-		forget_later(fs, ino == INODE_ROOT ? 0 : ino);
+		forget_later(fs, ino == INODE_ROOT ? 0 : ino, false);
 	else
-		forget_below(fs, ino == INODE_ROOT ? 0 : ino);
+		forget_below(fs, ino == INODE_ROOT ? 0 : ino, false);
 	log_msg(fs->log, LOG_INFO, "refreshed %s", path);
 	return 0;
 }

@@ -36,6 +36,8 @@ struct tree {
 	struct log *log;
 	struct bg *_Atomic bg;	/* background workers, or NULL */
 	const struct fresh *fresh;	/* the freshness policy (fresh.h) */
+	tree_changed_fn changed;	/* set once, before serving */
+	void *changed_arg;
 	struct fresh *own_fresh;	/* made here when the caller gave none */
 };
 
@@ -264,6 +266,38 @@ static void on_ahead(void *arg, const char *key)
 
 	if (b)
 		bg_push_urgent(b, refresh_job, t, key); /* ahead of prefetches, never dropped for one */
+}
+
+/* The cache replaced a listing with a different one (its lock held):
+ * the directory it lists, as the tree shows it. One tag's own answer
+ * stands for its image directory. */
+static void on_change(void *arg, const char *key)
+{
+	struct tree *t = arg;
+	struct listkey_buf *b = malloc(sizeof(*b));
+	char *path = malloc(LISTKEY_MAX + 2);
+	struct listkey k;
+
+	if (b && path && t->changed && listkey_parse(key, &k, b) == 0) {
+		if (k.kind == UHUB_REPOS || (t->repo && k.kind == UHUB_IMAGES))
+			snprintf(path, LISTKEY_MAX + 2, "/");
+		else if (k.kind == UHUB_IMAGES)
+			snprintf(path, LISTKEY_MAX + 2, "/%s", k.repo);
+		else if (t->repo)
+			snprintf(path, LISTKEY_MAX + 2, "/%s", k.image);
+		else
+			snprintf(path, LISTKEY_MAX + 2, "/%s/%s", k.repo, k.image);
+		t->changed(t->changed_arg, path);
+	}
+	free(path);
+	free(b);
+}
+
+void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg)
+{
+	t->changed = fn;
+	t->changed_arg = arg;
+	cache_set_change(t->c, fn ? on_change : NULL, t);
 }
 
 void tree_set_background(struct tree *t, struct bg *b)

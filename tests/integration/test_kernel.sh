@@ -131,6 +131,27 @@ fi
 fs_umount "$M3"
 chmod 700 "$WORK"
 
+# --- a background refresh that finds a change tells the kernel at once --------------
+# ttl=8: the kernel keeps what it was told until 6 s (the refresh-ahead
+# point), is told again at 6.2 s from the old listing (valid to 8 s), and
+# that use refreshes it ahead; the refresh finds a tag deleted and one
+# re-pushed, and the kernel must not keep them until 8 s.
+M8=$WORK/m8
+fs_mount "$M8" -o ttl=8,lazy,prefetch=0 || echo "FAIL: mount ttl=8"
+ls -l "$M8/web/api" >/dev/null
+cat "$M8/web/api/latest" >/dev/null # its pages are cached from here on
+sim_ctl "delete?repo=web&image=api&tag=nodigest"
+sim_ctl "push?repo=web&image=api&tag=latest&digest=$(digest f)&time=1795745700"
+sleep 6.2
+ls -l "$M8/web/api" >/dev/null   # from the old listing; refreshes it ahead
+stat "$M8/web/api/nodigest" >/dev/null 2>&1
+cat "$M8/web/api/latest" >/dev/null
+sleep 0.6
+ok "refresh-ahead found a delete: the kernel forgot the name before the old listing expired" \
+	test ! -e "$M8/web/api/nodigest"
+ok "and a re-push: new bytes before the old listing expired" grep -q "$(digest f)" "$M8/web/api/latest"
+fs_umount "$M8"
+
 # --- -s: a refresh cannot deadlock (the kernel is told from outside the request)
 M6=$WORK/m6
 fs_mount "$M6" -s -o ttl=600,prefetch=0 || echo "FAIL: mount -s"
