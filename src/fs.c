@@ -467,6 +467,15 @@ static int ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
 	return inode_path(fs->inodes, ino, buf, PATH_MAX, dir);
 }
 
+/* The attributes of ino, and until when they hold (tree_stat). */
+static int ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until)
+{
+	char path[PATH_MAX];
+	int err = ino_path(fs, ino, path, NULL);
+
+	return err ? err : tree_stat(fs->t, path, st, until);
+}
+
 /* path of name in directory parent. */
 static int child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, char *buf)
 {
@@ -692,7 +701,6 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	char path[PATH_MAX];
 	struct op o;
 	struct stat st;
 	int64_t until = 0;
@@ -701,9 +709,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	op_begin(&o, req);
 	atomic_fetch_add(&o.fs->getattrs, 1);
-	err = ino_path(o.fs, ino, path, NULL);
-	if (!err)
-		err = tree_stat(o.fs->t, path, &st, &until);
+	err = ino_stat(o.fs, ino, &st, &until);
 	if (err) {
 		op_err(&o, err);
 		return;
@@ -900,7 +906,6 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
  * (tree.c), which makes the kernel drop them (auto_inval_data). */
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	char path[PATH_MAX];
 	struct op o;
 	struct stat st;
 	int64_t until;
@@ -916,9 +921,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		op_err(&o, -ENOSYS);
 		return;
 	}
-	err = ino_path(o.fs, ino, path, NULL);
-	if (!err)
-		err = tree_stat(o.fs->t, path, &st, &until);
+	err = ino_stat(o.fs, ino, &st, &until);
 	if (!err && S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	if (err) {
@@ -1121,7 +1124,6 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	static const char names[] = XATTR_PREFIX "digest\0" XATTR_PREFIX "updated";
-	char path[PATH_MAX];
 	struct op o;
 	struct stat st;
 	int64_t until;
@@ -1129,9 +1131,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int err;
 
 	op_begin(&o, req);
-	err = ino_path(o.fs, ino, path, NULL);
-	if (!err)
-		err = tree_stat(o.fs->t, path, &st, &until);
+	err = ino_stat(o.fs, ino, &st, &until);
 	if (err) {
 		op_err(&o, err);
 		return;
