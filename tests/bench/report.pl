@@ -258,14 +258,17 @@ for my $w (@rows) {
 		# A peer that did not run cannot fail it.
 		$ok = num($rb) <= 1.5 && ($faster->($hd) // 1) && ($faster->($rc) // 1) ? 1 : 0 if defined num($rb);
 	} elsif ($w =~ /^W2/) {
-		$target = '≤ 1.2x tmpfs';
-		$ok = num($rt) <= 1.2 ? 1 : 0 if defined num($rt);
+		$target = '≤ 1.0x tmpfs';
+		$ok = num($rt) <= 1.0 ? 1 : 0 if defined num($rt);
 	} elsif ($w eq 'W3c') {
 		$target = '≤ 2x bound';
 		$ok = num($rb) <= 2 ? 1 : 0 if defined num($rb);
 	} elsif ($w eq 'W3w' || $w eq 'W4') {
-		$target = '≤ 1.5x tmpfs';
-		$ok = num($rt) <= 1.5 ? 1 : 0 if defined num($rt);
+		# Issue 10: just above a minimal low-level FUSE filesystem's floor
+		# on this machine (1.31x for find, 1.37x for grep -r).
+		my $lim = $w eq 'W3w' ? 1.35 : 1.45;
+		$target = "≤ ${lim}x tmpfs";
+		$ok = num($rt) <= $lim ? 1 : 0 if defined num($rt);
 	} elsif ($w eq 'W5') {
 		$target = '≤ 1 GetImageTag; ≤ 1.5x bound';
 		$ok = ($im->{cnt}{GetImageTag} // 0) <= 1 && num($rb) <= 1.5 ? 1 : 0 if $im && defined num($rb);
@@ -275,8 +278,8 @@ for my $w (@rows) {
 		    verdict($ok));
 }
 if (%w6) {
-	out sprintf('| W6 imgtagfs RSS per cached tag | | | | | | | ≤ 200 B/tag (measured %.0f) | %s |', $w6{per_tag},
-		    verdict($w6{per_tag} <= 200));
+	out sprintf('| W6 imgtagfs RSS per cached tag | | | | | | | ≤ 150 B/tag (measured %.0f) | %s |', $w6{per_tag},
+		    verdict($w6{per_tag} <= 150));
 }
 out '';
 out 'Bounds: latency x round trips, a listing of P pages at max_requests R taking 1 + ceil((P-1)/R); '

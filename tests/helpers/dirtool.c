@@ -53,6 +53,7 @@ static int do_handle(const char *path)
 	h->handle_bytes = MAX_HANDLE_SZ;
 	if (name_to_handle_at(AT_FDCWD, path, h, &mnt, 0) != 0) {
 		perror("name_to_handle_at");
+		free(h);
 		return 1;
 	}
 	printf("%d:", h->handle_type);
@@ -75,13 +76,17 @@ static int do_byhandle(const char *mnt, const char *hex)
 	if (!h)
 		return 1;
 	type = (int)strtol(hex, &end, 10);
-	if (*end++ != ':')
+	if (*end++ != ':') {
+		free(h);
 		return 2;
+	}
 	while (end[0] && end[1] && n < MAX_HANDLE_SZ) {
 		unsigned v;
 
-		if (sscanf(end, "%2x", &v) != 1)
+		if (sscanf(end, "%2x", &v) != 1) {
+			free(h);
 			return 2;
+		}
 		h->f_handle[n++] = (unsigned char)v;
 		end += 2;
 	}
@@ -90,19 +95,23 @@ static int do_byhandle(const char *mnt, const char *hex)
 	mfd = open(mnt, O_RDONLY | O_DIRECTORY);
 	if (mfd < 0) {
 		perror(mnt);
+		free(h);
 		return 1;
 	}
 	fd = open_by_handle_at(mfd, h, O_RDONLY);
 	if (fd < 0) {
 		perror("open_by_handle_at");
+		close(mfd);
+		free(h);
 		return 1;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		printf("dir\n");
-		return 0;
+		got = 0;
+	} else {
+		while ((got = read(fd, buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)got, stdout);
 	}
-	while ((got = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)got, stdout);
 	close(fd);
 	close(mfd);
 	free(h);
