@@ -72,6 +72,11 @@ void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, ca
  * wait for it. NULL: nothing (the default). */
 typedef void (*cache_join_fn)(void *waiter, void *filler);
 void cache_set_join(struct cache *c, cache_join_fn on_join);
+/* A caller waiting for another's fill gives up after ms (0: never, the
+ * default) with -ETIMEDOUT; the fill goes on and is cached when it ends.
+ * The FUSE layer sets it to the request deadline, so that a hung listing
+ * holds one thread (the filler's), not one per caller. */
+void cache_set_wait_limit(struct cache *c, int64_t ms);
 /* Called (lock held: it must only queue) when a fill replaces a cached
  * snapshot of key with one that lists something else (another version,
  * or "does not exist"): for telling the kernel at once. NULL: nothing. */

@@ -68,6 +68,7 @@ struct cache {
 	cache_join_fn on_join;
 	cache_change_fn on_change;
 	void *change_arg;
+	int64_t wait_limit_ms; /* a waiter gives up after this (0: never) */
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -323,18 +324,42 @@ static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms
 /* Sleeps until the fill in flight on e completes and shares its outcome:
  * its snapshot, or its error (so one failing fill is one API call however
  * many wait). RETRY when the result is gone (dropped, evicted). */
+/* The absolute CLOCK_REALTIME time (the condition variable's) ms from now. */
+static struct timespec realtime_in(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap **out)
 {
 	uint64_t seen = e->done;
+	struct timespec until = realtime_in(c->wait_limit_ms);
+	bool late = false;
 	int err;
 
 	c->st.waits++;
 	if (c->on_join && e->fill_arg)
 		c->on_join(arg, e->fill_arg);
 	e->pins++;
-	while (e->done == seen)
-		pthread_cond_wait(&c->cv, &c->mu);
+	while (e->done == seen && !late)
+		if (c->wait_limit_ms <= 0)
+			pthread_cond_wait(&c->cv, &c->mu);
+		else
+			late = pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT;
 	e->pins--;
+	if (e->done == seen) { /* gave up: the fill goes on without us */
+		entry_maybe_free(e);
+		return -ETIMEDOUT;
+	}
 	err = e->last_err;
 	if (!err && e->linked && e->snap) {
 		*out = snap_ref(e->snap);
@@ -500,6 +525,13 @@ void cache_set_join(struct cache *c, cache_join_fn on_join)
 {
 	pthread_mutex_lock(&c->mu);
 	c->on_join = on_join;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_wait_limit(struct cache *c, int64_t ms)
+{
+	pthread_mutex_lock(&c->mu);
+	c->wait_limit_ms = ms;
 	pthread_mutex_unlock(&c->mu);
 }
 

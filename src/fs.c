@@ -109,6 +109,7 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->bg = b;
 	fs->log = log;
 	fs->fresh = tree_fresh(t);
+	cache_set_wait_limit(c, cfg->deadline_ms);
 	tree_set_changed(t, on_changed, fs);
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();

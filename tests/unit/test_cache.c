@@ -438,6 +438,34 @@ static void test_drop_during_fill(void **state)
 	cache_free(c);
 }
 
+/* A waiter gives up at its limit with ETIMEDOUT; the fill goes on and
+ * its result is cached for the next caller. */
+static void test_waiter_gives_up(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct caller filler, waiter;
+	struct snap *s;
+
+	cache_set_wait_limit(c, 100);
+	f->gated = true;
+	start_caller(&filler, c, f, "k");
+	sem_wait(&f->entered); /* the fill is in flight, and stays */
+	start_caller(&waiter, c, f, "k");
+	pthread_join(waiter.th, NULL);
+	assert_int_equal(waiter.err, -ETIMEDOUT);
+	assert_null(waiter.s);
+	sem_post(&f->release);
+	pthread_join(filler.th, NULL);
+	assert_int_equal(filler.err, 0);
+	assert_int_equal(cache_peek(c, "k", TTL, &s), 0);
+	assert_ptr_equal(s, filler.s);
+	assert_int_equal(atomic_load(&f->calls), 1);
+	snap_unref(s);
+	snap_unref(filler.s);
+	cache_free(c);
+}
+
 static void test_clear_during_fill(void **state)
 {
 	struct fake *f = *state;
@@ -707,6 +735,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_hook, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_waiter_gives_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_flight_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drop_during_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clear_during_fill, setup, teardown),
