@@ -11,6 +11,7 @@
 #ifndef IMGTAGFS_CACHE_H
 #define IMGTAGFS_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,9 +46,8 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */
 int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
-/* The same without side effects: no hit counted, no LRU touch, no
- * refresh-ahead (for reading a listing's version while answering a stat). */
-int cache_peek_quiet(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* True while a fill of key is in flight. */
+bool cache_filling(struct cache *c, const char *key);
 /* The cache's clock, now. */
 int64_t cache_now(struct cache *c);
 
@@ -72,8 +72,8 @@ void cache_set_stale(struct cache *c, int64_t max_stale_ms, int64_t retry_ms, ca
  * wait for it. NULL: nothing (the default). */
 typedef void (*cache_join_fn)(void *waiter, void *filler);
 void cache_set_join(struct cache *c, cache_join_fn on_join);
-/* A caller waiting for another's fill gives up after ms (0: never, the
- * default) with -ETIMEDOUT; the fill goes on and is cached when it ends.
+/* A caller waiting for another's fill gives up ms after that fill began
+ * (0: never, the default) with -ETIMEDOUT; the fill goes on and is cached when it ends.
  * The FUSE layer sets it to the request deadline, so that a hung listing
  * holds one thread (the filler's), not one per caller. */
 void cache_set_wait_limit(struct cache *c, int64_t ms);

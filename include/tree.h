@@ -81,9 +81,11 @@ int tree_warm(struct tree *t);
 /* stat of path. 0, -ENOENT, or the API's -errno. */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);
 /* The same, and *until: how long the answer may be kept (fresh.h's clock;
- * the earliest expiry of the listings it came from, rule 3); on -ENOENT
+ * the earliest expiry of the listings it came from, rule 3; INT64_MAX for
+ * the top directory, which rests on none); on -ENOENT
  * only for a name that could never exist (negative_ttl), else 0. The nanoseconds of the times carry a version
- * of the bytes a file or a directory shows (see version_nsec in tree.c). */
+ * of a tag file's bytes (see version_nsec in tree.c); a directory's times
+ * are whole seconds. */
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
 /* Lists a directory ("." and ".." included) with full attributes
  * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */

@@ -37,6 +37,7 @@ struct centry {
 	bool linked;		    /* in the table; false once dropped */
 	bool ahead;		    /* a refresh-ahead was asked for this snapshot */
 	void *fill_arg;		    /* the fill in flight's argument, for on_join */
+	int64_t fill_born;	    /* when the fill in flight began */
 	int64_t retry_at;	    /* stale-if-error: no refill before this */
 	unsigned pins;		    /* waiters still holding a pointer */
 	uint64_t done;		    /* fills completed: waiters watch it move */
@@ -342,8 +343,12 @@ static struct timespec realtime_in(int64_t ms)
 static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap **out)
 {
 	uint64_t seen = e->done;
-	struct timespec until = realtime_in(c->wait_limit_ms);
-	bool late = false;
+	/* The limit counts from the fill's start, not the waiter's: callers
+	 * the kernel lines up one after another (lookups in one directory)
+	 * must not each wait a whole limit for the same fill. */
+	int64_t left = e->fill_born + c->wait_limit_ms - c->clock(c->clock_arg);
+	struct timespec until = realtime_in(left > 0 ? left : 0);
+	bool late = c->wait_limit_ms > 0 && left <= 0;
 	int err;
 
 	c->st.waits++;
@@ -411,6 +416,7 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 	e->fill_arg = arg;
 	c->st.fills++;
 	born = c->clock(c->clock_arg);
+	e->fill_born = born;
 	pthread_mutex_unlock(&c->mu);
 	err = fill(arg, key, &s);
 	if (err > 0 || (!err && !s))
@@ -491,19 +497,16 @@ int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fil
 	return err;
 }
 
-int cache_peek_quiet(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out)
+bool cache_filling(struct cache *c, const char *key)
 {
 	struct centry *e;
-	int err = -EAGAIN;
+	bool yes;
 
 	pthread_mutex_lock(&c->mu);
 	e = lookup(c, key, hash_key(key));
-	if (e && e->snap && c->clock(c->clock_arg) - e->fetched_at < ttl_ms) {
-		*out = snap_ref(e->snap);
-		err = 0;
-	}
+	yes = e && e->filling;
 	pthread_mutex_unlock(&c->mu);
-	return err;
+	return yes;
 }
 
 int64_t cache_now(struct cache *c)

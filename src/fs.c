@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "fresh.h"
 #include "inode.h"
+#include "notify.h"
 #include "log.h"
 #include "names.h"
 #include "tree.h"
@@ -44,15 +45,11 @@
 #include "watchdog.h"
 
 #define XATTR_PREFIX "user.imgtagfs."
-#define STAMP_BUCKETS 256
+/* How long a refresh or a flush waits for the kernel to have been told
+ * before it answers anyway (the kernel may be waiting for a worker). */
+#define FORGET_WAIT_MS 1000
 #define TICK_MS 200
 #define READ_MAX (64 * 1024) /* a tag file is far smaller */
-
-/* The listing the kernel's copy of a directory was read from. */
-struct stamp {
-	uint64_t ino, stamp;
-	struct stamp *next;
-};
 
 struct imgtagfs {
 	struct fs_config cfg;
@@ -64,25 +61,15 @@ struct imgtagfs {
 	const struct fresh *fresh;
 	struct inode_table *inodes;
 	struct watchdog *wd;
+	struct notify *kn;	/* the kernel's copies, and telling it to forget */
 	struct fuse_session *se;
-	bool single;	/* -s: no notification from inside a request */
 	bool no_open;	/* the kernel can do without our opens */
 	atomic_bool ended;	/* on_end was called */
-	pthread_mutex_t mu;	/* stamps, refresh tokens, pending work; a leaf */
-	struct stamp *stamps[STAMP_BUCKETS];
+	pthread_mutex_t mu;	/* refresh tokens; a leaf */
 	double tokens;
 	int64_t tokens_at;
-	struct pending *pending;	/* directories to invalidate from our thread */
-	size_t npending, apending;
-	bool pending_all;
 	size_t trim_mark;	/* inodes live at the last malloc_trim (or since) */
 	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
-};
-
-/* A directory whose kernel copies to drop, from our thread. */
-struct pending {
-	uint64_t ino;
-	bool changed;	/* a background refresh found it changed (else a flush) */
 };
 
 /* An open directory: the listing it reads from and where it is. */
@@ -94,6 +81,7 @@ struct dirh {
 
 static void tick(void *arg);
 static void on_changed(void *arg, const char *path);
+static int still_there(void *arg, const char *path, bool dir);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
 			struct bg *b, struct log *log)
@@ -114,7 +102,9 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
-	if (!fs->inodes || !fs->wd || pthread_mutex_init(&fs->mu, NULL)) {
+	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, still_there, fs) : NULL;
+	if (!fs->inodes || !fs->wd || !fs->kn || pthread_mutex_init(&fs->mu, NULL)) {
+		notify_free(fs->kn);
 		inode_table_free(fs->inodes);
 		watchdog_free(fs->wd);
 		free(fs);
@@ -123,160 +113,19 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	return fs;
 }
 
-static void stamps_clear(struct imgtagfs *fs)
-{
-	for (size_t i = 0; i < STAMP_BUCKETS; i++)
-		while (fs->stamps[i]) {
-			struct stamp *s = fs->stamps[i];
-
-			fs->stamps[i] = s->next;
-			free(s);
-		}
-}
-
 void fs_free(struct imgtagfs *fs)
 {
 	if (!fs)
 		return;
 	tree_set_changed(fs->t, NULL, NULL);
 	watchdog_free(fs->wd);
-	stamps_clear(fs);
-	free(fs->pending);
+	notify_free(fs->kn);
 	inode_table_free(fs->inodes);
 	pthread_mutex_destroy(&fs->mu);
 	free(fs);
 }
 
-/* ---- the kernel's directory copies ------------------------------------- */
-
-static struct stamp **stamp_slot(struct imgtagfs *fs, uint64_t ino)
-{
-	struct stamp **pp = &fs->stamps[ino % STAMP_BUCKETS];
-
-	while (*pp && (*pp)->ino != ino)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static uint64_t stamp_get(struct imgtagfs *fs, uint64_t ino)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&fs->mu);
-	v = *stamp_slot(fs, ino) ? (*stamp_slot(fs, ino))->stamp : 0;
-	pthread_mutex_unlock(&fs->mu);
-	return v;
-}
-
-/* v 0 forgets ino's entry. */
-static void stamp_set(struct imgtagfs *fs, uint64_t ino, uint64_t v)
-{
-	struct stamp **pp, *s;
-
-	pthread_mutex_lock(&fs->mu);
-	pp = stamp_slot(fs, ino);
-	if (*pp && !v) {
-		s = *pp;
-		*pp = s->next;
-		free(s);
-	} else if (*pp) {
-		(*pp)->stamp = v;
-	} else if (v && (s = malloc(sizeof(*s)))) {
-		s->ino = ino;
-		s->stamp = v;
-		s->next = NULL;
-		*pp = s;
-	}
-	pthread_mutex_unlock(&fs->mu);
-}
-
 /* ---- telling the kernel what to forget ---------------------------------- */
-
-/* The kernel drops the name (and the subtree under it), the inode's
- * attributes and its pages, which for a directory are its listing copy. */
-static void forget_item(struct imgtagfs *fs, const struct inode_list *l, size_t i)
-{
-	const struct inode_item *it = &l->v[i];
-	const char *name = l->names + it->name_off;
-
-	fuse_lowlevel_notify_inval_entry(fs->se, it->parent, name, strlen(name));
-	fuse_lowlevel_notify_inval_inode(fs->se, it->ino, 0, 0);
-	if (it->dir)
-		stamp_set(fs, it->ino, 0);
-}
-
-/* After a listing changed: a name that is still there, as what it was,
- * keeps its dentry (its inode number is its path's, so the kernel's name
- * is right; dropping a directory's name would drop the whole subtree
- * below it, still valid); only its attributes and pages go. A name that
- * went away, or changed kind, goes as with forget_item. */
-static void forget_changed_item(struct imgtagfs *fs, const struct inode_list *l, size_t i)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	int64_t until;
-
-	if (inode_path(fs->inodes, l->v[i].ino, path, sizeof(path), NULL) == 0 &&
-	    tree_stat(fs->t, path, &st, &until) == 0 && !!S_ISDIR(st.st_mode) == l->v[i].dir) {
-		fuse_lowlevel_notify_inval_inode(fs->se, l->v[i].ino, 0, 0);
-		return;
-	}
-	forget_item(fs, l, i);
-}
-
-/* What the kernel holds below directory ino (0: everything), and the
- * directory itself; changed: after a background refresh found the
- * listing changed, rather than a flush (see forget_changed_item). Not
- * from inside a request in -s mode. */
-static void forget_below(struct imgtagfs *fs, uint64_t ino, bool changed)
-{
-	struct inode_list l;
-
-	if (!fs->se)
-		return;
-	if (inode_list_get(fs->inodes, ino, &l) == 0) {
-		for (size_t i = 0; i < l.n; i++)
-			if (changed)
-				forget_changed_item(fs, &l, i);
-			else
-				forget_item(fs, &l, i);
-		inode_list_release(&l);
-	}
-	fuse_lowlevel_notify_inval_inode(fs->se, ino ? ino : INODE_ROOT, 0, 0);
-	if (ino)
-		stamp_set(fs, ino, 0);
-	else {
-		pthread_mutex_lock(&fs->mu);
-		stamps_clear(fs);
-		pthread_mutex_unlock(&fs->mu);
-	}
-}
-
-/* Hands forget_below(ino, changed) to our thread (ino 0: everything).
- * Called with the cache's lock held too: fs->mu is a leaf. */
-static void forget_later(struct imgtagfs *fs, uint64_t ino, bool changed)
-{
-	pthread_mutex_lock(&fs->mu);
-	if (!ino) {
-		fs->pending_all = true;
-	} else {
-		if (fs->npending == fs->apending && fs->apending < 4096) {
-			size_t n = fs->apending ? fs->apending * 2 : 16;
-			struct pending *p = realloc(fs->pending, n * sizeof(*p));
-
-			if (p) {
-				fs->pending = p;
-				fs->apending = n;
-			}
-		}
-		if (fs->npending < fs->apending)
-			fs->pending[fs->npending++] = (struct pending){.ino = ino, .changed = changed};
-		else
-			fs->pending_all = true; /* no room: forget more, not less */
-	}
-	pthread_mutex_unlock(&fs->mu);
-	watchdog_kick(fs->wd);
-}
 
 /* The inode number path has (with no collision salt): it is a function
  * of the path, so no lookup is needed to name a directory to the kernel. */
@@ -300,35 +149,24 @@ static uint64_t path_ino(const char *path)
 
 /* A refresh in the background found path's listing changed (cache lock
  * held: queue only): the kernel forgets what it showed from the old one
- * now, from our thread, instead of when it would have expired. */
+ * now, instead of when it would have expired. */
 static void on_changed(void *arg, const char *path)
 {
 	struct imgtagfs *fs = arg;
 	uint64_t ino = path_ino(path);
 
 	if (ino)
-		forget_later(fs, ino, true);
+		notify_forget(fs->kn, ino, NOTIFY_CHANGED);
 }
 
-static void run_pending(struct imgtagfs *fs)
+/* For notify: does path still stand as what the kernel knows it as? */
+static int still_there(void *arg, const char *path, bool dir)
 {
-	struct pending *v;
-	size_t n;
-	bool all;
+	struct imgtagfs *fs = arg;
+	struct stat st;
+	int64_t until;
 
-	pthread_mutex_lock(&fs->mu);
-	v = fs->pending;
-	n = fs->npending;
-	all = fs->pending_all;
-	fs->pending = NULL;
-	fs->npending = fs->apending = 0;
-	fs->pending_all = false;
-	pthread_mutex_unlock(&fs->mu);
-	if (all)
-		forget_below(fs, 0, false);
-	for (size_t i = 0; !all && i < n; i++)
-		forget_below(fs, v[i].ino, v[i].changed);
-	free(v);
+	return tree_stat(fs->t, path, &st, &until) == 0 && !!S_ISDIR(st.st_mode) == dir;
 }
 
 /* When the kernel has forgotten half of what it held (drop_caches, memory
@@ -348,14 +186,14 @@ static void maybe_trim(struct imgtagfs *fs)
 	}
 }
 
-/* Our thread: pending invalidations, returning memory, and the end of the
- * session, at which work in flight is cancelled before libfuse waits for
- * its workers. */
+/* The watchdog's tick: returning memory, and the end of the session, at
+ * which work in flight is cancelled before libfuse waits for its workers.
+ * Never blocks (it shares the thread that answers requests at their
+ * deadline). */
 static void tick(void *arg)
 {
 	struct imgtagfs *fs = arg;
 
-	run_pending(fs);
 	maybe_trim(fs);
 	if (fs->se && fuse_session_exited(fs->se) && !atomic_exchange(&fs->ended, true) && fs->cfg.on_end)
 		fs->cfg.on_end(fs->cfg.on_end_arg);
@@ -366,21 +204,25 @@ void fs_flush(struct imgtagfs *fs)
 	/* Our cache first: a lookup between the two steps must find nothing
 	 * old to bring back into the kernel. */
 	cache_clear(fs->c);
-	forget_below(fs, 0, false);
+	notify_wait(fs->kn, notify_forget(fs->kn, 0, NOTIFY_FLUSH), FORGET_WAIT_MS);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
 int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
 {
+	int err;
+
+	(void)single_thread; /* notifications never come from a request */
 	fs->se = se;
-	fs->single = single_thread;
-	return watchdog_start(fs->wd);
+	err = notify_start(fs->kn, se);
+	return err ? err : watchdog_start(fs->wd);
 }
 
 void fs_detach(struct imgtagfs *fs)
 {
 	watchdog_stop(fs->wd);
+	notify_stop(fs->kn);
 	fs->se = NULL;
 }
 
@@ -469,12 +311,29 @@ static int ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
 }
 
 /* The attributes of ino, and until when they hold (tree_stat). */
+/* The path of a file inode as the tree shows it now: a tag x whose image
+ * gained a nested image directory x is shown as x@tag since, and an open
+ * descriptor of it must keep reading the same tag. */
+static int file_path(struct imgtagfs *fs, fuse_ino_t ino, char *path, struct stat *st, int64_t *until)
+{
+	bool dir = false;
+	int err = ino_path(fs, ino, path, &dir);
+	size_t len;
+
+	if (err || (err = tree_stat(fs->t, path, st, until)) != 0 || dir || !S_ISDIR(st->st_mode))
+		return err;
+	len = strlen(path);
+	if (len + strlen(TREE_TAG_ALIAS) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(path + len, TREE_TAG_ALIAS, strlen(TREE_TAG_ALIAS) + 1);
+	return tree_stat(fs->t, path, st, until);
+}
+
 static int ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until)
 {
 	char path[PATH_MAX];
-	int err = ino_path(fs, ino, path, NULL);
 
-	return err ? err : tree_stat(fs->t, path, st, until);
+	return file_path(fs, ino, path, st, until);
 }
 
 /* path of name in directory parent. */
@@ -682,7 +541,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 	atomic_fetch_add(&fs->forgets, 1);
 	if (inode_forget(fs->inodes, ino, nlookup, &dir) && dir)
-		stamp_set(fs, ino, 0);
+		notify_copy_gone(fs->kn, ino);
 	fuse_reply_none(req);
 }
 
@@ -695,7 +554,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 		atomic_fetch_add(&fs->forgets, 1);
 		if (inode_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup, &dir) && dir)
-			stamp_set(fs, forgets[i].ino, 0);
+			notify_copy_gone(fs->kn, forgets[i].ino);
 	}
 	fuse_reply_none(req);
 }
@@ -766,7 +625,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fi->fh = (uintptr_t)h;
 	fi->cache_readdir = 1;
-	fi->keep_cache = stamp_get(o.fs, ino) == tree_dir_stamp(h->d);
+	fi->keep_cache = notify_copy_current(o.fs->kn, ino, tree_dir_stamp(h->d));
 	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
 		dirh_close(h);
 	op_end(&o);
@@ -865,7 +724,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		err = tree_dir_read(b.h->d, off, add_one, &b);
 	}
 	if (!err && off == 0)
-		stamp_set(o.fs, b.h->ino, tree_dir_stamp(b.h->d));
+		notify_copy_made(o.fs->kn, b.h->ino, tree_dir_stamp(b.h->d), tree_dir_until(b.h->d));
 	if (err) {
 		undo_refs(&b);
 		op_err(&o, err);
@@ -938,6 +797,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	char path[PATH_MAX];
+	struct stat st;
+	int64_t until;
 	struct op o;
 	char *buf = NULL;
 	ssize_t got;
@@ -946,7 +807,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	op_begin(&o, req);
 	if (size > READ_MAX)
 		size = READ_MAX;
-	got = ino_path(o.fs, ino, path, NULL);
+	got = file_path(o.fs, ino, path, &st, &until);
 	if (!got)
 		got = (buf = malloc(size ? size : 1)) ? tree_read(o.fs->t, path, buf, size, off) : -ENOMEM;
 	if (got < 0) {
@@ -1047,10 +908,10 @@ static int refresh(struct imgtagfs *fs, fuse_req_t req, fuse_ino_t ino, const ch
 	/* A tag's refresh drops its image's listing: forget the directory. */
 	if (!dir && inode_parent(fs->inodes, ino, &ino) != 0)
 		return 0; /* the kernel holds no such inode any more */
-	if (fs->single)
-		forget_later(fs, ino == INODE_ROOT ? 0 : ino, false);
-	else
-		forget_below(fs, ino == INODE_ROOT ? 0 : ino, false);
+	/* Told from notify's thread, never from this request (the kernel may
+	 * need a lock held by a request waiting for a worker); the reply waits
+	 * for it, within a bound, so the change is visible when it comes. */
+	notify_wait(fs->kn, notify_forget(fs->kn, ino == INODE_ROOT ? 0 : ino, NOTIFY_FLUSH), FORGET_WAIT_MS);
 	log_msg(fs->log, LOG_INFO, "refreshed %s", path);
 	return 0;
 }

@@ -471,10 +471,14 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	long i;
 	int err;
 
-	/* A fresh listing of the image answers for free, either way. */
+	/* A fresh listing of the image answers for free, either way; one
+	 * being fetched answers soon (and a second call for the same tag
+	 * would only queue behind it). */
 	key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
 	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
-	if (err == -EAGAIN)
+	if (err == -EAGAIN && names_maybe_tag(tag) && cache_filling(t->c, key))
+		err = get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, &s);
+	else if (err == -EAGAIN)
 		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), n, &s);
 	else if (!err)
 		note(t, &n->until, s);
@@ -626,52 +630,20 @@ static int64_t shown_time(const struct tree *t, int64_t mtime)
 	return mtime == SNAP_NO_TIME ? t->cfg.mount_time : mtime;
 }
 
-/* The nanoseconds of an mtime carry a version of what the file or the
- * directory shows (the registry's times have whole seconds, so this adds
- * no false precision): the kernel compares mtimes to decide whether the
- * pages it keeps of a file, or its copy of a directory listing, still
- * hold (auto_inval_data), and a tag re-pushed within one second or a tag
- * with no time would otherwise keep showing its old digest. Version 0
- * (the listing is not cached: nobody can vouch for a copy the kernel
- * has) gives a value that changes every second instead. */
-static long version_nsec(const struct tree *t, uint32_t version)
+/* The nanoseconds of a tag file's mtime carry a version of its bytes (the
+ * registry's times have whole seconds, so this adds no false precision):
+ * the kernel compares mtimes to decide whether the pages it keeps of a
+ * file still hold (auto_inval_data), and a tag re-pushed within one
+ * second, or a tag with no time, would otherwise keep its old digest. */
+static long version_nsec(uint32_t version)
 {
-	if (!version)
-		version = (uint32_t)(fresh_now(t->fresh) / 1000) * 2654435761u | 1u;
 	return (long)(version % 1000000000u);
 }
 
-/* The version of what directory (kind, repo, image) lists, from the
- * listings of it that are cached and fresh (imgs: its repository's image
- * list, when the caller holds it); 0 when one is not cached. Lowers
- * *until (may be NULL) to the expiry of a listing consulted here. */
-static uint32_t own_version(const struct tree *t, enum node_kind kind, const char *repo, const char *image,
-			    const struct snap *imgs, int64_t *until)
-{
-	char key[KEY_MAX];
-	struct snap *s = NULL;
-	uint32_t v = 0;
-
-	if (kind == NODE_DIR || (kind == NODE_REPO && imgs))
-		return snap_version(imgs);
-	if (kind == NODE_ROOT)
-		key_of(key, UHUB_REPOS, NULL, NULL, NULL);
-	else if (kind == NODE_REPO)
-		key_of(key, UHUB_IMAGES, repo, NULL, NULL);
-	else
-		key_of(key, UHUB_TAGS, repo, image, NULL);
-	if (cache_peek_quiet(t->c, key, t->cfg.ttl_ms, &s) != 0)
-		return 0;
-	v = snap_version(s);
-	if (kind == NODE_IMAGE && imgs) /* nested image directories too */
-		v = (v * 16777619u) ^ snap_version(imgs);
-	if (until)
-		note(t, until, s);
-	snap_unref(s);
-	return v ? v : 1;
-}
-
-static void dir_stat(const struct tree *t, int64_t mtime, uint32_t version, struct stat *st)
+/* A directory's times are whole seconds, stable while its listing lasts
+ * (make, rsync and find -newer compare them); the kernel's copies of
+ * directory listings are kept fresh otherwise (notify.h). */
+static void dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = S_IFDIR | (0555 & ~t->cfg.umask);
@@ -680,7 +652,6 @@ static void dir_stat(const struct tree *t, int64_t mtime, uint32_t version, stru
 	st->st_gid = t->cfg.gid;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, mtime);
-	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(t, version);
 }
 
 static void tag_stat(const struct tree *t, const struct snap_entry *e, struct stat *st)
@@ -694,7 +665,7 @@ static void tag_stat(const struct tree *t, const struct snap_entry *e, struct st
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, e->mtime);
-	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(t, snap_entry_version(e));
+	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(snap_entry_version(e));
 }
 
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
@@ -709,18 +680,13 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 		*until = n.never && n.until != INT64_MAX ? n.until : 0;
 		return err;
 	}
-	if (n.kind == NODE_TAG) {
+	if (n.kind == NODE_TAG)
 		tag_stat(t, &n.e, st);
-	} else {
-		/* A directory's attributes also vouch for the kernel's copy of
-		 * its listing: they last no longer than that listing. */
-		const struct snap *imgs = n.kind == NODE_DIR || n.kind == NODE_IMAGE ? n.hold[0] : NULL;
-		uint32_t v = own_version(t, n.kind, n.repo, n.image, imgs, &n.until);
-
-		dir_stat(t, n.mtime, v, st);
-	}
-	/* The top directory rests on no listing but its own: unknown, 0. */
-	*until = n.until == INT64_MAX ? 0 : n.until;
+	else
+		dir_stat(t, n.mtime, st);
+	/* The top directory rests on no listing: its attributes never change
+	 * (INT64_MAX: as long as the kernel may keep anything). */
+	*until = n.until;
 	node_release(&n);
 	return 0;
 }
@@ -775,7 +741,7 @@ static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t
 	clen = strcspn(rest, "/");
 	if (!rest[clen]) {
 		out->name = rest;
-		dir_stat(d->t, e.mtime, own_version(d->t, NODE_IMAGE, d->n.repo, e.name, d->list, NULL), &out->st);
+		dir_stat(d->t, e.mtime, &out->st);
 		return true;
 	}
 	snprintf(out->buf, sizeof(out->buf), "%.*s", (int)(rest - e.name + clen), e.name);
@@ -784,7 +750,7 @@ static bool child_at(struct tree_dir *d, size_t i, struct dir_entry *out, size_t
 		*next = chi;
 	if (snap_find(d->list, out->buf) >= 0)
 		return false; /* the image p/c stands on its own: listed already */
-	dir_stat(d->t, newest(d->list, clo, chi), snap_version(d->list), &out->st);
+	dir_stat(d->t, newest(d->list, clo, chi), &out->st);
 	out->name = out->buf + (rest - e.name);
 	return true;
 }
@@ -854,8 +820,7 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 
 				snap_get(d->list, (*i)++, &e);
 				out->name = e.name;
-				dir_stat(d->t, e.mtime, own_version(d->t, NODE_REPO, e.name, NULL, NULL, NULL),
-					 &out->st);
+				dir_stat(d->t, e.mtime, &out->st);
 				return true;
 			}
 			if (child_at(d, *i, out, &next)) {
@@ -1084,7 +1049,10 @@ int tree_refresh(struct tree *t, const char *path)
 		drop(t, UHUB_IMAGES, n.repo, NULL, NULL);
 		break;
 	case NODE_IMAGE:
+		/* Its tags, and its nested image directories, which come from
+		 * the repository's image list. */
 		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
+		drop(t, UHUB_IMAGES, n.repo, NULL, NULL);
 		break;
 	case NODE_TAG:
 		/* The tag's own answer, wherever it came from: the listing of

@@ -107,6 +107,39 @@ kill -HUP "$FS_PID"
 sleep 0.5
 ok "SIGHUP: a deleted tag is gone at once" test ! -e "$M3/web/api/v5"
 
+# --- a refreshed image directory shows a new nested image too -----------------------
+sim_ctl "push?repo=web&image=api/newsub&tag=t1&digest=$(digest 1)"
+getfattr -n user.imgtagfs.refresh "$M3/web/api" >/dev/null 2>&1
+ok "refresh of an image directory: a nested image pushed meanwhile is there" grep -qx newsub <(ls "$M3/web/api")
+
+# --- a tag whose image gains a nested image of its name: an open descriptor reads on
+sim_ctl "push?repo=web&image=api&tag=x&digest=$(digest 2)"
+getfattr -n user.imgtagfs.refresh "$M3/web/api" >/dev/null 2>&1
+exec 3<"$M3/web/api/x"
+sim_ctl "push?repo=web&image=api/x&tag=t1&digest=$(digest 3)"
+getfattr -n user.imgtagfs.refresh "$M3/web/api" >/dev/null 2>&1
+ok "the name is a directory now, the tag x@tag" test -d "$M3/web/api/x" -a -f "$M3/web/api/x@tag"
+ok "the open descriptor still reads the tag" grep -q "$(digest 2)" <&3
+exec 3<&-
+
+# --- many refreshes at once with walks going on: the mount never freezes ----------
+# (kernel notifications never come from inside a request)
+storm_end=$(($(date +%s) + 6))
+pids=()
+for i in $(seq 12); do
+	(while (($(date +%s) < storm_end)); do getfattr -n user.imgtagfs.refresh "$M3" >/dev/null 2>&1; done) &
+	pids+=($!)
+done
+for i in 1 2; do
+	(while (($(date +%s) < storm_end)); do find "$M3" >/dev/null 2>&1; stat "$M3/web/api/v1.4.2" >/dev/null 2>&1; done) &
+	pids+=($!)
+done
+sleep 7
+ok "after a refresh storm the mount answers" timeout 10 cat "$M3/web/api/v1.4.2"
+ok "and lists" timeout 10 ls "$M3/web"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+wait "${pids[@]}" 2>/dev/null
+
 # --- refresh: the owner and root only, at a bounded rate -------------------------
 sim_ctl reset
 n=0
@@ -163,6 +196,20 @@ sleep 0.5
 ok "-s: and takes effect" timeout 10 grep -qx single <(ls "$M6/web/api")
 ok "-s: the mount still answers" timeout 10 cat "$M6/web/api/v1.4.2"
 fs_umount "$M6"
+
+# --- a directory's mtime does not change while nothing changes -----------------------
+M9=$WORK/m9
+fs_mount "$M9" -o ttl=60,lazy,prefetch=0 || echo "FAIL: mount lazy"
+t1=$(stat -c %y "$M9/web/api")
+sleep 1.2
+t2=$(stat -c %y "$M9/web/api")
+ls "$M9/web/api" >/dev/null
+t3=$(stat -c %y "$M9/web/api")
+ls -l "$M9/web" >/dev/null
+t4=$(stat -c %y "$M9/web/api")
+ok "directory mtime stable: before, later, after listing it and its parent ($t1 $t2 $t3 $t4)" \
+	test "$t1" = "$t2" -a "$t2" = "$t3" -a "$t3" = "$t4"
+fs_umount "$M9"
 
 # --- the ttl counts from a fill's first request ----------------------------------
 # web/mid: 350 tags, 4 pages; at 1.5 s a round trip the fill takes about
