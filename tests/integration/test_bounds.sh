@@ -26,10 +26,10 @@ sim_start --gen "repos=1,images=12,tags=$TAGS,nested=0" --seed 13 || exit 1
 
 # The peak memory a daemon may reach in any case here: a 2,000-tag listing
 # and one page in flight need a few MB; the old code needed 1.5 GiB (late
-# TotalCount) and 330 MB (one 8 MB dense reply). ASan's shadow and
+# TotalCount) and 330 MB (one 8 MB dense reply). ASan's and TSan's shadow and
 # quarantine need more.
 HWM_LIMIT_KB=$((64 * 1024))
-grep -qa __asan_init "$FS_BIN" && HWM_LIMIT_KB=$((512 * 1024))
+grep -qaE "__(a|t)san_init" "$FS_BIN" && HWM_LIMIT_KB=$((512 * 1024)) # ASan and TSan shadow memory
 
 note() { echo "  $*"; } # a measured figure, for the issue notes
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
