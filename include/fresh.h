@@ -17,8 +17,11 @@
  *     than ttl. Told before the refresh-ahead point (rule 5), it ends
  *     there instead, so that a directory in use is asked for, and so
  *     refreshed, before its listing runs out.
- *  4. A "does not exist" answer lives for neg_ttl (cache and kernel), but
- *     never longer than the listing that said so.
+ *     A directory's copy in the kernel (cache_readdir) has no timeout of
+ *     its own: notify.c drops it when its listing expires.
+ *  4. A "does not exist" answer lives for neg_ttl in the cache; the kernel
+ *     keeps one only for a name that can never exist (it keeps negative
+ *     entries under names a refresh could not reach).
  *  5. A listing used in the last quarter of its ttl is refreshed in the
  *     background (refresh-ahead), so that nobody waits on a directory in
  *     use; from ttl 4 s up.
