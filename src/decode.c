@@ -286,11 +286,14 @@ static int decode_head(const cJSON *root, struct decode_reply *out)
 		 * and it reaches terminals (--check, a failed mount), so an
 		 * escape sequence in it is shown, never sent. */
 		size_t n = strnlen(msg->valuestring, DECODE_MAX_STRING);
+		/* Escaping may take 4 bytes a byte: the shown text keeps the
+		 * cap too (cut before a character that would not fit). */
+		size_t cap = 4 * n + 1 > DECODE_MAX_STRING + 1 ? DECODE_MAX_STRING + 1 : 4 * n + 1;
 
-		out->message = malloc(4 * n + 1);
+		out->message = malloc(cap);
 		if (!out->message)
 			return -ENOMEM;
-		log_escape(msg->valuestring, n, out->message, 4 * n + 1);
+		log_escape(msg->valuestring, n, out->message, cap);
 	}
 	return 0;
 }
