@@ -37,7 +37,9 @@ deb: deb-deps
 		tar --exclude='./$(B)' -cf - .; \
 	fi | tar -xf - -C $(DEB_SRC)
 	@echo "  DEB     $(DEB_SRC) (dpkg-buildpackage -us -uc -b)"
-	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+	@# None of this make's variables (B=, SANITIZE=, -j) may reach debian/rules.
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u B -u SANITIZE \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
 		{ tail -40 ../build.log; echo "make deb: failed, see $(DEB_B)/build.log" >&2; exit 1; }
 	@rm -rf $(DEB_SRC)
 	@cd $(DEB_B) && ls -1 *.deb
