@@ -17,7 +17,6 @@
 #include "sim_fault.h"
 #include "sim_registry.h"
 
-
 struct sim_opts {
 	unsigned port;
 	const char *bind;
