@@ -5,6 +5,8 @@
 #   make demo       install missing packages, build, mount the demo registry
 #   make SANITIZE=address,undefined check    the same under ASan/UBSan
 #   make CC=clang   any C11 compiler
+#   make deb / dist / distcheck    the Debian packages, the release tarball
+#                   (mk/release.mk)
 #
 # src/*.c form libimgtagfs.a, which the daemon, the simulator and every unit
 # test link; tests/unit/test_NAME.c becomes build/tests/test_NAME.
@@ -17,6 +19,10 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
+# The one place the version is written; --version, the man pages, the
+# Debian changelog and the tarball's name all follow it
+# (scripts/check-version.sh checks the copies).
+VERSION  := $(strip $(file < VERSION))
 
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
@@ -49,7 +55,8 @@ UNIT_BIN    += $(SIMUNIT_BIN)
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
 
-.PHONY: all deps check unit integration demo clean install uninstall format lint-man
+.PHONY: all deps check unit integration demo clean install uninstall install-sim uninstall-sim \
+	format lint-man check-version
 all: $(B)/imgtagfs $(B)/mount.imgtagfs $(B)/uhub-sim $(UNIT_BIN) $(HELPER_BIN)
 
 deps:
@@ -62,6 +69,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# Only the two programs' main files print the version.
+$(B)/src/main.o $(B)/tests/sim/sim_main.o: CPPFLAGS += -DIMGTAGFS_VERSION='"$(VERSION)"'
+$(B)/src/main.o $(B)/tests/sim/sim_main.o: VERSION
 
 $(B)/libimgtagfs.a: $(LIB_OBJ)
 	@rm -f $@
@@ -95,7 +106,7 @@ $(SIMUNIT_BIN): $(B)/tests/%: $(B)/tests/simunit/%.o $(SIM_LIBOBJ) $(B)/libimgta
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit lint-man integration
+	@$(MAKE) --no-print-directory unit lint-man check-version integration
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
@@ -109,7 +120,11 @@ demo: deps
 
 # The manual pages must render without a warning.
 lint-man:
-	@mandoc -T lint -W warning man/imgtagfs.1 man/mount.imgtagfs.8 && echo "man pages: mandoc lint clean"
+	@mandoc -T lint -W warning man/imgtagfs.1 man/mount.imgtagfs.8 man/uhub-sim.1 && echo "man pages: mandoc lint clean"
+
+# The copies of VERSION (man page headers, debian/changelog, NEWS.md) agree.
+check-version:
+	@scripts/check-version.sh
 
 install: $(B)/imgtagfs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
@@ -121,6 +136,15 @@ install: $(B)/imgtagfs
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/imgtagfs $(DESTDIR)$(SBINDIR)/mount.imgtagfs \
 	      $(DESTDIR)$(MANDIR)/man1/imgtagfs.1 $(DESTDIR)$(MANDIR)/man8/mount.imgtagfs.8
+
+# The simulator, for testing scripts against a registry offline.
+install-sim: $(B)/uhub-sim
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/uhub-sim $(DESTDIR)$(BINDIR)/uhub-sim
+	install -m 0644 man/uhub-sim.1 $(DESTDIR)$(MANDIR)/man1/uhub-sim.1
+
+uninstall-sim:
+	rm -f $(DESTDIR)$(BINDIR)/uhub-sim $(DESTDIR)$(MANDIR)/man1/uhub-sim.1
 
 format:
 	clang-format -i include/*.h src/*.c tests/unit/*.[ch] tests/sim/*.[ch] tests/simunit/*.c

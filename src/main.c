@@ -36,8 +36,10 @@
 #include "tree.h"
 #include "uhub.h"
 
+/* The version lives in the file VERSION only; the Makefile passes it. A
+ * compile outside the Makefile (an analyser) says so instead of guessing. */
 #ifndef IMGTAGFS_VERSION
-#define IMGTAGFS_VERSION "0.1.0"
+#define IMGTAGFS_VERSION "(unknown: built without the Makefile)"
 #endif
 
 struct app {

@@ -66,6 +66,9 @@ out=$("$HELPER" uhub:web "$M" -o "ttl=forever,credentials=$WORK/creds" 2>&1)
 expect_eq "mount(8) helper, bad option: usage status 1" 1 "$?"
 
 # --- a real mount -t imgtagfs, where /sbin can take the helper ---------------
+# test_deb.sh installs the package's /sbin/mount.imgtagfs under the same lock.
+exec 9>/run/lock/imgtagfs-sbin.lock
+flock -w 300 9 || echo "note: /run/lock/imgtagfs-sbin.lock is held; going on"
 if [[ ! -e /sbin/mount.imgtagfs ]] && touch /sbin/.imgtagfs-probe 2>/dev/null; then
 	rm -f /sbin/.imgtagfs-probe
 	ln -s "$BUILD/imgtagfs" /sbin/mount.imgtagfs
@@ -78,6 +81,7 @@ if [[ ! -e /sbin/mount.imgtagfs ]] && touch /sbin/.imgtagfs-probe 2>/dev/null; t
 else
 	echo "skip: /sbin is not writable (or mount.imgtagfs is installed): no real mount -t test"
 fi
+exec 9>&-
 
 # --- --check ------------------------------------------------------------------
 out=$("$FS_BIN" --check uhub -o "credentials=$WORK/creds,endpoint=$SIM_URL" 2>&1)

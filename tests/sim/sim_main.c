@@ -30,6 +30,11 @@
 #include "sim_registry.h"
 #include "sim_stats.h"
 
+/* imgtagfs's version, from the file VERSION (the Makefile passes it). */
+#ifndef IMGTAGFS_VERSION
+#define IMGTAGFS_VERSION "(unknown: built without the Makefile)"
+#endif
+
 /* uhub-sim --sign PRIVATEKEY [--] NAME=VALUE...: the form body, signed. */
 static int sign_main(int argc, char **argv)
 {
@@ -196,7 +201,7 @@ int main(int argc, char **argv)
 		else if (o.help)
 			sim_opts_usage(stdout);
 		else
-			printf("uhub-sim %s (imgtagfs test registry)\n", SIM_VERSION);
+			printf("uhub-sim %s (imgtagfs test registry)\n", IMGTAGFS_VERSION);
 		sim_opts_release(&o);
 		return rc ? 2 : 0;
 	}

@@ -17,8 +17,6 @@
 #include "sim_fault.h"
 #include "sim_registry.h"
 
-#define SIM_VERSION "0.1.0"
-
 struct sim_opts {
 	unsigned port;
 	const char *bind;
