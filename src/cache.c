@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "monotime.h"
+
 #define BUCKETS_MIN 64
 #define RETRY 1 /* internal: look the key up again */
 
@@ -74,11 +76,8 @@ struct cache {
 
 static int64_t monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return monotime_ms();
 }
 
 struct cache *cache_new(size_t max_bytes, cache_clock_fn clock, void *clock_arg)
@@ -325,21 +324,6 @@ static int answer(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms
 /* Sleeps until the fill in flight on e completes and shares its outcome:
  * its snapshot, or its error (so one failing fill is one API call however
  * many wait). RETRY when the result is gone (dropped, evicted). */
-/* The absolute CLOCK_REALTIME time (the condition variable's) ms from now. */
-static struct timespec realtime_in(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap **out)
 {
 	uint64_t seen = e->done;
@@ -347,7 +331,7 @@ static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap *
 	 * the kernel lines up one after another (lookups in one directory)
 	 * must not each wait a whole limit for the same fill. */
 	int64_t left = e->fill_born + c->wait_limit_ms - c->clock(c->clock_arg);
-	struct timespec until = realtime_in(left > 0 ? left : 0);
+	struct timespec until = monotime_after(CLOCK_REALTIME, left); /* the cv's clock */
 	bool late = c->wait_limit_ms > 0 && left <= 0;
 	int err;
 

@@ -8,17 +8,16 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "monotime.h"
+
 struct fresh {
 	struct fresh_config cfg;
 };
 
 static int64_t monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return monotime_ms();
 }
 
 struct fresh *fresh_new(const struct fresh_config *cfg)

@@ -19,6 +19,7 @@
 
 #include "fresh.h"
 #include "inode.h"
+#include "monotime.h"
 
 #define BUCKETS 256
 #define TICK_MS 200
@@ -259,27 +260,13 @@ static void round_locked(struct notify *n)
 	pthread_cond_broadcast(&n->done_cv);
 }
 
-static struct timespec mono_in(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 static void *notify_thread(void *arg)
 {
 	struct notify *n = arg;
 
 	pthread_mutex_lock(&n->mu);
 	while (!n->stopping) {
-		struct timespec at = mono_in(TICK_MS);
+		struct timespec at = monotime_after(CLOCK_MONOTONIC, TICK_MS);
 
 		if (n->done == n->queued)
 			pthread_cond_timedwait(&n->work, &n->mu, &at);
@@ -350,7 +337,7 @@ uint64_t notify_forget(struct notify *n, uint64_t ino, enum notify_how how)
 
 int notify_wait(struct notify *n, uint64_t ticket, int64_t ms)
 {
-	struct timespec at = mono_in(ms);
+	struct timespec at = monotime_after(CLOCK_MONOTONIC, ms);
 	int err = 0;
 
 	pthread_mutex_lock(&n->mu);

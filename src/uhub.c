@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "monotime.h"
 #include "params.h"
 #include "sign.h"
 #include "timefmt.h"
@@ -159,15 +160,8 @@ void uhub_cancel(struct uhub *u)
  * while waiting). */
 static void nap_locked(struct uhub *u, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = monotime_after(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	while (!uhub_cancelled(u))
 		if (pthread_cond_timedwait(&u->wake, &u->lock, &ts) == ETIMEDOUT)
 			break;
@@ -210,10 +204,7 @@ static bool transport_transient(int err)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return monotime_ms();
 }
 
 /* Waits for one of max_requests slots, so parallel listings together

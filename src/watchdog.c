@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "monotime.h"
+
 enum { OP_PENDING, OP_DONE, OP_TIMED_OUT };
 
 struct watchdog {
@@ -33,10 +35,7 @@ struct watchdog {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return monotime_ms();
 }
 
 static void reply_timeout(struct fuse_req *req)
@@ -111,7 +110,7 @@ static struct fuse_req *take_due(struct watchdog *w, int64_t now)
 
 static void wait_until(struct watchdog *w, int64_t at)
 {
-	struct timespec ts = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000};
+	struct timespec ts = monotime_after(CLOCK_MONOTONIC, at - now_ms());
 
 	pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 }
