@@ -68,4 +68,16 @@ void creds_drop_private(struct creds *c);
  * Call it once the keys are loaded, before any thread or child starts. */
 void creds_forget_env(void);
 
+/* Reads a small secret file (the shared tier's AUTH file and MAC key
+ * file) under the rules above for the credentials file: regular, at most
+ * 64 KiB, owned by root or the caller, no group/other bits, the one-step
+ * link rule, opened through the checked descriptor. *out is its contents
+ * and a NUL (*len bytes before it), to be given to creds_secret_free.
+ * what names the option in messages ("shared_cache_auth"); no message
+ * quotes the contents. 0 or -errno (as creds_load) with a one-line
+ * message in err. */
+int creds_read_secret(const char *what, const char *path, char **out, size_t *len, char *err, size_t errlen);
+/* Wipes len bytes at s and frees it. NULL is a no-op. */
+void creds_secret_free(char *s, size_t len);
+
 #endif

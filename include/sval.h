@@ -1,0 +1,58 @@
+/* sval.h — one listing as a value of the shared tier (Redis): a snapshot
+ * with what is needed to trust it, in a compact binary form.
+ *
+ *	"ITFS" u8 version u8 flags(0) u16 0
+ *	i64 fetched_ms		when the fill that made it sent its first
+ *				request, on the fleet's clock (tier.c)
+ *	u16 keylen, key		the listing's cache key (listkey.h)
+ *	u32 count, entries	per entry: u8 namelen, name; u8 digest kind
+ *				(0 none, 1 sha256 as 32 bytes, 2 text: u8
+ *				len, text); i64 mtime; u8 has_raw [u8 len, raw]
+ *	32 bytes		HMAC-SHA256 under the fleet's key over the
+ *				namespace, a NUL, and every byte above
+ * Integers little-endian. The MAC binds the namespace, the key and the
+ * fetch time, so a value cannot be moved to another listing or another
+ * namespace, nor made younger; a writer to Redis without the key can only
+ * make a value fail its checks.
+ * Pure functions: thread-safe.
+ */
+#ifndef IMGTAGFS_SVAL_H
+#define IMGTAGFS_SVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "snap.h"
+
+#define SVAL_VERSION 1
+#define SVAL_KEY_LEN 32	/* the MAC key */
+#define SVAL_MAC_LEN 32
+
+/* Why a value was refused (for the log's one line and the stats). */
+enum sval_reject {
+	SVAL_OK = 0,
+	SVAL_SHORT,	/* shorter than a header and a MAC */
+	SVAL_TOO_BIG,	/* over the caller's cap */
+	SVAL_BAD_MAC,	/* MAC mismatch: tampered, other key or namespace */
+	SVAL_BAD_VERSION,
+	SVAL_BAD_KEY,	/* authentic, but of another listing */
+	SVAL_BAD_FORMAT	/* authentic, but does not decode (a bad name...) */
+};
+
+/* Appends the value of s (listing key, fetched at fetched_ms) to out
+ * (whose cap bounds it). 0, -ENOMEM, -EFBIG (out's cap), -EINVAL (a name
+ * longer than 255 bytes, a key longer than 65535). */
+int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t fetched_ms,
+		const uint8_t mac_key[SVAL_KEY_LEN], struct buf *out);
+/* Checks and decodes v (n bytes): the size cap max first, then the MAC
+ * (constant time), then version, key and contents. On SVAL_OK, *out holds
+ * a new snapshot (one reference) and *fetched_ms its fetch time. Any other
+ * answer leaves *out NULL. -ENOMEM is answered as SVAL_BAD_FORMAT with
+ * *oom set, so the caller does not count it as tampering (oom may be NULL). */
+enum sval_reject sval_decode(const void *v, size_t n, size_t max, const char *ns, const char *key,
+			     const uint8_t mac_key[SVAL_KEY_LEN], int64_t *fetched_ms, struct snap **out, int *oom);
+/* "bad MAC" etc., for a log line. */
+const char *sval_reject_text(enum sval_reject r);
+
+#endif
