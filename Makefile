@@ -12,7 +12,7 @@
 # test link; tests/unit/test_NAME.c becomes build/tests/test_NAME.
 
 CC       ?= cc
-PKGS     := fuse3 libcurl libcjson openssl
+PKGS     := fuse3 libcurl libcjson openssl hiredis
 SIMPKGS  := libmicrohttpd libcjson
 B        := build
 PREFIX   ?= /usr/local

@@ -20,7 +20,9 @@
 /* Monotonic milliseconds. */
 typedef int64_t (*cache_clock_fn)(void *arg);
 /* Produces the snapshot for key: 0 and *out (one reference, handed to the
- * cache), or -errno. Called without the cache's lock. */
+ * cache), or -errno. Called without the cache's lock. The cache dates the
+ * snapshot from the fill's start (snap_born), unless the fill dated it
+ * earlier itself (a listing fetched before: its age counts from then). */
 typedef int (*cache_fill_fn)(void *arg, const char *key, struct snap **out);
 
 struct cache_stats {
@@ -79,8 +81,10 @@ void cache_set_join(struct cache *c, cache_join_fn on_join);
 void cache_set_wait_limit(struct cache *c, int64_t ms);
 /* Called (lock held: it must only queue) when a fill replaces a cached
  * snapshot of key with one that lists something else (another version,
- * or "does not exist"): for telling the kernel at once. NULL: nothing. */
-typedef void (*cache_change_fn)(void *arg, const char *key);
+ * or "does not exist"): for telling the kernel at once. fill_arg is the
+ * argument of the fill that found it (what it knows of where the new
+ * listing came from). NULL: nothing. */
+typedef void (*cache_change_fn)(void *arg, const char *key, void *fill_arg);
 void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg);
 /* Refresh-ahead: ahead_ms 0 turns it off (the default). */
 void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
@@ -89,8 +93,10 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
  * snapshot stays on error). */
 int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg);
 
-/* Forgets one key / every key. A fill in flight still completes. */
+/* Forgets one key / every key / every key that starts with prefix. A
+ * fill in flight still completes. */
 void cache_drop(struct cache *c, const char *key);
+void cache_drop_prefix(struct cache *c, const char *prefix);
 void cache_clear(struct cache *c);
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 

@@ -70,4 +70,10 @@ void fs_detach(struct imgtagfs *fs);
  * from inside a request. */
 void fs_flush(struct imgtagfs *fs);
 
+struct tier;
+/* The shared tier (borrowed, or NULL): its stats join ours, what other
+ * hosts invalidate is forgotten here and by the kernel, and it runs from
+ * fs_attach to fs_detach. Set before fs_attach. */
+void fs_set_tier(struct imgtagfs *fs, struct tier *tier);
+
 #endif

@@ -48,6 +48,10 @@ struct config {
 	unsigned max_rps;      /* API requests a second, 0 = no limit (default) */
 	unsigned prefetch;     /* subdirectory listings fetched ahead per listing, default 256 */
 	unsigned deadline;     /* seconds any operation may wait, 0 = none, default 30 */
+	unsigned shared_timeout; /* ms per Redis operation, default 200 */
+	char *shared_cache;	 /* -o shared_cache=URL (no password), NULL = no tier */
+	char *shared_auth;	 /* -o shared_cache_auth=FILE */
+	char *shared_key;	 /* -o shared_cache_key=FILE */
 	size_t cache_size;     /* bytes, default 256 MiB */
 	uid_t uid;	       /* default getuid() */
 	gid_t gid;	       /* default getgid() */

@@ -19,6 +19,8 @@
 /* "sha256:" and 64 hex digits, and a NUL. */
 #define SNAP_SHA256_TEXT 72
 
+#define SNAP_BORN_NONE INT64_MAX
+
 struct snap_entry {
 	const char *name;
 	const char *digest;	/* NULL when none */
@@ -60,7 +62,8 @@ size_t snap_lower_bound(const struct snap *s, const char *key);
 /* Bytes of memory the snapshot holds (for the cache's budget). */
 size_t snap_bytes(const struct snap *s);
 
-/* When the fill that produced s sent its first request (fresh.h's clock).
+/* When the fill that produced s sent its first request (fresh.h's clock);
+ * SNAP_BORN_NONE until set.
  * Set once by the cache before it shares s (snap_set_born is not
  * thread-safe: only the owner of the single reference may call it). */
 int64_t snap_born(const struct snap *s);

@@ -120,7 +120,18 @@ ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_
 /* The digest / updated text of a tag file (for xattrs), into out.
  * 0, -ENOENT, -EISDIR. */
 int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out);
-/* Drops the cached snapshots behind a directory (or everything for "/"). */
+/* Drops the cached snapshots behind a directory (or everything for "/"),
+ * and tells the fleet (tier.h) when there is a shared tier. */
 int tree_refresh(struct tree *t, const char *path);
+/* Drops every cached snapshot (SIGHUP), the fleet told as above. */
+void tree_flush(struct tree *t);
+
+struct tier;
+/* Shares whole listings through tier (borrowed; NULL: none). Set once,
+ * before serving. */
+void tree_set_tier(struct tree *t, struct tier *tier);
+/* Another host found the listing behind cache key changed: forget it
+ * (and its tags' own answers) and tell the kernel (tree_set_changed). */
+void tree_forget(struct tree *t, const char *key);
 
 #endif

@@ -362,7 +362,8 @@ static int wait_fill(struct cache *c, struct centry *e, void *arg, struct snap *
 
 /* Records a completed fill in e and wakes its waiters. s is the fill's
  * snapshot (the caller keeps that reference; the cache takes its own). */
-static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s, int64_t neg_ttl_ms, int64_t born)
+static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s, int64_t neg_ttl_ms, int64_t born,
+		      void *arg)
 {
 	e->filling = false;
 	e->done++;
@@ -379,7 +380,7 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 
 		entry_install(c, e, s ? snap_ref(s) : NULL, neg_ttl_ms, born);
 		if (changed && c->on_change)
-			c->on_change(c->change_arg, e->key);
+			c->on_change(c->change_arg, e->key, arg);
 		evict(c, e);
 	} else if (!e->snap && !e->neg) {
 		entry_unlink(c, e); /* errors are not cached, and nothing else is here */
@@ -409,11 +410,15 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 		snap_unref(s);
 		s = NULL;
 	}
+	/* Ours alone until fill_done shares it. A fill may have dated it
+	 * earlier (a listing another host fetched: tier.c): the earlier wins. */
+	if (s && snap_born(s) > born)
+		snap_set_born(s, born);
 	if (s)
-		snap_set_born(s, born); /* ours alone until fill_done shares it */
+		born = snap_born(s);
 	pthread_mutex_lock(&c->mu);
 	e->fill_arg = NULL;
-	fill_done(c, e, err, s, neg_ttl_ms, born);
+	fill_done(c, e, err, s, neg_ttl_ms, born, arg);
 	if (!err)
 		*out = s;
 	return err;
@@ -547,6 +552,20 @@ void cache_drop(struct cache *c, const char *key)
 	e = lookup(c, key, hash_key(key));
 	if (e)
 		entry_unlink(c, e);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_drop_prefix(struct cache *c, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	struct centry *e, *next;
+
+	pthread_mutex_lock(&c->mu);
+	for (e = c->head; e; e = next) {
+		next = e->next; /* entry_unlink may free e */
+		if (strncmp(e->key, prefix, n) == 0)
+			entry_unlink(c, e);
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 

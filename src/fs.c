@@ -40,6 +40,7 @@
 #include "notify.h"
 #include "log.h"
 #include "names.h"
+#include "tier.h"
 #include "tree.h"
 #include "uhub.h"
 #include "watchdog.h"
@@ -62,6 +63,7 @@ struct imgtagfs {
 	struct inode_table *inodes;
 	struct watchdog *wd;
 	struct notify *kn;	/* the kernel's copies, and telling it to forget */
+	struct tier *tier;	/* the shared tier, or NULL */
 	struct fuse_session *se;
 	bool no_open;	/* the kernel can do without our opens */
 	atomic_bool ended;	/* on_end was called */
@@ -203,8 +205,29 @@ void fs_flush(struct imgtagfs *fs)
 {
 	/* Our cache first: a lookup between the two steps must find nothing
 	 * old to bring back into the kernel. */
-	cache_clear(fs->c);
+	tree_flush(fs->t);
 	notify_wait(fs->kn, notify_forget(fs->kn, 0, NOTIFY_FLUSH), FORGET_WAIT_MS);
+}
+
+/* Another host invalidated a listing (NULL: every one): ours goes, and
+ * the kernel is told; on the subscriber's thread, not in a request. */
+static void on_remote(void *arg, const char *key)
+{
+	struct imgtagfs *fs = arg;
+
+	if (key) {
+		tree_forget(fs->t, key);
+	} else {
+		cache_clear(fs->c); /* not tree_flush: that would tell the fleet back */
+		notify_forget(fs->kn, 0, NOTIFY_FLUSH);
+	}
+}
+
+void fs_set_tier(struct imgtagfs *fs, struct tier *tier)
+{
+	fs->tier = tier;
+	if (tier)
+		tier_set_receiver(tier, on_remote, fs);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -216,11 +239,14 @@ int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
 	(void)single_thread; /* notifications never come from a request */
 	fs->se = se;
 	err = notify_start(fs->kn, se);
-	return err ? err : watchdog_start(fs->wd);
+	if (!err)
+		err = watchdog_start(fs->wd);
+	return err || !fs->tier ? err : tier_start(fs->tier);
 }
 
 void fs_detach(struct imgtagfs *fs)
 {
+	tier_stop(fs->tier); /* its receiver tells notify */
 	watchdog_stop(fs->wd);
 	notify_stop(fs->kn);
 	fs->se = NULL;
@@ -832,6 +858,21 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 /* ---- extended attributes ---------------------------------------------------- */
 
 /* The counters of user.imgtagfs.stats, one "name: value" a line. */
+static int render_tier(struct imgtagfs *fs, struct buf *v)
+{
+	struct tier_stats ts;
+
+	tier_get_stats(fs->tier, &ts);
+	return buf_printf(v,
+			  "shared_up: %d\nshared_hits: %llu\nshared_misses: %llu\nshared_writes: %llu\n"
+			  "shared_rejected: %llu\nshared_errors: %llu\nshared_waits: %llu\n"
+			  "shared_invalidations_sent: %llu\nshared_invalidations_received: %llu\n",
+			  ts.up, (unsigned long long)ts.hits, (unsigned long long)ts.misses,
+			  (unsigned long long)ts.writes, (unsigned long long)ts.rejected, (unsigned long long)ts.errors,
+			  (unsigned long long)ts.waits, (unsigned long long)ts.invalidations_sent,
+			  (unsigned long long)ts.invalidations_received);
+}
+
 static int render_stats(struct imgtagfs *fs, struct buf *v)
 {
 	struct uhub_stats us;
@@ -866,7 +907,7 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits,
 				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead, cs.entries, cs.bytes,
 				 (long long)(cs.oldest_ms / 1000));
-	return err;
+	return err || !fs->tier ? err : render_tier(fs, v);
 }
 
 /* Refreshing costs the owner's API calls: only the owner and root may,
@@ -902,7 +943,7 @@ static int refresh(struct imgtagfs *fs, fuse_req_t req, fuse_ino_t ino, const ch
 	if (err)
 		return err;
 	if (strcmp(path, "/") == 0)
-		cache_clear(fs->c);
+		tree_flush(fs->t);
 	else if ((err = tree_refresh(fs->t, path)) != 0)
 		return err;
 	/* A tag's refresh drops its image's listing: forget the directory. */

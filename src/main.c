@@ -32,7 +32,10 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "sign.h"
 #include "opts.h"
+#include "shared.h"
+#include "tier.h"
 #include "tree.h"
 #include "uhub.h"
 
@@ -54,6 +57,13 @@ struct app {
 	struct tree *tree;
 	struct bg *bg;
 	struct imgtagfs *fs;
+	/* The shared tier (-o shared_cache=), or NULLs. */
+	struct shared *shared;
+	struct tier *tier;
+	struct tier_config tier_cfg;	/* the MAC key and namespace, derived early */
+	char *auth;	/* shared_cache_auth's contents, until shared_new copied them */
+	size_t auth_len;
+	const char *auth_user, *auth_pass;	/* into auth */
 };
 
 /* The signature has no nonce, so a request seen on the wire can be
@@ -122,7 +132,126 @@ static void on_end(void *arg)
 	struct app *a = arg;
 
 	tree_set_background(a->tree, NULL);
+	tier_cancel(a->tier);
 	uhub_cancel(a->uhub);
+}
+
+/* shared_cache_auth's file: one line, "PASSWORD" or "USER PASSWORD". */
+static int split_auth(struct app *a)
+{
+	char *tok[3];
+	int n = 0;
+
+	for (char *p = a->auth; *p && n < 3;) {
+		p += strspn(p, " \t\r\n");
+		if (!*p)
+			break;
+		tok[n++] = p;
+		p += strcspn(p, " \t\r\n");
+		if (*p)
+			*p++ = '\0';
+	}
+	if (n < 1 || n > 2)
+		return -EINVAL;
+	a->auth_user = n == 2 ? tok[0] : NULL;
+	a->auth_pass = tok[n - 1];
+	return 0;
+}
+
+/* The fleet's MAC key: from shared_cache_key's file, else from the API
+ * private key (which build_client drops, hence so early). */
+static int derive_mac_key(struct app *a, char *err, size_t n)
+{
+	const char *project = pick_project(a);
+	char *k = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!a->cfg.shared_key)
+		return tier_derive_key(a->creds.private_key, strlen(a->creds.private_key), project, a->tier_cfg.mac_key);
+	rc = creds_read_secret("shared_cache_key", a->cfg.shared_key, &k, &len, err, n);
+	if (rc)
+		return rc;
+	while (len && strchr(" \t\r\n", k[len - 1]))
+		len--;
+	if (len < 16) {
+		snprintf(err, n,
+			 "imgtagfs: shared_cache_key=%s: holds fewer than 16 bytes; make one with: head -c 32 "
+			 "/dev/urandom | base64 > FILE; chmod 600 FILE",
+			 a->cfg.shared_key);
+		rc = -EINVAL;
+	} else {
+		rc = tier_derive_key(k, len, project, a->tier_cfg.mac_key);
+	}
+	creds_secret_free(k, len);
+	return rc;
+}
+
+/* What the shared tier needs from files and keys, read before the keys
+ * are dropped; the tier itself is built with the rest (build_tier). */
+static int prepare_tier(struct app *a, char *err, size_t n)
+{
+	const struct config *c = &a->cfg;
+	int rc;
+
+	if (!c->shared_cache) {
+		if (!c->shared_auth && !c->shared_key)
+			return 0;
+		snprintf(err, n, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
+		return -EINVAL;
+	}
+	if (c->shared_auth) {
+		rc = creds_read_secret("shared_cache_auth", c->shared_auth, &a->auth, &a->auth_len, err, n);
+		if (rc)
+			return rc;
+		if (split_auth(a)) {
+			snprintf(err, n, "imgtagfs: shared_cache_auth=%s: expected one line: PASSWORD, or USER PASSWORD",
+				 c->shared_auth);
+			return -EINVAL;
+		}
+	}
+	if ((rc = derive_mac_key(a, err, n)) != 0)
+		return rc;
+	rc = tier_namespace(pick_project(a), a->creds.public_key, a->tier_cfg.ns);
+	if (rc)
+		snprintf(err, n, "imgtagfs: shared cache: cannot derive its keys: %s", strerror(-rc));
+	return rc;
+}
+
+static int build_tier(struct app *a)
+{
+	const struct config *c = &a->cfg;
+	struct shared_config sc = {
+		.user = a->auth_user,
+		.password = a->auth_pass,
+		.timeout_ms = c->shared_timeout,
+		.max_reply = c->cache_size < (64u << 20) ? c->cache_size : (64u << 20),
+		.clock = fresh_clock,
+		.clock_arg = a->fresh,
+		.log = a->log,
+	};
+
+	if (shared_addr_parse(c->shared_cache, &sc.addr, NULL, 0))
+		return -EINVAL; /* checked by opts already */
+	a->shared = shared_new(&sc);
+	creds_secret_free(a->auth, a->auth_len); /* shared_new has its copy */
+	a->auth = NULL;
+	a->auth_user = a->auth_pass = NULL;
+	if (!a->shared)
+		return -ENOMEM;
+	a->tier_cfg.sh = a->shared;
+	a->tier_cfg.fresh = a->fresh;
+	a->tier_cfg.log = a->log;
+	a->tier_cfg.max_value = sc.max_reply;
+	/* Waiting for another host's fetch is bounded like any request. */
+	a->tier_cfg.wait_ms = c->deadline ? (int64_t)c->deadline * 1000 : 30000;
+	a->tier = tier_new(&a->tier_cfg);
+	sign_wipe(a->tier_cfg.mac_key, sizeof(a->tier_cfg.mac_key)); /* tier_new has its copy */
+	if (!a->tier)
+		return -ENOMEM;
+	tree_set_tier(a->tree, a->tier);
+	fs_set_tier(a->fs, a->tier);
+	return 0;
 }
 
 static int build(struct app *a)
@@ -171,13 +300,19 @@ static int build(struct app *a)
 	if (!a->bg)
 		return -ENOMEM;
 	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->bg, a->log);
-	return a->fs ? 0 : -ENOMEM;
+	if (!a->fs)
+		return -ENOMEM;
+	return c->shared_cache ? build_tier(a) : 0;
 }
 
 static void teardown(struct app *a)
 {
 	fs_free(a->fs);
 	bg_free(a->bg); /* stopped at unmount already; before what its jobs use */
+	tier_free(a->tier);
+	shared_free(a->shared);
+	creds_secret_free(a->auth, a->auth_len);
+	sign_wipe(a->tier_cfg.mac_key, sizeof(a->tier_cfg.mac_key));
 	tree_free(a->tree);
 	cache_free(a->cache);
 	fresh_free(a->fresh);
@@ -226,6 +361,29 @@ static int run_check(struct app *a)
 	for (size_t i = 0; i < l.n && i < 20; i++)
 		printf("  %s\n", log_printable(l.v[i].name, shown, sizeof(shown)));
 	uhub_list_release(&l);
+	return 0;
+}
+
+/* The mount-time check of the shared tier: a refused AUTH is a mistake
+ * in the configuration and fails the mount; Redis unreachable is a fault
+ * like any later one (a warning; the tier comes up when Redis does). */
+static int check_tier(struct app *a, char *err, size_t n)
+{
+	char why[256] = "";
+	int rc;
+
+	if (!a->shared)
+		return 0;
+	rc = shared_check(a->shared, why, sizeof(why));
+	if (rc == -EACCES) {
+		snprintf(err, n, "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
+				 "shared_cache_auth's file",
+			 a->cfg.source, why);
+		return rc;
+	}
+	if (rc)
+		log_msg(a->log, LOG_WARNING, "shared cache unreachable at mount (%s): mounting without it until it answers",
+			why);
 	return 0;
 }
 
@@ -297,7 +455,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (load_creds(&a, err, sizeof(err))) {
+	if (load_creds(&a, err, sizeof(err)) || prepare_tier(&a, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
@@ -318,6 +476,11 @@ int main(int argc, char **argv)
 	if (!a.cfg.lazy && uhub_probe(a.uhub, why, sizeof(why))) {
 		fprintf(stderr, "imgtagfs: cannot mount %s: %s\n", a.cfg.source,
 			log_printable(why, shown, sizeof(shown)));
+		rc = fail;
+		goto out;
+	}
+	if (!a.cfg.lazy && check_tier(&a, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
 		rc = fail;
 		goto out;
 	}

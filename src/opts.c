@@ -21,6 +21,7 @@
 
 #include "names.h"
 #include "opts.h"
+#include "shared.h"
 #include "timefmt.h"
 
 enum opt_key {
@@ -35,6 +36,7 @@ enum opt_key {
 	KEY_MAX_RPS,
 	KEY_PREFETCH,
 	KEY_DEADLINE,
+	KEY_SHARED_TIMEOUT,
 	KEY_NUMS,
 	KEY_UID = KEY_NUMS,
 	KEY_GID,
@@ -47,6 +49,9 @@ enum opt_key {
 	KEY_PROJECT,
 	KEY_CREDENTIALS,
 	KEY_PROFILE,
+	KEY_SHARED,
+	KEY_SHARED_AUTH,
+	KEY_SHARED_KEY,
 	KEY_DEBUG,
 	KEY_LAZY,
 	KEY_FSNAME,
@@ -73,6 +78,10 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("max_rps=", KEY_MAX_RPS),
     FUSE_OPT_KEY("prefetch=", KEY_PREFETCH),
     FUSE_OPT_KEY("deadline=", KEY_DEADLINE),
+    FUSE_OPT_KEY("shared_cache_timeout=", KEY_SHARED_TIMEOUT),
+    FUSE_OPT_KEY("shared_cache=", KEY_SHARED),
+    FUSE_OPT_KEY("shared_cache_auth=", KEY_SHARED_AUTH),
+    FUSE_OPT_KEY("shared_cache_key=", KEY_SHARED_KEY),
     FUSE_OPT_KEY("uid=", KEY_UID),
     FUSE_OPT_KEY("gid=", KEY_GID),
     FUSE_OPT_KEY("umask=", KEY_UMASK),
@@ -133,6 +142,8 @@ static const struct num_opt nums[KEY_NUMS] = {
     [KEY_MAX_RPS] = {"max_rps", offsetof(struct config, max_rps), 0, 10000, "a whole number of requests a second"},
     [KEY_PREFETCH] = {"prefetch", offsetof(struct config, prefetch), 0, 4096, "a whole number of listings"},
     [KEY_DEADLINE] = {"deadline", offsetof(struct config, deadline), 0, 3600, "a whole number of seconds"},
+    [KEY_SHARED_TIMEOUT] = {"shared_cache_timeout", offsetof(struct config, shared_timeout), 1, 60000,
+			    "a whole number of milliseconds"},
 };
 
 struct str_opt {
@@ -147,6 +158,10 @@ static const struct str_opt strs[] = {
     [KEY_PROJECT - KEY_ENDPOINT] = {"project", 0, "a project id such as org-abc123"},
     [KEY_CREDENTIALS - KEY_ENDPOINT] = {"credentials", offsetof(struct config, credentials), "a file name"},
     [KEY_PROFILE - KEY_ENDPOINT] = {"profile", offsetof(struct config, profile), "a profile name"},
+    [KEY_SHARED - KEY_ENDPOINT] = {"shared_cache", offsetof(struct config, shared_cache),
+				   "redis://HOST[:PORT][/DB] or unix:PATH"},
+    [KEY_SHARED_AUTH - KEY_ENDPOINT] = {"shared_cache_auth", offsetof(struct config, shared_auth), "a file name"},
+    [KEY_SHARED_KEY - KEY_ENDPOINT] = {"shared_cache_key", offsetof(struct config, shared_key), "a file name"},
 };
 
 #define CACHE_SIZE_MIN (1ull << 20)
@@ -303,6 +318,12 @@ static int set_str(struct parse *p, int key, const char *arg)
 
 	if (key == KEY_ENDPOINT)
 		ok = valid_url(v);
+	else if (key == KEY_SHARED && ok) {
+		struct shared_addr a;
+
+		if (shared_addr_parse(v, &a, p->err, p->errlen))
+			return -EINVAL; /* its message names what is wrong */
+	}
 	else if (key == KEY_PROJECT)
 		ok = valid_project(v, strlen(v));
 	if (!ok)
@@ -470,6 +491,7 @@ static void set_defaults(struct config *c)
 	c->max_rps = 0;
 	c->prefetch = 256;
 	c->deadline = 30;
+	c->shared_timeout = 200;
 	c->cache_size = (size_t)256 << 20;
 	c->uid = getuid();
 	c->gid = getgid();
@@ -595,6 +617,9 @@ void opts_release(struct config *cfg)
 	free(cfg->credentials);
 	free(cfg->profile);
 	free(cfg->repo_type);
+	free(cfg->shared_cache);
+	free(cfg->shared_auth);
+	free(cfg->shared_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -699,7 +724,23 @@ static void usage_options(FILE *f)
 	      "  debug              log every API call: action, parameters without keys or\n"
 	      "                     signature, RetCode, milliseconds (libfuse's trace: -d)\n"
 	      "  lazy               skip the signed call made before mounting and the\n"
-	      "                     warm-up after it: no call until first used (for boot)\n",
+	      "                     warm-up after it: no call until first used (for boot)\n"
+	      "\n"
+	      "Shared tier (many hosts, one Redis; see the README's \"Many hosts\"):\n"
+	      "  shared_cache=URL   share whole listings with every mount using the same\n"
+	      "                     Redis, project and key: redis://HOST[:PORT][/DB] or\n"
+	      "                     unix:PATH (default: none). A password never goes here\n"
+	      "  shared_cache_auth=FILE\n"
+	      "                     Redis AUTH from FILE: \"PASSWORD\" or \"USER PASSWORD\"\n"
+	      "                     (mode 0600, owned by you or root, like credentials)\n"
+	      "  shared_cache_timeout=MS\n"
+	      "                     bound of every Redis operation, 1..60000 (default 200);\n"
+	      "                     Redis failing means the local cache and the API, never\n"
+	      "                     an error\n"
+	      "  shared_cache_key=FILE\n"
+	      "                     the fleet's secret for authenticating shared values\n"
+	      "                     (at least 16 bytes, mode 0600); default: derived from\n"
+	      "                     the API private key and the project\n",
 	      f);
 }
 

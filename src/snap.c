@@ -356,7 +356,7 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 		s->rec[i].raw_off = pack_str(b, b->v[i].raw, area, &pos);
 		s->rec[i].mtime = b->v[i].mtime;
 	}
-	s->born = 0;
+	s->born = SNAP_BORN_NONE;
 	s->version = listing_version(s);
 out:
 	snap_builder_free(b);

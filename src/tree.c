@@ -24,6 +24,7 @@
 #include "names.h"
 #include "snap.h"
 #include "tagfile.h"
+#include "tier.h"
 #include "timefmt.h"
 
 #define KEY_MAX LISTKEY_MAX
@@ -39,6 +40,7 @@ struct tree {
 	tree_changed_fn changed;	/* set once, before serving */
 	void *changed_arg;
 	struct fresh *own_fresh;	/* made here when the caller gave none */
+	struct tier *tier;	/* the shared tier, or NULL; set once, before serving */
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -140,6 +142,8 @@ struct fill_req {
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
 	atomic_bool bg;	/* a background fill: lower priority while true */
+	int64_t min_born;	/* a shared listing must be born after this */
+	struct tier_result res;	/* where the listing came from */
 };
 
 /* A user comes to wait for a background fill: it competes as the
@@ -175,31 +179,38 @@ static void trim_after(size_t items)
 #endif
 }
 
+/* A whole listing from the API. */
+static int fill_api(void *arg, struct snap **out)
+{
+	struct fill_req *r = arg;
+	struct uhub_list l;
+	int err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &l);
+
+	if (!err) {
+		size_t n = l.n;
+
+		err = build_snap(r, l.v, n, out);
+		uhub_list_release(&l);
+		trim_after(n);
+	}
+	return err;
+}
+
+/* Whole listings go through the shared tier when there is one; one tag
+ * alone stays local (it is cheap, and rarely the same on two hosts). */
 static int fill(void *arg, const char *key, struct snap **out)
 {
 	struct fill_req *r = arg;
+	struct uhub_entry e;
 	int err;
 
-	(void)key;
-	if (r->tag) {
-		struct uhub_entry e;
-
-		err = uhub_get_tag(r->t->u, r->repo, r->image, r->tag, &e);
-		if (!err) {
-			err = build_snap(r, &e, 1, out);
-			uhub_entry_release(&e);
-		}
-	} else {
-		struct uhub_list l;
-
-		err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &l);
-		if (!err) {
-			size_t n = l.n;
-
-			err = build_snap(r, l.v, n, out);
-			uhub_list_release(&l);
-			trim_after(n);
-		}
+	if (!r->tag)
+		return r->t->tier ? tier_fill(r->t->tier, key, r->min_born, fill_api, r, out, &r->res)
+				  : fill_api(r, out);
+	err = uhub_get_tag(r->t->u, r->repo, r->image, r->tag, &e);
+	if (!err) {
+		err = build_snap(r, &e, 1, out);
+		uhub_entry_release(&e);
 	}
 	return err;
 }
@@ -238,7 +249,7 @@ static void prefetch_job(void *arg, const char *key)
 {
 	struct tree *t = arg;
 	struct listkey_buf *b = malloc(sizeof(*b));
-	struct fill_req r = {.t = t, .bg = true};
+	struct fill_req r = {.t = t, .bg = true, .min_born = INT64_MIN};
 	struct snap *s = NULL;
 
 	if (b && key_parse(key, &r, b) == 0 && cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
@@ -251,8 +262,14 @@ static void refresh_job(void *arg, const char *key)
 {
 	struct tree *t = arg;
 	struct listkey_buf *b = malloc(sizeof(*b));
-	struct fill_req r = {.t = t, .bg = true};
+	struct fill_req r = {.t = t, .bg = true, .min_born = INT64_MIN};
+	struct snap *s;
 
+	/* From the fleet, only a listing newer than the one held. */
+	if (cache_peek(t->c, key, t->cfg.ttl_ms, &s) == 0) {
+		r.min_born = snap_born(s);
+		snap_unref(s);
+	}
 	if (b && key_parse(key, &r, b) == 0)
 		cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
 	free(b);
@@ -268,12 +285,11 @@ static void on_ahead(void *arg, const char *key)
 		bg_push_urgent(b, refresh_job, t, key); /* ahead of prefetches, never dropped for one */
 }
 
-/* The cache replaced a listing with a different one (its lock held):
- * the directory it lists, as the tree shows it. One tag's own answer
- * stands for its image directory. */
-static void on_change(void *arg, const char *key)
+/* key's listing changed: whoever shows the directory it lists, as the
+ * tree shows it, is told (t->changed). One tag's own answer stands for
+ * its image directory. */
+static void tell_changed(struct tree *t, const char *key)
 {
-	struct tree *t = arg;
 	struct listkey_buf *b = malloc(sizeof(*b));
 	char *path = malloc(LISTKEY_MAX + 2);
 	struct listkey k;
@@ -291,6 +307,40 @@ static void on_change(void *arg, const char *key)
 	}
 	free(path);
 	free(b);
+}
+
+/* The cache replaced a listing with a different one (its lock held): the
+ * kernel is told, and the fleet when it came from the API. */
+static void on_change(void *arg, const char *key, void *fill_arg)
+{
+	struct tree *t = arg;
+	const struct fill_req *r = fill_arg;
+
+	tell_changed(t, key);
+	if (t->tier && r)
+		tier_changed(t->tier, key, &r->res);
+}
+
+void tree_set_tier(struct tree *t, struct tier *tier)
+{
+	t->tier = tier;
+}
+
+void tree_forget(struct tree *t, const char *key)
+{
+	char prefix[KEY_MAX];
+	struct listkey_buf *b = malloc(sizeof(*b));
+	struct listkey k;
+
+	cache_drop(t->c, key);
+	/* An image's tags: its tags' own answers too, or a lookup would
+	 * bring an old digest back. */
+	if (b && listkey_parse(key, &k, b) == 0 && k.kind == UHUB_TAGS && !k.tag) {
+		key_of(prefix, UHUB_TAGS, k.repo, k.image, "");
+		cache_drop_prefix(t->c, prefix);
+	}
+	free(b);
+	tell_changed(t, key);
 }
 
 void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg)
@@ -339,7 +389,7 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 		    bool plausible, struct node *n, struct snap **out)
 {
 	char key[KEY_MAX];
-	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .tag = tag};
+	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .tag = tag, .min_born = INT64_MIN};
 	int64_t now;
 	int err;
 
@@ -1031,6 +1081,15 @@ static void drop(struct tree *t, enum uhub_kind k, const char *repo, const char 
 
 	key_of(key, k, repo, image, tag);
 	cache_drop(t->c, key);
+	if (t->tier && !tag)
+		tier_invalidate(t->tier, key);
+}
+
+void tree_flush(struct tree *t)
+{
+	cache_clear(t->c);
+	if (t->tier)
+		tier_invalidate(t->tier, NULL);
 }
 
 int tree_refresh(struct tree *t, const char *path)
@@ -1042,7 +1101,7 @@ int tree_refresh(struct tree *t, const char *path)
 		return err;
 	switch (n.kind) {
 	case NODE_ROOT:
-		cache_clear(t->c);
+		tree_flush(t);
 		break;
 	case NODE_REPO:
 	case NODE_DIR: /* a prefix directory lives in its repository's image list */

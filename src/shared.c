@@ -1,0 +1,794 @@
+/* shared.c — the shared tier's Redis client (shared.h), the only hiredis
+ * user.
+ *
+ * hiredis is driven non-blocking, with our own poll() loop, because its
+ * blocking mode bounds each system call (SO_RCVTIMEO), not an operation: a
+ * server that trickles a byte a second, or a reply of a gigabyte, would
+ * hold a request for as long as it likes. Here every operation has one
+ * deadline for all of it (the connect, AUTH and SELECT included), and the
+ * bytes a reply may buffer are capped. A failure marks the client down, so
+ * that a hung Redis costs one timeout per backoff period, not one per
+ * request.
+ */
+#include "shared.h"
+
+#include <errno.h>
+#include <hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "monotime.h"
+
+#define POOL 4
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define PING_EVERY_MS 1000
+#define SLICE_MS 250
+
+enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
+
+struct conn {
+	pthread_mutex_t mu;
+	redisContext *rc;
+};
+
+struct shared {
+	struct shared_config cfg;
+	char *user, *password;	/* owned; the password wiped on free */
+	char where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32];
+	struct conn pool[POOL];
+	atomic_uint rr;
+	pthread_mutex_t st_mu;	/* guards the four below */
+	enum state st;
+	int64_t retry_at, backoff;
+	atomic_int_fast64_t offset;	/* fleet ms minus local ms */
+	atomic_bool have_offset;
+	atomic_bool up;
+	atomic_uint_fast64_t errors;
+	/* The subscriber. */
+	pthread_t sub;
+	bool sub_running;
+	atomic_bool sub_stop;
+	char *channel;
+	shared_msg_fn on_msg;
+	shared_gap_fn on_gap;
+	void *sub_arg;
+};
+
+/* ---- addresses ------------------------------------------------------------ */
+
+static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
+{
+	long v = 0;
+
+	if (n == 0 || n > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < lo || v > hi)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static int bad(char *why, size_t n, const char *url, const char *what)
+{
+	snprintf(why, n, "imgtagfs: shared_cache=%.200s: %s", url, what);
+	return -EINVAL;
+}
+
+static int parse_unix(const char *url, const char *p, struct shared_addr *a, char *why, size_t n)
+{
+	if (p[0] != '/')
+		return bad(why, n, url, "a socket path must be absolute (unix:/run/redis/redis.sock)");
+	if (strlen(p) >= sizeof(a->path))
+		return bad(why, n, url, "the socket path is too long");
+	snprintf(a->path, sizeof(a->path), "%s", p);
+	return 0;
+}
+
+/* HOST[:PORT] or [V6]:PORT, then /DB. */
+static int parse_tcp(const char *url, const char *p, struct shared_addr *a, char *why, size_t n)
+{
+	const char *end = p + strcspn(p, "/?#"), *colon, *h = p;
+	size_t hl;
+
+	if (*end == '?' || *end == '#')
+		return bad(why, n, url, "no query or fragment is understood");
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+
+		if (!rb)
+			return bad(why, n, url, "an IPv6 address needs its closing ']'");
+		h = p + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (!colon && rb + 1 != end)
+			return bad(why, n, url, "junk after the IPv6 address");
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		hl = (size_t)((colon ? colon : end) - p);
+	}
+	if (hl == 0 || hl >= sizeof(a->host))
+		return bad(why, n, url, "no host, or a host name too long");
+	memcpy(a->host, h, hl);
+	a->host[hl] = '\0';
+	if (colon && parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &a->port))
+		return bad(why, n, url, "the port must be 1 to 65535");
+	if (*end == '/' && end[1] && parse_int(end + 1, strlen(end + 1), 0, 9999, &a->db))
+		return bad(why, n, url, "the database must be a number (redis://host:6379/0)");
+	return 0;
+}
+
+int shared_addr_parse(const char *url, struct shared_addr *a, char *why, size_t n)
+{
+	memset(a, 0, sizeof(*a));
+	a->port = 6379;
+	if (strncmp(url, "unix://", 7) == 0)
+		return parse_unix(url, url + 7, a, why, n);
+	if (strncmp(url, "unix:", 5) == 0)
+		return parse_unix(url, url + 5, a, why, n);
+	if (strncmp(url, "rediss://", 9) == 0)
+		return bad(why, n, url, "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
+					"tunnel");
+	if (strncmp(url, "redis://", 8) != 0)
+		return bad(why, n, url, "expected redis://HOST[:PORT][/DB] or unix:PATH");
+	/* An '@' before the path: credentials in the URL, which ps, mount(8)
+	 * and /proc/self/mountinfo would show to every user. */
+	if (memchr(url + 8, '@', strcspn(url + 8, "/")))
+		return bad(why, n, "redis://...@...",
+			   "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
+			   "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
+	return parse_tcp(url, url + 8, a, why, n);
+}
+
+void shared_addr_text(const struct shared_addr *a, char *out, size_t n)
+{
+	if (a->path[0])
+		snprintf(out, n, "unix:%s", a->path);
+	else if (strchr(a->host, ':'))
+		snprintf(out, n, "redis://[%s]:%d/%d", a->host, a->port, a->db);
+	else
+		snprintf(out, n, "redis://%s:%d/%d", a->host, a->port, a->db);
+}
+
+/* ---- state: up, down, backoff --------------------------------------------- */
+
+static int64_t local_ms(const struct shared *s)
+{
+	return s->cfg.clock ? s->cfg.clock(s->cfg.clock_arg) : monotime_ms();
+}
+
+/* May this caller touch the network? Always while up; while down, one
+ * caller per backoff period. */
+static bool may_try(struct shared *s)
+{
+	int64_t now = monotime_ms();
+	bool ok;
+
+	pthread_mutex_lock(&s->st_mu);
+	ok = s->st != ST_DOWN || now >= s->retry_at;
+	if (s->st == ST_DOWN && ok)
+		s->retry_at = now + s->backoff; /* the others wait for this one */
+	pthread_mutex_unlock(&s->st_mu);
+	return ok;
+}
+
+static void went_down(struct shared *s, int err, const char *detail)
+{
+	int64_t now = monotime_ms();
+	bool tell;
+
+	atomic_fetch_add(&s->errors, 1);
+	pthread_mutex_lock(&s->st_mu);
+	tell = s->st != ST_DOWN;
+	s->backoff = tell ? BACKOFF_MIN_MS : (s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2);
+	s->retry_at = now + s->backoff;
+	s->st = ST_DOWN;
+	atomic_store(&s->up, false);
+	pthread_mutex_unlock(&s->st_mu);
+	if (tell)
+		log_msg(s->cfg.log, LOG_WARNING, "shared cache %s: down (%s%s%s): serving from the local cache and the API",
+			s->where, strerror(-err), detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+static void went_up(struct shared *s)
+{
+	enum state was;
+
+	pthread_mutex_lock(&s->st_mu);
+	was = s->st;
+	s->st = ST_UP;
+	s->backoff = BACKOFF_MIN_MS;
+	atomic_store(&s->up, true);
+	pthread_mutex_unlock(&s->st_mu);
+	if (was == ST_DOWN)
+		log_msg(s->cfg.log, LOG_NOTICE, "shared cache %s: up again", s->where);
+	else if (was == ST_UNKNOWN)
+		log_msg(s->cfg.log, LOG_INFO, "shared cache %s: connected", s->where);
+}
+
+bool shared_up(struct shared *s)
+{
+	return atomic_load(&s->up);
+}
+
+uint64_t shared_errors(struct shared *s)
+{
+	return atomic_load(&s->errors);
+}
+
+/* ---- I/O with one deadline -------------------------------------------------- */
+
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - monotime_ms();
+		struct pollfd p = {.fd = fd, .events = ev};
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return (p.revents & ev) || (p.revents & POLLHUP) ? 0 : -ECONNRESET;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int write_all(redisContext *rc, int64_t deadline)
+{
+	int done = 0, err;
+
+	for (;;) {
+		if (redisBufferWrite(rc, &done) != REDIS_OK)
+			return -ECONNRESET;
+		if (done)
+			return 0;
+		if ((err = wait_fd(rc->fd, POLLOUT, deadline)))
+			return err;
+	}
+}
+
+/* One reply, with at most max bytes buffered while it is incomplete. */
+static int read_reply(redisContext *rc, size_t max, int64_t deadline, redisReply **out)
+{
+	void *r = NULL;
+	int err;
+
+	for (;;) {
+		if (redisGetReplyFromReader(rc, &r) != REDIS_OK)
+			return -EPROTO;
+		if (r) {
+			*out = r;
+			return 0;
+		}
+		if (rc->reader->len - rc->reader->pos > max)
+			return -EFBIG;
+		if ((err = wait_fd(rc->fd, POLLIN, deadline)))
+			return err;
+		if (redisBufferRead(rc) != REDIS_OK)
+			return rc->err == REDIS_ERR_PROTOCOL ? -EPROTO : -ECONNRESET;
+	}
+}
+
+static int command(struct shared *s, redisContext *rc, int argc, const char **argv, const size_t *lens,
+		   int64_t deadline, redisReply **out)
+{
+	int err;
+
+	if (redisAppendCommandArgv(rc, argc, argv, lens) != REDIS_OK)
+		return -ENOMEM;
+	err = write_all(rc, deadline);
+	return err ? err : read_reply(rc, s->cfg.max_reply + 4096, deadline, out);
+}
+
+/* An error reply as errno: AUTH trouble is -EACCES (the connection must
+ * go), anything else (OOM under maxmemory, LOADING, WRONGTYPE) -EIO. */
+static int reply_error(const redisReply *r)
+{
+	if (strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "WRONGPASS", 9) == 0 ||
+	    strncmp(r->str, "NOPERM", 6) == 0 || strstr(r->str, "invalid password"))
+		return -EACCES;
+	return -EIO;
+}
+
+/* A command whose reply must be +OK (AUTH, SELECT). */
+static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **argv, int64_t deadline,
+		     char *why, size_t n)
+{
+	size_t lens[3];
+	redisReply *r = NULL;
+	int err;
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	err = command(s, rc, argc, argv, lens, deadline, &r);
+	if (!err && r->type == REDIS_REPLY_ERROR) {
+		err = reply_error(r);
+		snprintf(why, n, "%s refused: %.120s", argv[0], r->str);
+	} else if (!err && r->type != REDIS_REPLY_STATUS) {
+		err = -EPROTO;
+		snprintf(why, n, "%s: not a Redis reply", argv[0]);
+	}
+	freeReplyObject(r);
+	return err;
+}
+
+/* TIME, as the offset of the fleet's clock from ours. */
+static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
+{
+	const char *argv[] = {"TIME"};
+	size_t lens[] = {4};
+	redisReply *r = NULL;
+	int64_t t0 = local_ms(s), t1;
+	int err = command(s, rc, 1, argv, lens, deadline, &r);
+
+	t1 = local_ms(s);
+	if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+		     r->element[1]->type != REDIS_REPLY_STRING))
+		err = -EPROTO;
+	if (!err) {
+		long long sec = strtoll(r->element[0]->str, NULL, 10), usec = strtoll(r->element[1]->str, NULL, 10);
+
+		if (sec <= 0 || usec < 0 || usec >= 1000000) {
+			err = -EPROTO;
+		} else {
+			atomic_store(&s->offset, sec * 1000 + usec / 1000 - (t0 + t1) / 2);
+			atomic_store(&s->have_offset, true);
+		}
+	}
+	freeReplyObject(r);
+	return err;
+}
+
+static int dial(struct shared *s, redisContext **out, int64_t deadline, char *why, size_t n)
+{
+	const struct shared_addr *a = &s->cfg.addr;
+	redisContext *rc = a->path[0] ? redisConnectUnixNonBlock(a->path) : redisConnectNonBlock(a->host, a->port);
+	int err, soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (!rc)
+		return -ENOMEM;
+	if (rc->err) {
+		snprintf(why, n, "%.120s", rc->errstr);
+		redisFree(rc);
+		return -ECONNREFUSED;
+	}
+	err = wait_fd(rc->fd, POLLOUT, deadline);
+	if (!err && getsockopt(rc->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr)
+		err = -soerr;
+	if (err) {
+		snprintf(why, n, "connect: %s", strerror(-err));
+		redisFree(rc);
+		return err;
+	}
+	*out = rc;
+	return 0;
+}
+
+/* A ready connection: connected, authenticated, on its database, and the
+ * clock read. */
+static int open_conn(struct shared *s, redisContext **out, int64_t deadline, char *why, size_t n)
+{
+	redisContext *rc = NULL;
+	char db[16];
+	int err = dial(s, &rc, deadline, why, n);
+
+	if (err)
+		return err;
+	if (s->password) {
+		const char *auth[] = {"AUTH", s->user ? s->user : s->password, s->password};
+
+		err = expect_ok(s, rc, s->user ? 3 : 2, auth, deadline, why, n);
+	}
+	snprintf(db, sizeof(db), "%d", s->cfg.addr.db);
+	if (!err && s->cfg.addr.db) {
+		const char *sel[] = {"SELECT", db};
+
+		err = expect_ok(s, rc, 2, sel, deadline, why, n);
+	}
+	if (!err && (err = read_time(s, rc, deadline)) != 0)
+		snprintf(why, n, "TIME: %s", strerror(-err));
+	if (err) {
+		redisFree(rc);
+		return err;
+	}
+	*out = rc;
+	return 0;
+}
+
+/* ---- commands over the pool ------------------------------------------------- */
+
+static struct conn *conn_take(struct shared *s)
+{
+	unsigned start = atomic_fetch_add(&s->rr, 1);
+
+	for (unsigned i = 0; i < POOL; i++) {
+		struct conn *c = &s->pool[(start + i) % POOL];
+
+		if (pthread_mutex_trylock(&c->mu) == 0)
+			return c;
+	}
+	pthread_mutex_lock(&s->pool[start % POOL].mu);
+	return &s->pool[start % POOL];
+}
+
+/* Runs one command; *out is its reply (to freeReplyObject), of any type
+ * but an error reply, which is answered as -EIO / -EACCES. */
+static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+{
+	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
+	struct conn *c = conn_take(s);
+	char why[256] = "";
+	int err = may_try(s) ? 0 : -ENOTCONN;
+
+	if (!err && !c->rc)
+		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
+	if (!err)
+		err = command(s, c->rc, argc, argv, lens, deadline, out);
+	if (!err && (*out)->type == REDIS_REPLY_ERROR) {
+		err = reply_error(*out);
+		snprintf(why, sizeof(why), "%.120s", (*out)->str);
+		freeReplyObject(*out);
+		*out = NULL;
+		if (err == -EIO) { /* the server answers: it is up, this command failed */
+			atomic_fetch_add(&s->errors, 1);
+			went_up(s);
+			pthread_mutex_unlock(&c->mu);
+			return err;
+		}
+	}
+	if (err && err != -ENOTCONN) {
+		/* The connection is in an unknown state (a reply half read):
+		 * it goes, whatever happened. */
+		redisFree(c->rc);
+		c->rc = NULL;
+		if (err == -EFBIG)
+			atomic_fetch_add(&s->errors, 1); /* the value's fault, not the server's state */
+		else
+			went_down(s, err, why);
+	} else if (!err) {
+		went_up(s);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+int shared_check(struct shared *s, char *why, size_t n)
+{
+	const char *argv[] = {"PING"};
+	size_t lens[] = {4};
+	redisReply *r = NULL;
+	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
+	struct conn *c = conn_take(s);
+	int err = c->rc ? 0 : open_conn(s, &c->rc, deadline, why, n);
+
+	if (!err && (err = command(s, c->rc, 1, argv, lens, deadline, &r)) == 0 && r->type != REDIS_REPLY_STATUS) {
+		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
+		snprintf(why, n, "PING: %.120s", r->type == REDIS_REPLY_ERROR ? r->str : "not a Redis reply");
+	} else if (err && !*why) {
+		snprintf(why, n, "%s", strerror(-err));
+	}
+	freeReplyObject(r);
+	if (err) {
+		redisFree(c->rc);
+		c->rc = NULL;
+		went_down(s, err, why);
+	} else {
+		went_up(s);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+int shared_get(struct shared *s, const char *key, struct buf *out)
+{
+	const char *argv[] = {"GET", key};
+	size_t lens[] = {3, strlen(key)};
+	redisReply *r = NULL;
+	int err = run(s, 2, argv, lens, &r);
+
+	if (err)
+		return err;
+	buf_reset(out);
+	if (r->type == REDIS_REPLY_NIL)
+		err = -ENOENT;
+	else if (r->type != REDIS_REPLY_STRING)
+		err = -EPROTO;
+	else if (r->len > s->cfg.max_reply)
+		err = -EFBIG;
+	else
+		err = buf_add(out, r->str, r->len);
+	freeReplyObject(r);
+	return err;
+}
+
+static int status_ok(int err, redisReply *r)
+{
+	if (!err && r->type != REDIS_REPLY_STATUS)
+		err = r->type == REDIS_REPLY_NIL ? -EEXIST : -EPROTO;
+	freeReplyObject(r);
+	return err;
+}
+
+int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64_t px_ms)
+{
+	char px[24];
+	const char *argv[] = {"SET", key, v, "PX", px};
+	size_t lens[] = {3, strlen(key), n, 2, 0};
+	redisReply *r = NULL;
+
+	lens[4] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
+	return status_ok(run(s, 5, argv, lens, &r), r);
+}
+
+int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms)
+{
+	char px[24];
+	const char *argv[] = {"SET", key, token, "NX", "PX", px};
+	size_t lens[] = {3, strlen(key), strlen(token), 2, 2, 0};
+	redisReply *r = NULL;
+
+	lens[5] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
+	return status_ok(run(s, 6, argv, lens, &r), r);
+}
+
+/* A script answering 1 when it acted on a key that held ARGV[1]. */
+static int script(struct shared *s, const char *lua, const char *key, const char *token, const char *arg)
+{
+	const char *argv[] = {"EVAL", lua, "1", key, token, arg};
+	size_t lens[] = {4, strlen(lua), 1, strlen(key), strlen(token), arg ? strlen(arg) : 0};
+	redisReply *r = NULL;
+	int err = run(s, arg ? 6 : 5, argv, lens, &r);
+
+	if (!err)
+		err = r->type != REDIS_REPLY_INTEGER ? -EPROTO : r->integer == 1 ? 0 : -ENOENT;
+	freeReplyObject(r);
+	return err;
+}
+
+int shared_relock(struct shared *s, const char *key, const char *token, int64_t px_ms)
+{
+	char px[24];
+
+	snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
+	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
+		      key, token, px);
+}
+
+int shared_unlock(struct shared *s, const char *key, const char *token)
+{
+	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0", key,
+		      token, NULL);
+}
+
+int shared_publish(struct shared *s, const char *channel, const void *msg, size_t n)
+{
+	const char *argv[] = {"PUBLISH", channel, msg};
+	size_t lens[] = {7, strlen(channel), n};
+	redisReply *r = NULL;
+	int err = run(s, 3, argv, lens, &r);
+
+	if (!err && r->type != REDIS_REPLY_INTEGER)
+		err = -EPROTO;
+	freeReplyObject(r);
+	return err;
+}
+
+int shared_now(struct shared *s, int64_t *now_ms)
+{
+	if (!atomic_load(&s->have_offset))
+		return -ENOTCONN;
+	*now_ms = local_ms(s) + atomic_load(&s->offset);
+	return 0;
+}
+
+int64_t shared_offset(struct shared *s)
+{
+	return atomic_load(&s->offset);
+}
+
+/* ---- the subscriber ------------------------------------------------------------- */
+
+struct sub {
+	redisContext *rc;
+	int64_t ping_sent;	/* monotonic ms of a PING not yet answered, or 0 */
+	int64_t last_ping;
+	bool lost;		/* was subscribed once, and lost it */
+};
+
+static int sub_open(struct shared *s, struct sub *b)
+{
+	const char *argv[] = {"SUBSCRIBE", s->channel};
+	size_t lens[] = {9, strlen(s->channel)};
+	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
+	redisReply *r = NULL;
+	char why[256] = "";
+	int err = open_conn(s, &b->rc, deadline, why, sizeof(why));
+
+	if (!err && (err = command(s, b->rc, 2, argv, lens, deadline, &r)) == 0 &&
+	    (r->type != REDIS_REPLY_ARRAY || r->elements != 3))
+		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
+	freeReplyObject(r);
+	if (err) {
+		if (b->rc)
+			redisFree(b->rc);
+		b->rc = NULL;
+		went_down(s, err, why);
+		return err;
+	}
+	went_up(s);
+	b->ping_sent = 0;
+	b->last_ping = monotime_ms();
+	if (b->lost && s->on_gap)
+		s->on_gap(s->sub_arg);
+	return 0;
+}
+
+/* One message or pong from the subscription. */
+static void sub_reply(struct shared *s, struct sub *b, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "pong") == 0)
+		b->ping_sent = 0;
+	else if (strcmp(r->element[0]->str, "message") == 0 && r->elements == 3 &&
+		 r->element[2]->type == REDIS_REPLY_STRING)
+		s->on_msg(s->sub_arg, r->element[2]->str, r->element[2]->len);
+}
+
+/* Reads what arrived; 0, or -errno when the connection must go. */
+static int sub_read(struct shared *s, struct sub *b)
+{
+	void *r;
+
+	if (redisBufferRead(b->rc) != REDIS_OK)
+		return -ECONNRESET;
+	for (;;) {
+		r = NULL;
+		if (redisGetReplyFromReader(b->rc, &r) != REDIS_OK)
+			return -EPROTO;
+		if (!r)
+			break;
+		sub_reply(s, b, r);
+		freeReplyObject(r);
+	}
+	return b->rc->reader->len - b->rc->reader->pos > s->cfg.max_reply + 4096 ? -EFBIG : 0;
+}
+
+/* A PING every second, and a server that does not answer one within the
+ * timeout (hung: kill -STOP) is given up. */
+static int sub_ping(struct shared *s, struct sub *b)
+{
+	int64_t now = monotime_ms(), limit = s->cfg.timeout_ms > PING_EVERY_MS ? s->cfg.timeout_ms : PING_EVERY_MS;
+	const char *argv[] = {"PING"};
+	size_t lens[] = {4};
+
+	if (b->ping_sent)
+		return now - b->ping_sent > limit ? -ETIMEDOUT : 0;
+	if (now - b->last_ping < PING_EVERY_MS)
+		return 0;
+	b->last_ping = b->ping_sent = now;
+	if (redisAppendCommandArgv(b->rc, 1, argv, lens) != REDIS_OK)
+		return -ENOMEM;
+	return write_all(b->rc, now + s->cfg.timeout_ms);
+}
+
+static void sub_step(struct shared *s, struct sub *b)
+{
+	struct pollfd p = {.fd = b->rc->fd, .events = POLLIN};
+	int err = 0;
+
+	if (poll(&p, 1, SLICE_MS) > 0)
+		err = sub_read(s, b);
+	if (!err)
+		err = sub_ping(s, b);
+	if (err) {
+		redisFree(b->rc);
+		b->rc = NULL;
+		b->lost = true;
+		went_down(s, err, "subscriber");
+	}
+}
+
+static void *sub_main(void *arg)
+{
+	struct shared *s = arg;
+	struct sub b = {0};
+	struct timespec slice = {.tv_nsec = 100 * 1000000L};
+
+	while (!atomic_load(&s->sub_stop)) {
+		if (b.rc)
+			sub_step(s, &b);
+		else if (!may_try(s) || sub_open(s, &b) != 0)
+			nanosleep(&slice, NULL);
+	}
+	if (b.rc)
+		redisFree(b.rc);
+	return NULL;
+}
+
+int shared_subscribe(struct shared *s, const char *channel, shared_msg_fn on_msg, shared_gap_fn on_gap, void *arg)
+{
+	int err;
+
+	if (s->sub_running)
+		return -EBUSY;
+	free(s->channel);
+	s->channel = strdup(channel);
+	if (!s->channel)
+		return -ENOMEM;
+	s->on_msg = on_msg;
+	s->on_gap = on_gap;
+	s->sub_arg = arg;
+	atomic_store(&s->sub_stop, false);
+	err = -pthread_create(&s->sub, NULL, sub_main, s);
+	s->sub_running = !err;
+	return err;
+}
+
+void shared_unsubscribe(struct shared *s)
+{
+	if (!s || !s->sub_running)
+		return;
+	atomic_store(&s->sub_stop, true);
+	pthread_join(s->sub, NULL);
+	s->sub_running = false;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+struct shared *shared_new(const struct shared_config *cfg)
+{
+	struct shared *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	for (int i = 0; i < POOL; i++)
+		pthread_mutex_init(&s->pool[i].mu, NULL);
+	pthread_mutex_init(&s->st_mu, NULL);
+	s->cfg = *cfg;
+	if ((cfg->user && !(s->user = strdup(cfg->user))) || (cfg->password && !(s->password = strdup(cfg->password)))) {
+		shared_free(s);
+		return NULL;
+	}
+	s->cfg.user = s->cfg.password = NULL; /* the caller's copies are theirs */
+	if (s->cfg.timeout_ms <= 0)
+		s->cfg.timeout_ms = 200;
+	shared_addr_text(&cfg->addr, s->where, sizeof(s->where));
+	s->backoff = BACKOFF_MIN_MS;
+	return s;
+}
+
+void shared_free(struct shared *s)
+{
+	if (!s)
+		return;
+	shared_unsubscribe(s);
+	for (int i = 0; i < POOL; i++) {
+		if (s->pool[i].rc)
+			redisFree(s->pool[i].rc);
+		pthread_mutex_destroy(&s->pool[i].mu);
+	}
+	pthread_mutex_destroy(&s->st_mu);
+	if (s->password)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->user);
+	free(s->channel);
+	free(s);
+}

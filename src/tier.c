@@ -1,0 +1,609 @@
+/* tier.c — the shared tier's policy (tier.h): what is taken from Redis,
+ * who fetches a missing listing for the fleet, and who is told of a
+ * change. Redis itself is shared.c's; the values' form is sval.c's.
+ *
+ * Two clocks meet here: the local one (fresh.h), on which the cache dates
+ * listings, and the fleet's (Redis's TIME, shared.c), in which values and
+ * invalidations are dated, so that hosts whose clocks disagree agree on
+ * ages. shared_offset converts.
+ */
+#include "tier.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "buf.h"
+#include "listkey.h"
+#include "monotime.h"
+#include "sign.h"
+
+#define PREFIX "imgtagfs:1:"
+#define NB_SLOTS 4096		/* not-before stamps, by key hash */
+#define QUEUE_MAX 256		/* invalidations waiting to be sent */
+#define MSG_VERSION 1
+#define MSG_HEAD (1 + 8 + 8 + 2)
+#define FUTURE_MS 2000		/* a value dated later than this is refused */
+#define POLL_MIN_MS 10
+#define POLL_MAX_MS 100
+#define BEAT_MS 1000
+/* Kinds of refusal, each logged once: sval's, and these. */
+#define REJECT_FUTURE (SVAL_BAD_FORMAT + 1)
+#define REJECT_MESSAGE (SVAL_BAD_FORMAT + 2)
+#define REJECT_KINDS (SVAL_BAD_FORMAT + 3)
+
+/* A lock held by a fill in progress, on the filler's stack. */
+struct held {
+	const char *key;
+	const char *token;
+	struct held *next;
+};
+
+struct tier {
+	struct tier_config cfg;
+	uint64_t origin;	/* this host, in messages: its own are ignored */
+	atomic_uint_fast64_t token_seq;
+	char channel[64];
+	pthread_mutex_t mu;	/* guards what follows, up to the stats */
+	pthread_cond_t cv;
+	int64_t nb[NB_SLOTS];	/* fleet ms: values of keys hashing here fetched before are refused */
+	int64_t nb_all;
+	char *queue[QUEUE_MAX];	/* keys ("" for everything) and when */
+	int64_t queue_at[QUEUE_MAX];
+	size_t queued;
+	bool stop, running;
+	pthread_t thread;
+	pthread_mutex_t held_mu;	/* the held list; taken alone */
+	struct held *held;
+	tier_recv_fn recv;
+	void *recv_arg;
+	atomic_bool logged[REJECT_KINDS];	/* a rejection's one log line */
+	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received;
+};
+
+/* ---- keys, derivations ---------------------------------------------------- */
+
+int tier_namespace(const char *project, const char *public_key, char ns[TIER_NS_LEN + 1])
+{
+	struct buf b;
+	unsigned char h[SIGN_SHA256_LEN];
+	int err;
+
+	buf_init(&b, 8192);
+	err = buf_printf(&b, "imgtagfs namespace 1%c%s%c%s", 0, project ? project : "", 0, public_key);
+	if (!err)
+		err = sign_sha256(b.data, b.len, h);
+	buf_release(&b);
+	for (int i = 0; !err && i < TIER_NS_LEN / 2; i++)
+		snprintf(ns + 2 * i, 3, "%02x", h[i]);
+	return err;
+}
+
+int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN])
+{
+	static const char salt[] = "imgtagfs shared cache 1";
+	char info[512];
+	int len = snprintf(info, sizeof(info), "listing values%c%s", 0, project ? project : "");
+
+	if (len < 0 || (size_t)len >= sizeof(info))
+		return -EINVAL;
+	return sign_hkdf_sha256(secret, n, salt, sizeof(salt) - 1, info, (size_t)len, key);
+}
+
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return h;
+}
+
+static int redis_key(struct buf *b, const struct tier *t, const char *what, const char *key)
+{
+	buf_reset(b);
+	return buf_printf(b, PREFIX "%s:%s%s", t->cfg.ns, what, key);
+}
+
+/* Values of key fetched before this (fleet ms) are refused. */
+static int64_t not_before(struct tier *t, const char *key)
+{
+	int64_t at;
+
+	pthread_mutex_lock(&t->mu);
+	at = t->nb[key_hash(key) % NB_SLOTS];
+	if (t->nb_all > at)
+		at = t->nb_all;
+	pthread_mutex_unlock(&t->mu);
+	return at;
+}
+
+/* Called locked. A collision only makes the other key's values refused
+ * for a while too (a miss, never a stale answer). */
+static void set_not_before(struct tier *t, const char *key, int64_t at)
+{
+	int64_t *slot = key ? &t->nb[key_hash(key) % NB_SLOTS] : &t->nb_all;
+
+	if (at > *slot)
+		*slot = at;
+}
+
+static int64_t fleet_of(struct tier *t, int64_t local)
+{
+	return local + shared_offset(t->cfg.sh);
+}
+
+/* ---- reading a value ------------------------------------------------------------ */
+
+/* key NULL: an invalidation message. */
+static void rejected(struct tier *t, const char *key, int why, const char *text)
+{
+	char name[256] = "an invalidation message";
+
+	atomic_fetch_add(&t->rejected, 1);
+	if (atomic_exchange(&t->logged[why], true))
+		return; /* one line per kind of rejection, not one per value */
+	if (key)
+		listkey_describe(key, name, sizeof(name));
+	log_msg(t->cfg.log, LOG_WARNING,
+		"shared cache: refused %s%s (%s); later refusals are only counted (see the stats attribute)",
+		key ? "the value of " : "",
+		name, text);
+}
+
+/* A value taken from v is acceptable: 0 and *out dated, or -ENOENT. */
+static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s,
+		  struct snap **out)
+{
+	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
+
+	if (born > now + FUTURE_MS) {
+		rejected(t, key, REJECT_FUTURE, "dated in the future");
+		snap_unref(s);
+		return -ENOENT;
+	}
+	if (born > now)
+		born = now;
+	if (now - born >= fresh_ttl_ms(t->cfg.fresh) || born <= min_born || fetched < not_before(t, key)) {
+		snap_unref(s);
+		return -ENOENT;
+	}
+	snap_set_born(s, born);
+	*out = s;
+	return 0;
+}
+
+static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out)
+{
+	struct buf v;
+	struct snap *s = NULL;
+	int64_t fetched = 0;
+	int oom = 0, err = redis_key(rk, t, "", key);
+	enum sval_reject why;
+
+	if (err)
+		return err;
+	buf_init(&v, t->cfg.max_value + 1);
+	err = shared_get(t->cfg.sh, rk->data, &v);
+	if (err) {
+		buf_release(&v);
+		return -ENOENT; /* absent, or Redis failing: a miss either way */
+	}
+	why = sval_decode(v.data, v.len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, &fetched, &s, &oom);
+	buf_release(&v);
+	if (why != SVAL_OK) {
+		if (!oom)
+			rejected(t, key, why, sval_reject_text(why));
+		return -ENOENT;
+	}
+	return accept(t, key, fetched, min_born, s, out);
+}
+
+/* ---- fetching for the fleet --------------------------------------------------- */
+
+static void write_value(struct tier *t, const char *key, struct buf *rk, const struct snap *s, int64_t fetched)
+{
+	int64_t left = fresh_ttl_ms(t->cfg.fresh) - (fresh_now(t->cfg.fresh) - fetched);
+	struct buf v;
+
+	if (left <= 0 || redis_key(rk, t, "", key))
+		return;
+	buf_init(&v, t->cfg.max_value);
+	if (sval_encode(s, t->cfg.ns, key, fleet_of(t, fetched), t->cfg.mac_key, &v) == 0 &&
+	    shared_set(t->cfg.sh, rk->data, v.data, v.len, left) == 0)
+		atomic_fetch_add(&t->writes, 1);
+	buf_release(&v);
+}
+
+static int from_api(struct tier *t, const char *key, struct buf *rk, tier_api_fn api, void *arg, struct snap **out,
+		    struct tier_result *res)
+{
+	int64_t fetched = fresh_now(t->cfg.fresh);
+	int err = api(arg, out);
+
+	if (err)
+		return err;
+	res->from_api = true;
+	res->fetched = fetched;
+	write_value(t, key, rk, *out, fetched);
+	return 0;
+}
+
+static void held_add(struct tier *t, struct held *h)
+{
+	pthread_mutex_lock(&t->held_mu);
+	h->next = t->held;
+	t->held = h;
+	pthread_mutex_unlock(&t->held_mu);
+}
+
+static void held_remove(struct tier *t, struct held *h)
+{
+	pthread_mutex_lock(&t->held_mu);
+	for (struct held **p = &t->held; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->held_mu);
+}
+
+/* This host fetches for the fleet, holding the listing's lock. */
+static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk,
+		tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
+{
+	struct held h = {.key = lk, .token = token};
+	int err;
+
+	held_add(t, &h);
+	err = from_api(t, key, rk, api, arg, out, res);
+	held_remove(t, &h);
+	shared_unlock(t->cfg.sh, lk, token);
+	return err;
+}
+
+/* Sleeps ms, or less when the tier stops. True while it runs. */
+static bool nap(struct tier *t, int64_t ms)
+{
+	struct timespec until = monotime_after(CLOCK_MONOTONIC, ms);
+	bool going;
+
+	pthread_mutex_lock(&t->mu);
+	if (!t->stop)
+		pthread_cond_timedwait(&t->cv, &t->mu, &until);
+	going = !t->stop;
+	pthread_mutex_unlock(&t->mu);
+	return going;
+}
+
+static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, tier_api_fn api,
+			 void *arg, struct snap **out, struct tier_result *res)
+{
+	char token[64], *lk;
+	int64_t start = monotime_ms(), delay = POLL_MIN_MS;
+	int err;
+
+	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin, (uint64_t)atomic_fetch_add(&t->token_seq, 1));
+	if (redis_key(rk, t, "lock:", key) || !(lk = buf_take(rk)))
+		return from_api(t, key, rk, api, arg, out, res);
+	for (;;) {
+		err = shared_lock(t->cfg.sh, lk, token, t->cfg.lock_ms);
+		/* Taken: but the last holder may have written the value
+		 * between our read and our lock. */
+		if (err == 0 && try_read(t, key, min_born, rk, out) == 0) {
+			shared_unlock(t->cfg.sh, lk, token);
+			atomic_fetch_add(&t->waits, 1);
+			break;
+		}
+		if (err == 0) {
+			err = lead(t, key, lk, token, rk, api, arg, out, res);
+			break;
+		}
+		/* Redis failing, another host slower than a fetch of our own, or
+		 * unmounting: as if there were no tier. */
+		if (err != -EEXIST || monotime_ms() - start >= t->cfg.wait_ms || !nap(t, delay)) {
+			err = from_api(t, key, rk, api, arg, out, res);
+			break;
+		}
+		delay = delay * 2 > POLL_MAX_MS ? POLL_MAX_MS : delay * 2;
+		if (try_read(t, key, min_born, rk, out) == 0) {
+			atomic_fetch_add(&t->waits, 1);
+			err = 0;
+			break;
+		}
+	}
+	free(lk);
+	return err;
+}
+
+int tier_fill(struct tier *t, const char *key, int64_t min_born, tier_api_fn api, void *arg, struct snap **out,
+	      struct tier_result *res)
+{
+	struct buf rk;
+	int err;
+
+	res->from_api = false;
+	res->fetched = 0;
+	buf_init(&rk, LISTKEY_MAX + 128);
+	err = try_read(t, key, min_born, &rk, out);
+	if (!err) {
+		atomic_fetch_add(&t->hits, 1);
+	} else {
+		atomic_fetch_add(&t->misses, 1);
+		err = single_flight(t, key, min_born, &rk, api, arg, out, res);
+	}
+	buf_release(&rk);
+	return err;
+}
+
+/* ---- invalidations ------------------------------------------------------------------ */
+
+/* Queues "key (NULL: everything) fetched before at (local ms)". Locked.
+ * When the queue is full, one "everything" stands for it all. */
+static void enqueue(struct tier *t, const char *key, int64_t at)
+{
+	char *k = strdup(key ? key : "");
+
+	if (!k || t->queued == QUEUE_MAX) {
+		free(k);
+		for (size_t i = 0; i < t->queued; i++)
+			free(t->queue[i]);
+		t->queued = 0;
+		k = strdup("");
+		if (!k)
+			return; /* out of memory: the others see it a ttl later */
+	}
+	t->queue[t->queued] = k;
+	t->queue_at[t->queued++] = at;
+	pthread_cond_broadcast(&t->cv);
+}
+
+void tier_changed(struct tier *t, const char *key, const struct tier_result *res)
+{
+	if (!res->from_api)
+		return; /* learnt from the fleet: whoever fetched it tells */
+	pthread_mutex_lock(&t->mu);
+	enqueue(t, key, res->fetched);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tier_invalidate(struct tier *t, const char *key)
+{
+	int64_t now = fresh_now(t->cfg.fresh);
+
+	pthread_mutex_lock(&t->mu);
+	set_not_before(t, key, fleet_of(t, now)); /* this host's next fill goes to the API */
+	enqueue(t, key, now);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The MAC of a message: over the namespace, a NUL and its bytes. */
+static int msg_mac(const struct tier *t, const unsigned char *m, size_t n, unsigned char mac[SVAL_MAC_LEN])
+{
+	unsigned char in[TIER_NS_LEN + 1 + MSG_HEAD + LISTKEY_MAX];
+
+	if (n > sizeof(in) - TIER_NS_LEN - 1)
+		return -EINVAL;
+	memcpy(in, t->cfg.ns, TIER_NS_LEN + 1);
+	memcpy(in + TIER_NS_LEN + 1, m, n);
+	return sign_hmac_sha256(t->cfg.mac_key, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + n, mac);
+}
+
+static int send_one(struct tier *t, const char *key, int64_t at)
+{
+	size_t kl = strlen(key);
+	unsigned char m[MSG_HEAD + LISTKEY_MAX + SVAL_MAC_LEN];
+	int err;
+
+	if (kl > LISTKEY_MAX)
+		return 0;
+	m[0] = MSG_VERSION;
+	put64(m + 1, t->origin);
+	put64(m + 9, (uint64_t)fleet_of(t, at));
+	m[17] = (unsigned char)(kl & 0xff);
+	m[18] = (unsigned char)(kl >> 8);
+	memcpy(m + MSG_HEAD, key, kl);
+	if (msg_mac(t, m, MSG_HEAD + kl, m + MSG_HEAD + kl))
+		return 0;
+	err = shared_publish(t->cfg.sh, t->channel, m, MSG_HEAD + kl + SVAL_MAC_LEN);
+	if (!err)
+		atomic_fetch_add(&t->sent, 1);
+	return err;
+}
+
+static void on_msg(void *arg, const void *msg, size_t n)
+{
+	struct tier *t = arg;
+	const unsigned char *m = msg;
+	unsigned char mac[SVAL_MAC_LEN];
+	char key[LISTKEY_MAX + 1];
+	size_t kl;
+
+	if (n < MSG_HEAD + SVAL_MAC_LEN || m[0] != MSG_VERSION)
+		goto bad;
+	kl = (size_t)m[17] | (size_t)m[18] << 8;
+	if (n != MSG_HEAD + kl + SVAL_MAC_LEN || kl > LISTKEY_MAX || msg_mac(t, m, MSG_HEAD + kl, mac) ||
+	    !sign_equal(mac, m + MSG_HEAD + kl, SVAL_MAC_LEN) || memchr(m + MSG_HEAD, 0, kl))
+		goto bad;
+	if (get64(m + 1) == t->origin)
+		return;
+	memcpy(key, m + MSG_HEAD, kl);
+	key[kl] = '\0';
+	pthread_mutex_lock(&t->mu);
+	set_not_before(t, kl ? key : NULL, (int64_t)get64(m + 9));
+	pthread_mutex_unlock(&t->mu);
+	atomic_fetch_add(&t->received, 1);
+	if (t->recv)
+		t->recv(t->recv_arg, kl ? key : NULL);
+	return;
+bad:
+	rejected(t, NULL, REJECT_MESSAGE, "it fails its checks");
+}
+
+/* The subscription was lost: what was said meanwhile is unknown. */
+static void on_gap(void *arg)
+{
+	struct tier *t = arg;
+
+	log_msg(t->cfg.log, LOG_NOTICE, "shared cache: resubscribed; dropping the local listings (invalidations "
+					"may have been missed)");
+	if (t->recv)
+		t->recv(t->recv_arg, NULL);
+}
+
+/* Sends what is queued; what cannot be sent now waits for the next turn. */
+static void send_queued(struct tier *t)
+{
+	pthread_mutex_lock(&t->mu);
+	while (t->queued && !t->stop) {
+		char *k = t->queue[0];
+		int64_t at = t->queue_at[0];
+		int err;
+
+		pthread_mutex_unlock(&t->mu);
+		err = send_one(t, k, at);
+		pthread_mutex_lock(&t->mu);
+		if (err)
+			break; /* Redis failing: retried after the next nap */
+		free(k);
+		memmove(t->queue, t->queue + 1, (t->queued - 1) * sizeof(*t->queue));
+		memmove(t->queue_at, t->queue_at + 1, (t->queued - 1) * sizeof(*t->queue_at));
+		t->queued--;
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Keeps this host's locks alive while their fetches run. */
+static void heartbeat(struct tier *t)
+{
+	pthread_mutex_lock(&t->held_mu);
+	for (const struct held *h = t->held; h; h = h->next)
+		shared_relock(t->cfg.sh, h->key, h->token, t->cfg.lock_ms);
+	pthread_mutex_unlock(&t->held_mu);
+}
+
+static void *tier_main(void *arg)
+{
+	struct tier *t = arg;
+	int64_t beat = monotime_ms();
+
+	while (nap(t, BEAT_MS / 4)) {
+		send_queued(t);
+		if (monotime_ms() - beat >= BEAT_MS) {
+			heartbeat(t);
+			beat = monotime_ms();
+		}
+	}
+	return NULL;
+}
+
+int tier_start(struct tier *t)
+{
+	int err;
+
+	if (t->running)
+		return 0;
+	err = -pthread_create(&t->thread, NULL, tier_main, t);
+	if (err)
+		return err;
+	t->running = true;
+	return shared_subscribe(t->cfg.sh, t->channel, on_msg, on_gap, t);
+}
+
+void tier_cancel(struct tier *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tier_stop(struct tier *t)
+{
+	if (!t)
+		return;
+	tier_cancel(t);
+	if (t->running)
+		pthread_join(t->thread, NULL);
+	t->running = false;
+	shared_unsubscribe(t->cfg.sh);
+}
+
+void tier_set_receiver(struct tier *t, tier_recv_fn fn, void *arg)
+{
+	t->recv = fn;
+	t->recv_arg = arg;
+}
+
+void tier_get_stats(struct tier *t, struct tier_stats *out)
+{
+	out->hits = atomic_load(&t->hits);
+	out->misses = atomic_load(&t->misses);
+	out->writes = atomic_load(&t->writes);
+	out->rejected = atomic_load(&t->rejected);
+	out->errors = shared_errors(t->cfg.sh);
+	out->waits = atomic_load(&t->waits);
+	out->invalidations_sent = atomic_load(&t->sent);
+	out->invalidations_received = atomic_load(&t->received);
+	out->up = shared_up(t->cfg.sh);
+}
+
+struct tier *tier_new(const struct tier_config *cfg)
+{
+	struct tier *t = calloc(1, sizeof(*t));
+	pthread_condattr_t ca;
+
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	if (t->cfg.lock_ms <= 0)
+		t->cfg.lock_ms = 3000;
+	if (getrandom(&t->origin, sizeof(t->origin), 0) != sizeof(t->origin))
+		t->origin = (uint64_t)monotime_ms() ^ (uint64_t)(uintptr_t)t;
+	snprintf(t->channel, sizeof(t->channel), PREFIX "%s:inval", cfg->ns);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->held_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return t;
+}
+
+void tier_free(struct tier *t)
+{
+	if (!t)
+		return;
+	tier_stop(t);
+	for (size_t i = 0; i < t->queued; i++)
+		free(t->queue[i]);
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->held_mu);
+	pthread_mutex_destroy(&t->mu);
+	sign_wipe(t->cfg.mac_key, sizeof(t->cfg.mac_key));
+	free(t);
+}
