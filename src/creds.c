@@ -12,6 +12,8 @@
  * and keys are wiped again on release. JSON is left to decode.c; the
  * simple key=value format is parsed here. No message ever quotes a file's
  * contents: a typo on a private_key line must not print the key.
+ * creds_read_secret reads the shared tier's secret files under the same
+ * rules, with the same code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -578,4 +580,34 @@ void creds_release(struct creds *c)
 	free(c->project);
 	free(c->base_url);
 	explicit_bzero(c, sizeof(*c));
+}
+
+int creds_read_secret(const char *what, const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	struct lookup l = {.err = err, .errlen = errlen};
+	char label[128];
+	struct text t;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if (err && errlen)
+		err[0] = '\0';
+	/* "shared_cache_auth file /etc/x is readable...": the option, then
+	 * the words the credentials file's messages use. */
+	snprintf(label, sizeof(label), "%s file", what);
+	rc = read_file(&l, label, path, &t);
+	if (rc)
+		return rc;
+	*out = t.data;
+	*len = t.len;
+	return 0;
+}
+
+void creds_secret_free(char *s, size_t len)
+{
+	if (s) {
+		explicit_bzero(s, len);
+		free(s);
+	}
 }

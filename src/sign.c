@@ -1,18 +1,26 @@
-/* sign.c — the UHub request signature; the only OpenSSL user.
+/* sign.c — the UHub request signature, and the shared tier's MAC, key
+ * derivation and hashing; the only OpenSSL user.
  *
  * SHA-1 over name+value of every parameter but Signature, sorted by name in
  * plain byte order, then the private key (UHUB-API.md). The digest is fed
  * piecewise, so no buffer ever holds the key next to the parameters.
+ * The shared tier's primitives are thin wrappers, here so that no other
+ * module includes an OpenSSL header; the comparison and the wipe are
+ * OpenSSL's because a compiler may turn memcmp into an early exit (a
+ * timing oracle for a MAC) and drop a memset before free.
  */
 #include "sign.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
 
 static int cmp_index(const void *a, const void *b, void *arg)
 {
@@ -99,4 +107,66 @@ bool sign_verify(const struct params *p, const char *private_key)
 	if (sign_compute(p, private_key, hex))
 		return false;
 	return CRYPTO_memcmp(hex, given, SIGN_HEX_LEN) == 0;
+}
+
+/* OpenSSL wants a pointer even for zero bytes. */
+static const void *nonnull(const void *p)
+{
+	static const unsigned char none;
+
+	return p ? p : &none;
+}
+
+int sign_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, unsigned char out[SIGN_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (keylen > INT_MAX)
+		return -EIO;
+	if (!HMAC(EVP_sha256(), nonnull(key), (int)keylen, nonnull(msg), n, out, &len) || len != SIGN_SHA256_LEN)
+		return -EIO;
+	return 0;
+}
+
+/* RFC 5869: no salt is the same as HashLen zero bytes, which is what an
+ * empty HMAC key is padded to; OpenSSL is simply not given one. */
+int sign_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen, const void *info, size_t infolen,
+		     unsigned char out[SIGN_SHA256_LEN])
+{
+	OSSL_PARAM params[5], *p = params;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	int ok;
+
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)nonnull(ikm), ikmlen);
+	if (saltlen)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+	if (infolen)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, infolen);
+	*p = OSSL_PARAM_construct_end();
+	ok = ctx && EVP_KDF_derive(ctx, out, SIGN_SHA256_LEN, params) > 0;
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return ok ? 0 : -EIO;
+}
+
+int sign_sha256(const void *msg, size_t n, unsigned char out[SIGN_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (!EVP_Digest(nonnull(msg), n, out, &len, EVP_sha256(), NULL) || len != SIGN_SHA256_LEN)
+		return -EIO;
+	return 0;
+}
+
+bool sign_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void sign_wipe(void *p, size_t n)
+{
+	if (p)
+		OPENSSL_cleanse(p, n);
 }

@@ -2,8 +2,10 @@
  * them, both file formats, the permission and owner checks (a link
  * followed one step, if ours; a FIFO or a device never opened), the size
  * cap, the vendor's profile rules, the messages (naming the file, listing
- * where it looked) and that no message ever holds the private key. Files live in a fresh directory under /tmp;
- * the environment is a table handed to creds_load, not the process's. */
+ * where it looked) and that no message ever holds the private key; the
+ * shared tier's secret files under the same rules. Files live in a fresh
+ * directory under /tmp; the environment is a table handed to creds_load,
+ * not the process's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -722,6 +724,111 @@ static void test_drop_private(void **state)
 	creds_drop_private(NULL);
 }
 
+/* A secret with a NUL and a newline in it: read as bytes, not as text. */
+static const char secret[] = "s3cr3t-auth\0\nmore";
+#define SECRET_LEN (sizeof(secret) - 1)
+
+/* Writes the secret to dir/name with mode; returns its path. */
+static const char *put_secret(struct fixture *f, const char *name, mode_t mode)
+{
+	int fd;
+
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
+	unlink(f->path);
+	fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, secret, SECRET_LEN), (ssize_t)SECRET_LEN);
+	close(fd);
+	assert_int_equal(chmod(f->path, mode), 0);
+	return f->path;
+}
+
+/* creds_read_secret, with the checks every call must pass: on error
+ * nothing is handed out and the message is one line; never the secret. */
+static int read_secret(struct fixture *f, const char *path, char **out, size_t *len)
+{
+	int rc;
+
+	memset(f->err, 0, sizeof(f->err));
+	rc = creds_read_secret("shared_cache_auth", path, out, len, f->err, sizeof(f->err));
+	assert_null(strstr(f->err, "s3cr3t"));
+	if (rc) {
+		assert_null(*out);
+		assert_int_equal(*len, 0);
+		assert_true(f->err[0] != '\0');
+		assert_null(strchr(f->err, '\n'));
+		assert_non_null(strstr(f->err, "shared_cache_auth"));
+		assert_non_null(strstr(f->err, path));
+	}
+	return rc;
+}
+
+static void test_secret_read(void **state)
+{
+	struct fixture *f = *state;
+	char link[256];
+	char *s = NULL;
+	size_t len = 1;
+
+	assert_int_equal(read_secret(f, put_secret(f, "auth", 0600), &s, &len), 0);
+	assert_int_equal(len, SECRET_LEN);
+	assert_memory_equal(s, secret, SECRET_LEN);
+	assert_int_equal(s[len], '\0');
+	assert_string_equal(f->err, "");
+	creds_secret_free(s, len);
+	creds_secret_free(NULL, 0);
+
+	/* 0400, and a link we own to the file, are fine too. */
+	assert_int_equal(read_secret(f, put_secret(f, "auth", 0400), &s, &len), 0);
+	creds_secret_free(s, len);
+	snprintf(link, sizeof(link), "%s/to-auth", f->dir);
+	assert_int_equal(symlink("auth", link), 0);
+	assert_int_equal(read_secret(f, link, &s, &len), 0);
+	assert_int_equal(len, SECRET_LEN);
+	creds_secret_free(s, len);
+}
+
+static void test_secret_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], msg[1024];
+	char *s = (char *)1;
+	size_t len = 1;
+
+	put_secret(f, "auth", 0644);
+	assert_int_equal(read_secret(f, f->path, &s, &len), -EACCES);
+	snprintf(msg, sizeof(msg),
+		 "imgtagfs: shared_cache_auth file %s is readable by group or others (mode 0644); run: chmod 600 %s",
+		 f->path, f->path);
+	assert_string_equal(f->err, msg);
+	assert_non_null(strstr(f->err, "chmod 600"));
+
+	snprintf(path, sizeof(path), "%s/missing", f->dir);
+	s = (char *)1;
+	assert_int_equal(read_secret(f, path, &s, &len), -ENOENT);
+	snprintf(msg, sizeof(msg), "imgtagfs: shared_cache_auth file %s: No such file or directory", path);
+	assert_string_equal(f->err, msg);
+}
+
+/* A FIFO at the path is refused without being opened. */
+static void test_secret_fifo(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[256], msg[1024];
+	char *s = NULL;
+	size_t len = 0;
+	int ready;
+	pid_t pid;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = blocked_writer(fifo, &ready);
+	assert_int_equal(read_secret(f, fifo, &s, &len), -EBADMSG);
+	snprintf(msg, sizeof(msg), "imgtagfs: shared_cache_auth file %s is not a regular file", fifo);
+	assert_string_equal(f->err, msg);
+	assert_false(writer_woke(pid, ready));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -737,7 +844,8 @@ int main(void)
 	    T(test_process_env),      T(test_fifo_not_opened),
 	    T(test_device),	      T(test_symlink_rules),
 	    T(test_symlink_owner),    T(test_forget_env),
-	    T(test_drop_private),
+	    T(test_drop_private),     T(test_secret_read),
+	    T(test_secret_refused),   T(test_secret_fifo),
 	};
 #undef T
 
