@@ -458,6 +458,9 @@ static int dispatch(struct parse *p, const char *arg, int key)
 	case KEY_PROJECT:
 	case KEY_CREDENTIALS:
 	case KEY_PROFILE:
+	case KEY_SHARED:
+	case KEY_SHARED_AUTH:
+	case KEY_SHARED_KEY:
 		return set_str(p, key, arg);
 	default:
 		return bool_opt(p, key);

@@ -485,9 +485,10 @@ int shared_check(struct shared *s, char *why, size_t n)
 	}
 	freeReplyObject(r);
 	if (err) {
+		/* The caller says why, once; the next operation tries again. */
 		redisFree(c->rc);
 		c->rc = NULL;
-		went_down(s, err, why);
+		atomic_fetch_add(&s->errors, 1);
 	} else {
 		went_up(s);
 	}
@@ -532,8 +533,11 @@ int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64
 	size_t lens[] = {3, strlen(key), n, 2, 0};
 	redisReply *r = NULL;
 
+	int err;
+
 	lens[4] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	return status_ok(run(s, 5, argv, lens, &r), r);
+	err = run(s, 5, argv, lens, &r);
+	return status_ok(err, r);
 }
 
 int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms)
@@ -543,8 +547,11 @@ int shared_lock(struct shared *s, const char *key, const char *token, int64_t px
 	size_t lens[] = {3, strlen(key), strlen(token), 2, 2, 0};
 	redisReply *r = NULL;
 
+	int err;
+
 	lens[5] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	return status_ok(run(s, 6, argv, lens, &r), r);
+	err = run(s, 6, argv, lens, &r);
+	return status_ok(err, r);
 }
 
 /* A script answering 1 when it acted on a key that held ARGV[1]. */

@@ -117,7 +117,7 @@ fs_mount() {
 	# leaves an ignored signal alone: restore it, as a terminal would have.
 	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- ${FS_WRAP:-} \
 		"$FS_BIN" "${FS_SOURCE:-uhub}" "$mnt" -f -o "endpoint=$SIM_URL$keys" "$@" \
-		2>>"$WORK/fs.log" &
+		2>>"${FS_LOG:-$WORK/fs.log}" &
 	FS_PID=$!
 	PIDS+=("$FS_PID")
 	MOUNTS+=("$mnt")
@@ -165,7 +165,7 @@ expect_eq() { # expect_eq DESCRIPTION WANT GOT
 SAN_REPORT='ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: |runtime error:'
 sanitizer_check() {
 	local f
-	for f in "$WORK/fs.log" "$WORK/sim.err"; do
+	for f in "$WORK"/*.log "$WORK/sim.err"; do
 		[[ -f $f ]] || continue
 		if grep -qE "$SAN_REPORT" "$f"; then
 			FAIL=$((FAIL + 1))
@@ -185,6 +185,39 @@ secrets_check() {
 			echo "FAIL: a private key or a signature in $(basename "$f")" >&2
 		fi
 	done
+}
+
+# redis_start [redis-server options...]: a redis-server of our own on a
+# unix socket in $WORK (no TCP unless the options ask), no persistence;
+# sets REDIS_SOCK and REDIS_PID. rcli runs redis-cli against it.
+redis_start() {
+	REDIS_SOCK=${REDIS_SOCK:-$WORK/redis.sock}
+	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--dir "$WORK" "$@" >>"$WORK/redis.out" 2>&1 &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	local i
+	for i in $(seq 100); do
+		[[ $(rcli ping 2>/dev/null) == PONG || $(rcli ping 2>&1) == *NOAUTH* ]] && return 0
+		sleep 0.05
+	done
+	echo "redis-server did not start:" >&2
+	cat "$WORK/redis.out" >&2
+	return 1
+}
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+redis_stop() {
+	kill -CONT "$REDIS_PID" 2>/dev/null
+	kill "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	return 0
+}
+need_redis() {
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+		echo "SKIP: redis-server or redis-cli missing (make deps installs redis-server)"
+		echo "0 passed, 0 failed, 1 skipped"
+		exit 0
+	fi
 }
 
 summary() {

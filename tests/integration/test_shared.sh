@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# test_shared.sh — the shared tier (issue 12): several mounts (daemons) and
+# one redis-server of the test's own on a unix socket (and one on loopback
+# TCP). Later mounts walk the registry without an API call beyond their
+# start-up check; cold listings are fetched once for the fleet; values
+# tampered with are refused and counted; a refresh on one mount reaches the
+# others at once; Redis stopped, hung, flushed or restarted never reaches a
+# user; no Redis password in ps or a log.
+# Assertions are counts (stats, API calls), with generous time bounds only
+# where a hang is what is tested.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+need_fuse
+need_redis
+
+stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
+digest() { printf 'sha256:%s' "$(printf "$1%.0s" {1..64})"; }
+calls() { echo $(($(sim_count GetRepo) + $(sim_count GetRepoImage) + $(sim_count GetImageTag))); }
+listings() { echo $(($(sim_count GetRepoImage) + $(sim_count GetImageTag))); }
+# tree MNT: every file with its size and contents, paths relative to MNT.
+tree() { (cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do printf '%s %s\n' "$f" "$(cat "$f")"; done); }
+ms() { date +%s%3N; }
+
+sim_start --gen "repos=2,images=5,tags=30,seed=7,nested=2" || exit 1
+redis_start || exit 1
+SC="shared_cache=unix:$REDIS_SOCK"
+
+# --- options: refused with a precise message ------------------------------
+out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=redis://user:s3cretpw@127.0.0.1:6379" 2>&1)
+ok "a password in the URL is refused" grep -q "shared_cache_auth=FILE" <<<"$out"
+ok "and the message does not repeat it" bash -c '! grep -q s3cretpw <<<"$1"' _ "$out"
+out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=http://x" 2>&1)
+ok "a URL of another scheme is refused" grep -q "expected redis://HOST" <<<"$out"
+out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=unix:relative.sock" 2>&1)
+ok "a relative socket path is refused" grep -q "must be absolute" <<<"$out"
+write_creds "$WORK/creds"
+printf 'pw\n' >"$WORK/auth644" && chmod 644 "$WORK/auth644"
+out=$("$FS_BIN" uhub "$WORK/x" -o "credentials=$WORK/creds,$SC,shared_cache_auth=$WORK/auth644" 2>&1)
+ok "a world-readable auth file is refused" grep -q "chmod 600" <<<"$out"
+out=$("$FS_BIN" uhub "$WORK/x" -o "credentials=$WORK/creds,shared_cache_auth=$WORK/auth644" 2>&1)
+ok "shared_cache_auth without shared_cache is refused" grep -q "need shared_cache=URL" <<<"$out"
+(umask 077 && printf 'short\n' >"$WORK/shortkey")
+out=$("$FS_BIN" uhub "$WORK/x" -o "credentials=$WORK/creds,$SC,shared_cache_key=$WORK/shortkey" 2>&1)
+ok "a key file under 16 bytes is refused" grep -q "fewer than 16 bytes" <<<"$out"
+ok "--help documents the tier" bash -c "'$FS_BIN' --help | grep -q shared_cache_timeout"
+
+# --- four mounts, one Redis: later walks make no listing call --------------
+OPTS="$SC,ttl=600"
+FS_LOG=$WORK/a.log fs_mount "$WORK/a" -o "$OPTS" || echo "FAIL: mount a"
+tree "$WORK/a" >"$WORK/tree.a"
+wait_quiet
+ok "mount a shares its listings" test "$(stat_of "$WORK/a" shared_writes)" -gt 5
+ok "the tier is up" test "$(stat_of "$WORK/a" shared_up)" = 1
+sim_ctl reset
+for m in b c d; do
+	FS_LOG=$WORK/$m.log fs_mount "$WORK/$m" -o "$OPTS" || echo "FAIL: mount $m"
+done
+for m in b c d; do
+	tree "$WORK/$m" >"$WORK/tree.$m"
+done
+wait_quiet
+expect_eq "three more mounts and walks: no listing from the API" 0 "$(listings)"
+expect_eq "only their start-up checks" 3 "$(sim_count GetRepo)"
+for m in b c d; do
+	ok "mount $m shows a byte-identical tree" cmp -s "$WORK/tree.a" "$WORK/tree.$m"
+	ok "mount $m took listings from Redis" test "$(stat_of "$WORK/$m" shared_hits)" -gt 5
+done
+ok "the tree is not empty" test "$(wc -l <"$WORK/tree.a")" -ge 300
+
+# --- a push refreshed on a reaches b within 2 s (ttl=600) -------------------
+IMG=$(cd "$WORK/a" && find . -mindepth 3 -maxdepth 3 -type f | LC_ALL=C sort | head -1)
+IMG=$(dirname "${IMG#./}")
+repo=${IMG%%/*} image=${IMG#*/}
+ls "$WORK/b/$IMG" >/dev/null
+sim_ctl "push?repo=$repo&image=$image&tag=pushed-now&digest=$(digest e)"
+ok "before the refresh, b does not show the push (ttl=600)" test ! -e "$WORK/b/$IMG/pushed-now"
+getfattr -n user.imgtagfs.refresh "$WORK/a/$IMG" >/dev/null 2>&1
+ls "$WORK/a/$IMG" >/dev/null
+t0=$(ms) seen=0
+while (($(ms) - t0 < 2000)); do
+	if ls "$WORK/b/$IMG" 2>/dev/null | grep -qx pushed-now; then
+		seen=1
+		break
+	fi
+	sleep 0.1
+done
+expect_eq "the push refreshed on a is listed on b within 2 s" 1 "$seen"
+ok "and readable on b" grep -q "$(digest e)" "$WORK/b/$IMG/pushed-now"
+ok "a sent an invalidation" test "$(stat_of "$WORK/a" shared_invalidations_sent)" -ge 1
+ok "b received it" test "$(stat_of "$WORK/b" shared_invalidations_received)" -ge 1
+for m in a b c d; do fusermount3 -u "$WORK/$m"; done
+sleep 0.3
+
+# --- four mounts, one cold 5,000-tag image at once: the calls of one -------
+sim_stop
+sim_start --gen "repos=1,images=1,tags=5000,seed=9,nested=0" --latency-ms 20 || exit 1
+rcli flushall >/dev/null
+BIG=repo-00/img-00
+FS_LOG=$WORK/solo.log fs_mount "$WORK/solo" -o "ttl=600,page_size=500,lazy" || echo "FAIL: mount solo"
+sim_ctl reset
+ls -l "$WORK/solo/$BIG" >/dev/null
+one=$(sim_count GetImageTag)
+fusermount3 -u "$WORK/solo"
+ok "one listing of the big image takes several pages" test "$one" -ge 10
+for m in e f g h; do
+	FS_LOG=$WORK/$m.log fs_mount "$WORK/$m" -o "$SC,ttl=600,page_size=500,lazy" || echo "FAIL: mount $m"
+done
+sim_ctl reset
+pids=()
+for m in e f g h; do
+	ls -l "$WORK/$m/$BIG" >"$WORK/big.$m" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "four mounts listing it cold at once: the calls of one listing" "$one" "$(sim_count GetImageTag)"
+for m in f g h; do
+	ok "mount $m lists all 5,000 tags" test "$(grep -c tag- "$WORK/big.$m")" = 5000
+done
+waits=0
+for m in e f g h; do waits=$((waits + $(stat_of "$WORK/$m" shared_waits))); done
+ok "three mounts waited for the one fetching" test "$waits" -ge 3
+for m in e f g h; do fusermount3 -u "$WORK/$m"; done
+sleep 0.3
+
+# --- tampering: every stored value refused, the API's truth shown ---------
+sim_stop
+sim_start --gen "repos=2,images=3,tags=12,seed=11,nested=0" || exit 1
+rcli flushall >/dev/null
+FS_LOG=$WORK/t0.log fs_mount "$WORK/t0" -o "ttl=600" || echo "FAIL: mount t0 (no tier)"
+tree "$WORK/t0" >"$WORK/truth"
+fusermount3 -u "$WORK/t0"
+FS_LOG=$WORK/t1.log fs_mount "$WORK/t1" -o "$SC,ttl=600" || echo "FAIL: mount t1"
+tree "$WORK/t1" >/dev/null
+wait_quiet
+fusermount3 -u "$WORK/t1"
+mapfile -t keys < <(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ':lock:')
+ok "the walk stored its listings" test "${#keys[@]}" -ge 7
+for k in "${keys[@]}"; do
+	n=$(rcli strlen "$k")
+	off=$((RANDOM % n))
+	b=$(rcli getrange "$k" "$off" "$off" | od -An -tx1 | tr -d ' \n')
+	[[ $b == 41* ]] && nb=B || nb=A
+	rcli setrange "$k" "$off" "$nb" >/dev/null
+done
+sim_ctl reset
+FS_LOG=$WORK/t2.log fs_mount "$WORK/t2" -o "$SC,ttl=600" || echo "FAIL: mount t2"
+tree "$WORK/t2" >"$WORK/tree.t2"
+ok "one byte flipped in every value: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.t2"
+ok "the flipped values were refused and counted" test "$(stat_of "$WORK/t2" shared_rejected)" -ge "${#keys[@]}"
+ok "and fetched from the API" test "$(listings)" -ge 6
+expect_eq "the refusal is logged once, not once per value" 1 "$(grep -c 'shared cache: refused' "$WORK/t2.log")"
+fusermount3 -u "$WORK/t2"
+
+# A value of another namespace (another key pair) copied over ours.
+rcli flushall >/dev/null
+sim_stop
+sim_start --gen "repos=2,images=3,tags=12,seed=11,nested=0" --key "$TEST_PUB:$TEST_PRIV" --key "otherpub:otherprivatekey0123456789" || exit 1
+write_creds "$WORK/creds2" otherpub otherprivatekey0123456789
+FS_LOG=$WORK/o.log fs_mount "$WORK/o" -o "$SC,ttl=600,credentials=$WORK/creds2" || echo "FAIL: mount o"
+tree "$WORK/o" >/dev/null
+wait_quiet
+fusermount3 -u "$WORK/o"
+mapfile -t okeys < <(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ':lock:')
+ns_other=$(cut -d: -f3 <<<"${okeys[0]}")
+FS_LOG=$WORK/n.log fs_mount "$WORK/n" -o "$SC,ttl=600,lazy" || echo "FAIL: mount n"
+ls "$WORK/n" >/dev/null
+fusermount3 -u "$WORK/n"
+ns_ours=$(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ":$ns_other:" | head -1 | cut -d: -f3)
+ok "another key pair has another namespace" test -n "$ns_ours" -a "$ns_ours" != "$ns_other"
+for k in "${okeys[@]}"; do
+	rcli copy "$k" "${k/:$ns_other:/:$ns_ours:}" replace >/dev/null
+done
+sim_ctl reset
+FS_LOG=$WORK/t3.log fs_mount "$WORK/t3" -o "$SC,ttl=600" || echo "FAIL: mount t3"
+tree "$WORK/t3" >"$WORK/tree.t3"
+ok "values copied from another namespace: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.t3"
+ok "and they were refused" test "$(stat_of "$WORK/t3" shared_rejected)" -ge 3
+fusermount3 -u "$WORK/t3"
+
+# Values written under another MAC key (a fleet secret) in our namespace.
+rcli flushall >/dev/null
+(umask 077 && head -c 32 /dev/urandom | base64 >"$WORK/fleetkey")
+FS_LOG=$WORK/k.log fs_mount "$WORK/k" -o "$SC,ttl=600,shared_cache_key=$WORK/fleetkey" || echo "FAIL: mount k"
+tree "$WORK/k" >"$WORK/tree.k"
+wait_quiet
+fusermount3 -u "$WORK/k"
+ok "a fleet key: the same tree" cmp -s "$WORK/truth" "$WORK/tree.k"
+sim_ctl reset
+FS_LOG=$WORK/t4.log fs_mount "$WORK/t4" -o "$SC,ttl=600" || echo "FAIL: mount t4"
+tree "$WORK/t4" >"$WORK/tree.t4"
+ok "values under another key: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.t4"
+ok "and they were refused" test "$(stat_of "$WORK/t4" shared_rejected)" -ge 3
+fusermount3 -u "$WORK/t4"
+
+# --- faults: stopped, hung, flushed, restarted during walks -----------------
+rcli flushall >/dev/null
+FS_LOG=$WORK/f.log fs_mount "$WORK/f" -o "$SC,ttl=2,shared_cache_timeout=200" || echo "FAIL: mount f"
+tree "$WORK/f" >/dev/null
+kill -STOP "$REDIS_PID"
+sleep 2.2
+t0=$(ms)
+tree "$WORK/f" >"$WORK/tree.f1"
+el=$(($(ms) - t0))
+ok "Redis hung (STOP): the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f1"
+ok "within a bound (a few timeouts, not one per request: ${el} ms)" test "$el" -lt 8000
+ok "the tier is down" test "$(stat_of "$WORK/f" shared_up)" = 0
+kill -CONT "$REDIS_PID"
+up=0
+for i in $(seq 60); do
+	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
+	tree "$WORK/f" >/dev/null
+	sleep 0.1
+done
+expect_eq "after SIGCONT the tier comes back by itself" 1 "$up"
+expect_eq "down is logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/f.log")"
+expect_eq "up again is logged once" 1 "$(grep -c 'shared cache .*: up again' "$WORK/f.log")"
+# Flushed in the middle of a walk.
+sleep 2.2
+(sleep 0.05; rcli flushall >/dev/null) &
+fpid=$!
+tree "$WORK/f" >"$WORK/tree.f2"
+wait "$fpid"
+ok "FLUSHALL mid-walk: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f2"
+# Killed, walked without it, restarted.
+redis_stop
+sleep 2.2
+tree "$WORK/f" >"$WORK/tree.f3"
+ok "Redis gone: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f3"
+redis_start || exit 1
+up=0
+for i in $(seq 80); do
+	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
+	ls "$WORK/f" >/dev/null
+	sleep 0.1
+done
+expect_eq "Redis restarted: the tier comes back by itself" 1 "$up"
+sleep 2.2
+tree "$WORK/f" >"$WORK/tree.f4"
+ok "and the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f4"
+ok "errors were counted" test "$(stat_of "$WORK/f" shared_errors)" -ge 1
+fusermount3 -u "$WORK/f"
+redis_stop
+
+# --- maxmemory: evicting, or refusing writes ------------------------------------
+redis_start --maxmemory 1mb --maxmemory-policy noeviction || exit 1
+head -c 900000 /dev/zero | tr '\0' x | rcli -x set filler >/dev/null
+FS_LOG=$WORK/mm.log fs_mount "$WORK/mm" -o "$SC,ttl=600" || echo "FAIL: mount mm"
+tree "$WORK/mm" >"$WORK/tree.mm"
+ok "Redis full (OOM on writes): the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.mm"
+fusermount3 -u "$WORK/mm"
+redis_stop
+
+# --- AUTH, over loopback TCP; no password anywhere --------------------------------
+PW="pw-$RANDOM-$RANDOM-secret"
+PORT=$((20000 + RANDOM % 20000))
+REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 --requirepass "$PW" || exit 1
+REDIS_SOCK=$WORK/redis2.sock
+export REDISCLI_AUTH=$PW
+(umask 077 && printf '%s\n' "$PW" >"$WORK/auth")
+(umask 077 && printf 'wrong-password\n' >"$WORK/badauth")
+TCP="shared_cache=redis://127.0.0.1:$PORT/2"
+out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/badauth" 2>&1)
+ok "a wrong password fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
+ok "with one line naming the cause" grep -q "refused the authentication" <<<"$out"
+expect_eq "one line" 1 "$(wc -l <<<"$out")"
+FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy" || echo "FAIL: mount lz"
+tree "$WORK/lz" >"$WORK/tree.lz"
+ok "lazy with a wrong password: mounted, served from the API" cmp -s "$WORK/truth" "$WORK/tree.lz"
+expect_eq "and the refusal logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/lz.log")"
+fusermount3 -u "$WORK/lz"
+FS_LOG=$WORK/au.log fs_mount "$WORK/au" -o "$TCP,shared_cache_auth=$WORK/auth" || echo "FAIL: mount au"
+tree "$WORK/au" >"$WORK/tree.au"
+wait_quiet
+ok "the right password over TCP: the same tree" cmp -s "$WORK/truth" "$WORK/tree.au"
+ok "values stored in database 2" test "$(redis-cli -p "$PORT" -n 2 dbsize)" -ge 7
+ok "no password in ps" bash -c '! ps -eo args | grep -v grep | grep -qF -- "$1"' _ "$PW"
+ok "no password in /proc/mounts" bash -c '! grep -qF -- "$1" /proc/mounts' _ "$PW"
+fusermount3 -u "$WORK/au"
+ok "no password in any log" bash -c '! grep -rqF -- "$1" "$2"/*.log' _ "$PW" "$WORK"
+unset REDISCLI_AUTH
+
+summary
