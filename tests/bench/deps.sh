@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! scripts/install-deps.sh httpdirfs rclone gnuplot-nox jq perl; then
+if ! scripts/install-deps.sh httpdirfs rclone gnuplot-nox jq perl redis-server; then
 	echo "bench-deps: continuing; the benchmark leaves out what it cannot run" >&2
 fi

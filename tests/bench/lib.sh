@@ -95,7 +95,7 @@ fs_up() {
 	case $kind in
 	imgtagfs)
 		"$FS_BIN" uhub "$mnt" -f -o "endpoint=$url,credentials=$WORK/creds" \
-			-o "page_size=$PAGE_SIZE,max_requests=$MAXREQ,ttl=$TTL" 2>>"$WORK/imgtagfs.log" &
+			-o "page_size=$PAGE_SIZE,max_requests=$MAXREQ,ttl=$TTL${FS_EXTRA:+,$FS_EXTRA}" 2>>"$WORK/imgtagfs.log" &
 		;;
 	httpdirfs)
 		httpdirfs -f "$url/tree/" "$mnt" >>"$WORK/httpdirfs.log" 2>&1 &

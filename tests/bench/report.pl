@@ -281,6 +281,23 @@ if (%w6) {
 	out sprintf('| W6 imgtagfs RSS per cached tag | | | | | | | ≤ 150 B/tag (measured %.0f) | %s |', $w6{per_tag},
 		    verdict($w6{per_tag} <= 150));
 }
+# W7: the fleet (issue 12).
+my %w7;
+if ($P{w7_walks}) {
+	my @t = split ' ', $P{w7_times};
+	my @rest = sort { $a <=> $b } @t[1 .. $#t];
+	$w7{t1} = $t[0];
+	$w7{rest_med} = @rest ? $rest[$#rest / 2] : undef;
+	$w7{rest_max} = @rest ? $rest[-1] : undef;
+	$w7{ratio_max} = @rest && $t[0] > 0 ? $w7{rest_max} / $t[0] : undef;
+	$w7{calls_ratio} = $P{w7_base_calls} ? $P{w7_calls} / $P{w7_base_calls} : undef;
+	# One walk's calls, and one start-up check per further mount.
+	$w7{calls_ok} = $P{w7_calls} <= $P{w7_base_calls} + $P{w7_walks} - 1;
+	out sprintf('| W7 eight mounts + one Redis, cold walks in turn | | | | | | %s / %s | API calls of one walk; '
+		    . 'walks 2-8 ≤ 0.2x the first (measured %s) | %s |', $P{w7_calls}, $P{w7_base_calls},
+		    defined $w7{ratio_max} ? sprintf('%.2fx', $w7{ratio_max}) : '—',
+		    verdict($P{w7_walks} == 8 && $w7{calls_ok} && defined $w7{ratio_max} && $w7{ratio_max} <= 0.2));
+}
 out '';
 out 'Bounds: latency x round trips, a listing of P pages at max_requests R taking 1 + ceil((P-1)/R); '
     . sprintf('W3 adds its levels (root, %s image listings, %s tag listings, each level at R in flight: %d round trips '
@@ -300,6 +317,19 @@ if (%w6) {
 		    defined $w6{cache_per_tag}
 		    ? sprintf('; the cache\'s own accounting (user.imgtagfs.stats cache_bytes): %.0f B/tag', $w6{cache_per_tag})
 		    : '');
+}
+
+if (%w7) {
+	out '', '## W7: many hosts, one Redis', '';
+	out sprintf('Eight imgtagfs mounts (eight daemons) share one redis-server on a unix socket '
+		    . '(`-o shared_cache=unix:...`); each is mounted just before its cold walk (`find -type f` of the '
+		    . '%s-file registry, kernel caches dropped), the earlier ones staying mounted. '
+		    . 'API calls of all eight, start-up checks and warm-ups included: **%s**, against %s for one cold walk '
+		    . 'of a mount without the tier (%.2fx; the difference is the later mounts\' start-up checks). '
+		    . 'Walk times: first %.2f s (the baseline without the tier: %.2f s); walks 2-8: median %.3f s, '
+		    . 'slowest %.3f s, **%.2fx the first**.', commify($P{total}), $P{w7_calls}, $P{w7_base_calls},
+		    $w7{calls_ratio} // 0, $w7{t1}, $P{w7_base_t}, $w7{rest_med} // 0, $w7{rest_max} // 0,
+		    $w7{ratio_max} // 0);
 }
 
 # ---- the cold listing by size, and the plot ----

@@ -309,6 +309,52 @@ registry_plain() {
 	done
 }
 
+# W7 (issue 12): eight mounts and one Redis, a cold walk (W3's find) on
+# each in turn, every mount started just before its walk. Counted: every
+# API call of it all, start-up checks and warm-ups included, against one
+# cold walk of a mount without the tier (the baseline, same invocation);
+# timed: each walk, the later ones against the first.
+api_calls() { sim_stats "$1" | jq '(.GetRepo // 0) + (.GetRepoImage // 0) + (.GetImageTag // 0)'; }
+
+fleet_walk() { # fleet_walk I OPTS: mount I with OPTS, count its start-up, walk it cold
+	local mnt=$WORK/w7-$1
+	sim_reset "$R"
+	FS_EXTRA=$2 fs_up imgtagfs "$R" "$mnt" || return 1
+	W7_START=$(api_calls "$R")
+	drop_caches
+	measure W7 imgtagfs "$1" "$R" "$TOTAL" find "$mnt" -type f
+	W7_WALK=$(api_calls "$R")
+	[[ $ST == ok ]]
+}
+
+fleet() {
+	local sock=$WORK/redis.sock i all=0 times=() rpid
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+		log "bench: redis-server is not installed (make bench installs it): W7 left out"
+		return
+	fi
+	redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save '' --appendonly no --dir "$WORK" \
+		>"$WORK/redis.log" 2>&1 &
+	rpid=$!
+	PIDS+=("$rpid")
+	for i in $(seq 100); do
+		[[ $(redis-cli -s "$sock" ping 2>/dev/null) == PONG ]] && break
+		sleep 0.05
+	done
+	log "bench: imgtagfs: eight mounts, one Redis (W7)"
+	fleet_walk 0 "" || return
+	printf 'w7_base_calls=%s\nw7_base_t=%s\n' "$((W7_START + W7_WALK))" "$T" >>"$WORK/w7"
+	fs_down "$WORK/w7-0"
+	for i in 1 2 3 4 5 6 7 8; do
+		fleet_walk "$i" "shared_cache=unix:$sock" || { log "bench: W7 walk $i: $ST" && break; }
+		all=$((all + W7_START + W7_WALK))
+		times+=("$T")
+	done
+	for i in 1 2 3 4 5 6 7 8; do fs_down "$WORK/w7-$i"; done
+	kill "$rpid" 2>/dev/null
+	printf 'w7_calls=%s\nw7_times=%s\nw7_walks=%s\n' "$all" "${times[*]}" "${#times[@]}" >>"$WORK/w7"
+}
+
 # ---- main ----
 
 machine() {
@@ -349,6 +395,7 @@ main() {
 		*) registry_plain "$c" ;;
 		esac
 	done
+	has imgtagfs && fleet
 	cat >>"$WORK/params" <<EOF
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
@@ -373,6 +420,7 @@ contenders=$CONTENDERS
 quick=$QUICK
 EOF
 	[[ -f $WORK/w6 ]] && cat "$WORK/w6" >>"$WORK/params"
+	[[ -f $WORK/w7 ]] && cat "$WORK/w7" >>"$WORK/params"
 	perl "$here/report.pl" "$WORK/params" "$RESULTS" "$OUT" || return 1
 	log "bench: done in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $OUT/results.md"
 }

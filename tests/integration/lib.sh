@@ -188,11 +188,12 @@ secrets_check() {
 }
 
 # redis_start [redis-server options...]: a redis-server of our own on a
-# unix socket in $WORK (no TCP unless the options ask), no persistence;
+# unix socket in $WORK (no TCP unless the options ask), no persistence,
+# with the config file $REDIS_CONF first if set;
 # sets REDIS_SOCK and REDIS_PID. rcli runs redis-cli against it.
 redis_start() {
 	REDIS_SOCK=${REDIS_SOCK:-$WORK/redis.sock}
-	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
+	redis-server ${REDIS_CONF:-} --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
 		--dir "$WORK" "$@" >>"$WORK/redis.out" 2>&1 &
 	REDIS_PID=$!
 	PIDS+=("$REDIS_PID")

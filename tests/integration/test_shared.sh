@@ -250,14 +250,18 @@ ok "Redis full (OOM on writes): the walk shows the truth" cmp -s "$WORK/truth" "
 fusermount3 -u "$WORK/mm"
 redis_stop
 
-# --- AUTH, over loopback TCP; no password anywhere --------------------------------
+# --- AUTH over loopback TCP, with examples/redis-shared-cache.conf --------------
+# The README's configuration as shipped, its password replaced; the auth
+# file as the README says ("USER PASSWORD"); no password anywhere.
 PW="pw-$RANDOM-$RANDOM-secret"
 PORT=$((20000 + RANDOM % 20000))
-REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 --requirepass "$PW" || exit 1
-REDIS_SOCK=$WORK/redis2.sock
-export REDISCLI_AUTH=$PW
-(umask 077 && printf '%s\n' "$PW" >"$WORK/auth")
-(umask 077 && printf 'wrong-password\n' >"$WORK/badauth")
+sed "s/CHANGE-ME/$PW/" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
+REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 || exit 1
+acli() { redis-cli --no-auth-warning --user imgtagfs --pass "$PW" -p "$PORT" "$@"; }
+ok "the example's user can talk to it" test "$(acli ping)" = PONG
+ok "the example's default user is off" bash -c '[[ $(redis-cli -p "$1" ping 2>&1) != PONG ]]' _ "$PORT"
+(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
+(umask 077 && printf 'imgtagfs wrong-password\n' >"$WORK/badauth")
 TCP="shared_cache=redis://127.0.0.1:$PORT/2"
 out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/badauth" 2>&1)
 ok "a wrong password fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
@@ -268,15 +272,23 @@ tree "$WORK/lz" >"$WORK/tree.lz"
 ok "lazy with a wrong password: mounted, served from the API" cmp -s "$WORK/truth" "$WORK/tree.lz"
 expect_eq "and the refusal logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/lz.log")"
 fusermount3 -u "$WORK/lz"
-FS_LOG=$WORK/au.log fs_mount "$WORK/au" -o "$TCP,shared_cache_auth=$WORK/auth" || echo "FAIL: mount au"
+# The example fstab line's options, through mount(8)'s helper form.
+opts=$(awk '!/^#/ && NF { print $4 }' "$top/examples/fstab-shared" |
+	sed -e "s|redis://10.0.0.5:6379/0|redis://127.0.0.1:$PORT/2|" -e "s|/etc/imgtagfs/redis-auth|$WORK/auth|" \
+		-e "s|/etc/imgtagfs/credentials|$WORK/creds|")
+mkdir -p "$WORK/au"
+MOUNTS+=("$WORK/au")
+"$BUILD/mount.imgtagfs" uhub "$WORK/au" -o "$opts,endpoint=$SIM_URL" 2>>"$WORK/au.log"
+ok "the example fstab line mounts (mount.imgtagfs)" mountpoint -q "$WORK/au"
 tree "$WORK/au" >"$WORK/tree.au"
 wait_quiet
 ok "the right password over TCP: the same tree" cmp -s "$WORK/truth" "$WORK/tree.au"
-ok "values stored in database 2" test "$(redis-cli -p "$PORT" -n 2 dbsize)" -ge 7
+ok "values stored in database 2" test "$(acli -n 2 get "imgtagfs:1:$ns_ours:R" | wc -c)" -gt 32
+ok "and not in database 0" test "$(acli -n 0 get "imgtagfs:1:$ns_ours:R" | wc -c)" -le 1
+ok "the tier is up" test "$(stat_of "$WORK/au" shared_up)" = 1
 ok "no password in ps" bash -c '! ps -eo args | grep -v grep | grep -qF -- "$1"' _ "$PW"
 ok "no password in /proc/mounts" bash -c '! grep -qF -- "$1" /proc/mounts' _ "$PW"
 fusermount3 -u "$WORK/au"
 ok "no password in any log" bash -c '! grep -rqF -- "$1" "$2"/*.log' _ "$PW" "$WORK"
-unset REDISCLI_AUTH
 
 summary
