@@ -16,16 +16,17 @@
 /* mtime when the time could not be parsed (time_raw then holds it). */
 #define SNAP_NO_TIME INT64_MIN
 
-/* "sha256:" and 64 hex digits, and a NUL. */
+/* "sha256:" and 64 hex digits, and a NUL; the 32 bytes they stand for. */
 #define SNAP_SHA256_TEXT 72
+#define SNAP_SHA256_BYTES 32
 
 #define SNAP_BORN_NONE INT64_MAX
 
 struct snap_entry {
 	const char *name;
-	const char *digest;	/* NULL when none */
-	const char *time_raw;	/* the unparsed time text, or NULL */
-	int64_t mtime;		/* Unix seconds or SNAP_NO_TIME */
+	const char *digest;   /* NULL when none */
+	const char *time_raw; /* the unparsed time text, or NULL */
+	int64_t mtime;	      /* Unix seconds or SNAP_NO_TIME */
 	/* snap_get's storage for a digest kept in binary: digest may point
 	 * here, so an entry filled by snap_get is not to be copied by value
 	 * past the copy's own use. */
@@ -59,6 +60,13 @@ void snap_get(const struct snap *s, size_t i, struct snap_entry *out);
 long snap_find(const struct snap *s, const char *name);
 /* Index of the first entry whose name is >= key (snap_count if none). */
 size_t snap_lower_bound(const struct snap *s, const char *key);
+/* The one digest form a snapshot keeps in binary: "sha256:" and 64
+ * lower-case hex digits into its 32 bytes; false for any other text
+ * (which is kept as given). Codecs of snapshots (sval.c) use these two so
+ * that they agree with snap_get on which digests are binary. */
+bool snap_sha256_parse(const char *s, unsigned char out[SNAP_SHA256_BYTES]);
+/* The inverse: the text and a NUL. */
+void snap_sha256_format(const unsigned char bin[SNAP_SHA256_BYTES], char out[SNAP_SHA256_TEXT]);
 /* Bytes of memory the snapshot holds (for the cache's budget). */
 size_t snap_bytes(const struct snap *s);
 

@@ -26,30 +26,42 @@
 #include "snap.h"
 
 #define SVAL_VERSION 1
-#define SVAL_KEY_LEN 32	/* the MAC key */
+#define SVAL_KEY_LEN 32 /* the MAC key */
 #define SVAL_MAC_LEN 32
 
 /* Why a value was refused (for the log's one line and the stats). */
 enum sval_reject {
 	SVAL_OK = 0,
-	SVAL_SHORT,	/* shorter than a header and a MAC */
-	SVAL_TOO_BIG,	/* over the caller's cap */
-	SVAL_BAD_MAC,	/* MAC mismatch: tampered, other key or namespace */
-	SVAL_BAD_VERSION,
-	SVAL_BAD_KEY,	/* authentic, but of another listing */
-	SVAL_BAD_FORMAT	/* authentic, but does not decode (a bad name...) */
+	SVAL_SHORT,	  /* shorter than a header and a MAC */
+	SVAL_TOO_BIG,	  /* over the caller's cap */
+	SVAL_BAD_MAC,	  /* MAC mismatch: tampered, other key or namespace */
+	SVAL_BAD_VERSION, /* authentic, not "ITFS" version 1 with flags 0 */
+	SVAL_BAD_KEY,	  /* authentic, but of another listing */
+	SVAL_BAD_FORMAT	  /* authentic, but does not decode (a bad name...) */
 };
 
 /* Appends the value of s (listing key, fetched at fetched_ms) to out
- * (whose cap bounds it). 0, -ENOMEM, -EFBIG (out's cap), -EINVAL (a name
- * longer than 255 bytes, a key longer than 65535). */
+ * (whose cap bounds it); out is unchanged on error. 0, -ENOMEM, -EFBIG
+ * (out's cap), -EIO (the MAC failed), -EINVAL: a name, digest text or
+ * time text longer than 255 bytes (a u8 length), a key longer than 65535,
+ * or anything sval_decode would refuse (a name listing.c would not admit
+ * for this key's kind, a control byte in a digest or time text), so that
+ * nothing is shared that the fleet would throw away. ns and key are C
+ * strings. */
 int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t fetched_ms,
 		const uint8_t mac_key[SVAL_KEY_LEN], struct buf *out);
-/* Checks and decodes v (n bytes): the size cap max first, then the MAC
- * (constant time), then version, key and contents. On SVAL_OK, *out holds
- * a new snapshot (one reference) and *fetched_ms its fetch time. Any other
- * answer leaves *out NULL. -ENOMEM is answered as SVAL_BAD_FORMAT with
- * *oom set, so the caller does not count it as tampering (oom may be NULL). */
+/* Checks and decodes v (n bytes): the size cap max first, then the
+ * length, the MAC (constant time), then version (flags or reserved bytes
+ * other than 0 count as another version), key and contents. Contents are
+ * the canonical form sval_encode writes (names strictly ascending, each
+ * admitted as listing.c admits names of this key's kind; a canonical
+ * sha256 digest only in binary; no control byte in a text; nothing after
+ * the entries), so a value that decodes encodes back to the same bytes.
+ * On SVAL_OK, *out holds a new snapshot (one reference, snap_born 0) and
+ * *fetched_ms its fetch time. Any other answer leaves *out NULL and
+ * *fetched_ms untouched. -ENOMEM (or a MAC that could not be computed) is
+ * answered as SVAL_BAD_FORMAT with *oom set to 1, so the caller does not
+ * count it as tampering; *oom is 0 otherwise (oom may be NULL). */
 enum sval_reject sval_decode(const void *v, size_t n, size_t max, const char *ns, const char *key,
 			     const uint8_t mac_key[SVAL_KEY_LEN], int64_t *fetched_ms, struct snap **out, int *oom);
 /* "bad MAC" etc., for a log line. */

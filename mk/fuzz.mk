@@ -1,5 +1,7 @@
 # mk/fuzz.mk — libFuzzer harnesses for hostile input (tests/fuzz/fuzz_*.c):
-# the JSON decoder, the time parser, the name/path mapper, option parsing.
+# the JSON decoder, the time parser, the name/path mapper, option parsing,
+# the shared tier's value codec. A new tests/fuzz/fuzz_NAME.c is built and
+# run by every target below without a change here.
 #
 #   make fuzz                   build every harness with clang's libFuzzer,
 #                               ASan and UBSan, and fuzz each FUZZ_SECONDS

@@ -22,7 +22,7 @@
 /* digest_off with this bit: 32 bytes of a sha256 digest at the offset. */
 #define BIN_DIGEST 0x80000000u
 #define SHA256_PREFIX "sha256:"
-#define SHA256_BYTES 32
+#define SHA256_BYTES SNAP_SHA256_BYTES
 
 /* One packed entry; offsets are into the string area. */
 struct snap_rec {
@@ -47,7 +47,7 @@ struct bentry {
 	const char *key; /* set in finish, once the arena stops moving */
 	size_t seq;	 /* order of addition: the last of a name wins */
 	size_t name, digest, raw;
-	bool bin;	 /* digest holds SHA256_BYTES bytes, not a string */
+	bool bin; /* digest holds SHA256_BYTES bytes, not a string */
 	int64_t mtime;
 };
 
@@ -117,10 +117,9 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* A sha256 digest in its canonical text form into 32 bytes; false for
- * anything else (upper case included: that is kept as given, so it reads
- * back as given). */
-static bool sha256_parse(const char *s, unsigned char *out)
+/* Upper case is not canonical: it is kept as given, so it reads back as
+ * given. */
+bool snap_sha256_parse(const char *s, unsigned char out[SNAP_SHA256_BYTES])
 {
 	size_t pl = strlen(SHA256_PREFIX);
 
@@ -136,7 +135,7 @@ static bool sha256_parse(const char *s, unsigned char *out)
 	return true;
 }
 
-static void sha256_format(const unsigned char *bin, char *out)
+void snap_sha256_format(const unsigned char bin[SNAP_SHA256_BYTES], char out[SNAP_SHA256_TEXT])
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t pl = strlen(SHA256_PREFIX);
@@ -155,7 +154,7 @@ static int digest_add(struct snap_builder *b, const char *d, size_t *off, bool *
 	unsigned char raw[SHA256_BYTES];
 	int err;
 
-	*bin = d && sha256_parse(d, raw);
+	*bin = d && snap_sha256_parse(d, raw);
 	if (!*bin)
 		return arena_add(b, d, off);
 	err = arena_reserve(b, SHA256_BYTES);
@@ -351,8 +350,8 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 	area = (char *)(s->rec + kept);
 	for (size_t i = 0; i < kept; i++) {
 		s->rec[i].name_off = pack_str(b, b->v[i].name, area, &pos);
-		s->rec[i].digest_off = b->v[i].bin ? pack_bin(b, b->v[i].digest, area, &pos)
-						   : pack_str(b, b->v[i].digest, area, &pos);
+		s->rec[i].digest_off =
+		    b->v[i].bin ? pack_bin(b, b->v[i].digest, area, &pos) : pack_str(b, b->v[i].digest, area, &pos);
 		s->rec[i].raw_off = pack_str(b, b->v[i].raw, area, &pos);
 		s->rec[i].mtime = b->v[i].mtime;
 	}
@@ -397,7 +396,7 @@ void snap_get(const struct snap *s, size_t i, struct snap_entry *out)
 
 	out->name = str_at(s, r->name_off);
 	if (r->digest_off != NO_OFF && (r->digest_off & BIN_DIGEST)) {
-		sha256_format((const unsigned char *)str_at(s, r->digest_off & ~BIN_DIGEST), out->digest_text);
+		snap_sha256_format((const unsigned char *)str_at(s, r->digest_off & ~BIN_DIGEST), out->digest_text);
 		out->digest = out->digest_text;
 	} else {
 		out->digest = str_at(s, r->digest_off);

@@ -231,11 +231,11 @@ static void test_bytes_per_entry(void **state)
 static void test_digest_forms(void **state)
 {
 	static const char *const kept[] = {
-	    "sha256:3F1C4E2A9B0D7C6E5F8A1B2C3D4E5F60718293A4B5C6D7E8F9012345678ABCDE", /* upper case */
-	    "sha256:3f1c",								 /* short */
-	    "sha512:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcde",	 /* another algorithm */
+	    "sha256:3F1C4E2A9B0D7C6E5F8A1B2C3D4E5F60718293A4B5C6D7E8F9012345678ABCDE",	/* upper case */
+	    "sha256:3f1c",								/* short */
+	    "sha512:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcde",	/* another algorithm */
 	    "sha256:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdez", /* 65 digits */
-	    "sha256:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdg",	 /* not hex */
+	    "sha256:3f1c4e2a9b0d7c6e5f8a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdg",	/* not hex */
 	    "",
 	};
 	struct snap_builder *b = snap_builder_new();
@@ -257,6 +257,28 @@ static void test_digest_forms(void **state)
 	snap_get(s, 6, &e);
 	assert_string_equal(e.digest, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	snap_unref(s);
+}
+
+/* The two forms of the digest kept in binary, for codecs (sval.c). */
+static void test_sha256_parse_format(void **state)
+{
+	static const char canon[] = "sha256:00ff10e0aa55c3a9000102030405060708090a0b0c0d0e0f10111213141516ff";
+	unsigned char bin[SNAP_SHA256_BYTES];
+	char text[SNAP_SHA256_TEXT];
+
+	(void)state;
+	assert_true(snap_sha256_parse(canon, bin));
+	assert_int_equal(bin[0], 0x00);
+	assert_int_equal(bin[1], 0xff);
+	assert_int_equal(bin[31], 0xff);
+	snap_sha256_format(bin, text);
+	assert_string_equal(text, canon);
+	assert_false(snap_sha256_parse("sha256:00FF10E0AA55C3A9000102030405060708090A0B0C0D0E0F10111213141516FF", bin));
+	assert_false(snap_sha256_parse("sha256:00ff", bin));
+	assert_false(
+	    snap_sha256_parse("sha256:00ff10e0aa55c3a9000102030405060708090a0b0c0d0e0f10111213141516ff0", bin));
+	assert_false(snap_sha256_parse("sha512:00ff10e0aa55c3a9000102030405060708090a0b0c0d0e0f10111213141516ff", bin));
+	assert_false(snap_sha256_parse("", bin));
 }
 
 static void *ref_worker(void *arg)
@@ -305,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(test_100k),
 	    cmocka_unit_test(test_bytes_per_entry),
 	    cmocka_unit_test(test_digest_forms),
+	    cmocka_unit_test(test_sha256_parse_format),
 	    cmocka_unit_test(test_refcount),
 	};
 
