@@ -241,6 +241,16 @@ ok "errors were counted" test "$(stat_of "$WORK/f" shared_errors)" -ge 1
 fusermount3 -u "$WORK/f"
 redis_stop
 
+# --- a "Redis" that answers garbage (uhub-sim's HTTP port) ---------------------
+simport=${SIM_URL##*:}
+simport=${simport%%/*}
+FS_LOG=$WORK/gb.log fs_mount "$WORK/gb" -o "shared_cache=redis://127.0.0.1:$simport,lazy,ttl=600" || echo "FAIL: mount gb"
+tree "$WORK/gb" >"$WORK/tree.gb"
+ok "a server answering garbage: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.gb"
+expect_eq "and it is logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/gb.log")"
+ok "the tier is down" test "$(stat_of "$WORK/gb" shared_up)" = 0
+fusermount3 -u "$WORK/gb"
+
 # --- maxmemory: evicting, or refusing writes ------------------------------------
 redis_start --maxmemory 1mb --maxmemory-policy noeviction || exit 1
 head -c 900000 /dev/zero | tr '\0' x | rcli -x set filler >/dev/null
