@@ -15,6 +15,11 @@
 # never for a tag that always existed); no listing shows a name twice; the
 # mount is healthy once the faults stop; it unmounts cleanly; no sanitizer
 # report (summary greps the logs).
+#
+# With redis-server installed (SOAK_SHARED=1, the default), the readers
+# are split over two mounts sharing one Redis (issue 12's tier), and Redis
+# itself misbehaves meanwhile: stopped for a second, flushed, killed and
+# restarted, in turn. The same checks hold for both mounts.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 need_fuse
@@ -60,12 +65,27 @@ sort -u -o "$WORK/dirs" "$WORK/dirs"
 cut -d' ' -f1 "$ALLOWED" >"$WORK/tags"
 expect_eq "the registry as generated" 2000 "$(wc -l <"$WORK/tags")"
 
+SOAK_SHARED=${SOAK_SHARED:-1}
+command -v redis-server >/dev/null || SOAK_SHARED=0
+if ((SOAK_SHARED)); then
+	redis_start || exit 1
+	MOUNT_OPTS+=",shared_cache=unix:$REDIS_SOCK"
+fi
 M=$WORK/m
 fs_mount "$M" -o "$MOUNT_OPTS" || {
 	echo "FAIL: mount"
 	exit 1
 }
 FS=$FS_PID
+M2=$M FS2=$FS
+if ((SOAK_SHARED)); then
+	M2=$WORK/m2
+	FS_LOG=$WORK/fs2.log fs_mount "$M2" -o "$MOUNT_OPTS" || {
+		echo "FAIL: mount 2"
+		exit 1
+	}
+	FS2=$FS_PID
+fi
 STOP=$WORK/stop
 # The daemon's memory ceiling: 200 MB; ASan's shadow and quarantine need
 # more, so a sanitized build gets 1 GB.
@@ -111,11 +131,25 @@ push_loop() {
 	done
 }
 
-# The daemon must stay alive; records its peak RSS.
+# Redis stopped for a second, flushed, killed and restarted, in turn.
+redis_faults() {
+	local n=0
+	while [[ ! -e $STOP ]]; do
+		sleep 1.5
+		case $((n++ % 3)) in
+		0) kill -STOP "$REDIS_PID" && sleep 1 && kill -CONT "$REDIS_PID" ;;
+		1) rcli flushall >/dev/null 2>&1 ;;
+		2) redis_stop && sleep 0.5 && redis_start >/dev/null && echo "$REDIS_PID" >"$WORK/redis.pid" ;;
+		esac
+		echo "$n" >"$WORK/redis_faults"
+	done
+}
+
+# The daemons must stay alive; records the first one's peak RSS.
 watch_daemon() {
 	local rss peak=0
 	while [[ ! -e $STOP ]]; do
-		if ! kill -0 "$FS" 2>/dev/null; then
+		if ! kill -0 "$FS" 2>/dev/null || ! kill -0 "$FS2" 2>/dev/null; then
 			echo dead >"$WORK/crash"
 			break
 		fi
@@ -142,8 +176,9 @@ classify() {
 # $WORK/r.ID: "ok OP PATH", "read PATH DIGEST UPDATED", "err KIND OP PATH",
 # "hang OP PATH", "torn PATH HEX", "dup PATH NAME".
 reader() {
-	local id=$1 ops=$2 out=$WORK/r.$1 tmp=$WORK/t.$1 i op p rc c d re
+	local id=$1 ops=$2 out=$WORK/r.$1 tmp=$WORK/t.$1 i op p rc c d re M=$M
 	local -a tags dirs
+	((id % 2)) || M=$M2 # half the readers on the second mount
 	mapfile -t tags <"$WORK/tags"
 	mapfile -t dirs <"$WORK/dirs"
 	re=$'^digest: (sha256:[0-9a-f]{64})\nupdated: ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)\n$'
@@ -216,6 +251,12 @@ PUSH=$!
 watch_daemon &
 WATCH=$!
 PIDS+=("$ROT" "$PUSH" "$WATCH")
+RF=
+if ((SOAK_SHARED)); then
+	redis_faults &
+	RF=$!
+	PIDS+=("$RF")
+fi
 per=$(((SOAK_OPS + SOAK_READERS - 1) / SOAK_READERS))
 readers=()
 for i in $(seq "$SOAK_READERS"); do
@@ -224,7 +265,14 @@ for i in $(seq "$SOAK_READERS"); do
 done
 wait "${readers[@]}"
 touch "$STOP"
-wait "$ROT" "$PUSH" "$WATCH"
+wait "$ROT" "$PUSH" "$WATCH" $RF
+if ((SOAK_SHARED)); then
+	# The faults ran in a subshell: the server it restarted last is ours
+	# to stop (cleanup kills PIDS).
+	[[ -f $WORK/redis.pid ]] && REDIS_PID=$(<"$WORK/redis.pid") && PIDS+=("$REDIS_PID")
+	kill -CONT "$REDIS_PID" 2>/dev/null
+	kill -0 "$REDIS_PID" 2>/dev/null || redis_start >/dev/null
+fi
 secs=$((${EPOCHREALTIME%.*} - t0))
 curl -fsS -X POST "$SIM_URL/_sim/fault?kind=clear" >/dev/null
 
@@ -236,6 +284,7 @@ by_kind=$(awk '$1 == "err" {n[$2]++} END {for (k in n) printf "%s%s=%d", s++ ? "
 crashes=0
 [[ -e $WORK/crash ]] && crashes=1
 kill -0 "$FS" 2>/dev/null || crashes=1
+kill -0 "$FS2" 2>/dev/null || crashes=1
 
 expect_eq "every operation ran and reported" "$((per * SOAK_READERS))" "$nops"
 expect_eq "no crash" 0 "$crashes"
@@ -279,6 +328,22 @@ for p in $(shuf -n 50 --random-source=<(yes) "$WORK/tags"); do
 done
 expect_eq "healthy: 50 tags read exactly as the simulator holds them" 0 "$bad"
 ok "healthy: daemon alive" kill -0 "$FS"
+if ((SOAK_SHARED)); then
+	expect_eq "healthy: the second mount sees every tag too" $(($(wc -l <"$WORK/tags") + nsoak)) \
+		"$(find "$M2" -type f | wc -l)"
+	ok "healthy: the second daemon alive" kill -0 "$FS2"
+	up=0
+	for i in $(seq 60); do
+		[[ $(getfattr --only-values -n user.imgtagfs.stats "$M2" 2>/dev/null | sed -n 's/^shared_up: //p') == 1 ]] &&
+			up=1 && break
+		ls "$M2" >/dev/null
+		sleep 0.1
+	done
+	expect_eq "healthy: the shared tier is back up ($(cat "$WORK/redis_faults" 2>/dev/null) Redis faults)" 1 "$up"
+	fusermount3 -u "$M2"
+	wait "$FS2" 2>/dev/null
+	expect_eq "the second mount unmounts cleanly (exit 0)" 0 "$?"
+fi
 peak=$(cat "$WORK/peak_rss" 2>/dev/null || echo 0)
 ok "daemon RSS peak under $((RSS_LIMIT_KB / 1024)) MB ($peak kB)" test "$peak" -lt "$RSS_LIMIT_KB"
 
