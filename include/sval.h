@@ -57,11 +57,12 @@ int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t f
  * admitted as listing.c admits names of this key's kind; a canonical
  * sha256 digest only in binary; no control byte in a text; nothing after
  * the entries), so a value that decodes encodes back to the same bytes.
- * On SVAL_OK, *out holds a new snapshot (one reference, snap_born 0) and
- * *fetched_ms its fetch time. Any other answer leaves *out NULL and
- * *fetched_ms untouched. -ENOMEM (or a MAC that could not be computed) is
- * answered as SVAL_BAD_FORMAT with *oom set to 1, so the caller does not
- * count it as tampering; *oom is 0 otherwise (oom may be NULL). */
+ * On SVAL_OK, *out holds a new snapshot (one reference, not yet dated:
+ * snap_set_born is the caller's) and *fetched_ms its fetch time. Any
+ * other answer leaves *out NULL and *fetched_ms untouched. -ENOMEM (or a
+ * MAC that could not be computed) is answered as SVAL_BAD_FORMAT with
+ * *oom set to 1, so the caller does not count it as tampering; *oom is 0
+ * otherwise (oom may be NULL). */
 enum sval_reject sval_decode(const void *v, size_t n, size_t max, const char *ns, const char *key,
 			     const uint8_t mac_key[SVAL_KEY_LEN], int64_t *fetched_ms, struct snap **out, int *oom);
 /* "bad MAC" etc., for a log line. */
