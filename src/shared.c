@@ -435,11 +435,22 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	struct conn *c = conn_take(s);
 	char why[256] = "";
 	int err = may_try(s) ? 0 : -ENOTCONN;
+	bool fresh = !c->rc;
 
 	if (!err && !c->rc)
 		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
 	if (!err)
 		err = command(s, c->rc, argc, argv, lens, deadline, out);
+	/* A pooled connection that the server closed (a restart, a timeout
+	 * of its own) is found out by its first use: once more on a new one,
+	 * within the same deadline, before anyone is told Redis is down. */
+	if (!fresh && (err == -ECONNRESET || err == -EPIPE)) {
+		redisFree(c->rc);
+		c->rc = NULL;
+		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
+		if (!err)
+			err = command(s, c->rc, argc, argv, lens, deadline, out);
+	}
 	if (!err && (*out)->type == REDIS_REPLY_ERROR) {
 		err = reply_error(*out);
 		snprintf(why, sizeof(why), "%.120s", (*out)->str);
