@@ -34,4 +34,31 @@ wait "$FS_PID"
 rc=$?
 expect_eq "valgrind: exit 0 (no leak, no error)" 0 "$rc"
 if [[ $rc -ne 0 ]]; then head -60 "$WORK/vg.log" >&2; fi
+
+# The shared tier (issue 12): two mounts and one Redis, the second under
+# valgrind reading what the first wrote, then a refresh sent from the
+# first received by the second, and Redis killed while it is mounted.
+if command -v redis-server >/dev/null; then
+	redis_start || exit 1
+	fs_mount "$WORK/a" -o "ttl=60,shared_cache=unix:$REDIS_SOCK" || echo "FAIL: mount a"
+	find "$WORK/a" -type f >/dev/null
+	wait_quiet
+	FS_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$WORK/vg2.log" \
+		MOUNT_WAIT=600 fs_mount "$WORK/b" -o "ttl=60,shared_cache=unix:$REDIS_SOCK" || echo "FAIL: mount b under valgrind"
+	ok "shared tier under valgrind: a walk" test "$(find "$WORK/b" -type f | wc -l)" -eq "$(find "$WORK/a" -type f | wc -l)"
+	getfattr -n user.imgtagfs.refresh "$WORK/a/web/api" >/dev/null 2>&1
+	sleep 1
+	ls "$WORK/b/web/api" >/dev/null
+	ok "shared tier under valgrind: an invalidation received" \
+		test "$(getfattr --absolute-names --only-values -n user.imgtagfs.stats "$WORK/b" | sed -n 's/^shared_invalidations_received: //p')" -ge 1
+	redis_stop
+	ls -R "$WORK/b" >/dev/null
+	fusermount3 -u "$WORK/b"
+	for i in $(seq 200); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$FS_PID"
+	rc=$?
+	expect_eq "valgrind with the shared tier: exit 0 (no leak, no error)" 0 "$rc"
+	if [[ $rc -ne 0 ]]; then head -60 "$WORK/vg2.log" >&2; fi
+	fusermount3 -u "$WORK/a"
+fi
 summary
