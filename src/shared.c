@@ -40,14 +40,14 @@ struct conn {
 
 struct shared {
 	struct shared_config cfg;
-	char *user, *password;	/* owned; the password wiped on free */
+	char *user, *password; /* owned; the password wiped on free */
 	char where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32];
 	struct conn pool[POOL];
 	atomic_uint rr;
-	pthread_mutex_t st_mu;	/* guards the four below */
+	pthread_mutex_t st_mu; /* guards the four below */
 	enum state st;
 	int64_t retry_at, backoff;
-	atomic_int_fast64_t offset;	/* fleet ms minus local ms */
+	atomic_int_fast64_t offset; /* fleet ms minus local ms */
 	atomic_bool have_offset;
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
@@ -138,16 +138,18 @@ int shared_addr_parse(const char *url, struct shared_addr *a, char *why, size_t 
 	if (strncmp(url, "unix:", 5) == 0)
 		return parse_unix(url, url + 5, a, why, n);
 	if (strncmp(url, "rediss://", 9) == 0)
-		return bad(why, n, url, "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
-					"tunnel");
+		return bad(why, n, url,
+			   "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
+			   "tunnel");
 	if (strncmp(url, "redis://", 8) != 0)
 		return bad(why, n, url, "expected redis://HOST[:PORT][/DB] or unix:PATH");
 	/* An '@' before the path: credentials in the URL, which ps, mount(8)
 	 * and /proc/self/mountinfo would show to every user. */
 	if (memchr(url + 8, '@', strcspn(url + 8, "/")))
-		return bad(why, n, "redis://...@...",
-			   "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
-			   "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
+		return bad(
+		    why, n, "redis://...@...",
+		    "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
+		    "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
 	return parse_tcp(url, url + 8, a, why, n);
 }
 
@@ -197,8 +199,9 @@ static void went_down(struct shared *s, int err, const char *detail)
 	atomic_store(&s->up, false);
 	pthread_mutex_unlock(&s->st_mu);
 	if (tell)
-		log_msg(s->cfg.log, LOG_WARNING, "shared cache %s: down (%s%s%s): serving from the local cache and the API",
-			s->where, strerror(-err), detail && *detail ? ": " : "", detail ? detail : "");
+		log_msg(s->cfg.log, LOG_WARNING,
+			"shared cache %s: down (%s%s%s): serving from the local cache and the API", s->where,
+			strerror(-err), detail && *detail ? ": " : "", detail ? detail : "");
 }
 
 static void went_up(struct shared *s)
@@ -306,8 +309,8 @@ static int reply_error(const redisReply *r)
 }
 
 /* A command whose reply must be +OK (AUTH, SELECT). */
-static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **argv, int64_t deadline,
-		     char *why, size_t n)
+static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **argv, int64_t deadline, char *why,
+		     size_t n)
 {
 	size_t lens[3];
 	redisReply *r = NULL;
@@ -573,14 +576,15 @@ int shared_relock(struct shared *s, const char *key, const char *token, int64_t 
 	char px[24];
 
 	snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
-		      key, token, px);
+	return script(
+	    s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
+	    key, token, px);
 }
 
 int shared_unlock(struct shared *s, const char *key, const char *token)
 {
-	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0", key,
-		      token, NULL);
+	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
+		      key, token, NULL);
 }
 
 int shared_publish(struct shared *s, const char *channel, const void *msg, size_t n)
@@ -613,9 +617,9 @@ int64_t shared_offset(struct shared *s)
 
 struct sub {
 	redisContext *rc;
-	int64_t ping_sent;	/* monotonic ms of a PING not yet answered, or 0 */
+	int64_t ping_sent; /* monotonic ms of a PING not yet answered, or 0 */
 	int64_t last_ping;
-	bool lost;		/* was subscribed once, and lost it */
+	bool lost; /* was subscribed once, and lost it */
 };
 
 static int sub_open(struct shared *s, struct sub *b)
@@ -769,7 +773,8 @@ struct shared *shared_new(const struct shared_config *cfg)
 		pthread_mutex_init(&s->pool[i].mu, NULL);
 	pthread_mutex_init(&s->st_mu, NULL);
 	s->cfg = *cfg;
-	if ((cfg->user && !(s->user = strdup(cfg->user))) || (cfg->password && !(s->password = strdup(cfg->password)))) {
+	if ((cfg->user && !(s->user = strdup(cfg->user))) ||
+	    (cfg->password && !(s->password = strdup(cfg->password)))) {
 		shared_free(s);
 		return NULL;
 	}

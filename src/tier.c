@@ -25,11 +25,11 @@
 #include "sign.h"
 
 #define PREFIX "imgtagfs:1:"
-#define NB_SLOTS 4096		/* not-before stamps, by key hash */
-#define QUEUE_MAX 256		/* invalidations waiting to be sent */
+#define NB_SLOTS 4096 /* not-before stamps, by key hash */
+#define QUEUE_MAX 256 /* invalidations waiting to be sent */
 #define MSG_VERSION 1
 #define MSG_HEAD (1 + 8 + 8 + 2)
-#define FUTURE_MS 2000		/* a value dated later than this is refused */
+#define FUTURE_MS 2000 /* a value dated later than this is refused */
 #define POLL_MIN_MS 10
 #define POLL_MAX_MS 100
 #define BEAT_MS 1000
@@ -47,23 +47,23 @@ struct held {
 
 struct tier {
 	struct tier_config cfg;
-	uint64_t origin;	/* this host, in messages: its own are ignored */
+	uint64_t origin; /* this host, in messages: its own are ignored */
 	atomic_uint_fast64_t token_seq;
 	char channel[64];
-	pthread_mutex_t mu;	/* guards what follows, up to the stats */
+	pthread_mutex_t mu; /* guards what follows, up to the stats */
 	pthread_cond_t cv;
-	int64_t nb[NB_SLOTS];	/* fleet ms: values of keys hashing here fetched before are refused */
+	int64_t nb[NB_SLOTS]; /* fleet ms: values of keys hashing here fetched before are refused */
 	int64_t nb_all;
-	char *queue[QUEUE_MAX];	/* keys ("" for everything) and when */
+	char *queue[QUEUE_MAX]; /* keys ("" for everything) and when */
 	int64_t queue_at[QUEUE_MAX];
 	size_t queued;
 	bool stop, running;
 	pthread_t thread;
-	pthread_mutex_t held_mu;	/* the held list; taken alone */
+	pthread_mutex_t held_mu; /* the held list; taken alone */
 	struct held *held;
 	tier_recv_fn recv;
 	void *recv_arg;
-	atomic_bool logged[REJECT_KINDS];	/* a rejection's one log line */
+	atomic_bool logged[REJECT_KINDS]; /* a rejection's one log line */
 	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received;
 };
 
@@ -153,13 +153,11 @@ static void rejected(struct tier *t, const char *key, int why, const char *text)
 		listkey_describe(key, name, sizeof(name));
 	log_msg(t->cfg.log, LOG_WARNING,
 		"shared cache: refused %s%s (%s); later refusals are only counted (see the stats attribute)",
-		key ? "the value of " : "",
-		name, text);
+		key ? "the value of " : "", name, text);
 }
 
 /* A value taken from v is acceptable: 0 and *out dated, or -ENOENT. */
-static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s,
-		  struct snap **out)
+static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s, struct snap **out)
 {
 	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
 
@@ -256,8 +254,8 @@ static void held_remove(struct tier *t, struct held *h)
 }
 
 /* This host fetches for the fleet, holding the listing's lock. */
-static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk,
-		tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
+static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk, tier_api_fn api,
+		void *arg, struct snap **out, struct tier_result *res)
 {
 	struct held h = {.key = lk, .token = token};
 	int err;
@@ -283,14 +281,15 @@ static bool nap(struct tier *t, int64_t ms)
 	return going;
 }
 
-static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, tier_api_fn api,
-			 void *arg, struct snap **out, struct tier_result *res)
+static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, tier_api_fn api, void *arg,
+			 struct snap **out, struct tier_result *res)
 {
 	char token[64], *lk;
 	int64_t start = monotime_ms(), delay = POLL_MIN_MS;
 	int err;
 
-	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin, (uint64_t)atomic_fetch_add(&t->token_seq, 1));
+	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin,
+		 (uint64_t)atomic_fetch_add(&t->token_seq, 1));
 	if (redis_key(rk, t, "lock:", key) || !(lk = buf_take(rk)))
 		return from_api(t, key, rk, api, arg, out, res);
 	for (;;) {
@@ -467,8 +466,9 @@ static void on_gap(void *arg)
 {
 	struct tier *t = arg;
 
-	log_msg(t->cfg.log, LOG_NOTICE, "shared cache: resubscribed; dropping the local listings (invalidations "
-					"may have been missed)");
+	log_msg(t->cfg.log, LOG_NOTICE,
+		"shared cache: resubscribed; dropping the local listings (invalidations "
+		"may have been missed)");
 	if (t->recv)
 		t->recv(t->recv_arg, NULL);
 }
