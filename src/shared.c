@@ -137,19 +137,21 @@ int shared_addr_parse(const char *url, struct shared_addr *a, char *why, size_t 
 		return parse_unix(url, url + 7, a, why, n);
 	if (strncmp(url, "unix:", 5) == 0)
 		return parse_unix(url, url + 5, a, why, n);
+	/* An '@': credentials in the URL, which ps, mount(8) and
+	 * /proc/self/mountinfo would show to every user. Looked for anywhere
+	 * and before the scheme, since every other message quotes the URL: a
+	 * password may hold a '/', and rediss:// or http:// may carry one. */
+	if (strchr(url, '@'))
+		return bad(
+		    why, n, "...@...",
+		    "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
+		    "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
 	if (strncmp(url, "rediss://", 9) == 0)
 		return bad(why, n, url,
 			   "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
 			   "tunnel");
 	if (strncmp(url, "redis://", 8) != 0)
 		return bad(why, n, url, "expected redis://HOST[:PORT][/DB] or unix:PATH");
-	/* An '@' before the path: credentials in the URL, which ps, mount(8)
-	 * and /proc/self/mountinfo would show to every user. */
-	if (memchr(url + 8, '@', strcspn(url + 8, "/")))
-		return bad(
-		    why, n, "redis://...@...",
-		    "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
-		    "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
 	return parse_tcp(url, url + 8, a, why, n);
 }
 
