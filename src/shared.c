@@ -332,8 +332,10 @@ static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **
 	return err;
 }
 
-/* TIME, as the offset of the fleet's clock from ours. */
-static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
+/* TIME, as the offset of the fleet's clock from ours. It is the first
+ * command on a connection without AUTH: a server that wants a password
+ * answers it with NOAUTH, which is -EACCES like a refused AUTH. */
+static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char *why, size_t n)
 {
 	const char *argv[] = {"TIME"};
 	size_t lens[] = {4};
@@ -342,8 +344,11 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
 	int err = command(s, rc, 1, argv, lens, deadline, &r);
 
 	t1 = local_ms(s);
-	if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-		     r->element[1]->type != REDIS_REPLY_STRING))
+	if (!err && r->type == REDIS_REPLY_ERROR) {
+		err = reply_error(r);
+		snprintf(why, n, "TIME refused: %.120s", r->str);
+	} else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+			    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING))
 		err = -EPROTO;
 	if (!err) {
 		long long sec = strtoll(r->element[0]->str, NULL, 10), usec = strtoll(r->element[1]->str, NULL, 10);
@@ -355,6 +360,8 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
 			atomic_store(&s->have_offset, true);
 		}
 	}
+	if (err && !(r && r->type == REDIS_REPLY_ERROR))
+		snprintf(why, n, "TIME: %s", strerror(-err));
 	freeReplyObject(r);
 	return err;
 }
@@ -406,8 +413,8 @@ static int open_conn(struct shared *s, redisContext **out, int64_t deadline, cha
 
 		err = expect_ok(s, rc, 2, sel, deadline, why, n);
 	}
-	if (!err && (err = read_time(s, rc, deadline)) != 0)
-		snprintf(why, n, "TIME: %s", strerror(-err));
+	if (!err)
+		err = read_time(s, rc, deadline, why, n);
 	if (err) {
 		redisFree(rc);
 		return err;
