@@ -36,6 +36,7 @@ enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 struct conn {
 	pthread_mutex_t mu;
 	redisContext *rc;
+	unsigned gen; /* shared.gen when rc was opened */
 };
 
 struct shared {
@@ -51,6 +52,7 @@ struct shared {
 	atomic_bool have_offset;
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
+	atomic_uint gen; /* times gone down: connections opened before are suspect */
 	/* The subscriber. */
 	pthread_t sub;
 	bool sub_running;
@@ -193,6 +195,7 @@ static void went_down(struct shared *s, int err, const char *detail)
 	bool tell;
 
 	atomic_fetch_add(&s->errors, 1);
+	atomic_fetch_add(&s->gen, 1);
 	pthread_mutex_lock(&s->st_mu);
 	tell = s->st != ST_DOWN;
 	s->backoff = tell ? BACKOFF_MIN_MS : (s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2);
@@ -439,6 +442,25 @@ static struct conn *conn_take(struct shared *s)
 	return &s->pool[start % POOL];
 }
 
+/* c's connection, opened when missing or older than the last time the
+ * client went down: a Redis restart leaves every pooled connection dead,
+ * and finding that out one connection at a time would mark the client
+ * down (a backoff of failures, a log line) once per connection. */
+static int conn_ready(struct shared *s, struct conn *c, int64_t deadline, char *why, size_t n)
+{
+	unsigned gen = atomic_load(&s->gen);
+	int err;
+
+	if (c->rc && c->gen == gen)
+		return 0;
+	if (c->rc)
+		redisFree(c->rc);
+	c->rc = NULL;
+	err = open_conn(s, &c->rc, deadline, why, n);
+	c->gen = gen;
+	return err;
+}
+
 /* Runs one command; *out is its reply (to freeReplyObject), of any type
  * but an error reply, which is answered as -EIO / -EACCES. */
 static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out)
@@ -448,8 +470,8 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	char why[256] = "";
 	int err = may_try(s) ? 0 : -ENOTCONN;
 
-	if (!err && !c->rc)
-		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
+	if (!err)
+		err = conn_ready(s, c, deadline, why, sizeof(why));
 	if (!err)
 		err = command(s, c->rc, argc, argv, lens, deadline, out);
 	if (!err && (*out)->type == REDIS_REPLY_ERROR) {
@@ -487,7 +509,7 @@ int shared_check(struct shared *s, char *why, size_t n)
 	redisReply *r = NULL;
 	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
 	struct conn *c = conn_take(s);
-	int err = c->rc ? 0 : open_conn(s, &c->rc, deadline, why, n);
+	int err = conn_ready(s, c, deadline, why, n);
 
 	if (!err && (err = command(s, c->rc, 1, argv, lens, deadline, &r)) == 0 && r->type != REDIS_REPLY_STATUS) {
 		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
