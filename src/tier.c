@@ -96,13 +96,19 @@ int tier_derive_key(const void *secret, size_t n, const char *project, unsigned 
 	return sign_hkdf_sha256(secret, n, salt, sizeof(salt) - 1, info, (size_t)len, key);
 }
 
-static uint64_t key_hash(const char *key)
+static uint64_t bytes_hash(const void *v, size_t n)
 {
+	const unsigned char *p = v;
 	uint64_t h = 1469598103934665603u;
 
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211u;
 	return h;
+}
+
+static uint64_t key_hash(const char *key)
+{
+	return bytes_hash(key, strlen(key));
 }
 
 static int redis_key(struct buf *b, const struct tier *t, const char *what, const char *key)
@@ -156,15 +162,16 @@ static void rejected(struct tier *t, const char *key, int why, const char *text)
 		key ? "the value of " : "", name, text);
 }
 
-/* A value taken from v is acceptable: 0 and *out dated, or -ENOENT. */
+/* A value taken from v is acceptable: 0 and *out dated, -ENOENT (too old,
+ * not newer than the caller's, invalidated), or -EBADMSG: dated in the
+ * future, refused (the caller counts it). */
 static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s, struct snap **out)
 {
 	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
 
 	if (born > now + FUTURE_MS) {
-		rejected(t, key, REJECT_FUTURE, "dated in the future");
 		snap_unref(s);
-		return -ENOENT;
+		return -EBADMSG;
 	}
 	if (born > now)
 		born = now;
@@ -177,7 +184,11 @@ static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_
 	return 0;
 }
 
-static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out)
+/* *refused: the hash of the last value this fill refused (0: none), so
+ * that a fill reading one bad value again (after taking the lock, while
+ * waiting) counts it once. */
+static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out,
+		    uint64_t *refused)
 {
 	struct buf v;
 	struct snap *s = NULL;
@@ -194,13 +205,18 @@ static int try_read(struct tier *t, const char *key, int64_t min_born, struct bu
 		return -ENOENT; /* absent, or Redis failing: a miss either way */
 	}
 	why = sval_decode(v.data, v.len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, &fetched, &s, &oom);
-	buf_release(&v);
-	if (why != SVAL_OK) {
-		if (!oom)
+	err = why == SVAL_OK ? accept(t, key, fetched, min_born, s, out) : oom ? -ENOMEM : -EBADMSG;
+	if (err == -EBADMSG) {
+		uint64_t h = bytes_hash(v.data, v.len);
+
+		if (h != *refused && why != SVAL_OK)
 			rejected(t, key, why, sval_reject_text(why));
-		return -ENOENT;
+		else if (h != *refused)
+			rejected(t, key, REJECT_FUTURE, "dated in the future"); /* authentic, but from accept */
+		*refused = h;
 	}
-	return accept(t, key, fetched, min_born, s, out);
+	buf_release(&v);
+	return err ? -ENOENT : 0;
 }
 
 /* ---- fetching for the fleet --------------------------------------------------- */
@@ -281,8 +297,8 @@ static bool nap(struct tier *t, int64_t ms)
 	return going;
 }
 
-static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, tier_api_fn api, void *arg,
-			 struct snap **out, struct tier_result *res)
+static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, uint64_t *refused,
+			 tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
 {
 	char token[64], *lk;
 	int64_t start = monotime_ms(), delay = POLL_MIN_MS;
@@ -296,7 +312,7 @@ static int single_flight(struct tier *t, const char *key, int64_t min_born, stru
 		err = shared_lock(t->cfg.sh, lk, token, t->cfg.lock_ms);
 		/* Taken: but the last holder may have written the value
 		 * between our read and our lock. */
-		if (err == 0 && try_read(t, key, min_born, rk, out) == 0) {
+		if (err == 0 && try_read(t, key, min_born, rk, out, refused) == 0) {
 			shared_unlock(t->cfg.sh, lk, token);
 			atomic_fetch_add(&t->waits, 1);
 			break;
@@ -312,7 +328,7 @@ static int single_flight(struct tier *t, const char *key, int64_t min_born, stru
 			break;
 		}
 		delay = delay * 2 > POLL_MAX_MS ? POLL_MAX_MS : delay * 2;
-		if (try_read(t, key, min_born, rk, out) == 0) {
+		if (try_read(t, key, min_born, rk, out, refused) == 0) {
 			atomic_fetch_add(&t->waits, 1);
 			err = 0;
 			break;
@@ -326,17 +342,18 @@ int tier_fill(struct tier *t, const char *key, int64_t min_born, tier_api_fn api
 	      struct tier_result *res)
 {
 	struct buf rk;
+	uint64_t refused = 0;
 	int err;
 
 	res->from_api = false;
 	res->fetched = 0;
 	buf_init(&rk, LISTKEY_MAX + 128);
-	err = try_read(t, key, min_born, &rk, out);
+	err = try_read(t, key, min_born, &rk, out, &refused);
 	if (!err) {
 		atomic_fetch_add(&t->hits, 1);
 	} else {
 		atomic_fetch_add(&t->misses, 1);
-		err = single_flight(t, key, min_born, &rk, api, arg, out, res);
+		err = single_flight(t, key, min_born, &rk, &refused, api, arg, out, res);
 	}
 	buf_release(&rk);
 	return err;
