@@ -36,21 +36,23 @@ enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 struct conn {
 	pthread_mutex_t mu;
 	redisContext *rc;
+	unsigned gen; /* shared.gen when rc was opened */
 };
 
 struct shared {
 	struct shared_config cfg;
-	char *user, *password;	/* owned; the password wiped on free */
+	char *user, *password; /* owned; the password wiped on free */
 	char where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32];
 	struct conn pool[POOL];
 	atomic_uint rr;
-	pthread_mutex_t st_mu;	/* guards the four below */
+	pthread_mutex_t st_mu; /* guards the four below */
 	enum state st;
 	int64_t retry_at, backoff;
-	atomic_int_fast64_t offset;	/* fleet ms minus local ms */
+	atomic_int_fast64_t offset; /* fleet ms minus local ms */
 	atomic_bool have_offset;
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
+	atomic_uint gen; /* times gone down: connections opened before are suspect */
 	/* The subscriber. */
 	pthread_t sub;
 	bool sub_running;
@@ -137,17 +139,21 @@ int shared_addr_parse(const char *url, struct shared_addr *a, char *why, size_t 
 		return parse_unix(url, url + 7, a, why, n);
 	if (strncmp(url, "unix:", 5) == 0)
 		return parse_unix(url, url + 5, a, why, n);
+	/* An '@': credentials in the URL, which ps, mount(8) and
+	 * /proc/self/mountinfo would show to every user. Looked for anywhere
+	 * and before the scheme, since every other message quotes the URL: a
+	 * password may hold a '/', and rediss:// or http:// may carry one. */
+	if (strchr(url, '@'))
+		return bad(
+		    why, n, "...@...",
+		    "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
+		    "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
 	if (strncmp(url, "rediss://", 9) == 0)
-		return bad(why, n, url, "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
-					"tunnel");
+		return bad(why, n, url,
+			   "TLS is not supported (Debian 12's hiredis has none): use a unix socket or a "
+			   "tunnel");
 	if (strncmp(url, "redis://", 8) != 0)
 		return bad(why, n, url, "expected redis://HOST[:PORT][/DB] or unix:PATH");
-	/* An '@' before the path: credentials in the URL, which ps, mount(8)
-	 * and /proc/self/mountinfo would show to every user. */
-	if (memchr(url + 8, '@', strcspn(url + 8, "/")))
-		return bad(why, n, "redis://...@...",
-			   "a user or password does not go in the URL (ps and mount(8) show it to every user): put "
-			   "\"PASSWORD\" or \"USER PASSWORD\" in a file (mode 0600) and give -o shared_cache_auth=FILE");
 	return parse_tcp(url, url + 8, a, why, n);
 }
 
@@ -189,6 +195,7 @@ static void went_down(struct shared *s, int err, const char *detail)
 	bool tell;
 
 	atomic_fetch_add(&s->errors, 1);
+	atomic_fetch_add(&s->gen, 1);
 	pthread_mutex_lock(&s->st_mu);
 	tell = s->st != ST_DOWN;
 	s->backoff = tell ? BACKOFF_MIN_MS : (s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2);
@@ -197,8 +204,9 @@ static void went_down(struct shared *s, int err, const char *detail)
 	atomic_store(&s->up, false);
 	pthread_mutex_unlock(&s->st_mu);
 	if (tell)
-		log_msg(s->cfg.log, LOG_WARNING, "shared cache %s: down (%s%s%s): serving from the local cache and the API",
-			s->where, strerror(-err), detail && *detail ? ": " : "", detail ? detail : "");
+		log_msg(s->cfg.log, LOG_WARNING,
+			"shared cache %s: down (%s%s%s): serving from the local cache and the API", s->where,
+			strerror(-err), detail && *detail ? ": " : "", detail ? detail : "");
 }
 
 static void went_up(struct shared *s)
@@ -306,8 +314,8 @@ static int reply_error(const redisReply *r)
 }
 
 /* A command whose reply must be +OK (AUTH, SELECT). */
-static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **argv, int64_t deadline,
-		     char *why, size_t n)
+static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **argv, int64_t deadline, char *why,
+		     size_t n)
 {
 	size_t lens[3];
 	redisReply *r = NULL;
@@ -327,8 +335,10 @@ static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **
 	return err;
 }
 
-/* TIME, as the offset of the fleet's clock from ours. */
-static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
+/* TIME, as the offset of the fleet's clock from ours. It is the first
+ * command on a connection without AUTH: a server that wants a password
+ * answers it with NOAUTH, which is -EACCES like a refused AUTH. */
+static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char *why, size_t n)
 {
 	const char *argv[] = {"TIME"};
 	size_t lens[] = {4};
@@ -337,8 +347,11 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
 	int err = command(s, rc, 1, argv, lens, deadline, &r);
 
 	t1 = local_ms(s);
-	if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-		     r->element[1]->type != REDIS_REPLY_STRING))
+	if (!err && r->type == REDIS_REPLY_ERROR) {
+		err = reply_error(r);
+		snprintf(why, n, "TIME refused: %.120s", r->str);
+	} else if (!err && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+			    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING))
 		err = -EPROTO;
 	if (!err) {
 		long long sec = strtoll(r->element[0]->str, NULL, 10), usec = strtoll(r->element[1]->str, NULL, 10);
@@ -350,6 +363,8 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline)
 			atomic_store(&s->have_offset, true);
 		}
 	}
+	if (err && !(r && r->type == REDIS_REPLY_ERROR))
+		snprintf(why, n, "TIME: %s", strerror(-err));
 	freeReplyObject(r);
 	return err;
 }
@@ -401,8 +416,8 @@ static int open_conn(struct shared *s, redisContext **out, int64_t deadline, cha
 
 		err = expect_ok(s, rc, 2, sel, deadline, why, n);
 	}
-	if (!err && (err = read_time(s, rc, deadline)) != 0)
-		snprintf(why, n, "TIME: %s", strerror(-err));
+	if (!err)
+		err = read_time(s, rc, deadline, why, n);
 	if (err) {
 		redisFree(rc);
 		return err;
@@ -427,6 +442,25 @@ static struct conn *conn_take(struct shared *s)
 	return &s->pool[start % POOL];
 }
 
+/* c's connection, opened when missing or older than the last time the
+ * client went down: a Redis restart leaves every pooled connection dead,
+ * and finding that out one connection at a time would mark the client
+ * down (a backoff of failures, a log line) once per connection. */
+static int conn_ready(struct shared *s, struct conn *c, int64_t deadline, char *why, size_t n)
+{
+	unsigned gen = atomic_load(&s->gen);
+	int err;
+
+	if (c->rc && c->gen == gen)
+		return 0;
+	if (c->rc)
+		redisFree(c->rc);
+	c->rc = NULL;
+	err = open_conn(s, &c->rc, deadline, why, n);
+	c->gen = gen;
+	return err;
+}
+
 /* Runs one command; *out is its reply (to freeReplyObject), of any type
  * but an error reply, which is answered as -EIO / -EACCES. */
 static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out)
@@ -437,8 +471,8 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	int err = may_try(s) ? 0 : -ENOTCONN;
 	bool fresh = !c->rc;
 
-	if (!err && !c->rc)
-		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
+	if (!err)
+		err = conn_ready(s, c, deadline, why, sizeof(why));
 	if (!err)
 		err = command(s, c->rc, argc, argv, lens, deadline, out);
 	/* A pooled connection that the server closed (a restart, a timeout
@@ -486,7 +520,7 @@ int shared_check(struct shared *s, char *why, size_t n)
 	redisReply *r = NULL;
 	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
 	struct conn *c = conn_take(s);
-	int err = c->rc ? 0 : open_conn(s, &c->rc, deadline, why, n);
+	int err = conn_ready(s, c, deadline, why, n);
 
 	if (!err && (err = command(s, c->rc, 1, argv, lens, deadline, &r)) == 0 && r->type != REDIS_REPLY_STATUS) {
 		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
@@ -584,14 +618,15 @@ int shared_relock(struct shared *s, const char *key, const char *token, int64_t 
 	char px[24];
 
 	snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
-		      key, token, px);
+	return script(
+	    s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
+	    key, token, px);
 }
 
 int shared_unlock(struct shared *s, const char *key, const char *token)
 {
-	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0", key,
-		      token, NULL);
+	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
+		      key, token, NULL);
 }
 
 int shared_publish(struct shared *s, const char *channel, const void *msg, size_t n)
@@ -624,9 +659,9 @@ int64_t shared_offset(struct shared *s)
 
 struct sub {
 	redisContext *rc;
-	int64_t ping_sent;	/* monotonic ms of a PING not yet answered, or 0 */
+	int64_t ping_sent; /* monotonic ms of a PING not yet answered, or 0 */
 	int64_t last_ping;
-	bool lost;		/* was subscribed once, and lost it */
+	bool lost; /* was subscribed once, and lost it */
 };
 
 static int sub_open(struct shared *s, struct sub *b)
@@ -780,7 +815,8 @@ struct shared *shared_new(const struct shared_config *cfg)
 		pthread_mutex_init(&s->pool[i].mu, NULL);
 	pthread_mutex_init(&s->st_mu, NULL);
 	s->cfg = *cfg;
-	if ((cfg->user && !(s->user = strdup(cfg->user))) || (cfg->password && !(s->password = strdup(cfg->password)))) {
+	if ((cfg->user && !(s->user = strdup(cfg->user))) ||
+	    (cfg->password && !(s->password = strdup(cfg->password)))) {
 		shared_free(s);
 		return NULL;
 	}

@@ -25,11 +25,11 @@
 #include "sign.h"
 
 #define PREFIX "imgtagfs:1:"
-#define NB_SLOTS 4096		/* not-before stamps, by key hash */
-#define QUEUE_MAX 256		/* invalidations waiting to be sent */
+#define NB_SLOTS 4096 /* not-before stamps, by key hash */
+#define QUEUE_MAX 256 /* invalidations waiting to be sent */
 #define MSG_VERSION 1
 #define MSG_HEAD (1 + 8 + 8 + 2)
-#define FUTURE_MS 2000		/* a value dated later than this is refused */
+#define FUTURE_MS 2000 /* a value dated later than this is refused */
 #define POLL_MIN_MS 10
 #define POLL_MAX_MS 100
 #define BEAT_MS 1000
@@ -47,23 +47,23 @@ struct held {
 
 struct tier {
 	struct tier_config cfg;
-	uint64_t origin;	/* this host, in messages: its own are ignored */
+	uint64_t origin; /* this host, in messages: its own are ignored */
 	atomic_uint_fast64_t token_seq;
 	char channel[64];
-	pthread_mutex_t mu;	/* guards what follows, up to the stats */
+	pthread_mutex_t mu; /* guards what follows, up to the stats */
 	pthread_cond_t cv;
-	int64_t nb[NB_SLOTS];	/* fleet ms: values of keys hashing here fetched before are refused */
+	int64_t nb[NB_SLOTS]; /* fleet ms: values of keys hashing here fetched before are refused */
 	int64_t nb_all;
-	char *queue[QUEUE_MAX];	/* keys ("" for everything) and when */
+	char *queue[QUEUE_MAX]; /* keys ("" for everything) and when */
 	int64_t queue_at[QUEUE_MAX];
 	size_t queued;
 	bool stop, running;
 	pthread_t thread;
-	pthread_mutex_t held_mu;	/* the held list; taken alone */
+	pthread_mutex_t held_mu; /* the held list; taken alone */
 	struct held *held;
 	tier_recv_fn recv;
 	void *recv_arg;
-	atomic_bool logged[REJECT_KINDS];	/* a rejection's one log line */
+	atomic_bool logged[REJECT_KINDS]; /* a rejection's one log line */
 	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received;
 };
 
@@ -96,13 +96,19 @@ int tier_derive_key(const void *secret, size_t n, const char *project, unsigned 
 	return sign_hkdf_sha256(secret, n, salt, sizeof(salt) - 1, info, (size_t)len, key);
 }
 
-static uint64_t key_hash(const char *key)
+static uint64_t bytes_hash(const void *v, size_t n)
 {
+	const unsigned char *p = v;
 	uint64_t h = 1469598103934665603u;
 
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211u;
 	return h;
+}
+
+static uint64_t key_hash(const char *key)
+{
+	return bytes_hash(key, strlen(key));
 }
 
 static int redis_key(struct buf *b, const struct tier *t, const char *what, const char *key)
@@ -153,20 +159,19 @@ static void rejected(struct tier *t, const char *key, int why, const char *text)
 		listkey_describe(key, name, sizeof(name));
 	log_msg(t->cfg.log, LOG_WARNING,
 		"shared cache: refused %s%s (%s); later refusals are only counted (see the stats attribute)",
-		key ? "the value of " : "",
-		name, text);
+		key ? "the value of " : "", name, text);
 }
 
-/* A value taken from v is acceptable: 0 and *out dated, or -ENOENT. */
-static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s,
-		  struct snap **out)
+/* A value taken from v is acceptable: 0 and *out dated, -ENOENT (too old,
+ * not newer than the caller's, invalidated), or -EBADMSG: dated in the
+ * future, refused (the caller counts it). */
+static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s, struct snap **out)
 {
 	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
 
 	if (born > now + FUTURE_MS) {
-		rejected(t, key, REJECT_FUTURE, "dated in the future");
 		snap_unref(s);
-		return -ENOENT;
+		return -EBADMSG;
 	}
 	if (born > now)
 		born = now;
@@ -179,7 +184,11 @@ static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_
 	return 0;
 }
 
-static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out)
+/* *refused: the hash of the last value this fill refused (0: none), so
+ * that a fill reading one bad value again (after taking the lock, while
+ * waiting) counts it once. */
+static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out,
+		    uint64_t *refused)
 {
 	struct buf v;
 	struct snap *s = NULL;
@@ -196,13 +205,18 @@ static int try_read(struct tier *t, const char *key, int64_t min_born, struct bu
 		return -ENOENT; /* absent, or Redis failing: a miss either way */
 	}
 	why = sval_decode(v.data, v.len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, &fetched, &s, &oom);
-	buf_release(&v);
-	if (why != SVAL_OK) {
-		if (!oom)
+	err = why == SVAL_OK ? accept(t, key, fetched, min_born, s, out) : oom ? -ENOMEM : -EBADMSG;
+	if (err == -EBADMSG) {
+		uint64_t h = bytes_hash(v.data, v.len);
+
+		if (h != *refused && why != SVAL_OK)
 			rejected(t, key, why, sval_reject_text(why));
-		return -ENOENT;
+		else if (h != *refused)
+			rejected(t, key, REJECT_FUTURE, "dated in the future"); /* authentic, but from accept */
+		*refused = h;
 	}
-	return accept(t, key, fetched, min_born, s, out);
+	buf_release(&v);
+	return err ? -ENOENT : 0;
 }
 
 /* ---- fetching for the fleet --------------------------------------------------- */
@@ -256,8 +270,8 @@ static void held_remove(struct tier *t, struct held *h)
 }
 
 /* This host fetches for the fleet, holding the listing's lock. */
-static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk,
-		tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
+static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk, tier_api_fn api,
+		void *arg, struct snap **out, struct tier_result *res)
 {
 	struct held h = {.key = lk, .token = token};
 	int err;
@@ -283,21 +297,22 @@ static bool nap(struct tier *t, int64_t ms)
 	return going;
 }
 
-static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, tier_api_fn api,
-			 void *arg, struct snap **out, struct tier_result *res)
+static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, uint64_t *refused,
+			 tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
 {
 	char token[64], *lk;
 	int64_t start = monotime_ms(), delay = POLL_MIN_MS;
 	int err;
 
-	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin, (uint64_t)atomic_fetch_add(&t->token_seq, 1));
+	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin,
+		 (uint64_t)atomic_fetch_add(&t->token_seq, 1));
 	if (redis_key(rk, t, "lock:", key) || !(lk = buf_take(rk)))
 		return from_api(t, key, rk, api, arg, out, res);
 	for (;;) {
 		err = shared_lock(t->cfg.sh, lk, token, t->cfg.lock_ms);
 		/* Taken: but the last holder may have written the value
 		 * between our read and our lock. */
-		if (err == 0 && try_read(t, key, min_born, rk, out) == 0) {
+		if (err == 0 && try_read(t, key, min_born, rk, out, refused) == 0) {
 			shared_unlock(t->cfg.sh, lk, token);
 			atomic_fetch_add(&t->waits, 1);
 			break;
@@ -313,7 +328,7 @@ static int single_flight(struct tier *t, const char *key, int64_t min_born, stru
 			break;
 		}
 		delay = delay * 2 > POLL_MAX_MS ? POLL_MAX_MS : delay * 2;
-		if (try_read(t, key, min_born, rk, out) == 0) {
+		if (try_read(t, key, min_born, rk, out, refused) == 0) {
 			atomic_fetch_add(&t->waits, 1);
 			err = 0;
 			break;
@@ -327,17 +342,18 @@ int tier_fill(struct tier *t, const char *key, int64_t min_born, tier_api_fn api
 	      struct tier_result *res)
 {
 	struct buf rk;
+	uint64_t refused = 0;
 	int err;
 
 	res->from_api = false;
 	res->fetched = 0;
 	buf_init(&rk, LISTKEY_MAX + 128);
-	err = try_read(t, key, min_born, &rk, out);
+	err = try_read(t, key, min_born, &rk, out, &refused);
 	if (!err) {
 		atomic_fetch_add(&t->hits, 1);
 	} else {
 		atomic_fetch_add(&t->misses, 1);
-		err = single_flight(t, key, min_born, &rk, api, arg, out, res);
+		err = single_flight(t, key, min_born, &rk, &refused, api, arg, out, res);
 	}
 	buf_release(&rk);
 	return err;
@@ -467,8 +483,9 @@ static void on_gap(void *arg)
 {
 	struct tier *t = arg;
 
-	log_msg(t->cfg.log, LOG_NOTICE, "shared cache: resubscribed; dropping the local listings (invalidations "
-					"may have been missed)");
+	log_msg(t->cfg.log, LOG_NOTICE,
+		"shared cache: resubscribed; dropping the local listings (invalidations "
+		"may have been missed)");
 	if (t->recv)
 		t->recv(t->recv_arg, NULL);
 }

@@ -1,0 +1,922 @@
+/* test_tier.c — the shared tier's policy against a real redis-server of
+ * its own (redis_srv.h). Two or more struct tier, each on a struct shared
+ * of its own, on one Redis, stand for the hosts of a fleet; each host's
+ * API is a counter that builds a snapshot. Every test has a namespace of
+ * its own, so none sees another's values, locks or messages.
+ *
+ * Covered: a fill shared (one API call for two hosts, the second dated
+ * from the first's fetch), min_born, values dated too old or in the
+ * future, values tampered with or moved to another namespace, listing or
+ * MAC key (refused, counted, rewritten), single flight (a waiter gets the
+ * holder's value; a dead holder's lock is waited out for wait_ms; the
+ * heartbeat keeps a slow fetch's lock), invalidations (a key, everything,
+ * a changed listing; one's own ignored; forged ones refused; a gap in the
+ * subscription is "everything"), tier_cancel ending a wait, and Redis
+ * down (straight to the API).
+ * Without redis-server the binary prints a SKIP line and exits 0.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "fresh.h"
+#include "monotime.h"
+#include "redis_srv.h"
+#include "shared.h"
+#include "snap.h"
+#include "sval.h"
+#include "tier.h"
+
+#define HOSTS 4
+#define TTL_MS 60000
+#define TIMEOUT_MS 200
+#define KEY "T4:repoimg"
+#define KEY2 "T4:repoapp"
+#define PROBE "T5:probeimg"
+#define SHA_A "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define RECV_MAX 64
+#define NO_BORN INT64_MIN
+
+/* A host's API: counts calls, answers a listing with a tag of its own. */
+struct api {
+	atomic_int calls;
+	int delay_ms;
+	char tag[16];
+};
+
+/* What a host's receiver was told. */
+struct heard {
+	pthread_mutex_t mu;
+	int n;
+	char key[RECV_MAX][64]; /* "*" for NULL (everything) */
+};
+
+struct host;
+
+/* A host's fill on a thread of its own (in the fixture, not on a test's
+ * stack: a failing test leaves it to the teardown). */
+struct filler {
+	struct host *h;
+	int rc;
+	struct snap *out;
+	struct tier_result res;
+	bool running; /* until joined */
+	pthread_t th;
+};
+
+struct host {
+	struct shared *sh;
+	struct tier *t;
+	struct api api;
+	struct heard heard;
+	struct filler w;
+};
+
+struct fx {
+	struct redis_srv_group *g;
+	struct fresh *fresh;
+	struct redis_srv own;
+	char ns[TIER_NS_LEN + 1];
+	unsigned char mac[SVAL_KEY_LEN];
+	struct host h[HOSTS];
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the API, the receiver ------------------------------------------------- */
+
+/* tag's listing, or NULL (no cmocka assert here: the API runs on the
+ * tier's callers' threads, some of them the test's own). */
+static struct snap *listing(const char *tag)
+{
+	struct snap_builder *b = snap_builder_new();
+	struct snap_entry e[] = {
+	    {.name = "latest", .digest = SHA_A, .mtime = 1700000000},
+	    {.name = tag, .digest = "sha512:abcdef", .mtime = 1700000001},
+	    {.name = "untimed", .time_raw = "yesterday", .mtime = SNAP_NO_TIME},
+	};
+
+	for (size_t i = 0; b && i < sizeof(e) / sizeof(e[0]); i++) {
+		if (snap_builder_add(b, &e[i]) != 0) {
+			snap_builder_free(b);
+			return NULL;
+		}
+	}
+	return b ? snap_builder_finish(b) : NULL;
+}
+
+/* The same on the test's thread. */
+static struct snap *expect_listing(const char *tag)
+{
+	struct snap *s = listing(tag);
+
+	assert_non_null(s);
+	return s;
+}
+
+static int api_fn(void *arg, struct snap **out)
+{
+	struct api *a = arg;
+
+	atomic_fetch_add(&a->calls, 1);
+	if (a->delay_ms)
+		sleep_ms(a->delay_ms);
+	*out = listing(a->tag);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void on_key(void *arg, const char *key)
+{
+	struct heard *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->n < RECV_MAX)
+		snprintf(h->key[h->n++], sizeof(h->key[0]), "%s", key ? key : "*");
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* How many times h heard key ("*": everything). */
+static int heard_of(struct heard *h, const char *key)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&h->mu);
+	for (int i = 0; i < h->n; i++)
+		n += strcmp(h->key[i], key) == 0;
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+static bool wait_heard(struct heard *h, const char *key, int n, int64_t limit)
+{
+	int64_t t0 = monotime_ms();
+
+	while (heard_of(h, key) < n && monotime_ms() - t0 < limit)
+		sleep_ms(5);
+	return heard_of(h, key) >= n;
+}
+
+static void forget_heard(struct heard *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->n = 0;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* a and b list the same entries: their values are the same bytes (sval's
+ * form is canonical: a value that decodes encodes back to itself). */
+static void assert_same(const struct snap *a, const struct snap *b)
+{
+	static const uint8_t k[SVAL_KEY_LEN] = {0};
+	struct buf x, y;
+
+	buf_init(&x, 1u << 20);
+	buf_init(&y, 1u << 20);
+	assert_int_equal(sval_encode(a, "cmp", KEY, 0, k, &x), 0);
+	assert_int_equal(sval_encode(b, "cmp", KEY, 0, k, &y), 0);
+	assert_int_equal(x.len, y.len);
+	assert_memory_equal(x.data, y.data, x.len);
+	assert_int_equal(snap_count(a), snap_count(b));
+	buf_release(&x);
+	buf_release(&y);
+}
+
+/* ---- fixtures ----------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000};
+
+	if (!f || !(f->fresh = fresh_new(&fc))) {
+		free(f);
+		return -1;
+	}
+	f->g = *state;
+	snprintf(f->ns, sizeof(f->ns), "%016x", 0xbeef0000u + f->g->seq++);
+	for (int i = 0; i < SVAL_KEY_LEN; i++)
+		f->mac[i] = (unsigned char)(i * 7 + 1);
+	for (int i = 0; i < HOSTS; i++) {
+		pthread_mutex_init(&f->h[i].heard.mu, NULL);
+		snprintf(f->h[i].api.tag, sizeof(f->h[i].api.tag), "from-%c", 'a' + i);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < HOSTS; i++) {
+		struct filler *w = &f->h[i].w;
+
+		if (w->running) { /* a test failed while it waited */
+			tier_cancel(f->h[i].t);
+			pthread_join(w->th, NULL);
+			snap_unref(w->out);
+		}
+	}
+	for (int i = 0; i < HOSTS; i++) {
+		tier_free(f->h[i].t); /* before its shared: it stops the subscriber */
+		shared_free(f->h[i].sh);
+		pthread_mutex_destroy(&f->h[i].heard.mu);
+	}
+	redis_srv_stop(&f->own);
+	fresh_free(f->fresh);
+	free(f);
+	return 0;
+}
+
+/* Host i on the Redis at path, in namespace ns, with MAC key mac. */
+static struct host *host_on(struct fx *f, int i, const char *path, const char *ns, const unsigned char *mac,
+			    int64_t wait_ms, int64_t lock_ms)
+{
+	struct host *h = &f->h[i];
+	struct shared_config sc = {
+	    .timeout_ms = TIMEOUT_MS,
+	    .max_reply = 1u << 20,
+	    .clock = fresh_clock, /* as main.c: the tier converts with this clock's offset */
+	    .clock_arg = f->fresh,
+	};
+	struct tier_config tc = {
+	    .fresh = f->fresh,
+	    .lock_ms = lock_ms,
+	    .wait_ms = wait_ms,
+	    .max_value = 1u << 20,
+	};
+
+	snprintf(sc.addr.path, sizeof(sc.addr.path), "%s", path);
+	h->sh = shared_new(&sc);
+	assert_non_null(h->sh);
+	tc.sh = h->sh;
+	memcpy(tc.mac_key, mac, SVAL_KEY_LEN);
+	memcpy(tc.ns, ns, sizeof(tc.ns));
+	h->t = tier_new(&tc);
+	assert_non_null(h->t);
+	tier_set_receiver(h->t, on_key, &h->heard);
+	return h;
+}
+
+static struct host *host(struct fx *f, int i, int64_t wait_ms)
+{
+	return host_on(f, i, f->g->redis.sock, f->ns, f->mac, wait_ms, 0);
+}
+
+static void start(struct host *h)
+{
+	assert_int_equal(tier_start(h->t), 0);
+}
+
+static struct tier_stats stats(struct host *h)
+{
+	struct tier_stats st;
+
+	tier_get_stats(h->t, &st);
+	return st;
+}
+
+/* A fill of key; the snapshot is checked and returned (to snap_unref). */
+static struct snap *fill(struct host *h, const char *key, int64_t min_born, struct tier_result *res)
+{
+	struct snap *s = NULL;
+
+	assert_int_equal(tier_fill(h->t, key, min_born, api_fn, &h->api, &s, res), 0);
+	assert_non_null(s);
+	return s;
+}
+
+static void *filler_main(void *arg)
+{
+	struct filler *w = arg;
+
+	w->rc = tier_fill(w->h->t, KEY, NO_BORN, api_fn, &w->h->api, &w->out, &w->res);
+	return NULL;
+}
+
+/* h fills KEY on a thread. */
+static void fill_async(struct host *h)
+{
+	struct filler *w = &h->w;
+
+	memset(w, 0, sizeof(*w));
+	w->h = h;
+	assert_int_equal(pthread_create(&w->th, NULL, filler_main, w), 0);
+	w->running = true;
+}
+
+/* Its end: the fill succeeded. */
+static struct filler *fill_join(struct host *h)
+{
+	struct filler *w = &h->w;
+
+	pthread_join(w->th, NULL);
+	w->running = false;
+	assert_int_equal(w->rc, 0);
+	assert_non_null(w->out);
+	return w;
+}
+
+/* ---- Redis, by hand ---------------------------------------------------------- */
+
+static void redis_key(const char *ns, const char *what, const char *key, char *out, size_t n)
+{
+	snprintf(out, n, "imgtagfs:1:%s:%s%s", ns, what, key);
+}
+
+static void raw_get(struct fx *f, const char *ns, const char *key, struct buf *out)
+{
+	char rk[256];
+
+	redis_key(ns, "", key, rk, sizeof(rk));
+	buf_init(out, 1u << 20);
+	assert_int_equal(shared_get(f->h[0].sh, rk, out), 0);
+}
+
+static void raw_set(struct fx *f, const char *ns, const char *key, const void *v, size_t n)
+{
+	char rk[256];
+
+	redis_key(ns, "", key, rk, sizeof(rk));
+	assert_int_equal(shared_set(f->h[0].sh, rk, v, n, TTL_MS), 0);
+}
+
+/* Writes a value of tag's listing, as a host of the fleet would, fetched
+ * at the fleet's now plus skew. */
+static void write_value(struct fx *f, const char *key, const char *tag, int64_t skew)
+{
+	struct snap *s = expect_listing(tag);
+	struct buf v;
+	int64_t now = 0;
+
+	assert_int_equal(shared_now(f->h[0].sh, &now), 0);
+	buf_init(&v, 1u << 20);
+	assert_int_equal(sval_encode(s, f->ns, key, now + skew, f->mac, &v), 0);
+	raw_set(f, f->ns, key, v.data, v.len);
+	buf_release(&v);
+	snap_unref(s);
+}
+
+static void foreign_lock(struct fx *f, const char *key, int64_t px)
+{
+	char lk[256];
+
+	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
+	assert_int_equal(shared_lock(f->h[0].sh, lk, "a-dead-host", px), 0);
+}
+
+static void foreign_unlock(struct fx *f, const char *key)
+{
+	char lk[256];
+
+	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
+	assert_int_equal(shared_unlock(f->h[0].sh, lk, "a-dead-host"), 0);
+}
+
+/* Connects host i's shared (the fleet clock read) without a fill. */
+static void connect_host(struct host *h)
+{
+	char why[256];
+
+	assert_int_equal(shared_check(h->sh, why, sizeof(why)), 0);
+}
+
+/* ---- reading and writing ------------------------------------------------------- */
+
+static void test_fill_then_hit(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result ra, rb;
+	struct snap *sa, *sb, *want = expect_listing("from-a");
+	struct tier_stats st;
+	int64_t now;
+
+	sa = fill(a, KEY, NO_BORN, &ra);
+	assert_true(ra.from_api);
+	assert_int_equal(atomic_load(&a->api.calls), 1);
+	st = stats(a);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.hits, 0);
+	assert_true(st.up);
+	assert_same(sa, want);
+
+	sb = fill(b, KEY, NO_BORN, &rb);
+	now = fresh_now(f->fresh);
+	assert_false(rb.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 0);
+	assert_same(sb, sa);
+	/* Dated from A's fetch: born set, not later than now, and about when
+	 * A's API call began (both hosts on one clock here). */
+	assert_true(snap_born(sb) != SNAP_BORN_NONE);
+	assert_true(snap_born(sb) <= now);
+	assert_true(snap_born(sb) >= ra.fetched - 50 && snap_born(sb) <= ra.fetched + 50);
+	st = stats(b);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 0);
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(st.rejected, 0);
+	assert_int_equal(st.waits, 0);
+	snap_unref(sa);
+	snap_unref(sb);
+	snap_unref(want);
+}
+
+static void test_min_born(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000), *c = host(f, 2, 1000);
+	struct tier_result ra, rb, rc;
+	struct snap *sa, *sb, *sc, *want = expect_listing("from-b");
+	int64_t newer;
+
+	sa = fill(a, KEY, NO_BORN, &ra);
+	/* Older than A's value: a hit. */
+	sb = fill(b, KEY, ra.fetched - 1000, &rb);
+	assert_false(rb.from_api);
+	snap_unref(sb);
+	/* B holds a listing newer than A's value: a miss, from B's API, and
+	 * B's value replaces A's. */
+	sleep_ms(60);
+	newer = fresh_now(f->fresh);
+	sb = fill(b, KEY, newer, &rb);
+	assert_true(rb.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	assert_same(sb, want);
+	assert_int_equal(stats(b).writes, 1);
+	sc = fill(c, KEY, newer - 1, &rc);
+	assert_false(rc.from_api);
+	assert_same(sc, want);
+	assert_true(snap_born(sc) >= newer - 50);
+	snap_unref(sa);
+	snap_unref(sb);
+	snap_unref(sc);
+	snap_unref(want);
+}
+
+/* Values dated older than the ttl are misses; dated more than a little in
+ * the future, refused (a clock cannot be that far off). */
+static void test_dates(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result r;
+	struct snap *s;
+	int64_t now;
+
+	connect_host(a);
+	write_value(f, KEY, "old", -(TTL_MS + 1000));
+	s = fill(b, KEY, NO_BORN, &r);
+	assert_true(r.from_api);
+	assert_int_equal(stats(b).rejected, 0);
+	snap_unref(s);
+
+	write_value(f, KEY, "soon", 1000); /* within clock skew: born now */
+	s = fill(b, KEY, NO_BORN, &r);
+	now = fresh_now(f->fresh);
+	assert_false(r.from_api);
+	assert_true(snap_born(s) <= now && snap_born(s) >= now - 50);
+	snap_unref(s);
+
+	write_value(f, KEY, "future", 60000);
+	s = fill(b, KEY, NO_BORN, &r);
+	assert_true(r.from_api);
+	assert_int_equal(stats(b).rejected, 1);
+	assert_int_equal(atomic_load(&b->api.calls), 2);
+	snap_unref(s);
+}
+
+static void test_tampered(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000), *c = host(f, 2, 1000);
+	struct tier_result r;
+	struct snap *s, *d = NULL, *want = expect_listing("from-b");
+	struct buf v;
+	int64_t fetched = 0;
+
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	raw_get(f, f->ns, KEY, &v);
+	v.data[v.len / 2] ^= 0x01;
+	raw_set(f, f->ns, KEY, v.data, v.len);
+	buf_release(&v);
+
+	s = fill(b, KEY, NO_BORN, &r);
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	assert_int_equal(stats(b).rejected, 1);
+	assert_int_equal(stats(b).writes, 1);
+	assert_same(s, want);
+	snap_unref(s);
+	/* Rewritten, correctly: it decodes, and the next host takes it. */
+	raw_get(f, f->ns, KEY, &v);
+	assert_int_equal(sval_decode(v.data, v.len, 1u << 20, f->ns, KEY, f->mac, &fetched, &d, NULL), SVAL_OK);
+	assert_same(d, want);
+	snap_unref(d);
+	buf_release(&v);
+	s = fill(c, KEY, NO_BORN, &r);
+	assert_false(r.from_api);
+	assert_int_equal(stats(c).rejected, 0);
+	assert_same(s, want);
+	snap_unref(s);
+	snap_unref(want);
+}
+
+/* h's fill of key refuses the value in Redis, counts it once, and asks
+ * the API (its calls-th call). */
+static void refused_once(struct host *h, const char *key, int calls)
+{
+	struct tier_result r;
+
+	snap_unref(fill(h, key, NO_BORN, &r));
+	assert_true(r.from_api);
+	assert_int_equal(stats(h).rejected, 1);
+	assert_int_equal(atomic_load(&h->api.calls), calls);
+}
+
+/* A value moved to another namespace or listing, or made under another
+ * MAC key: refused, counted, and the API asked. */
+static void test_foreign_values(void **state)
+{
+	struct fx *f = *state;
+	char ns2[TIER_NS_LEN + 1] = "00000000ffffffff";
+	unsigned char mac2[SVAL_KEY_LEN];
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000), *other_ns, *other_mac;
+	struct tier_result r;
+	struct buf v;
+
+	memcpy(mac2, f->mac, sizeof(mac2));
+	mac2[0] ^= 0x80;
+	snprintf(ns2, sizeof(ns2), "%08x%08x", 0xfeedu, f->g->seq);
+	other_ns = host_on(f, 2, f->g->redis.sock, ns2, f->mac, 1000, 0);
+	other_mac = host_on(f, 3, f->g->redis.sock, f->ns, mac2, 1000, 0);
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	raw_get(f, f->ns, KEY, &v);
+	raw_set(f, ns2, KEY, v.data, v.len);	/* another namespace */
+	raw_set(f, f->ns, KEY2, v.data, v.len); /* another listing */
+	buf_release(&v);
+
+	refused_once(other_ns, KEY, 1);
+	refused_once(b, KEY2, 1);
+	refused_once(other_mac, KEY, 1);
+	/* And the value other_mac wrote is refused by A in turn. */
+	refused_once(a, KEY, 2);
+}
+
+/* ---- single flight ----------------------------------------------------------- */
+
+/* Waits until h's fill is past its first read (a miss counted). */
+static void wait_missed(struct host *h)
+{
+	int64_t t0 = monotime_ms();
+
+	while (stats(h).misses == 0 && monotime_ms() - t0 < 2000)
+		sleep_ms(2);
+	assert_int_equal(stats(h).misses, 1);
+}
+
+static void test_wait_for_holder(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 5000);
+	struct filler *w;
+	struct snap *want = expect_listing("from-a");
+	int64_t t0;
+
+	connect_host(a);
+	foreign_lock(f, KEY, 10000);
+	fill_async(b);
+	wait_missed(b);
+	sleep_ms(100); /* B polls */
+	assert_int_equal(stats(b).waits, 0);
+	t0 = monotime_ms();
+	write_value(f, KEY, "from-a", 0);
+	w = fill_join(b);
+	assert_true(monotime_ms() - t0 < 1000);
+	assert_false(w->res.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 0);
+	assert_int_equal(stats(b).waits, 1);
+	assert_int_equal(stats(b).hits, 0);
+	assert_same(w->out, want);
+	foreign_unlock(f, KEY);
+	snap_unref(w->out);
+	snap_unref(want);
+}
+
+/* A fetches key (its API taking delay_ms), B fills key meanwhile: B waits
+ * for A's value instead of calling its own API. How long B took. */
+static int64_t fill_behind(struct host *a, struct host *b, int delay_ms)
+{
+	struct filler *w;
+	struct tier_result r;
+	struct snap *s;
+	int64_t t0 = monotime_ms();
+
+	a->api.delay_ms = delay_ms;
+	fill_async(a);
+	while (atomic_load(&a->api.calls) == 0 && monotime_ms() - t0 < 2000)
+		sleep_ms(2);
+	s = fill(b, KEY, NO_BORN, &r);
+	t0 = monotime_ms() - t0;
+	w = fill_join(a);
+	assert_true(w->res.from_api);
+	assert_false(r.from_api);
+	assert_int_equal(atomic_load(&a->api.calls), 1);
+	assert_int_equal(atomic_load(&b->api.calls), 0);
+	assert_int_equal(stats(b).waits, 1);
+	assert_same(s, w->out);
+	snap_unref(s);
+	snap_unref(w->out);
+	return t0;
+}
+
+/* Two hosts, one slow listing: one API call for both. */
+static void test_one_fetch_for_two(void **state)
+{
+	struct fx *f = *state;
+
+	fill_behind(host(f, 0, 5000), host(f, 1, 5000), 300);
+}
+
+/* A lock whose holder died (and does not expire soon): B waits wait_ms,
+ * then fetches itself. */
+static void test_dead_holder(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 300);
+	struct tier_result r;
+	struct buf v;
+	char lk[256];
+	struct snap *s;
+	int64_t t0;
+
+	connect_host(a);
+	foreign_lock(f, KEY, 60000);
+	t0 = monotime_ms();
+	s = fill(b, KEY, NO_BORN, &r);
+	assert_true(monotime_ms() - t0 >= 300);
+	assert_true(monotime_ms() - t0 < 300 + 500);
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	assert_int_equal(stats(b).writes, 1); /* shared all the same */
+	snap_unref(s);
+	/* The dead holder's lock is left alone. */
+	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
+	buf_init(&v, 4096);
+	assert_int_equal(shared_get(a->sh, lk, &v), 0);
+	assert_string_equal(v.data, "a-dead-host");
+	buf_release(&v);
+}
+
+/* A fetch slower than lock_ms keeps its lock by the heartbeat, so B
+ * waits for it instead of fetching too. */
+static void test_heartbeat(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, 5000, 1500);
+	struct buf v;
+	char lk[256];
+
+	start(a);
+	assert_true(fill_behind(a, host(f, 1, 5000), 2000) >= 1500); /* past the lock's own life */
+	/* Released after the fetch. */
+	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
+	buf_init(&v, 4096);
+	assert_int_equal(shared_get(a->sh, lk, &v), -ENOENT);
+	buf_release(&v);
+}
+
+/* tier_cancel ends a wait at once; the fill then goes to the API (it does
+ * not fail), and so do later fills that find a lock held. */
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 10000);
+	struct filler *w;
+	struct tier_result r;
+	int64_t t0;
+
+	connect_host(a);
+	foreign_lock(f, KEY2, 60000);
+	foreign_lock(f, KEY, 60000);
+	fill_async(b);
+	wait_missed(b);
+	sleep_ms(100);
+	t0 = monotime_ms();
+	tier_cancel(b->t);
+	w = fill_join(b);
+	assert_true(monotime_ms() - t0 < 500);
+	assert_true(w->res.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	snap_unref(w->out);
+	t0 = monotime_ms();
+	snap_unref(fill(b, KEY2, NO_BORN, &r));
+	assert_true(monotime_ms() - t0 < 200);
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 2);
+	tier_cancel(b->t); /* idempotent */
+}
+
+/* ---- invalidations -------------------------------------------------------------- */
+
+/* Until b's subscriber hears a's messages (it subscribes on its own
+ * thread), a says PROBE changed; then b's receiver forgets. */
+static void sync_hosts(struct host *a, struct host *b)
+{
+	struct tier_result res = {.from_api = true, .fetched = 0};
+	int64_t t0 = monotime_ms();
+
+	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < 5000) {
+		tier_changed(a->t, PROBE, &res);
+		wait_heard(&b->heard, PROBE, 1, 50);
+	}
+	assert_true(heard_of(&b->heard, PROBE) > 0);
+	sleep_ms(30); /* a last probe in flight */
+	forget_heard(&b->heard);
+}
+
+static void test_invalidate(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result r;
+	uint64_t got;
+
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	forget_heard(&a->heard);
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	snap_unref(fill(b, KEY, NO_BORN, &r));
+	assert_false(r.from_api);
+	got = stats(b).invalidations_received;
+	sleep_ms(5); /* the invalidation later than the fetch, by the ms clock */
+
+	tier_invalidate(a->t, KEY);
+	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
+	assert_int_equal(stats(b).invalidations_received, got + 1);
+	assert_true(stats(a).invalidations_sent >= 1);
+	/* The old value is still in Redis, and B refuses it now. */
+	snap_unref(fill(b, KEY, NO_BORN, &r));
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	assert_int_equal(stats(b).rejected, 0); /* a miss, not a forgery */
+	/* B's new value is after the invalidation: A takes it. */
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	assert_false(r.from_api);
+	assert_int_equal(atomic_load(&a->api.calls), 1);
+
+	/* Everything. */
+	sleep_ms(5);
+	tier_invalidate(a->t, NULL);
+	assert_true(wait_heard(&b->heard, "*", 1, 2000));
+	snap_unref(fill(b, KEY, NO_BORN, &r));
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 2);
+
+	/* A changed listing; one learnt from the fleet is not told again. */
+	r.from_api = false;
+	tier_changed(a->t, KEY2, &r);
+	r.from_api = true;
+	r.fetched = fresh_now(f->fresh);
+	tier_changed(a->t, KEY, &r);
+	assert_true(wait_heard(&b->heard, KEY, 2, 2000));
+	assert_int_equal(heard_of(&b->heard, KEY2), 0);
+	/* A never hears itself. */
+	sleep_ms(50);
+	assert_int_equal(heard_of(&a->heard, KEY), 0);
+	assert_int_equal(heard_of(&a->heard, "*"), 0);
+	assert_int_equal(stats(a).invalidations_received, 0);
+}
+
+/* Messages on the channel that are not the fleet's: refused and counted,
+ * the receiver not called. */
+static void test_forged_messages(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	char chan[128];
+	unsigned char m[19 + sizeof(KEY) - 1 + 32];
+	size_t kl = sizeof(KEY) - 1;
+
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
+	assert_int_equal(shared_publish(a->sh, chan, "HTTP/1.1 400 Bad Request\r\n\r\n", 28), 0);
+	assert_int_equal(shared_publish(a->sh, chan, "", 0), 0);
+	/* The right shape and a MAC of zeros. */
+	memset(m, 0, sizeof(m));
+	m[0] = 1;
+	m[17] = (unsigned char)kl;
+	memcpy(m + 19, KEY, kl);
+	assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
+	/* A genuine message after them: when B has it, it had those. */
+	sync_hosts(a, b);
+	assert_int_equal(stats(b).rejected, 3);
+	assert_int_equal(heard_of(&b->heard, KEY), 0);
+	assert_int_equal(heard_of(&b->heard, "*"), 0);
+}
+
+/* The subscription lost and back (Redis restarted): messages may have
+ * been missed, so the receiver is told "everything". */
+static void test_gap(void **state)
+{
+	struct fx *f = *state;
+	struct host *b;
+
+	assert_int_equal(redis_srv_start(&f->own, NULL), 0);
+	b = host_on(f, 1, f->own.sock, f->ns, f->mac, 1000, 0);
+	host_on(f, 0, f->own.sock, f->ns, f->mac, 1000, 0);
+	start(&f->h[0]);
+	start(b);
+	sync_hosts(&f->h[0], b);
+	assert_int_equal(redis_srv_restart(&f->own), 0);
+	assert_true(wait_heard(&b->heard, "*", 1, 6000));
+}
+
+/* ---- Redis down --------------------------------------------------------------- */
+
+static void test_redis_down(void **state)
+{
+	struct fx *f = *state;
+	char nowhere[128];
+	struct host *a;
+	struct tier_result r;
+	struct tier_stats st;
+	int64_t t0;
+
+	assert_int_equal(redis_srv_start(&f->own, NULL), 0);
+	redis_srv_kill(&f->own); /* its socket path, where nobody listens */
+	snprintf(nowhere, sizeof(nowhere), "%s", f->own.sock);
+	a = host_on(f, 0, nowhere, f->ns, f->mac, 5000, 0);
+	for (int i = 0; i < 20; i++) {
+		t0 = monotime_ms();
+		snap_unref(fill(a, KEY, NO_BORN, &r));
+		assert_true(r.from_api);
+		assert_int_equal(atomic_load(&a->api.calls), i + 1);
+		assert_true(monotime_ms() - t0 < TIMEOUT_MS);
+	}
+	st = stats(a);
+	assert_true(st.errors > 0);
+	assert_false(st.up);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(st.waits, 0);
+	/* Invalidations queue and are dropped at the end; nothing hangs. */
+	start(a);
+	tier_invalidate(a->t, KEY);
+	tier_invalidate(a->t, NULL);
+	sleep_ms(50);
+	t0 = monotime_ms();
+	tier_stop(a->t);
+	assert_true(monotime_ms() - t0 < 1000);
+	tier_stop(a->t); /* idempotent */
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_fill_then_hit),
+	    T(test_min_born),
+	    T(test_dates),
+	    T(test_tampered),
+	    T(test_foreign_values),
+	    T(test_wait_for_holder),
+	    T(test_one_fetch_for_two),
+	    T(test_dead_holder),
+	    T(test_heartbeat),
+	    T(test_cancel),
+	    T(test_invalidate),
+	    T(test_forged_messages),
+	    T(test_gap),
+	    T(test_redis_down),
+	};
+
+	if (!redis_srv_available()) {
+		printf("SKIP: test_tier: redis-server not found on PATH\n");
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("tier", tests, redis_srv_group_setup, redis_srv_group_teardown);
+}
