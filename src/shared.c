@@ -469,7 +469,7 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	struct conn *c = conn_take(s);
 	char why[256] = "";
 	int err = may_try(s) ? 0 : -ENOTCONN;
-	bool fresh = !c->rc;
+	bool fresh = !c->rc || c->gen != atomic_load(&s->gen);
 
 	if (!err)
 		err = conn_ready(s, c, deadline, why, sizeof(why));
@@ -481,7 +481,7 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	if (!fresh && (err == -ECONNRESET || err == -EPIPE)) {
 		redisFree(c->rc);
 		c->rc = NULL;
-		err = open_conn(s, &c->rc, deadline, why, sizeof(why));
+		err = conn_ready(s, c, deadline, why, sizeof(why));
 		if (!err)
 			err = command(s, c->rc, argc, argv, lens, deadline, out);
 	}
