@@ -30,6 +30,7 @@
 #define BACKOFF_MAX_MS 5000
 #define PING_EVERY_MS 1000
 #define SLICE_MS 250
+#define ARRAY_MAX 4	/* TIME 2, SUBSCRIBE's and a message 3, a pong 2 */
 
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 
@@ -44,6 +45,8 @@ struct shared {
 	char *user, *password; /* owned; the password wiped on free */
 	char where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32];
 	struct conn pool[POOL];
+	redisReplyObjectFunctions fns;	/* hiredis's own, arrays capped */
+	const redisReplyObjectFunctions *plain;
 	atomic_uint rr;
 	pthread_mutex_t st_mu; /* guards the four below */
 	enum state st;
@@ -369,6 +372,29 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char 
 	return err;
 }
 
+/* hiredis makes a reply object of each element as soon as it is parsed,
+ * so read_reply's cap on the bytes buffered does not bound an array of
+ * small elements: ":1\r\n" is 4 bytes on the wire and 64 on the heap, and
+ * a server sending "*100000000" and integers as fast as we read grew the
+ * heap by 250 MB within one 200 ms timeout (tests/review/bigarray.sh). No
+ * reply we read is nested or has more than ARRAY_MAX elements: anything
+ * else is garbage, refused when its header is parsed (hiredis answers an
+ * error, as for no memory). */
+static void *capped_array(const redisReadTask *task, int elements)
+{
+	const struct shared *s = task->privdata;
+
+	if (task->parent || elements > ARRAY_MAX)
+		return NULL;
+	return s->plain->createArray(task, elements);
+}
+
+static void cap_replies(struct shared *s, redisContext *rc)
+{
+	rc->reader->fn = &s->fns;
+	rc->reader->privdata = s;
+}
+
 static int dial(struct shared *s, redisContext **out, int64_t deadline, char *why, size_t n)
 {
 	const struct shared_addr *a = &s->cfg.addr;
@@ -383,6 +409,7 @@ static int dial(struct shared *s, redisContext **out, int64_t deadline, char *wh
 		redisFree(rc);
 		return -ECONNREFUSED;
 	}
+	cap_replies(s, rc);
 	err = wait_fd(rc->fd, POLLOUT, deadline);
 	if (!err && getsockopt(rc->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr)
 		err = -soerr;
@@ -808,9 +835,19 @@ void shared_unsubscribe(struct shared *s)
 struct shared *shared_new(const struct shared_config *cfg)
 {
 	struct shared *s = calloc(1, sizeof(*s));
+	redisReader *r = redisReaderCreate();
 
-	if (!s)
+	if (!s || !r) {
+		free(s);
+		if (r)
+			redisReaderFree(r);
 		return NULL;
+	}
+	/* hiredis's reply functions are its own (static): taken from a reader. */
+	s->plain = r->fn;
+	redisReaderFree(r);
+	s->fns = *s->plain;
+	s->fns.createArray = capped_array;
 	for (int i = 0; i < POOL; i++)
 		pthread_mutex_init(&s->pool[i].mu, NULL);
 	pthread_mutex_init(&s->st_mu, NULL);

@@ -5,7 +5,8 @@
 # start-up check; cold listings are fetched once for the fleet; values
 # tampered with are refused and counted; a refresh on one mount reaches the
 # others at once; Redis stopped, hung, flushed or restarted never reaches a
-# user; no Redis password in ps or a log.
+# user; nor does a garbage server's endless array; no Redis password in ps
+# or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
 # where a hang is what is tested.
 set -uo pipefail
@@ -259,6 +260,43 @@ tree "$WORK/mm" >"$WORK/tree.mm"
 ok "Redis full (OOM on writes): the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.mm"
 fusermount3 -u "$WORK/mm"
 redis_stop
+
+# --- a writer to Redis without the key; options that shape listings ----------
+# A garbage server answering GET with 100,000,000 integers as fast as we
+# read: each was a 48-byte reply object, so a 200 ms timeout grew the heap
+# by 250 MB. Arrays are capped as they are parsed.
+perl -MIO::Socket::UNIX -e '
+	my $s = IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 16) or die "listen: $!";
+	$SIG{CHLD} = "IGNORE";
+	sub take { my ($b) = @_; $$b =~ /^\*(\d+)\r\n/ or return; my ($n, $p, @a) = ($1, length $&);
+		for (1 .. $n) { substr($$b, $p) =~ /^\$(\d+)\r\n/ or return; my $l = $1; $p += length $&;
+			return if length($$b) < $p + $l + 2; push @a, substr($$b, $p, $l); $p += $l + 2 }
+		substr($$b, 0, $p) = ""; return \@a }
+	while (my $c = $s->accept) {
+		next if fork;
+		alarm 60;
+		my $b = "";
+		while (sysread($c, $b, 65536, length $b)) {
+			while (my $a = take(\$b)) {
+				my $cmd = uc $a->[0];
+				if ($cmd eq "TIME") { my $t = time; syswrite $c, "*2\r\n\$" . length($t) . "\r\n$t\r\n\$1\r\n0\r\n" }
+				elsif ($cmd eq "GET") { syswrite $c, "*100000000\r\n"; my $x = ":1\r\n" x 16384; 1 while syswrite $c, $x; exit }
+				elsif ($cmd eq "SUBSCRIBE") { syswrite $c, "*3\r\n\$9\r\nsubscribe\r\n\$1\r\nc\r\n:1\r\n" }
+				elsif ($cmd eq "PING") { syswrite $c, "+PONG\r\n" }
+				else { syswrite $c, "+OK\r\n" }
+			}
+		}
+		exit;
+	}' "$WORK/garbage.sock" &
+PIDS+=($!)
+G=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
+for i in $(seq 50); do [[ -S $WORK/garbage.sock ]] && break; sleep 0.1; done
+FS_LOG=$WORK/ga.log fs_mount "$WORK/ga" -o "shared_cache=unix:$WORK/garbage.sock,ttl=600,lazy,cache_size=1M" || echo "FAIL: mount ga"
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$FS_PID/status")
+ok "a garbage server's array of 100,000,000 integers: the listing is answered" ls "$WORK/ga/$G" >/dev/null
+hwm2=$(awk '/VmHWM/ {print $2}' "/proc/$FS_PID/status")
+ok "and the daemon's peak memory grew by less than 16 MB (${hwm} kB to ${hwm2} kB)" test $((hwm2 - hwm)) -lt 16384
+fusermount3 -u "$WORK/ga"
 
 # --- AUTH over loopback TCP, with examples/redis-shared-cache.conf --------------
 # The README's configuration as shipped, its password replaced; the auth
