@@ -243,8 +243,12 @@ static int build_tier(struct app *a)
 	a->tier_cfg.fresh = a->fresh;
 	a->tier_cfg.log = a->log;
 	a->tier_cfg.max_value = sc.max_reply;
-	/* Waiting for another host's fetch is bounded like any request. */
-	a->tier_cfg.wait_ms = c->deadline ? (int64_t)c->deadline * 1000 : 30000;
+	/* Waiting for another host's fetch leaves half the deadline for our
+	 * own: a wait of the whole deadline answers the user ETIMEDOUT
+	 * whenever the lock is never released (a holder that hangs, or any
+	 * writer to Redis: SET imgtagfs:1:NS:lock:KEY x; tests/review/
+	 * lock_forever.sh). */
+	a->tier_cfg.wait_ms = c->deadline ? (int64_t)c->deadline * 1000 / 2 : 30000;
 	a->tier = tier_new(&a->tier_cfg);
 	sign_wipe(a->tier_cfg.mac_key, sizeof(a->tier_cfg.mac_key)); /* tier_new has its copy */
 	if (!a->tier)

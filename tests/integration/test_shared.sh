@@ -5,8 +5,8 @@
 # start-up check; cold listings are fetched once for the fleet; values
 # tampered with are refused and counted; a refresh on one mount reaches the
 # others at once; Redis stopped, hung, flushed or restarted never reaches a
-# user; nor does a garbage server's endless array; no Redis password in ps
-# or a log.
+# user; nor do a lock never released or a garbage server's endless array;
+# no Redis password in ps or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
 # where a hang is what is tested.
 set -uo pipefail
@@ -262,6 +262,21 @@ fusermount3 -u "$WORK/mm"
 redis_stop
 
 # --- a writer to Redis without the key; options that shape listings ----------
+redis_start || exit 1
+H="$SC,ttl=600,deadline=4,lazy,prefetch=0"
+FS_LOG=$WORK/h.log fs_mount "$WORK/h" -o "$H" || echo "FAIL: mount h"
+ls "$WORK/h" >/dev/null
+ns_h=$(rcli --scan --pattern 'imgtagfs:1:*' | head -1 | cut -d: -f3)
+# A lock someone took without expiry: the wait ends in time for our own
+# fetch (half the deadline), not in ETIMEDOUT at the deadline.
+rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-00" foreign >/dev/null
+t0=$(ms)
+ok "a lock never released: the listing is still answered" ls "$WORK/h/repo-00/img-00" >/dev/null
+el=$(($(ms) - t0))
+ok "within the deadline (${el} ms of 4000)" test "$el" -lt 4000
+expect_eq "no request ran out of time" 0 "$(stat_of "$WORK/h" deadline_timeouts)"
+fusermount3 -u "$WORK/h"
+redis_stop
 # A garbage server answering GET with 100,000,000 integers as fast as we
 # read: each was a 48-byte reply object, so a 200 ms timeout grew the heap
 # by 250 MB. Arrays are capped as they are parsed.
