@@ -36,7 +36,9 @@
 /* Kinds of refusal, each logged once: sval's, and these. */
 #define REJECT_FUTURE (SVAL_BAD_FORMAT + 1)
 #define REJECT_MESSAGE (SVAL_BAD_FORMAT + 2)
-#define REJECT_KINDS (SVAL_BAD_FORMAT + 3)
+#define REJECT_MSG_FUTURE (SVAL_BAD_FORMAT + 3)
+#define REJECT_MSG_OLD (SVAL_BAD_FORMAT + 4)
+#define REJECT_KINDS (SVAL_BAD_FORMAT + 5)
 
 /* A lock held by a fill in progress, on the filler's stack. */
 struct held {
@@ -431,10 +433,17 @@ static int send_one(struct tier *t, const char *key, int64_t at)
 {
 	size_t kl = strlen(key);
 	unsigned char m[MSG_HEAD + LISTKEY_MAX + SVAL_MAC_LEN];
+	int64_t fleet_now;
 	int err;
 
 	if (kl > LISTKEY_MAX)
 		return 0;
+	/* Dated on the fleet's clock, which is known once a connection has
+	 * read TIME (the subscriber's does, soon after start): before, the
+	 * offset is 0 and the date would be this host's uptime, which the
+	 * others take for a replay from long ago. Retried next turn. */
+	if (shared_now(t->cfg.sh, &fleet_now) != 0)
+		return -ENOTCONN;
 	m[0] = MSG_VERSION;
 	put64(m + 1, t->origin);
 	put64(m + 9, (uint64_t)fleet_of(t, at));
@@ -447,6 +456,30 @@ static int send_one(struct tier *t, const char *key, int64_t at)
 	if (!err)
 		atomic_fetch_add(&t->sent, 1);
 	return err;
+}
+
+/* An authentic message is still checked for its date, which its MAC only
+ * says a member of the fleet wrote (its clock may have been wrong: a
+ * Redis whose TIME was off when it connected), and which anyone who can
+ * PUBLISH may replay at any time. One dated in the future would refuse
+ * the key's values (or every value) until then, for the life of the
+ * mount (tests/review/future_nb.sh: a day); one older than any listing
+ * this host could still serve concerns none of them, and is only a
+ * replay's way to make every host drop its caches. */
+static bool msg_timely(struct tier *t, int64_t at)
+{
+	int64_t now = fleet_of(t, fresh_now(t->cfg.fresh));
+	int64_t oldest = now - fresh_ttl_ms(t->cfg.fresh) - fresh_max_stale_ms(t->cfg.fresh) - FUTURE_MS;
+
+	if (at > now + FUTURE_MS) {
+		rejected(t, NULL, REJECT_MSG_FUTURE, "dated in the future");
+		return false;
+	}
+	if (at < oldest) {
+		rejected(t, NULL, REJECT_MSG_OLD, "older than any listing it could concern: late, or replayed");
+		return false;
+	}
+	return true;
 }
 
 static void on_msg(void *arg, const void *msg, size_t n)
@@ -467,6 +500,8 @@ static void on_msg(void *arg, const void *msg, size_t n)
 		return;
 	memcpy(key, m + MSG_HEAD, kl);
 	key[kl] = '\0';
+	if (!msg_timely(t, (int64_t)get64(m + 9)))
+		return;
 	pthread_mutex_lock(&t->mu);
 	set_not_before(t, kl ? key : NULL, (int64_t)get64(m + 9));
 	pthread_mutex_unlock(&t->mu);

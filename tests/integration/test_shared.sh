@@ -5,8 +5,9 @@
 # start-up check; cold listings are fetched once for the fleet; values
 # tampered with are refused and counted; a refresh on one mount reaches the
 # others at once; Redis stopped, hung, flushed or restarted never reaches a
-# user; nor do a lock never released or a garbage server's endless array;
-# no Redis password in ps or a log.
+# user; nor do a lock never released, an invalidation dated a day ahead or
+# a day old, or a garbage server's endless array; no Redis password in ps
+# or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
 # where a hang is what is tested.
 set -uo pipefail
@@ -275,6 +276,26 @@ ok "a lock never released: the listing is still answered" ls "$WORK/h/repo-00/im
 el=$(($(ms) - t0))
 ok "within the deadline (${el} ms of 4000)" test "$el" -lt 4000
 expect_eq "no request ran out of time" 0 "$(stat_of "$WORK/h" deadline_timeouts)"
+# Invalidations made with the fleet's key (derived as tier.c does: no
+# project here), dated now and a day ahead: the first is heard, the second
+# refused (it would refuse the listing's values for a day).
+forge() { # forge KEY AT_MS: an authentic invalidation on stdout
+	perl -MDigest::SHA=hmac_sha256 -e '
+		my ($priv, $ns, $key, $at) = @ARGV;
+		my $mk = hmac_sha256("listing values\0\x01", hmac_sha256($priv, "imgtagfs shared cache 1"));
+		my $m = pack("C Q< Q< v", 1, 12345, $at, length $key) . $key;
+		print $m, hmac_sha256("$ns\0$m", $mk);' "$TEST_PRIV" "$ns_h" "$1" "$2"
+}
+now=$(rcli time | head -1)000
+r0=$(stat_of "$WORK/h" shared_invalidations_received)
+forge "T7:repo-00img-01" "$now" | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
+forge "T7:repo-00img-02" $((now + 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
+forge "T7:repo-00img-02" $((now - 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
+sleep 0.5
+expect_eq "an invalidation made with the key is heard" $((r0 + 1)) "$(stat_of "$WORK/h" shared_invalidations_received)"
+ok "one dated a day ahead, or a day old (a replay), is refused" \
+	grep -q "invalidation message (dated in the future)" "$WORK/h.log"
+ok "and logged as such" grep -q "invalidation message (older than any listing" "$WORK/h.log"
 fusermount3 -u "$WORK/h"
 redis_stop
 # A garbage server answering GET with 100,000,000 integers as fast as we

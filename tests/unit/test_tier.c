@@ -35,6 +35,7 @@
 #include "monotime.h"
 #include "redis_srv.h"
 #include "shared.h"
+#include "sign.h"
 #include "snap.h"
 #include "sval.h"
 #include "tier.h"
@@ -741,10 +742,13 @@ static void test_cancel(void **state)
  * thread), a says PROBE changed; then b's receiver forgets. */
 static void sync_hosts(struct host *a, struct host *b)
 {
-	struct tier_result res = {.from_api = true, .fetched = 0};
+	struct tier_result res = {.from_api = true};
 	int64_t t0 = monotime_ms();
 
 	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < 5000) {
+		/* Dated now (the fixture's fresh runs on the monotonic clock):
+		 * a message older than any listing b could hold is ignored. */
+		res.fetched = monotime_ms();
 		tier_changed(a->t, PROBE, &res);
 		wait_heard(&b->heard, PROBE, 1, 50);
 	}
@@ -836,6 +840,50 @@ static void test_forged_messages(void **state)
 	assert_int_equal(heard_of(&b->heard, "*"), 0);
 }
 
+/* Authentic messages dated a day ahead (sent by a host whose fleet clock
+ * was wrong when it connected, and replayable at will: it refused the
+ * key's values for a day) or a day ago (late, or replayed: no listing b
+ * holds is that old): refused and counted, b's receiver not called, and
+ * a's value of KEY still taken by b. */
+static void test_dated_messages(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	size_t kl = sizeof(KEY) - 1;
+	unsigned char m[19 + sizeof(KEY) - 1 + 32], in[TIER_NS_LEN + 1 + sizeof(m)];
+	struct tier_result r;
+	char chan[128];
+	int64_t now;
+
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	assert_int_equal(shared_now(a->sh, &now), 0);
+	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
+	for (int i = 0; i < 2; i++) {
+		uint64_t at = (uint64_t)(i ? now - 86400000 : now + 86400000);
+
+		memset(m, 0, sizeof(m));
+		m[0] = 1;
+		m[1] = 7; /* an origin of neither host */
+		for (int j = 0; j < 8; j++)
+			m[9 + j] = (unsigned char)(at >> (8 * j));
+		m[17] = (unsigned char)kl;
+		memcpy(m + 19, KEY, kl);
+		memcpy(in, f->ns, TIER_NS_LEN + 1);
+		memcpy(in + TIER_NS_LEN + 1, m, 19 + kl);
+		assert_int_equal(sign_hmac_sha256(f->mac, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + 19 + kl, m + 19 + kl), 0);
+		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
+	}
+	sync_hosts(a, b);
+	assert_int_equal(stats(b).rejected, 2);
+	assert_int_equal(heard_of(&b->heard, KEY), 0);
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	assert_true(r.from_api);
+	snap_unref(fill(b, KEY, NO_BORN, &r));
+	assert_false(r.from_api);
+}
+
 /* The subscription lost and back (Redis restarted): messages may have
  * been missed, so the receiver is told "everything". */
 static void test_gap(void **state)
@@ -909,6 +957,7 @@ int main(void)
 	    T(test_cancel),
 	    T(test_invalidate),
 	    T(test_forged_messages),
+	    T(test_dated_messages),
 	    T(test_gap),
 	    T(test_redis_down),
 	};
