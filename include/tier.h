@@ -49,9 +49,20 @@ struct tier_config {
 	struct log *log;
 };
 
-/* The namespace of a project and public key: 16 hex digits of a SHA-256.
- * project may be NULL (the key's default). 0 or -EIO. */
-int tier_namespace(const char *project, const char *public_key, char ns[TIER_NS_LEN + 1]);
+/* What makes two mounts' listings of one key the same listing: the
+ * account's view (project, public key), the registry (endpoint), and the
+ * options that shape a listing's contents (repo_type: which repositories
+ * the root lists; api_tz: the zone tag times are read in). Mounts that
+ * differ in any of them must not share. */
+struct tier_scope {
+	const char *project;	/* NULL: the key's default */
+	const char *public_key;
+	const char *endpoint;
+	const char *repo_type;
+	long api_tz;
+};
+/* The namespace of a scope: 16 hex digits of a SHA-256. 0 or -EIO. */
+int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1]);
 /* The MAC key from a secret (the API private key, or shared_cache_key's
  * file) and the project, by HKDF-SHA256. 0 or -EIO. */
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN]);

@@ -210,12 +210,7 @@ static int prepare_tier(struct app *a, char *err, size_t n)
 			return -EINVAL;
 		}
 	}
-	if ((rc = derive_mac_key(a, err, n)) != 0)
-		return rc;
-	rc = tier_namespace(pick_project(a), a->creds.public_key, a->tier_cfg.ns);
-	if (rc)
-		snprintf(err, n, "imgtagfs: shared cache: cannot derive its keys: %s", strerror(-rc));
-	return rc;
+	return derive_mac_key(a, err, n);
 }
 
 static int build_tier(struct app *a)
@@ -231,6 +226,20 @@ static int build_tier(struct app *a)
 		.log = a->log,
 	};
 
+	/* Mounts share only listings that would be the same on both: the
+	 * registry and the options that shape a listing are in the
+	 * namespace (a repo_type=public mount's root is not a private one's). */
+	struct tier_scope scope = {
+		.project = pick_project(a),
+		.public_key = a->creds.public_key,
+		.endpoint = a->endpoint,
+		.repo_type = c->repo_type,
+		.api_tz = c->api_tz,
+	};
+	int err = tier_namespace(&scope, a->tier_cfg.ns);
+
+	if (err)
+		return err;
 	if (shared_addr_parse(c->shared_cache, &sc.addr, NULL, 0))
 		return -EINVAL; /* checked by opts already */
 	a->shared = shared_new(&sc);

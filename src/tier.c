@@ -71,14 +71,16 @@ struct tier {
 
 /* ---- keys, derivations ---------------------------------------------------- */
 
-int tier_namespace(const char *project, const char *public_key, char ns[TIER_NS_LEN + 1])
+int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1])
 {
 	struct buf b;
 	unsigned char h[SIGN_SHA256_LEN];
 	int err;
 
-	buf_init(&b, 8192);
-	err = buf_printf(&b, "imgtagfs namespace 1%c%s%c%s", 0, project ? project : "", 0, public_key);
+	buf_init(&b, 16384);
+	err = buf_printf(&b, "imgtagfs namespace 2%c%s%c%s%c%s%c%s%c%ld", 0, sc->project ? sc->project : "", 0,
+			 sc->public_key, 0, sc->endpoint ? sc->endpoint : "", 0, sc->repo_type ? sc->repo_type : "", 0,
+			 sc->api_tz);
 	if (!err)
 		err = sign_sha256(b.data, b.len, h);
 	buf_release(&b);

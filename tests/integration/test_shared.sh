@@ -5,9 +5,10 @@
 # start-up check; cold listings are fetched once for the fleet; values
 # tampered with are refused and counted; a refresh on one mount reaches the
 # others at once; Redis stopped, hung, flushed or restarted never reaches a
-# user; nor do a lock never released, an invalidation dated a day ahead or
-# a day old, or a garbage server's endless array; no Redis password in ps
-# or a log.
+# user; a lock never released, an invalidation dated a day ahead or a day
+# old, a garbage server's endless array never reach one either; mounts of
+# other options (repo_type, api_tz) or another registry share nothing; no
+# Redis password in ps or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
 # where a hang is what is tested.
 set -uo pipefail
@@ -297,6 +298,36 @@ ok "one dated a day ahead, or a day old (a replay), is refused" \
 	grep -q "invalidation message (dated in the future)" "$WORK/h.log"
 ok "and logged as such" grep -q "invalidation message (older than any listing" "$WORK/h.log"
 fusermount3 -u "$WORK/h"
+# repo_type=public lists other repositories at the root: not shared with
+# a private mount's root.
+sim_ctl "push?repo=pubrepo&image=pimg&tag=p1&type=public"
+FS_LOG=$WORK/rp.log fs_mount "$WORK/rp" -o "$SC,ttl=600,repo_type=public,lazy" || echo "FAIL: mount rp"
+expect_eq "a repo_type=public mount lists the public repository" pubrepo "$(ls "$WORK/rp")"
+fusermount3 -u "$WORK/rp"
+FS_LOG=$WORK/rq.log fs_mount "$WORK/rq" -o "$SC,ttl=600,lazy" || echo "FAIL: mount rq"
+expect_eq "a private mount after it lists its own" "$(sed -n 's|^\./\([^/]*\)/.*|\1|p' "$WORK/truth" | sort -u | tr '\n' ' ')" \
+	"$(ls "$WORK/rq" | tr '\n' ' ')"
+# api_tz= sets the tags' times.
+T1=$(sed -n 's|^\./\([^ ]*/[^ ]*/[^ ]*\) .*|\1|p' "$WORK/truth" | grep -v '^repo-00/' | head -1) # h listed none
+want=$(stat -c %Y "$WORK/rq/$T1")
+fusermount3 -u "$WORK/rq"
+FS_LOG=$WORK/tz.log fs_mount "$WORK/tz" -o "$SC,ttl=600,lazy,api_tz=-05:00" || echo "FAIL: mount tz"
+ls -l "$WORK/tz/$(dirname "$T1")" >/dev/null
+fusermount3 -u "$WORK/tz"
+FS_LOG=$WORK/tz2.log fs_mount "$WORK/tz2" -o "$SC,ttl=600,lazy" || echo "FAIL: mount tz2"
+ls -l "$WORK/tz2/$(dirname "$T1")" >/dev/null
+expect_eq "times read in another api_tz are not shared" "$want" "$(stat -c %Y "$WORK/tz2/$T1")"
+fusermount3 -u "$WORK/tz2"
+sim_ctl "delete?repo=pubrepo"
+# Another registry (endpoint=), same keys: its listings are its own.
+sim1_url=$SIM_URL sim1_pid=$SIM_PID
+sim_start --gen "repos=2,images=3,tags=12,seed=11,nested=0" || exit 1
+sim_ctl "push?repo=$(dirname "$(dirname "$T1")")&image=$(basename "$(dirname "$T1")")&tag=only-here&digest=$(digest f)"
+FS_LOG=$WORK/ep.log fs_mount "$WORK/ep" -o "$SC,ttl=600,lazy" || echo "FAIL: mount ep"
+ok "a mount of another registry shows its own listing" bash -c 'ls "$1" | grep -qx only-here' _ "$WORK/ep/$(dirname "$T1")"
+fusermount3 -u "$WORK/ep"
+sim_stop
+SIM_URL=$sim1_url SIM_PID=$sim1_pid
 redis_stop
 # A garbage server answering GET with 100,000,000 integers as fast as we
 # read: each was a 48-byte reply object, so a 200 ms timeout grew the heap
