@@ -1074,13 +1074,20 @@ int tree_tag_value(struct tree *t, const char *path, const char *which, struct b
 	return err;
 }
 
-/* Forgets the cached answer behind one key. */
+/* Forgets the cached answer behind one key; an image's tags, with its
+ * tags' own answers (as tree_forget does): a tag looked up alone while the
+ * listing was cold would otherwise keep its old digest through the
+ * image's refresh. */
 static void drop(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag)
 {
-	char key[KEY_MAX];
+	char key[KEY_MAX], prefix[KEY_MAX];
 
 	key_of(key, k, repo, image, tag);
 	cache_drop(t->c, key);
+	if (k == UHUB_TAGS && !tag) {
+		key_of(prefix, UHUB_TAGS, repo, image, "");
+		cache_drop_prefix(t->c, prefix);
+	}
 	if (t->tier && !tag)
 		tier_invalidate(t->tier, key);
 }

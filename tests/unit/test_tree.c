@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cache.h"
 #include "fake_api.h"
 #include "tree.h"
@@ -279,6 +280,29 @@ static void test_refresh(void **state)
 	assert_int_equal(tree_getattr(x->t, "/web/api/v2", &st), -ENOENT);
 }
 
+/* A tag looked up alone while its image was cold keeps that answer in the
+ * cache; a refresh of the image must drop it too, or the tag shows its
+ * old digest after the refresh (tests/review/repush.sh). */
+static void test_refresh_image_drops_lone_tags(void **state)
+{
+	struct fixture *x = *state;
+	struct buf v;
+
+	buf_init(&v, 4096);
+	assert_int_equal(tree_tag_value(x->t, "/web/api/v1.4.2", "digest", &v), 0);
+	assert_string_equal(v.data, "sha256:3f1c000000000000000000000000000000000000000000000000000000000001");
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", "v1.4.2"), 1); /* alone, not the listing */
+	fake_api_del_tag(x->f, "web", "api", "v1.4.2");
+	fake_api_add_tag(x->f, "web", "api", "v1.4.2",
+			 "sha256:3f1c000000000000000000000000000000000000000000000000000000000002",
+			 "2026-11-27 10:15:00");
+	assert_int_equal(tree_refresh(x->t, "/web/api"), 0);
+	buf_reset(&v);
+	assert_int_equal(tree_tag_value(x->t, "/web/api/v1.4.2", "digest", &v), 0);
+	assert_string_equal(v.data, "sha256:3f1c000000000000000000000000000000000000000000000000000000000002");
+	buf_release(&v);
+}
+
 /* Mounting one repository as the root. */
 static void test_repo_root(void **state)
 {
@@ -396,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listing_then_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_implausible_names_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_image_drops_lone_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
