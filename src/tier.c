@@ -366,15 +366,21 @@ int tier_fill(struct tier *t, const char *key, int64_t min_born, tier_api_fn api
 /* ---- invalidations ------------------------------------------------------------------ */
 
 /* Queues "key (NULL: everything) fetched before at (local ms)". Locked.
- * When the queue is full, one "everything" stands for it all. */
+ * When the queue is full, one "everything" stands for it all, dated as
+ * the latest of them: entries are not in date order (a change is dated by
+ * its fetch's start, a refresh by its moment), and "everything before" an
+ * earlier date would let through what a later entry refused. */
 static void enqueue(struct tier *t, const char *key, int64_t at)
 {
 	char *k = strdup(key ? key : "");
 
 	if (!k || t->queued == QUEUE_MAX) {
 		free(k);
-		for (size_t i = 0; i < t->queued; i++)
+		for (size_t i = 0; i < t->queued; i++) {
+			if (t->queue_at[i] > at)
+				at = t->queue_at[i];
 			free(t->queue[i]);
+		}
 		t->queued = 0;
 		k = strdup("");
 		if (!k)
