@@ -11,7 +11,8 @@ Forwards every connection to BACKEND_SOCK (a real redis-server), except:
                  (a garbage server's many small elements); "get=hugebulk":
                  a 1 GB bulk string, as fast as read; "get=trickle": a 5000
                  byte bulk, one byte every 20 ms; "get=mute": GET and SET
-                 never answered (the connection otherwise fine)
+                 never answered (the connection otherwise fine); "get=mute-get":
+                 GET only
 Only the request/reply pattern imgtagfs uses (one command at a time) is
 handled, which is all it needs.
 """
@@ -93,6 +94,8 @@ def serve(c):
                 elif cmd == b"GET" and ctl_.get("get") == "trickle":
                     for ch in b"$5000\r\n" + b"y" * 5000 + b"\r\n":
                         c.sendall(bytes([ch])); time.sleep(0.02)
+                elif cmd == b"GET" and ctl_.get("get") == "mute-get":
+                    time.sleep(3600)
                 elif cmd in (b"GET", b"SET") and ctl_.get("get") == "mute":
                     time.sleep(3600)
                 else:

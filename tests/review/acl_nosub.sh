@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# An ACL user that may GET/SET/EVAL but not subscribe to the channel
+# (resetchannels, no &imgtagfs:*): values are shared, invalidations never
+# arrive. What does the mount say, and how often?
+source "$(dirname "$0")/common.sh"
+sim_start --gen "repos=1,images=2,tags=3,seed=3,nested=0" || exit 1
+PW="pw-$RANDOM"
+cat >"$WORK/redis.conf" <<EOC
+user default off
+user imgtagfs on >$PW ~imgtagfs:* resetchannels +get +set +del +pexpire +eval +publish +subscribe +ping +time +select +auth
+EOC
+REDIS_CONF=$WORK/redis.conf redis_start || exit 1
+(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
+SC="shared_cache=unix:$REDIS_SOCK,shared_cache_auth=$WORK/auth"
+FS_LOG=$WORK/a.log fs_mount "$WORK/a" -o "$SC,ttl=600" || exit 1
+FS_LOG=$WORK/b.log fs_mount "$WORK/b" -o "$SC,ttl=600" || exit 1
+find "$WORK/a" "$WORK/b" >/dev/null
+sim_ctl "push?repo=repo-00&image=img-00&tag=pushed&digest=$(digest e)"
+getfattr -n user.imgtagfs.refresh "$WORK/a/repo-00/img-00" >/dev/null 2>&1
+for i in $(seq 20); do ls "$WORK/b/repo-00/img-00" >/dev/null; sleep 0.5; done
+echo "b shows the push 10 s after a's refresh: $(ls "$WORK/b/repo-00/img-00" | grep -c pushed); b: up=$(stat_of "$WORK/b" shared_up) hits=$(stat_of "$WORK/b" shared_hits) received=$(stat_of "$WORK/b" shared_invalidations_received)"
+echo "b's log:"; sed 's/^/  /' "$WORK/b.log" | sort | uniq -c | sort -rn | head
+fusermount3 -u "$WORK/a"; fusermount3 -u "$WORK/b"
