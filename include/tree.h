@@ -68,7 +68,9 @@ void tree_set_background(struct tree *t, struct bg *b);
  * the listing behind directory path changed, so what was shown from the
  * old one can be forgotten at once. Runs with the cache's lock held: it
  * must only queue work. NULL stops it. */
-typedef void (*tree_changed_fn)(void *arg, const char *path);
+/* deep: what the kernel holds below path's entries may be gone too (a
+ * repository's image list, which holds its nested image directories). */
+typedef void (*tree_changed_fn)(void *arg, const char *path, bool deep);
 void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg);
 
 /* Queues, in the background, what listing "/" would fetch: the root's

@@ -62,15 +62,15 @@ struct imgtagfs {
 	const struct fresh *fresh;
 	struct inode_table *inodes;
 	struct watchdog *wd;
-	struct notify *kn;	/* the kernel's copies, and telling it to forget */
-	struct tier *tier;	/* the shared tier, or NULL */
+	struct notify *kn; /* the kernel's copies, and telling it to forget */
+	struct tier *tier; /* the shared tier, or NULL */
 	struct fuse_session *se;
-	bool no_open;	/* the kernel can do without our opens */
-	atomic_bool ended;	/* on_end was called */
-	pthread_mutex_t mu;	/* refresh tokens; a leaf */
+	bool no_open;	    /* the kernel can do without our opens */
+	atomic_bool ended;  /* on_end was called */
+	pthread_mutex_t mu; /* refresh tokens; a leaf */
 	double tokens;
 	int64_t tokens_at;
-	size_t trim_mark;	/* inodes live at the last malloc_trim (or since) */
+	size_t trim_mark; /* inodes live at the last malloc_trim (or since) */
 	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
 };
 
@@ -82,11 +82,11 @@ struct dirh {
 };
 
 static void tick(void *arg);
-static void on_changed(void *arg, const char *path);
+static void on_changed(void *arg, const char *path, bool deep);
 static int still_there(void *arg, const char *path, bool dir);
 
-struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c,
-			struct bg *b, struct log *log)
+struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c, struct bg *b,
+			struct log *log)
 {
 	struct imgtagfs *fs = calloc(1, sizeof(*fs));
 
@@ -152,13 +152,13 @@ static uint64_t path_ino(const char *path)
 /* A refresh in the background found path's listing changed (cache lock
  * held: queue only): the kernel forgets what it showed from the old one
  * now, instead of when it would have expired. */
-static void on_changed(void *arg, const char *path)
+static void on_changed(void *arg, const char *path, bool deep)
 {
 	struct imgtagfs *fs = arg;
 	uint64_t ino = path_ino(path);
 
 	if (ino)
-		notify_forget(fs->kn, ino, NOTIFY_CHANGED);
+		notify_forget(fs->kn, ino == INODE_ROOT && deep ? 0 : ino, deep ? NOTIFY_FLUSH : NOTIFY_CHANGED);
 }
 
 /* For notify: does path still stand as what the kernel knows it as? */
@@ -666,7 +666,7 @@ struct dirbuf {
 	double timeout;
 	char *buf;
 	size_t size, pos;
-	uint64_t *refs;	/* lookups taken for this reply */
+	uint64_t *refs; /* lookups taken for this reply */
 	size_t nrefs;
 };
 
@@ -905,8 +905,8 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 				 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 				 (unsigned long long)cs.evictions, (unsigned long long)cs.fills,
 				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits,
-				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead, cs.entries, cs.bytes,
-				 (long long)(cs.oldest_ms / 1000));
+				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead,
+				 cs.entries, cs.bytes, (long long)(cs.oldest_ms / 1000));
 	return err || !fs->tier ? err : render_tier(fs, v);
 }
 
@@ -1089,8 +1089,8 @@ static void ro_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	ro_mknod(req, parent, name, 0, 0);
 }
 
-static void ro_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
+static void ro_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
 {
 	(void)newparent;
 	(void)newname;
@@ -1119,8 +1119,7 @@ static void ro_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	ro_mknod(req, parent, name, mode, 0);
 }
 
-static void ro_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
-			int flags)
+static void ro_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
 {
 	(void)name;
 	(void)value;
@@ -1136,33 +1135,33 @@ static void ro_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 static const struct fuse_lowlevel_ops operations = {
-	.init = fs_init,
-	.destroy = fs_destroy,
-	.lookup = fs_lookup,
-	.forget = fs_forget,
-	.forget_multi = fs_forget_multi,
-	.getattr = fs_getattr,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.read = fs_read,
-	.statfs = fs_statfs,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.setattr = ro_setattr,
-	.mknod = ro_mknod,
-	.mkdir = ro_mkdir,
-	.unlink = ro_unlink,
-	.rmdir = ro_unlink,
-	.symlink = ro_symlink,
-	.rename = ro_rename,
-	.link = ro_link,
-	.write = ro_write,
-	.create = ro_create,
-	.setxattr = ro_setxattr,
-	.removexattr = ro_removexattr,
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
+    .getattr = fs_getattr,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .readdirplus = fs_readdirplus,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .read = fs_read,
+    .statfs = fs_statfs,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .setattr = ro_setattr,
+    .mknod = ro_mknod,
+    .mkdir = ro_mkdir,
+    .unlink = ro_unlink,
+    .rmdir = ro_unlink,
+    .symlink = ro_symlink,
+    .rename = ro_rename,
+    .link = ro_link,
+    .write = ro_write,
+    .create = ro_create,
+    .setxattr = ro_setxattr,
+    .removexattr = ro_removexattr,
 };
 
 const struct fuse_lowlevel_ops *fs_operations(void)

@@ -60,10 +60,10 @@ struct app {
 	/* The shared tier (-o shared_cache=), or NULLs. */
 	struct shared *shared;
 	struct tier *tier;
-	struct tier_config tier_cfg;	/* the MAC key and namespace, derived early */
-	char *auth;	/* shared_cache_auth's contents, until shared_new copied them */
+	struct tier_config tier_cfg; /* the MAC key and namespace, derived early */
+	char *auth;		     /* shared_cache_auth's contents, until shared_new copied them */
 	size_t auth_len;
-	const char *auth_user, *auth_pass;	/* into auth */
+	const char *auth_user, *auth_pass; /* into auth */
 };
 
 /* The signature has no nonce, so a request seen on the wire can be
@@ -85,27 +85,27 @@ static int build_client(struct app *a)
 {
 	const struct config *c = &a->cfg;
 	struct http_config hc = {
-		.url = a->endpoint,
-		.timeout_ms = (long)c->timeout * 1000,
-		.max_reply = 8u << 20, /* a 10,000-item page is ~2.5 MiB */
-		.max_conns = c->max_requests,
+	    .url = a->endpoint,
+	    .timeout_ms = (long)c->timeout * 1000,
+	    .max_reply = 8u << 20, /* a 10,000-item page is ~2.5 MiB */
+	    .max_conns = c->max_requests,
 	};
 	struct uhub_config uc = {
-		.public_key = a->creds.public_key,
-		.private_key = a->creds.private_key,
-		.project = pick_project(a),
-		.repo_type = c->repo_type,
-		.page_size = c->page_size,
-		.max_requests = c->max_requests,
-		.retries = c->retries,
-		.backoff_ms = 200,
-		.backoff_max_ms = 5000,
-		.max_entries = 1000000,
-		/* A listing bigger than the whole cache cannot be cached, so
-		 * fetching it would only grow the daemon: EFBIG instead. */
-		.max_listing_bytes = c->cache_size,
-		.max_reply = hc.max_reply,
-		.max_rps = c->max_rps,
+	    .public_key = a->creds.public_key,
+	    .private_key = a->creds.private_key,
+	    .project = pick_project(a),
+	    .repo_type = c->repo_type,
+	    .page_size = c->page_size,
+	    .max_requests = c->max_requests,
+	    .retries = c->retries,
+	    .backoff_ms = 200,
+	    .backoff_max_ms = 5000,
+	    .max_entries = 1000000,
+	    /* A listing bigger than the whole cache cannot be cached, so
+	     * fetching it would only grow the daemon: EFBIG instead. */
+	    .max_listing_bytes = c->cache_size,
+	    .max_reply = hc.max_reply,
+	    .max_rps = c->max_rps,
 	};
 	struct uhub_transport tr = {.post = uhub_http_post, .cancel = uhub_http_cancel};
 
@@ -168,7 +168,8 @@ static int derive_mac_key(struct app *a, char *err, size_t n)
 	int rc;
 
 	if (!a->cfg.shared_key)
-		return tier_derive_key(a->creds.private_key, strlen(a->creds.private_key), project, a->tier_cfg.mac_key);
+		return tier_derive_key(a->creds.private_key, strlen(a->creds.private_key), project,
+				       a->tier_cfg.mac_key);
 	rc = creds_read_secret("shared_cache_key", a->cfg.shared_key, &k, &len, err, n);
 	if (rc)
 		return rc;
@@ -200,12 +201,20 @@ static int prepare_tier(struct app *a, char *err, size_t n)
 		snprintf(err, n, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
 		return -EINVAL;
 	}
+	/* A fill may meet a hung Redis once or twice before it is marked
+	 * down: that must stay well within the deadline. */
+	if (c->deadline && (uint64_t)c->shared_timeout * 4 > (uint64_t)c->deadline * 1000) {
+		snprintf(err, n, "imgtagfs: shared_cache_timeout=%u: must be at most a quarter of deadline=%u (%u ms)",
+			 c->shared_timeout, c->deadline, c->deadline * 250);
+		return -EINVAL;
+	}
 	if (c->shared_auth) {
 		rc = creds_read_secret("shared_cache_auth", c->shared_auth, &a->auth, &a->auth_len, err, n);
 		if (rc)
 			return rc;
 		if (split_auth(a)) {
-			snprintf(err, n, "imgtagfs: shared_cache_auth=%s: expected one line: PASSWORD, or USER PASSWORD",
+			snprintf(err, n,
+				 "imgtagfs: shared_cache_auth=%s: expected one line: PASSWORD, or USER PASSWORD",
 				 c->shared_auth);
 			return -EINVAL;
 		}
@@ -217,24 +226,24 @@ static int build_tier(struct app *a)
 {
 	const struct config *c = &a->cfg;
 	struct shared_config sc = {
-		.user = a->auth_user,
-		.password = a->auth_pass,
-		.timeout_ms = c->shared_timeout,
-		.max_reply = c->cache_size < (64u << 20) ? c->cache_size : (64u << 20),
-		.clock = fresh_clock,
-		.clock_arg = a->fresh,
-		.log = a->log,
+	    .user = a->auth_user,
+	    .password = a->auth_pass,
+	    .timeout_ms = c->shared_timeout,
+	    .max_reply = c->cache_size < (64u << 20) ? c->cache_size : (64u << 20),
+	    .clock = fresh_clock,
+	    .clock_arg = a->fresh,
+	    .log = a->log,
 	};
 
 	/* Mounts share only listings that would be the same on both: the
 	 * registry and the options that shape a listing are in the
 	 * namespace (a repo_type=public mount's root is not a private one's). */
 	struct tier_scope scope = {
-		.project = pick_project(a),
-		.public_key = a->creds.public_key,
-		.endpoint = a->endpoint,
-		.repo_type = c->repo_type,
-		.api_tz = c->api_tz,
+	    .project = pick_project(a),
+	    .public_key = a->creds.public_key,
+	    .endpoint = a->endpoint,
+	    .repo_type = c->repo_type,
+	    .api_tz = c->api_tz,
 	};
 	int err = tier_namespace(&scope, a->tier_cfg.ns);
 
@@ -271,26 +280,26 @@ static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
 	struct fresh_config frc = {
-		.ttl_ms = (int64_t)c->ttl * 1000,
-		.neg_ttl_ms = (int64_t)c->negative_ttl * 1000,
-		.max_stale_ms = (int64_t)c->max_stale * 1000,
+	    .ttl_ms = (int64_t)c->ttl * 1000,
+	    .neg_ttl_ms = (int64_t)c->negative_ttl * 1000,
+	    .max_stale_ms = (int64_t)c->max_stale * 1000,
 	};
 	struct tree_config tc = {
-		.repo = c->repo,
-		.api_tz = c->api_tz,
-		.uid = c->uid,
-		.gid = c->gid,
-		.umask = c->umask,
-		.mount_time = (int64_t)time(NULL),
-		.prefetch = c->prefetch,
+	    .repo = c->repo,
+	    .api_tz = c->api_tz,
+	    .uid = c->uid,
+	    .gid = c->gid,
+	    .umask = c->umask,
+	    .mount_time = (int64_t)time(NULL),
+	    .prefetch = c->prefetch,
 	};
 	struct fs_config fc = {
-		.deadline_ms = (int64_t)c->deadline * 1000,
-		.foreground = c->foreground,
-		.warm = !c->lazy,
-		.owner = getuid(),
-		.on_end = on_end,
-		.on_end_arg = a,
+	    .deadline_ms = (int64_t)c->deadline * 1000,
+	    .foreground = c->foreground,
+	    .warm = !c->lazy,
+	    .owner = getuid(),
+	    .on_end = on_end,
+	    .on_end_arg = a,
 	};
 	int err = build_client(a);
 
@@ -389,14 +398,15 @@ static int check_tier(struct app *a, char *err, size_t n)
 		return 0;
 	rc = shared_check(a->shared, why, sizeof(why));
 	if (rc == -EACCES) {
-		snprintf(err, n, "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
-				 "shared_cache_auth's file",
+		snprintf(err, n,
+			 "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
+			 "shared_cache_auth's file",
 			 a->cfg.source, why);
 		return rc;
 	}
 	if (rc)
-		log_msg(a->log, LOG_WARNING, "shared cache unreachable at mount (%s): mounting without it until it answers",
-			why);
+		log_msg(a->log, LOG_WARNING,
+			"shared cache unreachable at mount (%s): mounting without it until it answers", why);
 	return 0;
 }
 

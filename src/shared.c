@@ -30,7 +30,8 @@
 #define BACKOFF_MAX_MS 5000
 #define PING_EVERY_MS 1000
 #define SLICE_MS 250
-#define ARRAY_MAX 4	/* TIME 2, SUBSCRIBE's and a message 3, a pong 2 */
+#define SKEW_MAX_MS 5000 /* Redis's clock against ours, at most */
+#define ARRAY_MAX 4	 /* TIME 2, SUBSCRIBE's and a message 3, a pong 2 */
 
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 
@@ -45,7 +46,7 @@ struct shared {
 	char *user, *password; /* owned; the password wiped on free */
 	char where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32];
 	struct conn pool[POOL];
-	redisReplyObjectFunctions fns;	/* hiredis's own, arrays capped */
+	redisReplyObjectFunctions fns; /* hiredis's own, arrays capped */
 	const redisReplyObjectFunctions *plain;
 	atomic_uint rr;
 	pthread_mutex_t st_mu; /* guards the four below */
@@ -53,6 +54,7 @@ struct shared {
 	int64_t retry_at, backoff;
 	atomic_int_fast64_t offset; /* fleet ms minus local ms */
 	atomic_bool have_offset;
+	atomic_bool skew_told; /* the clock warning, once */
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
 	atomic_uint gen; /* times gone down: connections opened before are suspect */
@@ -85,9 +87,19 @@ static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
 	return 0;
 }
 
+/* A refused URL is shown by its scheme and host only: what follows may
+ * be a password put in the wrong place (the port, a query). */
 static int bad(char *why, size_t n, const char *url, const char *what)
 {
-	snprintf(why, n, "imgtagfs: shared_cache=%.200s: %s", url, what);
+	const char *sep = strstr(url, "://"), *p = sep ? sep + 3 : url + strcspn(url, ":");
+	size_t keep;
+
+	if (!sep && *p == ':')
+		p++;
+	keep = (size_t)(p - url) + strcspn(p, ":/?#@[");
+	if (keep > 200)
+		keep = 200;
+	snprintf(why, n, "imgtagfs: shared_cache=%.*s%s: %s", (int)keep, url, url[keep] ? "..." : "", what);
 	return -EINVAL;
 }
 
@@ -341,6 +353,30 @@ static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **
 /* TIME, as the offset of the fleet's clock from ours. It is the first
  * command on a connection without AUTH: a server that wants a password
  * answers it with NOAUTH, which is -EACCES like a refused AUTH. */
+/* The fleet's clock is Redis's, with two guards, since nothing
+ * authenticates TIME: it never goes back within a mount (a step back of
+ * Redis's clock, or a server answering in its place, would make old
+ * values look young), and it stays within SKEW_MAX_MS of this host's own
+ * clock (what a wrong clock can do is bounded; said once). */
+static int64_t bound_offset(struct shared *s, int64_t off)
+{
+	struct timespec now;
+	int64_t wall, prev = atomic_load(&s->offset);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - local_ms(s);
+	if (off < wall - SKEW_MAX_MS || off > wall + SKEW_MAX_MS) {
+		if (!atomic_exchange(&s->skew_told, true))
+			log_msg(
+			    s->cfg.log, LOG_WARNING,
+			    "shared cache %s: Redis's clock is %+.1f s from this host's; ages are counted within %d s "
+			    "of this host's clock",
+			    s->where, (double)(off - wall) / 1000.0, SKEW_MAX_MS / 1000);
+		off = off < wall ? wall - SKEW_MAX_MS : wall + SKEW_MAX_MS;
+	}
+	return atomic_load(&s->have_offset) && off < prev ? prev : off;
+}
+
 static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char *why, size_t n)
 {
 	const char *argv[] = {"TIME"};
@@ -362,7 +398,7 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char 
 		if (sec <= 0 || usec < 0 || usec >= 1000000) {
 			err = -EPROTO;
 		} else {
-			atomic_store(&s->offset, sec * 1000 + usec / 1000 - (t0 + t1) / 2);
+			atomic_store(&s->offset, bound_offset(s, sec * 1000 + usec / 1000 - (t0 + t1) / 2));
 			atomic_store(&s->have_offset, true);
 		}
 	}
@@ -701,8 +737,12 @@ static int sub_open(struct shared *s, struct sub *b)
 	int err = open_conn(s, &b->rc, deadline, why, sizeof(why));
 
 	if (!err && (err = command(s, b->rc, 2, argv, lens, deadline, &r)) == 0 &&
-	    (r->type != REDIS_REPLY_ARRAY || r->elements != 3))
+	    (r->type != REDIS_REPLY_ARRAY || r->elements != 3)) {
 		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
+		/* An ACL without the channel: say so, not just "denied". */
+		snprintf(why, sizeof(why), "SUBSCRIBE %s refused: %.120s (the user needs &imgtagfs:*)", s->channel,
+			 r->type == REDIS_REPLY_ERROR ? r->str : "not a Redis reply");
+	}
 	freeReplyObject(r);
 	if (err) {
 		if (b->rc)

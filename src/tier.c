@@ -38,7 +38,9 @@
 #define REJECT_MESSAGE (SVAL_BAD_FORMAT + 2)
 #define REJECT_MSG_FUTURE (SVAL_BAD_FORMAT + 3)
 #define REJECT_MSG_OLD (SVAL_BAD_FORMAT + 4)
-#define REJECT_KINDS (SVAL_BAD_FORMAT + 5)
+#define REJECT_MSG_REPLAY (SVAL_BAD_FORMAT + 5)
+#define REJECT_KINDS (SVAL_BAD_FORMAT + 6)
+#define SEEN_MAX 1024 /* messages remembered, against replays */
 
 /* A lock held by a fill in progress, on the filler's stack. */
 struct held {
@@ -66,6 +68,8 @@ struct tier {
 	tier_recv_fn recv;
 	void *recv_arg;
 	atomic_bool logged[REJECT_KINDS]; /* a rejection's one log line */
+	uint64_t seen[SEEN_MAX];	  /* MACs of messages applied (their first 8 bytes); under mu */
+	size_t seen_next;
 	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received;
 };
 
@@ -490,6 +494,20 @@ static bool msg_timely(struct tier *t, int64_t at)
 	return true;
 }
 
+/* An authentic message applied once is not applied again: a replay
+ * (anyone may PUBLISH) would make every host drop its copies each time.
+ * The last SEEN_MAX are remembered; older ones are refused by their date
+ * soon enough (msg_timely). Locked. */
+static bool seen_before(struct tier *t, uint64_t tag)
+{
+	for (size_t i = 0; i < SEEN_MAX; i++)
+		if (t->seen[i] == tag)
+			return true;
+	t->seen[t->seen_next] = tag;
+	t->seen_next = (t->seen_next + 1) % SEEN_MAX;
+	return false;
+}
+
 static void on_msg(void *arg, const void *msg, size_t n)
 {
 	struct tier *t = arg;
@@ -511,6 +529,11 @@ static void on_msg(void *arg, const void *msg, size_t n)
 	if (!msg_timely(t, (int64_t)get64(m + 9)))
 		return;
 	pthread_mutex_lock(&t->mu);
+	if (seen_before(t, get64(mac))) {
+		pthread_mutex_unlock(&t->mu);
+		rejected(t, NULL, REJECT_MSG_REPLAY, "a replay of one already applied");
+		return;
+	}
 	set_not_before(t, kl ? key : NULL, (int64_t)get64(m + 9));
 	pthread_mutex_unlock(&t->mu);
 	atomic_fetch_add(&t->received, 1);

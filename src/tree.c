@@ -31,16 +31,16 @@
 
 struct tree {
 	struct tree_config cfg;
-	char *repo;	/* cfg.repo, owned */
+	char *repo; /* cfg.repo, owned */
 	struct uhub *u;
 	struct cache *c;
 	struct log *log;
-	struct bg *_Atomic bg;	/* background workers, or NULL */
-	const struct fresh *fresh;	/* the freshness policy (fresh.h) */
-	tree_changed_fn changed;	/* set once, before serving */
+	struct bg *_Atomic bg;	   /* background workers, or NULL */
+	const struct fresh *fresh; /* the freshness policy (fresh.h) */
+	tree_changed_fn changed;   /* set once, before serving */
 	void *changed_arg;
-	struct fresh *own_fresh;	/* made here when the caller gave none */
-	struct tier *tier;	/* the shared tier, or NULL; set once, before serving */
+	struct fresh *own_fresh; /* made here when the caller gave none */
+	struct tier *tier;	 /* the shared tier, or NULL; set once, before serving */
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -50,11 +50,11 @@ enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
 struct node {
 	enum node_kind kind;
 	char repo[NAMES_MAX + 1];
-	char image[4096];	/* the image (or image-name prefix) */
-	struct snap_entry e;	/* the tag, or the directory's own entry */
+	char image[4096];    /* the image (or image-name prefix) */
+	struct snap_entry e; /* the tag, or the directory's own entry */
 	int64_t mtime;
-	int64_t until;		/* earliest expiry of the listings consulted */
-	bool never;		/* the name could never exist (no listing asked) */
+	int64_t until; /* earliest expiry of the listings consulted */
+	bool never;    /* the name could never exist (no listing asked) */
 	struct snap *hold[2];
 };
 
@@ -70,8 +70,11 @@ static int64_t cache_clock(void *c)
 /* The policy: the caller's, or one made from cfg on the cache's clock. */
 static int set_fresh(struct tree *t, const struct tree_config *cfg, struct cache *c)
 {
-	struct fresh_config fc = {.ttl_ms = cfg->ttl_ms, .neg_ttl_ms = cfg->neg_ttl_ms,
-				  .max_stale_ms = cfg->max_stale_ms, .clock = cache_clock, .clock_arg = c};
+	struct fresh_config fc = {.ttl_ms = cfg->ttl_ms,
+				  .neg_ttl_ms = cfg->neg_ttl_ms,
+				  .max_stale_ms = cfg->max_stale_ms,
+				  .clock = cache_clock,
+				  .clock_arg = c};
 
 	if (!cfg->fresh && !(t->own_fresh = fresh_new(&fc)))
 		return -ENOMEM;
@@ -141,9 +144,9 @@ struct fill_req {
 	struct tree *t;
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
-	atomic_bool bg;	/* a background fill: lower priority while true */
+	atomic_bool bg;		/* a background fill: lower priority while true */
 	int64_t min_born;	/* a shared listing must be born after this */
-	struct tier_result res;	/* where the listing came from */
+	struct tier_result res; /* where the listing came from */
 };
 
 /* A user comes to wait for a background fill: it competes as the
@@ -159,8 +162,8 @@ static void on_join(void *waiter, void *filler)
 
 static int build_snap(struct fill_req *r, const struct uhub_entry *v, size_t n, struct snap **out)
 {
-	const struct listing_src src = {.kind = r->kind, .repo = r->repo, .image = r->image,
-					.api_tz = r->t->cfg.api_tz, .log = r->t->log};
+	const struct listing_src src = {
+	    .kind = r->kind, .repo = r->repo, .image = r->image, .api_tz = r->t->cfg.api_tz, .log = r->t->log};
 
 	return listing_build(&src, v, n, out);
 }
@@ -252,7 +255,8 @@ static void prefetch_job(void *arg, const char *key)
 	struct fill_req r = {.t = t, .bg = true, .min_born = INT64_MIN};
 	struct snap *s = NULL;
 
-	if (b && key_parse(key, &r, b) == 0 && cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
+	if (b && key_parse(key, &r, b) == 0 &&
+	    cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
 		snap_unref(s);
 	free(b);
 }
@@ -303,7 +307,9 @@ static void tell_changed(struct tree *t, const char *key)
 			snprintf(path, LISTKEY_MAX + 2, "/%s", k.image);
 		else
 			snprintf(path, LISTKEY_MAX + 2, "/%s/%s", k.repo, k.image);
-		t->changed(t->changed_arg, path);
+		/* An image list also holds the nested directories below the
+		 * repository: what the kernel knows under it all goes. */
+		t->changed(t->changed_arg, path, k.kind == UHUB_IMAGES);
 	}
 	free(path);
 	free(b);
@@ -758,12 +764,12 @@ enum dir_phase { PH_DOT, PH_DOTDOT, PH_LIST, PH_TAGS, PH_END };
 
 struct tree_dir {
 	struct tree *t;
-	struct node n;		/* the directory itself (holds its snapshots) */
-	struct snap *list;	/* repositories (root) or images (below a repo) */
-	struct snap *tags;	/* an image directory's tags, else NULL */
-	size_t lo, hi;		/* the range of list below this directory */
-	size_t plen;		/* length of the prefix n.image ("" for a repo) */
-	off_t pos;		/* entries before the cursor */
+	struct node n;	   /* the directory itself (holds its snapshots) */
+	struct snap *list; /* repositories (root) or images (below a repo) */
+	struct snap *tags; /* an image directory's tags, else NULL */
+	size_t lo, hi;	   /* the range of list below this directory */
+	size_t plen;	   /* length of the prefix n.image ("" for a repo) */
+	off_t pos;	   /* entries before the cursor */
 	enum dir_phase phase;
 	size_t i;
 };

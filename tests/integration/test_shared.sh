@@ -45,6 +45,10 @@ ok "shared_cache_auth without shared_cache is refused" grep -q "need shared_cach
 (umask 077 && printf 'short\n' >"$WORK/shortkey")
 out=$("$FS_BIN" uhub "$WORK/x" -o "credentials=$WORK/creds,$SC,shared_cache_key=$WORK/shortkey" 2>&1)
 ok "a key file under 16 bytes is refused" grep -q "fewer than 16 bytes" <<<"$out"
+out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=redis://127.0.0.1:hunter2pw" 2>&1)
+ok "a password in the port's place is not repeated" bash -c '! grep -q hunter2pw <<<"$1" && grep -q "the port must be" <<<"$1"' _ "$out"
+out=$("$FS_BIN" uhub "$WORK/x" -o "credentials=$WORK/creds,$SC,shared_cache_timeout=9000,deadline=30" 2>&1)
+ok "a Redis timeout over a quarter of the deadline is refused" grep -q "at most a quarter of deadline" <<<"$out"
 ok "--help documents the tier" bash -c "'$FS_BIN' --help | grep -q shared_cache_timeout"
 
 # --- four mounts, one Redis: later walks make no listing call --------------
@@ -91,6 +95,25 @@ expect_eq "the push refreshed on a is listed on b within 2 s" 1 "$seen"
 ok "and readable on b" grep -q "$(digest e)" "$WORK/b/$IMG/pushed-now"
 ok "a sent an invalidation" test "$(stat_of "$WORK/a" shared_invalidations_sent)" -ge 1
 ok "b received it" test "$(stat_of "$WORK/b" shared_invalidations_received)" -ge 1
+# A nested image deleted and its repository refreshed on a: b's kernel
+# forgets it too, below the prefix directory (a deep flush, not a shallow one).
+NEST=$(cd "$WORK/a" && find . -mindepth 3 -maxdepth 3 -type d | LC_ALL=C sort | head -1)
+NEST=${NEST#./}
+nrepo=${NEST%%/*}
+stat "$WORK/b/$NEST" >/dev/null 2>&1
+ok "a nested image is there on b" test -d "$WORK/b/$NEST"
+sim_ctl "delete?repo=$nrepo&image=${NEST#*/}"
+getfattr -n user.imgtagfs.refresh "$WORK/a/$nrepo" >/dev/null 2>&1
+gone=0
+t0=$(ms)
+while (($(ms) - t0 < 2000)); do
+	if ! stat "$WORK/b/$NEST" >/dev/null 2>&1; then
+		gone=1
+		break
+	fi
+	sleep 0.1
+done
+expect_eq "deleted and refreshed on a: gone on b within 2 s, below its prefix directory" 1 "$gone"
 for m in a b c d; do fusermount3 -u "$WORK/$m"; done
 sleep 0.3
 

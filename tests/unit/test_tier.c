@@ -884,6 +884,48 @@ static void test_dated_messages(void **state)
 	assert_false(r.from_api);
 }
 
+/* An authentic message published twice (a replay: anyone may PUBLISH)
+ * is applied once: the second is refused and the receiver not called. */
+static void test_replayed_message(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	size_t kl = sizeof(KEY) - 1;
+	unsigned char m[19 + sizeof(KEY) - 1 + 32], in[TIER_NS_LEN + 1 + sizeof(m)];
+	struct tier_result r;
+	struct tier_stats before;
+	char chan[128];
+	int64_t now;
+
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	assert_int_equal(shared_now(a->sh, &now), 0);
+	before = stats(b);
+	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
+	memset(m, 0, sizeof(m));
+	m[0] = 1;
+	m[1] = 7; /* an origin of neither host */
+	for (int j = 0; j < 8; j++)
+		m[9 + j] = (unsigned char)((uint64_t)now >> (8 * j));
+	m[17] = (unsigned char)kl;
+	memcpy(m + 19, KEY, kl);
+	memcpy(in, f->ns, TIER_NS_LEN + 1);
+	memcpy(in + TIER_NS_LEN + 1, m, 19 + kl);
+	assert_int_equal(sign_hmac_sha256(f->mac, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + 19 + kl, m + 19 + kl), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
+	assert_true(wait_heard(&b->heard, KEY, 1, 3000));
+	/* A probe sent after the three: once b hears it, it has had them all. */
+	r.from_api = true;
+	r.fetched = monotime_ms();
+	tier_changed(a->t, PROBE, &r);
+	assert_true(wait_heard(&b->heard, PROBE, 1, 3000));
+	assert_int_equal(heard_of(&b->heard, KEY), 1);
+	assert_int_equal(stats(b).invalidations_received - before.invalidations_received, 2); /* KEY, the probe */
+	assert_int_equal(stats(b).rejected - before.rejected, 2);
+}
+
 /* The subscription lost and back (Redis restarted): messages may have
  * been missed, so the receiver is told "everything". */
 static void test_gap(void **state)
@@ -958,6 +1000,7 @@ int main(void)
 	    T(test_invalidate),
 	    T(test_forged_messages),
 	    T(test_dated_messages),
+	    T(test_replayed_message),
 	    T(test_gap),
 	    T(test_redis_down),
 	};
