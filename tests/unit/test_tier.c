@@ -840,6 +840,27 @@ static void test_forged_messages(void **state)
 	assert_int_equal(heard_of(&b->heard, "*"), 0);
 }
 
+/* An authentic invalidation of KEY dated at (fleet ms), from an origin
+ * of neither host, into m (MSG_LEN bytes), as a host of the fleet would
+ * write it: tier.c's layout, MAC'd under the fleet's key. */
+#define MSG_LEN (19 + sizeof(KEY) - 1 + 32)
+static void forge_message(const struct fx *f, uint64_t at, unsigned char m[MSG_LEN])
+{
+	size_t kl = sizeof(KEY) - 1;
+	unsigned char in[TIER_NS_LEN + 1 + MSG_LEN];
+
+	memset(m, 0, MSG_LEN);
+	m[0] = 1;
+	m[1] = 7;
+	for (int j = 0; j < 8; j++)
+		m[9 + j] = (unsigned char)(at >> (8 * j));
+	m[17] = (unsigned char)kl;
+	memcpy(m + 19, KEY, kl);
+	memcpy(in, f->ns, TIER_NS_LEN + 1);
+	memcpy(in + TIER_NS_LEN + 1, m, 19 + kl);
+	assert_int_equal(sign_hmac_sha256(f->mac, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + 19 + kl, m + 19 + kl), 0);
+}
+
 /* Authentic messages dated a day ahead (sent by a host whose fleet clock
  * was wrong when it connected, and replayable at will: it refused the
  * key's values for a day) or a day ago (late, or replayed: no listing b
@@ -849,8 +870,7 @@ static void test_dated_messages(void **state)
 {
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
-	size_t kl = sizeof(KEY) - 1;
-	unsigned char m[19 + sizeof(KEY) - 1 + 32], in[TIER_NS_LEN + 1 + sizeof(m)];
+	unsigned char m[MSG_LEN];
 	struct tier_result r;
 	char chan[128];
 	int64_t now;
@@ -861,18 +881,7 @@ static void test_dated_messages(void **state)
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	for (int i = 0; i < 2; i++) {
-		uint64_t at = (uint64_t)(i ? now - 86400000 : now + 86400000);
-
-		memset(m, 0, sizeof(m));
-		m[0] = 1;
-		m[1] = 7; /* an origin of neither host */
-		for (int j = 0; j < 8; j++)
-			m[9 + j] = (unsigned char)(at >> (8 * j));
-		m[17] = (unsigned char)kl;
-		memcpy(m + 19, KEY, kl);
-		memcpy(in, f->ns, TIER_NS_LEN + 1);
-		memcpy(in + TIER_NS_LEN + 1, m, 19 + kl);
-		assert_int_equal(sign_hmac_sha256(f->mac, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + 19 + kl, m + 19 + kl), 0);
+		forge_message(f, (uint64_t)(i ? now - 86400000 : now + 86400000), m);
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	}
 	sync_hosts(a, b);
@@ -890,8 +899,7 @@ static void test_replayed_message(void **state)
 {
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
-	size_t kl = sizeof(KEY) - 1;
-	unsigned char m[19 + sizeof(KEY) - 1 + 32], in[TIER_NS_LEN + 1 + sizeof(m)];
+	unsigned char m[MSG_LEN];
 	struct tier_result r;
 	struct tier_stats before;
 	char chan[128];
@@ -903,16 +911,7 @@ static void test_replayed_message(void **state)
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	before = stats(b);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
-	memset(m, 0, sizeof(m));
-	m[0] = 1;
-	m[1] = 7; /* an origin of neither host */
-	for (int j = 0; j < 8; j++)
-		m[9 + j] = (unsigned char)((uint64_t)now >> (8 * j));
-	m[17] = (unsigned char)kl;
-	memcpy(m + 19, KEY, kl);
-	memcpy(in, f->ns, TIER_NS_LEN + 1);
-	memcpy(in + TIER_NS_LEN + 1, m, 19 + kl);
-	assert_int_equal(sign_hmac_sha256(f->mac, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + 19 + kl, m + 19 + kl), 0);
+	forge_message(f, (uint64_t)now, m);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	assert_true(wait_heard(&b->heard, KEY, 1, 3000));
