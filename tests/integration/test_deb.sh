@@ -102,7 +102,8 @@ doc=/usr/share/doc/imgtagfs
 for f in /usr/bin/imgtagfs "/usr/sbin/mount.imgtagfs -> ../bin/imgtagfs" \
 	/usr/share/man/man1/imgtagfs.1.gz /usr/share/man/man8/mount.imgtagfs.8.gz \
 	$doc/README.md.gz $doc/NEWS.md.gz $doc/copyright \
-	$doc/examples/fstab $doc/examples/credentials $doc/examples/mnt-registry.mount; do
+	$doc/examples/fstab $doc/examples/credentials $doc/examples/mnt-registry.mount \
+	$doc/examples/fstab-shared $doc/examples/redis-shared-cache.conf; do
 	ok "imgtagfs.deb has $f" grep -qxF "$f" <<<"$FS_LIST"
 done
 for f in /usr/bin/uhub-sim /usr/share/man/man1/uhub-sim.1.gz /usr/share/doc/uhub-sim/copyright \
