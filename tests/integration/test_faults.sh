@@ -106,9 +106,18 @@ sim_tags() {
 	sim_ctl "config?max_limit=$CAP"
 }
 
+# FAULTS_SHARED=1 (test_faults_shared.sh): every mount goes through the
+# shared tier (issue 12), each with a redis-server of its own so that the
+# mounts' call counts stay their own: every fault must end exactly as
+# without the tier (no error is shared, no retry is saved or added).
 mount_as() { # mount_as VAR MNT OPTS: mounts, sets VAR to the daemon's pid
-	fs_mount "$2" -o "$3" || {
-		echo "FAIL: mount $2 -o $3" >&2
+	local opts=$3
+	if [[ ${FAULTS_SHARED:-0} == 1 ]]; then
+		REDIS_SOCK=$WORK/redis-$1.sock redis_start || exit 1
+		opts+=",shared_cache=unix:$WORK/redis-$1.sock"
+	fi
+	fs_mount "$2" -o "$opts" || {
+		echo "FAIL: mount $2 -o $opts" >&2
 		exit 1
 	}
 	printf -v "$1" %s "$FS_PID"
