@@ -358,23 +358,35 @@ static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **
  * Redis's clock, or a server answering in its place, would make old
  * values look young), and it stays within SKEW_MAX_MS of this host's own
  * clock (what a wrong clock can do is bounded; said once). */
-static int64_t bound_offset(struct shared *s, int64_t off)
+/* Sets the offset to off, bounded. Readings race (every pool connection
+ * and the subscriber read TIME), so "never back" is a compare-and-swap,
+ * not a load and a store; and the bound by this host's clock is applied
+ * last, to what was kept too: a clock held forward from an earlier
+ * reading (before this host's clock stepped back, or a Redis that was
+ * ahead for a while) would otherwise stay ahead for the life of the mount. */
+static void set_offset(struct shared *s, int64_t off)
 {
 	struct timespec now;
-	int64_t wall, prev = atomic_load(&s->offset);
+	int64_t wall, lo, hi;
+	int_fast64_t prev = atomic_load(&s->offset), want;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - local_ms(s);
-	if (off < wall - SKEW_MAX_MS || off > wall + SKEW_MAX_MS) {
+	lo = wall - SKEW_MAX_MS;
+	hi = wall + SKEW_MAX_MS;
+	if (off < lo || off > hi) {
 		if (!atomic_exchange(&s->skew_told, true))
 			log_msg(
 			    s->cfg.log, LOG_WARNING,
 			    "shared cache %s: Redis's clock is %+.1f s from this host's; ages are counted within %d s "
 			    "of this host's clock",
 			    s->where, (double)(off - wall) / 1000.0, SKEW_MAX_MS / 1000);
-		off = off < wall ? wall - SKEW_MAX_MS : wall + SKEW_MAX_MS;
+		off = off < lo ? lo : hi;
 	}
-	return atomic_load(&s->have_offset) && off < prev ? prev : off;
+	do {
+		want = atomic_load(&s->have_offset) && prev > off ? (prev > hi ? hi : prev) : off;
+	} while (!atomic_compare_exchange_weak(&s->offset, &prev, want));
+	atomic_store(&s->have_offset, true);
 }
 
 static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char *why, size_t n)
@@ -398,8 +410,7 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char 
 		if (sec <= 0 || usec < 0 || usec >= 1000000) {
 			err = -EPROTO;
 		} else {
-			atomic_store(&s->offset, bound_offset(s, sec * 1000 + usec / 1000 - (t0 + t1) / 2));
-			atomic_store(&s->have_offset, true);
+			set_offset(s, sec * 1000 + usec / 1000 - (t0 + t1) / 2);
 		}
 	}
 	if (err && !(r && r->type == REDIS_REPLY_ERROR))

@@ -1028,6 +1028,39 @@ static void test_now(void **state)
 	assert_true(llabs((long long)(now - unix_ms())) < 1000);
 }
 
+static int64_t moving_clock(void *arg)
+{
+	return atomic_load((_Atomic int64_t *)arg);
+}
+
+/* The fleet's clock never goes back, but it stays within 5 s of this
+ * host's: after a step back of both (here: the local clock a minute
+ * ahead, the same to the offsets), the minute kept from the first reading
+ * is not (it was, for the life of the mount: this host's values and
+ * invalidations dated a minute ahead, refused by every other host). */
+static void test_now_stepped(void **state)
+{
+	struct fx *f = *state;
+	static _Atomic int64_t local = 5000;
+	struct shared_config c = {.timeout_ms = TIMEOUT_MS, .max_reply = 4096, .clock = moving_clock};
+	struct shared *s;
+	char why[256];
+	int64_t now = 0;
+
+	snprintf(c.addr.path, sizeof(c.addr.path), "%s", f->g->redis.sock);
+	c.clock_arg = (void *)&local;
+	s = f->sh[0] = shared_new(&c);
+	assert_non_null(s);
+	assert_int_equal(shared_check(s, why, sizeof(why)), 0);
+	assert_int_equal(shared_now(s, &now), 0);
+	assert_true(llabs((long long)(now - unix_ms())) < 1000);
+	atomic_store(&local, 65000);
+	assert_int_equal(shared_check(s, why, sizeof(why)), 0); /* the pool's next connection: TIME read again */
+	assert_int_equal(shared_now(s, &now), 0);
+	assert_true(now - unix_ms() <= 5000 + 1000);
+	assert_true(now - unix_ms() >= 4000); /* held forward, as far as the bound lets it */
+}
+
 /* ---- the subscriber ------------------------------------------------------------- */
 
 static void test_subscribe(void **state)
@@ -1091,10 +1124,10 @@ static void test_subscribe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_addr_good),	  T(test_addr_bad),	   T(test_addr_text),	T(test_get_set),   T(test_select),
-	    T(test_locks),	  T(test_lock_reply_lost), T(test_publish),	T(test_max_reply), T(test_auth),
-	    T(test_down_then_up), T(test_restart_pool),	   T(test_tcp_refused), T(test_hung),	   T(test_hung_many),
-	    T(test_garbage),	  T(test_paused),	   T(test_now),		T(test_subscribe),
+	    T(test_addr_good),	  T(test_addr_bad),	   T(test_addr_text),	T(test_get_set),     T(test_select),
+	    T(test_locks),	  T(test_lock_reply_lost), T(test_publish),	T(test_max_reply),   T(test_auth),
+	    T(test_down_then_up), T(test_restart_pool),	   T(test_tcp_refused), T(test_hung),	     T(test_hung_many),
+	    T(test_garbage),	  T(test_paused),	   T(test_now),		T(test_now_stepped), T(test_subscribe),
 	};
 
 	if (!redis_srv_available()) {
