@@ -73,7 +73,9 @@ int shared_check(struct shared *s, char *why, size_t n);
 int shared_get(struct shared *s, const char *key, struct buf *out);
 /* SET key value PX px_ms. */
 int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64_t px_ms);
-/* SET key token NX PX px_ms: 0 when taken, -EEXIST when someone holds it. */
+/* SET key token NX PX px_ms: 0 when taken, -EEXIST when someone holds it.
+ * Sent twice when a pooled connection was lost before its answer, a
+ * second SET that finds token already there answers 0: it was ours. */
 int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms);
 /* Extends / releases key only while it holds token (a script: atomic). 0,
  * -ENOENT when it no longer holds token. */

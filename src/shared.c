@@ -358,23 +358,35 @@ static int expect_ok(struct shared *s, redisContext *rc, int argc, const char **
  * Redis's clock, or a server answering in its place, would make old
  * values look young), and it stays within SKEW_MAX_MS of this host's own
  * clock (what a wrong clock can do is bounded; said once). */
-static int64_t bound_offset(struct shared *s, int64_t off)
+/* Sets the offset to off, bounded. Readings race (every pool connection
+ * and the subscriber read TIME), so "never back" is a compare-and-swap,
+ * not a load and a store; and the bound by this host's clock is applied
+ * last, to what was kept too: a clock held forward from an earlier
+ * reading (before this host's clock stepped back, or a Redis that was
+ * ahead for a while) would otherwise stay ahead for the life of the mount. */
+static void set_offset(struct shared *s, int64_t off)
 {
 	struct timespec now;
-	int64_t wall, prev = atomic_load(&s->offset);
+	int64_t wall, lo, hi;
+	int_fast64_t prev = atomic_load(&s->offset), want;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - local_ms(s);
-	if (off < wall - SKEW_MAX_MS || off > wall + SKEW_MAX_MS) {
+	lo = wall - SKEW_MAX_MS;
+	hi = wall + SKEW_MAX_MS;
+	if (off < lo || off > hi) {
 		if (!atomic_exchange(&s->skew_told, true))
 			log_msg(
 			    s->cfg.log, LOG_WARNING,
 			    "shared cache %s: Redis's clock is %+.1f s from this host's; ages are counted within %d s "
 			    "of this host's clock",
 			    s->where, (double)(off - wall) / 1000.0, SKEW_MAX_MS / 1000);
-		off = off < wall ? wall - SKEW_MAX_MS : wall + SKEW_MAX_MS;
+		off = off < lo ? lo : hi;
 	}
-	return atomic_load(&s->have_offset) && off < prev ? prev : off;
+	do {
+		want = atomic_load(&s->have_offset) && prev > off ? (prev > hi ? hi : prev) : off;
+	} while (!atomic_compare_exchange_weak(&s->offset, &prev, want));
+	atomic_store(&s->have_offset, true);
 }
 
 static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char *why, size_t n)
@@ -398,8 +410,7 @@ static int read_time(struct shared *s, redisContext *rc, int64_t deadline, char 
 		if (sec <= 0 || usec < 0 || usec >= 1000000) {
 			err = -EPROTO;
 		} else {
-			atomic_store(&s->offset, bound_offset(s, sec * 1000 + usec / 1000 - (t0 + t1) / 2));
-			atomic_store(&s->have_offset, true);
+			set_offset(s, sec * 1000 + usec / 1000 - (t0 + t1) / 2);
 		}
 	}
 	if (err && !(r && r->type == REDIS_REPLY_ERROR))
@@ -525,8 +536,10 @@ static int conn_ready(struct shared *s, struct conn *c, int64_t deadline, char *
 }
 
 /* Runs one command; *out is its reply (to freeReplyObject), of any type
- * but an error reply, which is answered as -EIO / -EACCES. */
-static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+ * but an error reply, which is answered as -EIO / -EACCES. *resent (when
+ * not NULL) says it was sent twice: the first may have run, its answer
+ * lost with the connection. */
+static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out, bool *resent)
 {
 	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
 	struct conn *c = conn_take(s);
@@ -541,7 +554,11 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	/* A pooled connection that the server closed (a restart, a timeout
 	 * of its own) is found out by its first use: once more on a new one,
 	 * within the same deadline, before anyone is told Redis is down. */
+	if (resent)
+		*resent = false;
 	if (!fresh && (err == -ECONNRESET || err == -EPIPE)) {
+		if (resent)
+			*resent = true;
 		redisFree(c->rc);
 		c->rc = NULL;
 		err = conn_ready(s, c, deadline, why, sizeof(why));
@@ -609,7 +626,7 @@ int shared_get(struct shared *s, const char *key, struct buf *out)
 	const char *argv[] = {"GET", key};
 	size_t lens[] = {3, strlen(key)};
 	redisReply *r = NULL;
-	int err = run(s, 2, argv, lens, &r);
+	int err = run(s, 2, argv, lens, &r, NULL);
 
 	if (err)
 		return err;
@@ -644,8 +661,21 @@ int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64
 	int err;
 
 	lens[4] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	err = run(s, 5, argv, lens, &r);
+	err = run(s, 5, argv, lens, &r, NULL);
 	return status_ok(err, r);
+}
+
+/* Whether key holds token now. */
+static bool holds(struct shared *s, const char *key, const char *token)
+{
+	const char *argv[] = {"GET", key};
+	size_t lens[] = {3, strlen(key)};
+	redisReply *r = NULL;
+	bool yes = run(s, 2, argv, lens, &r, NULL) == 0 && r->type == REDIS_REPLY_STRING && r->len == strlen(token) &&
+		   memcmp(r->str, token, r->len) == 0;
+
+	freeReplyObject(r);
+	return yes;
 }
 
 int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms)
@@ -654,12 +684,19 @@ int shared_lock(struct shared *s, const char *key, const char *token, int64_t px
 	const char *argv[] = {"SET", key, token, "NX", "PX", px};
 	size_t lens[] = {3, strlen(key), strlen(token), 2, 2, 0};
 	redisReply *r = NULL;
-
+	bool resent;
 	int err;
 
 	lens[5] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	err = run(s, 6, argv, lens, &r);
-	return status_ok(err, r);
+	err = run(s, 6, argv, lens, &r, &resent);
+	err = status_ok(err, r);
+	/* Sent twice: the first SET may have taken the lock, and the second
+	 * found it held, by us. Taken for someone else's, the lock would be
+	 * waited for until it expired (tests/unit/test_shared.c,
+	 * test_lock_reply_lost). */
+	if (err == -EEXIST && resent && holds(s, key, token))
+		err = 0;
+	return err;
 }
 
 /* A script answering 1 when it acted on a key that held ARGV[1]. */
@@ -668,7 +705,7 @@ static int script(struct shared *s, const char *lua, const char *key, const char
 	const char *argv[] = {"EVAL", lua, "1", key, token, arg};
 	size_t lens[] = {4, strlen(lua), 1, strlen(key), strlen(token), arg ? strlen(arg) : 0};
 	redisReply *r = NULL;
-	int err = run(s, arg ? 6 : 5, argv, lens, &r);
+	int err = run(s, arg ? 6 : 5, argv, lens, &r, NULL);
 
 	if (!err)
 		err = r->type != REDIS_REPLY_INTEGER ? -EPROTO : r->integer == 1 ? 0 : -ENOENT;
@@ -697,7 +734,7 @@ int shared_publish(struct shared *s, const char *channel, const void *msg, size_
 	const char *argv[] = {"PUBLISH", channel, msg};
 	size_t lens[] = {7, strlen(channel), n};
 	redisReply *r = NULL;
-	int err = run(s, 3, argv, lens, &r);
+	int err = run(s, 3, argv, lens, &r, NULL);
 
 	if (!err && r->type != REDIS_REPLY_INTEGER)
 		err = -EPROTO;

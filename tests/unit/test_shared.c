@@ -5,7 +5,7 @@
  *
  * Covered: URLs (good, bad, passwords never echoed), GET/SET with PX,
  * SELECT, locks (NX, a foreign token's unlock and relock do nothing,
- * relock extends), the reply cap (a value over it is -EFBIG, the client
+ * relock extends, a lock whose answer was lost is ours), the reply cap (a value over it is -EFBIG, the client
  * goes on), AUTH (right, wrong, missing: -EACCES, the password in no
  * message and no log line), down and up (fast failure while down,
  * counted in shared_errors rather than timed; one log line per change;
@@ -23,11 +23,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -407,6 +411,158 @@ static void test_select(void **state)
 	assert_int_equal(shared_get(db3, "t:select", &b), 0);
 	assert_int_equal(shared_get(db0, "t:select", &b), -ENOENT);
 	buf_release(&b);
+}
+
+/* ---- a proxy that loses one answer --------------------------------------------- */
+
+/* Forwards to a real Redis. Once armed, the first command holding cut
+ * goes through and runs, but its answer is dropped and the client's
+ * connection closed: a reply lost with its connection (a restart just
+ * after, a CLIENT KILL, a network break), which the client cannot tell
+ * from a command that never arrived. */
+#define CUT_PAIRS 8
+
+struct cutter {
+	int lfd;
+	char dir[64], sock[108];
+	const char *upstream, *cut;
+	atomic_bool armed, stop;
+	pthread_t thread;
+};
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* One read from fd passed to to; false when the pair must go. */
+static bool relay(struct cutter *c, int fd, int to, bool from_client, bool *cutting)
+{
+	char b[65536];
+	ssize_t n = read(fd, b, sizeof(b));
+
+	if (n <= 0)
+		return false;
+	if (!from_client && *cutting)
+		return false; /* ran, and its answer is lost */
+	if (from_client && memmem(b, (size_t)n, c->cut, strlen(c->cut)) && atomic_exchange(&c->armed, false))
+		*cutting = true;
+	return write(to, b, (size_t)n) == n;
+}
+
+static void *cutter_main(void *arg)
+{
+	struct cutter *c = arg;
+	int cl[CUT_PAIRS], up[CUT_PAIRS], n = 0;
+	bool cutting[CUT_PAIRS];
+
+	while (!atomic_load(&c->stop)) {
+		struct pollfd p[1 + 2 * CUT_PAIRS] = {{.fd = c->lfd, .events = POLLIN}};
+
+		for (int i = 0; i < n; i++) {
+			p[1 + 2 * i] = (struct pollfd){.fd = cl[i], .events = POLLIN};
+			p[2 + 2 * i] = (struct pollfd){.fd = up[i], .events = POLLIN};
+		}
+		if (poll(p, (nfds_t)(1 + 2 * n), 20) <= 0)
+			continue;
+		for (int i = n - 1; i >= 0; i--) {
+			bool ok = true;
+
+			if (p[1 + 2 * i].revents)
+				ok = relay(c, cl[i], up[i], true, &cutting[i]);
+			if (ok && p[2 + 2 * i].revents)
+				ok = relay(c, up[i], cl[i], false, &cutting[i]);
+			if (!ok) {
+				close(cl[i]);
+				close(up[i]);
+				n--;
+				cl[i] = cl[n];
+				up[i] = up[n];
+				cutting[i] = cutting[n];
+			}
+		}
+		if ((p[0].revents & POLLIN) && n < CUT_PAIRS) {
+			int a = accept(c->lfd, NULL, NULL), u = a >= 0 ? unix_connect(c->upstream) : -1;
+
+			if (u >= 0) {
+				cl[n] = a;
+				up[n] = u;
+				cutting[n++] = false;
+			} else if (a >= 0) {
+				close(a);
+			}
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		close(cl[i]);
+		close(up[i]);
+	}
+	return NULL;
+}
+
+static void cutter_start(struct cutter *c, const char *upstream, const char *cut)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	memset(c, 0, sizeof(*c));
+	c->upstream = upstream;
+	c->cut = cut;
+	assert_int_equal(redis_srv_tmpdir(c->dir, sizeof(c->dir)), 0);
+	snprintf(c->sock, sizeof(c->sock), "%s/cut.sock", c->dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->sock);
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c->lfd >= 0);
+	assert_int_equal(bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(c->lfd, 16), 0);
+	assert_int_equal(pthread_create(&c->thread, NULL, cutter_main, c), 0);
+}
+
+static void cutter_stop(struct cutter *c)
+{
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	close(c->lfd);
+	unlink(c->sock);
+	rmdir(c->dir);
+}
+
+/* SET NX's answer lost: run() sends it again on a new connection, where
+ * it finds the lock held, by this very token. It was taken for another
+ * host's: the caller waited for its own lock until it expired. */
+static void test_lock_reply_lost(void **state)
+{
+	struct fx *f = *state;
+	struct cutter c;
+	struct shared *s;
+	struct buf b;
+
+	cutter_start(&c, f->g->redis.sock, "\r\nNX\r\n");
+	s = client_of(f, 0, c.sock, NULL, NULL, 0);
+	buf_init(&b, 4096);
+	for (int i = 0; i < 8; i++) /* every connection of the pool opened: the lock goes over a pooled one */
+		assert_int_equal(shared_set(s, "t:cut:warm", "v", 1, 60000), 0);
+	atomic_store(&c.armed, true);
+	assert_int_equal(shared_lock(s, "t:cut:lock", "tokA", 5000), 0);
+	assert_false(atomic_load(&c.armed)); /* the answer was lost indeed */
+	assert_int_equal(shared_get(s, "t:cut:lock", &b), 0);
+	assert_string_equal(b.data, "tokA");
+	/* Another's lock is still another's, resent or not. */
+	atomic_store(&c.armed, true);
+	assert_int_equal(shared_lock(s, "t:cut:lock", "tokB", 5000), -EEXIST);
+	assert_false(atomic_load(&c.armed));
+	assert_int_equal(shared_unlock(s, "t:cut:lock", "tokA"), 0);
+	buf_release(&b);
+	shared_free(s);
+	f->sh[0] = NULL;
+	cutter_stop(&c);
 }
 
 static void test_locks(void **state)
@@ -872,6 +1028,39 @@ static void test_now(void **state)
 	assert_true(llabs((long long)(now - unix_ms())) < 1000);
 }
 
+static int64_t moving_clock(void *arg)
+{
+	return atomic_load((_Atomic int64_t *)arg);
+}
+
+/* The fleet's clock never goes back, but it stays within 5 s of this
+ * host's: after a step back of both (here: the local clock a minute
+ * ahead, the same to the offsets), the minute kept from the first reading
+ * is not (it was, for the life of the mount: this host's values and
+ * invalidations dated a minute ahead, refused by every other host). */
+static void test_now_stepped(void **state)
+{
+	struct fx *f = *state;
+	static _Atomic int64_t local = 5000;
+	struct shared_config c = {.timeout_ms = TIMEOUT_MS, .max_reply = 4096, .clock = moving_clock};
+	struct shared *s;
+	char why[256];
+	int64_t now = 0;
+
+	snprintf(c.addr.path, sizeof(c.addr.path), "%s", f->g->redis.sock);
+	c.clock_arg = (void *)&local;
+	s = f->sh[0] = shared_new(&c);
+	assert_non_null(s);
+	assert_int_equal(shared_check(s, why, sizeof(why)), 0);
+	assert_int_equal(shared_now(s, &now), 0);
+	assert_true(llabs((long long)(now - unix_ms())) < 1000);
+	atomic_store(&local, 65000);
+	assert_int_equal(shared_check(s, why, sizeof(why)), 0); /* the pool's next connection: TIME read again */
+	assert_int_equal(shared_now(s, &now), 0);
+	assert_true(now - unix_ms() <= 5000 + 1000);
+	assert_true(now - unix_ms() >= 4000); /* held forward, as far as the bound lets it */
+}
+
 /* ---- the subscriber ------------------------------------------------------------- */
 
 static void test_subscribe(void **state)
@@ -935,10 +1124,10 @@ static void test_subscribe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_addr_good),	  T(test_addr_bad),    T(test_addr_text), T(test_get_set),   T(test_select),
-	    T(test_locks),	  T(test_publish),     T(test_max_reply), T(test_auth),	     T(test_down_then_up),
-	    T(test_restart_pool), T(test_tcp_refused), T(test_hung),	  T(test_hung_many), T(test_garbage),
-	    T(test_paused),	  T(test_now),	       T(test_subscribe),
+	    T(test_addr_good),	  T(test_addr_bad),	   T(test_addr_text),	T(test_get_set),     T(test_select),
+	    T(test_locks),	  T(test_lock_reply_lost), T(test_publish),	T(test_max_reply),   T(test_auth),
+	    T(test_down_then_up), T(test_restart_pool),	   T(test_tcp_refused), T(test_hung),	     T(test_hung_many),
+	    T(test_garbage),	  T(test_paused),	   T(test_now),		T(test_now_stepped), T(test_subscribe),
 	};
 
 	if (!redis_srv_available()) {
