@@ -30,8 +30,9 @@
 #define BACKOFF_MAX_MS 5000
 #define PING_EVERY_MS 1000
 #define SLICE_MS 250
-#define SKEW_MAX_MS 5000 /* Redis's clock against ours, at most */
-#define ARRAY_MAX 4	 /* TIME 2, SUBSCRIBE's and a message 3, a pong 2 */
+#define SUB_REFUSED_MS 5000 /* retrying a refused SUBSCRIBE */
+#define SKEW_MAX_MS 5000    /* Redis's clock against ours, at most */
+#define ARRAY_MAX 4	    /* TIME 2, SUBSCRIBE's and a message 3, a pong 2 */
 
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 
@@ -54,7 +55,8 @@ struct shared {
 	int64_t retry_at, backoff;
 	atomic_int_fast64_t offset; /* fleet ms minus local ms */
 	atomic_bool have_offset;
-	atomic_bool skew_told; /* the clock warning, once */
+	atomic_bool skew_told;	      /* the clock warning, once */
+	atomic_bool sub_refused_told; /* a refused SUBSCRIBE, said once */
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
 	atomic_uint gen; /* times gone down: connections opened before are suspect */
@@ -771,11 +773,13 @@ static int sub_open(struct shared *s, struct sub *b)
 	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
 	redisReply *r = NULL;
 	char why[256] = "";
+	bool refused = false;
 	int err = open_conn(s, &b->rc, deadline, why, sizeof(why));
 
 	if (!err && (err = command(s, b->rc, 2, argv, lens, deadline, &r)) == 0 &&
 	    (r->type != REDIS_REPLY_ARRAY || r->elements != 3)) {
 		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
+		refused = r->type == REDIS_REPLY_ERROR;
 		/* An ACL without the channel: say so, not just "denied". */
 		snprintf(why, sizeof(why), "SUBSCRIBE %s refused: %.120s (the user needs &imgtagfs:*)", s->channel,
 			 r->type == REDIS_REPLY_ERROR ? r->str : "not a Redis reply");
@@ -785,8 +789,19 @@ static int sub_open(struct shared *s, struct sub *b)
 		if (b->rc)
 			redisFree(b->rc);
 		b->rc = NULL;
-		went_down(s, err, why);
-		return err;
+		if (!refused) {
+			went_down(s, err, why);
+			return err;
+		}
+		/* The server answers, and refuses this one command: Redis is
+		 * up for everything else, so the client is not marked down
+		 * (that would flap with every retry); said once. */
+		if (!atomic_exchange(&s->sub_refused_told, true))
+			log_msg(s->cfg.log, LOG_WARNING,
+				"shared cache %s: no invalidations from other hosts: %s; listings are still shared "
+				"(never older than ttl); retrying every %d s",
+				s->where, why, SUB_REFUSED_MS / 1000);
+		return -EPERM;
 	}
 	went_up(s);
 	b->ping_sent = 0;
@@ -868,10 +883,16 @@ static void *sub_main(void *arg)
 	struct sub b = {0};
 	struct timespec slice = {.tv_nsec = 100 * 1000000L};
 
+	int64_t next = 0; /* after a refused SUBSCRIBE, the next try */
+
 	while (!atomic_load(&s->sub_stop)) {
 		if (b.rc)
 			sub_step(s, &b);
-		else if (!may_try(s) || sub_open(s, &b) != 0)
+		else if (monotime_ms() < next || !may_try(s))
+			nanosleep(&slice, NULL);
+		else if (sub_open(s, &b) == -EPERM)
+			next = monotime_ms() + SUB_REFUSED_MS;
+		else if (!b.rc)
 			nanosleep(&slice, NULL);
 	}
 	if (b.rc)

@@ -428,5 +428,21 @@ ok "no password in ps" bash -c '! ps -eo args | grep -v grep | grep -qF -- "$1"'
 ok "no password in /proc/mounts" bash -c '! grep -qF -- "$1" /proc/mounts' _ "$PW"
 fusermount3 -u "$WORK/au"
 ok "no password in any log" bash -c '! grep -rqF -- "$1" "$2"/*.log' _ "$PW" "$WORK"
+redis_stop
+
+# An ACL without the channel (no &imgtagfs:*): listings still shared, the
+# refused SUBSCRIBE said once (not a down/up pair at every retry).
+sed -e "s/CHANGE-ME/$PW/" -e 's/ resetchannels &imgtagfs:\*/ resetchannels/' \
+	"$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
+REDIS_CONF=$WORK/redis-nochan.conf REDIS_SOCK=$WORK/redis3.sock redis_start || exit 1
+FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600" ||
+	echo "FAIL: mount nc"
+tree "$WORK/nc" >"$WORK/tree.nc"
+sleep 6 # past one retry of the SUBSCRIBE
+ok "an ACL without the channel: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.nc"
+ok "and the tier is up (values shared)" test "$(stat_of "$WORK/nc" shared_writes)" -ge 1 -a "$(stat_of "$WORK/nc" shared_up)" = 1
+expect_eq "the refused SUBSCRIBE is said once" 1 "$(grep -c 'no invalidations from other hosts' "$WORK/nc.log")"
+expect_eq "with no down line" 0 "$(grep -c 'shared cache .*: down' "$WORK/nc.log")"
+fusermount3 -u "$WORK/nc"
 
 summary
