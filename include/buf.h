@@ -13,10 +13,10 @@
 #include <stddef.h>
 
 struct buf {
-	char *data;	/* NULL until the first append */
-	size_t len;	/* bytes used, without the terminating NUL */
-	size_t alloc;	/* bytes allocated */
-	size_t max;	/* hard cap on len */
+	char *data;   /* NULL until the first append */
+	size_t len;   /* bytes used, without the terminating NUL */
+	size_t alloc; /* bytes allocated */
+	size_t max;   /* hard cap on len */
 };
 
 /* Empty buffer that may grow to max bytes. Allocates nothing. */
@@ -25,6 +25,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 /* Forgets the contents but keeps the storage. */
 void buf_reset(struct buf *b);
+/* Cuts b back to its first len bytes (no-op when it holds no more). */
+void buf_truncate(struct buf *b, size_t len);
 /* Appends n bytes. 0, -EFBIG past max, -ENOMEM. On error b is unchanged. */
 int buf_add(struct buf *b, const void *p, size_t n);
 /* Appends a C string. Same returns as buf_add. */

@@ -28,6 +28,11 @@ bool sign_verify(const struct params *p, const char *private_key);
  * the only OpenSSL user. */
 /* HMAC-SHA256 of the n bytes at msg under key. 0 or -EIO. */
 int sign_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, unsigned char out[SIGN_SHA256_LEN]);
+/* The same over scope (a C string, its NUL included) and then the n
+ * bytes at msg, as if they were one buffer: the shared tier's MACs cover
+ * the namespace ahead of the bytes, without copying them behind it. */
+int sign_hmac_sha256_under(const void *key, size_t keylen, const char *scope, const void *msg, size_t n,
+			   unsigned char out[SIGN_SHA256_LEN]);
 /* HKDF-SHA256 (RFC 5869): a 32-byte key from the input key material,
  * a salt and an info string. 0 or -EIO. */
 int sign_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen, const void *info, size_t infolen,

@@ -128,6 +128,24 @@ int sign_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, 
 	return 0;
 }
 
+int sign_hmac_sha256_under(const void *key, size_t keylen, const char *scope, const void *msg, size_t n,
+			   unsigned char out[SIGN_SHA256_LEN])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+	size_t len = 0;
+	int ok = ctx && EVP_MAC_init(ctx, nonnull(key), keylen, params) &&
+		 EVP_MAC_update(ctx, (const unsigned char *)scope, strlen(scope) + 1) &&
+		 EVP_MAC_update(ctx, nonnull(msg), n) && EVP_MAC_final(ctx, out, &len, SIGN_SHA256_LEN) &&
+		 len == SIGN_SHA256_LEN;
+
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -EIO;
+}
+
 /* RFC 5869: no salt is the same as HashLen zero bytes, which is what an
  * empty HMAC key is padded to; OpenSSL is simply not given one. */
 int sign_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen, const void *info, size_t infolen,

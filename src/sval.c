@@ -58,21 +58,6 @@ static bool text_ok(const char *s, size_t n)
 	return true;
 }
 
-/* A buffer that starts with what the MAC covers ahead of the value: the
- * namespace and its NUL; room is how many bytes may follow. */
-static int mac_start(struct buf *w, const char *ns, size_t room)
-{
-	size_t pre = strlen(ns) + 1;
-
-	buf_init(w, room > SIZE_MAX / 2 ? SIZE_MAX / 2 : room + pre);
-	return buf_add(w, ns, pre);
-}
-
-static int mac_of(const struct buf *w, const uint8_t mac_key[SVAL_KEY_LEN], unsigned char mac[SVAL_MAC_LEN])
-{
-	return sign_hmac_sha256(mac_key, SVAL_KEY_LEN, w->data, w->len, mac);
-}
-
 /* v, n bytes, little-endian. */
 static int put_le(struct buf *b, uint64_t v, size_t n)
 {
@@ -143,35 +128,30 @@ static int put_head(struct buf *b, const char *key, size_t keylen, int64_t fetch
 	return err;
 }
 
-/* The value is written after the namespace in one scratch buffer, so the
- * MAC is one call over contiguous bytes, and reaches out in one append:
- * out is left as it was on any error. */
+/* The value is appended to out, its MAC (over the namespace and it) last;
+ * out is cut back to where it was on any error. */
 int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t fetched_ms,
 		const uint8_t mac_key[SVAL_KEY_LEN], struct buf *out)
 {
-	size_t keylen = strlen(key), count = snap_count(s), pre = strlen(ns) + 1;
+	size_t keylen = strlen(key), count = snap_count(s), start = out->len;
 	unsigned char mac[SVAL_MAC_LEN];
-	struct buf w;
 	int err;
 
 	if (keylen > KEY_MAX || count > UINT32_MAX)
 		return -EINVAL;
-	err = mac_start(&w, ns, out->max - out->len);
-	if (!err)
-		err = put_head(&w, key, keylen, fetched_ms, count);
+	err = put_head(out, key, keylen, fetched_ms, count);
 	for (size_t i = 0; i < count && !err; i++) {
 		struct snap_entry e;
 
 		snap_get(s, i, &e);
-		err = put_entry(&w, key, &e);
+		err = put_entry(out, key, &e);
 	}
 	if (!err)
-		err = mac_of(&w, mac_key, mac);
+		err = sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, out->data + start, out->len - start, mac);
 	if (!err)
-		err = buf_add(&w, mac, sizeof(mac));
-	if (!err)
-		err = buf_add(out, w.data + pre, w.len - pre);
-	buf_release(&w);
+		err = buf_add(out, mac, sizeof(mac));
+	if (err)
+		buf_truncate(out, start);
 	return err;
 }
 
@@ -349,15 +329,8 @@ static enum sval_reject check_mac(const unsigned char *v, size_t n, const char *
 {
 	size_t body = n - SVAL_MAC_LEN;
 	unsigned char mac[SVAL_MAC_LEN];
-	struct buf w;
-	int err = mac_start(&w, ns, body);
 
-	if (!err)
-		err = buf_add(&w, v, body);
-	if (!err)
-		err = mac_of(&w, mac_key, mac);
-	buf_release(&w);
-	if (err)
+	if (sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, v, body, mac))
 		return no_memory(oom);
 	return sign_equal(mac, v + body, SVAL_MAC_LEN) ? SVAL_OK : SVAL_BAD_MAC;
 }

@@ -432,13 +432,7 @@ static uint64_t get64(const unsigned char *p)
 /* The MAC of a message: over the namespace, a NUL and its bytes. */
 static int msg_mac(const struct tier *t, const unsigned char *m, size_t n, unsigned char mac[SVAL_MAC_LEN])
 {
-	unsigned char in[TIER_NS_LEN + 1 + MSG_HEAD + LISTKEY_MAX];
-
-	if (n > sizeof(in) - TIER_NS_LEN - 1)
-		return -EINVAL;
-	memcpy(in, t->cfg.ns, TIER_NS_LEN + 1);
-	memcpy(in + TIER_NS_LEN + 1, m, n);
-	return sign_hmac_sha256(t->cfg.mac_key, SVAL_KEY_LEN, in, TIER_NS_LEN + 1 + n, mac);
+	return sign_hmac_sha256_under(t->cfg.mac_key, SVAL_KEY_LEN, t->cfg.ns, m, n, mac);
 }
 
 static int send_one(struct tier *t, const char *key, int64_t at)

@@ -332,19 +332,27 @@ void tree_set_tier(struct tree *t, struct tier *tier)
 	t->tier = tier;
 }
 
-void tree_forget(struct tree *t, const char *key)
+/* Forgets the cached answer behind key (k, when known, is it parsed); an
+ * image's tags with its tags' own answers: a tag looked up alone while the
+ * listing was cold would otherwise keep its old digest through the
+ * image's refresh. */
+static void forget_key(struct tree *t, const char *key, const struct listkey *k)
 {
 	char prefix[KEY_MAX];
+
+	cache_drop(t->c, key);
+	if (k && k->kind == UHUB_TAGS && !k->tag) {
+		key_of(prefix, UHUB_TAGS, k->repo, k->image, "");
+		cache_drop_prefix(t->c, prefix);
+	}
+}
+
+void tree_forget(struct tree *t, const char *key)
+{
 	struct listkey_buf *b = malloc(sizeof(*b));
 	struct listkey k;
 
-	cache_drop(t->c, key);
-	/* An image's tags: its tags' own answers too, or a lookup would
-	 * bring an old digest back. */
-	if (b && listkey_parse(key, &k, b) == 0 && k.kind == UHUB_TAGS && !k.tag) {
-		key_of(prefix, UHUB_TAGS, k.repo, k.image, "");
-		cache_drop_prefix(t->c, prefix);
-	}
+	forget_key(t, key, b && listkey_parse(key, &k, b) == 0 ? &k : NULL);
 	free(b);
 	tell_changed(t, key);
 }
@@ -1080,20 +1088,13 @@ int tree_tag_value(struct tree *t, const char *path, const char *which, struct b
 	return err;
 }
 
-/* Forgets the cached answer behind one key; an image's tags, with its
- * tags' own answers (as tree_forget does): a tag looked up alone while the
- * listing was cold would otherwise keep its old digest through the
- * image's refresh. */
+/* Forgets the cached answer behind one key here, and tells the fleet. */
 static void drop(struct tree *t, enum uhub_kind k, const char *repo, const char *image, const char *tag)
 {
-	char key[KEY_MAX], prefix[KEY_MAX];
+	char key[KEY_MAX];
 
 	key_of(key, k, repo, image, tag);
-	cache_drop(t->c, key);
-	if (k == UHUB_TAGS && !tag) {
-		key_of(prefix, UHUB_TAGS, repo, image, "");
-		cache_drop_prefix(t->c, prefix);
-	}
+	forget_key(t, key, &(struct listkey){.kind = k, .repo = repo, .image = image, .tag = tag});
 	if (t->tier && !tag)
 		tier_invalidate(t->tier, key);
 }
