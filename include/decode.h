@@ -33,6 +33,8 @@ struct decode_item {
 			 decimal: an integer as such, otherwise "%.17g");
 			 NULL when absent or of another type */
 	char *digest; /* Digest (tags only); NULL when absent or empty */
+	size_t pos;   /* its index in the reply's list, skipped items
+			 counted: where it stands in the server's order */
 };
 
 #define DECODE_SHOWN_MAX 96 /* bytes of a refused name kept for a log line */

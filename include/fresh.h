@@ -19,7 +19,8 @@
  *     refreshed, before its listing runs out.
  *     A directory's copy in the kernel (cache_readdir) has no timeout of
  *     its own: notify.c drops it when its listing expires.
- *  4. A "does not exist" answer lives for neg_ttl in the cache; the kernel
+ *  4. A "does not exist" answer lives for neg_ttl (never more than ttl:
+ *     fresh_new caps it) in the cache; the kernel
  *     keeps one only for a name that can never exist (it keeps negative
  *     entries under names a refresh could not reach).
  *  5. A listing used in the last quarter of its ttl is refreshed in the
@@ -40,10 +41,10 @@
 typedef int64_t (*fresh_clock_fn)(void *arg);
 
 struct fresh_config {
-	int64_t ttl_ms;		/* a listing's life */
-	int64_t neg_ttl_ms;	/* a "does not exist" answer's life */
-	int64_t max_stale_ms;	/* stale-if-error window past ttl, 0 = off */
-	fresh_clock_fn clock;	/* NULL = CLOCK_MONOTONIC */
+	int64_t ttl_ms;	      /* a listing's life */
+	int64_t neg_ttl_ms;   /* a "does not exist" answer's life */
+	int64_t max_stale_ms; /* stale-if-error window past ttl, 0 = off */
+	fresh_clock_fn clock; /* NULL = CLOCK_MONOTONIC */
 	void *clock_arg;
 };
 

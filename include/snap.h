@@ -76,6 +76,11 @@ size_t snap_bytes(const struct snap *s);
  * thread-safe: only the owner of the single reference may call it). */
 int64_t snap_born(const struct snap *s);
 void snap_set_born(struct snap *s, int64_t born_ms);
+/* The listing moved while it was paged and could not be verified
+ * (pages.h): a name it lacks may exist. Set once, like the born time, by
+ * the owner of the single reference before s is shared. */
+bool snap_unsure(const struct snap *s);
+void snap_set_unsure(struct snap *s);
 /* A hash of everything s lists (names, digests, times): two snapshots of
  * one listing with the same version show the same bytes. Never 0. */
 uint32_t snap_version(const struct snap *s);

@@ -36,46 +36,50 @@ void uhub_http_cancel(void *self);
 struct uhub_config {
 	const char *public_key;
 	const char *private_key;
-	const char *project;	/* NULL: the key's default project */
-	const char *repo_type;	/* GetRepo Type: "private" or "public" */
-	unsigned page_size;	/* Limit asked for (1..10000) */
-	unsigned max_requests;	/* calls in flight at once (1..64) */
-	unsigned retries;	/* extra attempts for a transient failure */
-	long backoff_ms;	/* first backoff; doubles, with jitter */
-	long backoff_max_ms;	/* cap on one backoff */
-	size_t max_entries;	/* cap on one listing's entries (0: 1,000,000) */
+	const char *project;	  /* NULL: the key's default project */
+	const char *repo_type;	  /* GetRepo Type: "private" or "public" */
+	unsigned page_size;	  /* Limit asked for (1..10000) */
+	unsigned max_requests;	  /* calls in flight at once (1..64) */
+	unsigned retries;	  /* extra attempts for a transient failure */
+	long backoff_ms;	  /* first backoff; doubles, with jitter */
+	long backoff_max_ms;	  /* cap on one backoff */
+	size_t max_entries;	  /* cap on one listing's entries (0: 1,000,000) */
 	size_t max_listing_bytes; /* cap on the memory one listing's entries
 				     hold while it is fetched (0: 256 MiB) */
-	size_t max_reply;	/* cap on one reply body; smaller for small
-				   page sizes (uhub.c, reply_cap) */
-	unsigned max_rps;	/* requests a second across threads, 0 = no limit */
+	size_t max_reply;	  /* cap on one reply body; smaller for small
+				     page sizes (uhub.c, reply_cap) */
+	unsigned max_rps;	  /* requests a second across threads, 0 = no limit */
 };
 
 enum uhub_kind { UHUB_REPOS, UHUB_IMAGES, UHUB_TAGS };
 
 struct uhub_entry {
 	char *name;
-	char *time;	/* UpdateTime text, NULL when absent */
-	char *digest;	/* tags only, NULL when absent */
+	char *time;   /* UpdateTime text, NULL when absent */
+	char *digest; /* tags only, NULL when absent */
 };
 
 struct uhub_list {
-	struct uhub_entry *v;	/* sorted by name, names unique */
+	struct uhub_entry *v; /* sorted by name, names unique */
 	size_t n;
+	/* The list moved while it was paged and could not be verified
+	 * within the call budget: every name seen is here, but a name
+	 * missing is no proof it does not exist (pages.h). */
+	bool unsure;
 };
 
 #define UHUB_STATS_RETCODES 16
 
 struct uhub_stats {
-	uint64_t calls[3];	/* by kind: GetRepo, GetRepoImage, GetImageTag */
+	uint64_t calls[3]; /* by kind: GetRepo, GetRepoImage, GetImageTag */
 	uint64_t retries;
-	uint64_t errors;	/* calls that failed for good */
-	uint64_t last_retcode;	/* most recent non-zero RetCode */
+	uint64_t errors;       /* calls that failed for good */
+	uint64_t last_retcode; /* most recent non-zero RetCode */
 	struct {
 		long code;
 		uint64_t count;
-	} retcodes[UHUB_STATS_RETCODES];	/* non-zero RetCodes seen, by code */
-	size_t nretcodes;	/* (the first 16 distinct codes) */
+	} retcodes[UHUB_STATS_RETCODES]; /* non-zero RetCodes seen, by code */
+	size_t nretcodes;		 /* (the first 16 distinct codes) */
 };
 
 /* The API action name of a kind ("GetRepo", ...). */

@@ -251,6 +251,7 @@ static int decode_list(const cJSON *root, enum decode_list kind, struct decode_r
 		err = decode_item(el, kind, &out->items[out->n]);
 		if (err < 0)
 			return err;
+		out->items[out->n].pos = out->n + out->skipped;
 		if (err == 2)
 			note_bad_name(out, cJSON_GetObjectItemCaseSensitive(el, name_key[kind])->valuestring);
 		if (err)

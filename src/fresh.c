@@ -33,6 +33,9 @@ struct fresh *fresh_new(const struct fresh_config *cfg)
 		f->cfg.ttl_ms = 0;
 	if (f->cfg.neg_ttl_ms < 0)
 		f->cfg.neg_ttl_ms = 0;
+	/* Nothing shown is older than ttl, "no such name" included. */
+	if (f->cfg.neg_ttl_ms > f->cfg.ttl_ms)
+		f->cfg.neg_ttl_ms = f->cfg.ttl_ms;
 	if (f->cfg.max_stale_ms < 0)
 		f->cfg.max_stale_ms = 0;
 	return f;

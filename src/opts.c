@@ -323,8 +323,7 @@ static int set_str(struct parse *p, int key, const char *arg)
 
 		if (shared_addr_parse(v, &a, p->err, p->errlen))
 			return -EINVAL; /* its message names what is wrong */
-	}
-	else if (key == KEY_PROJECT)
+	} else if (key == KEY_PROJECT)
 		ok = valid_project(v, strlen(v));
 	if (!ok)
 		return refuse(p, "imgtagfs: %s: expected %s", arg, o->what);
@@ -698,7 +697,8 @@ static void usage_options(FILE *f)
 	      "                     counted from a listing's first request; the kernel keeps\n"
 	      "                     what it was told for the time left on that listing\n"
 	      "  negative_ttl=SECONDS\n"
-	      "                     remember \"no such tag\" this long, 0..3600 (default 5)\n"
+	      "                     remember \"no such tag\" this long, 0..3600 (default 5),\n"
+	      "                     never longer than ttl\n"
 	      "  page_size=N        Limit asked for per API page, 1..10000 (default 100)\n"
 	      "  max_requests=N     API requests in flight at once, 1..64 (default 8)\n"
 	      "  timeout=SECONDS    time allowed for one HTTP request, 1..600 (default 30)\n"

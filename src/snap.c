@@ -38,6 +38,7 @@ struct snap {
 	size_t bytes;	  /* the whole allocation */
 	int64_t born;	  /* see snap_born */
 	uint32_t version; /* see snap_version */
+	bool unsure;	  /* see snap_unsure */
 	struct snap_rec rec[];
 	/* followed by the string area */
 };
@@ -356,6 +357,7 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 		s->rec[i].mtime = b->v[i].mtime;
 	}
 	s->born = SNAP_BORN_NONE;
+	s->unsure = false;
 	s->version = listing_version(s);
 out:
 	snap_builder_free(b);
@@ -432,6 +434,16 @@ long snap_find(const struct snap *s, const char *name)
 size_t snap_bytes(const struct snap *s)
 {
 	return s->bytes;
+}
+
+bool snap_unsure(const struct snap *s)
+{
+	return s->unsure;
+}
+
+void snap_set_unsure(struct snap *s)
+{
+	s->unsure = true;
 }
 
 int64_t snap_born(const struct snap *s)

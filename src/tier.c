@@ -234,7 +234,9 @@ static void write_value(struct tier *t, const char *key, struct buf *rk, const s
 	int64_t left = fresh_ttl_ms(t->cfg.fresh) - (fresh_now(t->cfg.fresh) - fetched);
 	struct buf v;
 
-	if (left <= 0 || redis_key(rk, t, "", key))
+	/* An unsure listing (pages.h) is this host's doubt, not the fleet's:
+	 * a value carries no such mark, and another host would trust it. */
+	if (left <= 0 || snap_unsure(s) || redis_key(rk, t, "", key))
 		return;
 	buf_init(&v, t->cfg.max_value);
 	if (sval_encode(s, t->cfg.ns, key, fleet_of(t, fetched), t->cfg.mac_key, &v) == 0 &&

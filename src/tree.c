@@ -22,6 +22,7 @@
 #include "listing.h"
 #include "listkey.h"
 #include "names.h"
+#include "qbudget.h"
 #include "snap.h"
 #include "tagfile.h"
 #include "tier.h"
@@ -41,6 +42,7 @@ struct tree {
 	void *changed_arg;
 	struct fresh *own_fresh; /* made here when the caller gave none */
 	struct tier *tier;	 /* the shared tier, or NULL; set once, before serving */
+	struct qbudget *qb;	 /* what names a listing lacks may cost */
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -100,7 +102,8 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->u = u;
 	t->c = c;
 	t->log = log;
-	if (set_fresh(t, cfg, c)) {
+	if (set_fresh(t, cfg, c) || !(t->qb = qbudget_new(t->cfg.ttl_ms))) {
+		fresh_free(t->own_fresh);
 		free(t->repo);
 		free(t);
 		return NULL;
@@ -114,6 +117,7 @@ void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
+	qbudget_free(t->qb);
 	fresh_free(t->own_fresh);
 	free(t->repo);
 	free(t);
@@ -193,6 +197,8 @@ static int fill_api(void *arg, struct snap **out)
 		size_t n = l.n;
 
 		err = build_snap(r, l.v, n, out);
+		if (!err && l.unsure)
+			snap_set_unsure(*out);
 		uhub_list_release(&l);
 		trim_after(n);
 	}
@@ -214,6 +220,11 @@ static int fill(void *arg, const char *key, struct snap **out)
 	if (!err) {
 		err = build_snap(r, &e, 1, out);
 		uhub_entry_release(&e);
+	} else if (err == -ENOENT) {
+		char image_key[KEY_MAX];
+
+		key_of(image_key, UHUB_TAGS, r->repo, r->image, NULL);
+		qbudget_missed(r->t->qb, image_key, fresh_now(r->t->fresh));
 	}
 	return err;
 }
@@ -527,7 +538,83 @@ static int64_t newest(const struct snap *imgs, size_t lo, size_t hi)
 	return best;
 }
 
-/* Resolves the tag tag of image n->image; n holds imgs in hold[0]. */
+/* Listing k fetched again now, because the names it lacks ran out of
+ * budget (qbudget.h), replacing the snapshot held in *s. */
+static int relist(struct tree *t, enum uhub_kind k, const char *repo, const char *image, struct node *n,
+		  struct snap **s)
+{
+	struct fill_req r = {.t = t, .kind = k, .repo = repo, .image = image, .min_born = INT64_MIN};
+	char key[KEY_MAX];
+	struct snap *again;
+	int err;
+
+	key_of(key, k, repo, image, NULL);
+	qbudget_listed(t->qb, key, fresh_now(t->fresh));
+	err = cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
+	if (!err)
+		err = cache_peek(t->c, key, t->cfg.ttl_ms, &again);
+	if (err)
+		return err == -EAGAIN ? -EIO : err;
+	snap_unref(*s);
+	*s = again;
+	note(t, &n->until, again);
+	return 0;
+}
+
+/* A tag that the unsure listing *s lacks: asked for alone, within the
+ * listing's budget; past it, the listing fetched again (once in the
+ * window) answers; else a "no" that nobody keeps. On 0, *s holds it (a
+ * single tag's answer, or the new listing). */
+static int doubt_tag(struct tree *t, struct node *n, const char *key, const char *tag, struct snap **s)
+{
+	struct snap *one;
+	int err;
+
+	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
+	case QBUDGET_QUERY:
+		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, true, n, &one);
+		if (err)
+			return err;
+		snap_unref(*s);
+		*s = one;
+		return 0;
+	case QBUDGET_LIST:
+		err = relist(t, UHUB_TAGS, n->repo, n->image, n, s);
+		if (err || snap_find(*s, tag) >= 0 || !snap_unsure(*s))
+			return err ? err : snap_find(*s, tag) >= 0 ? 0 : -ENOENT;
+		break;
+	case QBUDGET_NONE:
+		break;
+	}
+	n->until = 0;
+	return -ENOENT;
+}
+
+/* A tag of an image whose listing is not cached: the listing being
+ * fetched answers soon (a query for the tag would only queue behind it);
+ * else the tag alone, while the image's made-up names have not run out
+ * of budget; past that, the listing. */
+static int cold_tag(struct tree *t, struct node *n, const char *key, const char *tag, struct snap **s)
+{
+	if (!names_maybe_tag(tag))
+		return get_snap(t, UHUB_TAGS, n->repo, n->image, tag, false, n, s);
+	if (cache_filling(t->c, key))
+		return get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, s);
+	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
+	case QBUDGET_QUERY:
+		return get_snap(t, UHUB_TAGS, n->repo, n->image, tag, true, n, s);
+	case QBUDGET_LIST:
+		qbudget_listed(t->qb, key, fresh_now(t->fresh));
+		break;
+	case QBUDGET_NONE:
+		break;
+	}
+	return get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, s);
+}
+
+/* Resolves the tag tag of image n->image; n holds imgs in hold[0]. A
+ * fresh listing of the image answers for free, either way; one marked
+ * unsure is not trusted for a "no". */
 static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 {
 	struct snap *s = NULL;
@@ -535,29 +622,62 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	long i;
 	int err;
 
-	/* A fresh listing of the image answers for free, either way; one
-	 * being fetched answers soon (and a second call for the same tag
-	 * would only queue behind it). */
 	key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
 	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
-	if (err == -EAGAIN && names_maybe_tag(tag) && cache_filling(t->c, key))
-		err = get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, &s);
-	else if (err == -EAGAIN)
-		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, names_maybe_tag(tag), n, &s);
+	if (err == -EAGAIN)
+		err = cold_tag(t, n, key, tag, &s);
 	else if (!err)
 		note(t, &n->until, s);
 	if (err)
 		return err;
 	i = snap_find(s, tag);
+	if (i < 0 && snap_unsure(s) && names_maybe_tag(tag) && (err = doubt_tag(t, n, key, tag, &s)) == 0)
+		i = snap_find(s, tag);
 	if (i < 0) {
 		snap_unref(s);
-		return -ENOENT;
+		return err ? err : -ENOENT;
 	}
 	snap_get(s, (size_t)i, &n->e);
 	n->hold[1] = s;
 	n->kind = NODE_TAG;
 	n->mtime = n->e.mtime;
 	return 0;
+}
+
+/* A repository or image that an unsure list (listing k of n->repo: the
+ * root's or the repository's) lacks may exist: its own listing (child,
+ * of kind ck) answers, within the list's budget. 0: it exists, and
+ * *mtime is its newest entry's time; -EAGAIN: the list was fetched again
+ * into *list, look again; -ENOENT (nobody keeps it), or -errno. */
+static int doubt_child(struct tree *t, struct node *n, enum uhub_kind k, enum uhub_kind ck, const char *child,
+		       struct snap **list, int64_t *mtime)
+{
+	const char *repo = k == UHUB_REPOS ? NULL : n->repo;
+	char key[KEY_MAX];
+	struct snap *below;
+	int err = -ENOENT;
+
+	key_of(key, k, repo, NULL, NULL);
+	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
+	case QBUDGET_QUERY:
+		err = get_snap(t, ck, ck == UHUB_IMAGES ? child : n->repo, ck == UHUB_TAGS ? child : NULL, NULL,
+			       ck == UHUB_IMAGES ? names_maybe_component(child) : plausible_path(child), n, &below);
+		if (err == -ENOENT)
+			qbudget_missed(t->qb, key, fresh_now(t->fresh));
+		if (err)
+			break;
+		*mtime = newest(below, 0, snap_count(below));
+		snap_unref(below);
+		return 0;
+	case QBUDGET_LIST:
+		err = relist(t, k, repo, NULL, n, list);
+		return err ? err : -EAGAIN;
+	case QBUDGET_NONE:
+		break;
+	}
+	if (err == -ENOENT)
+		n->until = 0;
+	return err;
 }
 
 /* True when image directory dir has a nested image directory called name. */
@@ -585,16 +705,32 @@ static int resolve_alias(struct tree *t, struct node *n, struct snap *imgs, cons
 	return resolve_tag(t, n, name);
 }
 
-/* Splits "rest" (under repository n->repo, images in imgs) into an image
- * directory, a prefix directory or a tag. */
-static int resolve_in_repo(struct tree *t, struct node *n, struct snap *imgs, const char *rest)
+/* Whether image (a name of n->repo) stands though the repository's image
+ * list, n->hold[0], lacks it: only an unsure list is asked again
+ * (doubt_child); 0 and *mtime, -EAGAIN (look again: the list was
+ * fetched anew), -ENOENT or -errno. */
+static int image_stands(struct tree *t, struct node *n, const char *image, int64_t *mtime)
+{
+	if (!snap_unsure(n->hold[0]))
+		return -ENOENT;
+	return doubt_child(t, n, UHUB_IMAGES, UHUB_TAGS, image, &n->hold[0], mtime);
+}
+
+/* Splits "rest" (under repository n->repo, images in n->hold[0]) into an
+ * image directory, a prefix directory or a tag. */
+static int resolve_in_repo(struct tree *t, struct node *n, const char *rest)
 {
 	size_t lo, hi, len = strlen(rest);
+	const struct snap *imgs;
 	const char *slash;
+	int64_t mtime;
 	long i;
+	int err;
 
 	if (len >= sizeof(n->image))
 		return -ENAMETOOLONG;
+again:
+	imgs = n->hold[0];
 	memcpy(n->image, rest, len + 1);
 	i = snap_find(imgs, rest);
 	children_range(imgs, rest, &lo, &hi);
@@ -610,12 +746,52 @@ static int resolve_in_repo(struct tree *t, struct node *n, struct snap *imgs, co
 		return 0;
 	}
 	slash = strrchr(rest, '/');
-	if (!slash)
-		return -ENOENT;
+	err = image_stands(t, n, rest, &mtime);
+	if (err == -EAGAIN)
+		goto again;
+	if (!err) {
+		n->kind = NODE_IMAGE;
+		n->mtime = mtime;
+		return 0;
+	}
+	if (!slash || (err != -ENOENT))
+		return err;
 	n->image[slash - rest] = '\0';
-	if (snap_find(imgs, n->image) < 0)
-		return -ENOENT;
-	return resolve_alias(t, n, imgs, slash + 1);
+	if (snap_find(imgs, n->image) < 0) {
+		err = image_stands(t, n, n->image, &mtime);
+		if (err == -EAGAIN)
+			goto again;
+		if (err)
+			return err;
+	}
+	return resolve_alias(t, n, n->hold[0], slash + 1);
+}
+
+/* Finds repository n->repo in the root's listing s (held by n from
+ * here on): an unsure listing is asked again (doubt_child). */
+static int resolve_repo(struct tree *t, struct node *n, struct snap *s)
+{
+	int64_t mtime;
+	long i;
+	int err;
+
+	n->hold[0] = s;
+	while ((i = snap_find(n->hold[0], n->repo)) < 0) {
+		if (!snap_unsure(n->hold[0]))
+			return -ENOENT;
+		err = doubt_child(t, n, UHUB_REPOS, UHUB_IMAGES, n->repo, &n->hold[0], &mtime);
+		if (err == -EAGAIN)
+			continue;
+		if (err)
+			return err;
+		n->mtime = mtime;
+		n->kind = NODE_REPO;
+		return 0;
+	}
+	snap_get(n->hold[0], (size_t)i, &n->e);
+	n->mtime = n->e.mtime;
+	n->kind = NODE_REPO;
+	return 0;
 }
 
 /* True when the root's listing is cached and fresh. */
@@ -659,18 +835,12 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		if (names_maybe_component(n->repo) && !root_cached(t))
 			prefetch(t, UHUB_IMAGES, n->repo, NULL);
 		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), n, &s);
-		if (err)
+		if (!err)
+			err = resolve_repo(t, n, s);
+		if (err) {
+			node_release(n);
 			return err;
-		long i = snap_find(s, n->repo);
-
-		if (i < 0) {
-			snap_unref(s);
-			return -ENOENT;
 		}
-		snap_get(s, (size_t)i, &n->e);
-		n->mtime = n->e.mtime;
-		n->hold[0] = s;
-		n->kind = NODE_REPO;
 	}
 	if (!*rest)
 		return 0;
@@ -680,7 +850,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		n->hold[0] = s;
 		/* n->e pointed into the repositories' listing just let go. */
 		memset(&n->e, 0, sizeof(n->e));
-		err = resolve_in_repo(t, n, s, rest);
+		err = resolve_in_repo(t, n, rest);
 	}
 	if (err)
 		node_release(n);

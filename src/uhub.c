@@ -21,26 +21,26 @@
 
 #include "decode.h"
 #include "monotime.h"
+#include "pages.h"
 #include "params.h"
 #include "sign.h"
-#include "timefmt.h"
 
 static const char *const action_name[] = {"GetRepo", "GetRepoImage", "GetImageTag"};
 static const enum decode_list decode_kind[] = {DECODE_REPOS, DECODE_IMAGES, DECODE_TAGS};
 
 struct uhub {
-	struct uhub_config cfg;	/* strings owned (copied) */
+	struct uhub_config cfg; /* strings owned (copied) */
 	struct uhub_transport tr;
 	struct log *log;
-	pthread_mutex_t lock;	/* guards inflight, fg_waiting, rng, rc, tokens */
+	pthread_mutex_t lock; /* guards inflight, fg_waiting, rng, rc, tokens */
 	pthread_cond_t slot;
-	pthread_cond_t wake;	/* backoff and rate sleeps; CLOCK_MONOTONIC */
-	atomic_bool cancelled;	/* uhub_cancel: every call ends, ECANCELED */
+	pthread_cond_t wake;   /* backoff and rate sleeps; CLOCK_MONOTONIC */
+	atomic_bool cancelled; /* uhub_cancel: every call ends, ECANCELED */
 	unsigned inflight, fg_waiting;
-	double tokens;		/* max_rps token bucket */
-	int64_t tokens_at;	/* when tokens was last topped up (ms) */
+	double tokens;	   /* max_rps token bucket */
+	int64_t tokens_at; /* when tokens was last topped up (ms) */
 	uint64_t rng;
-	struct uhub_stats rc;	/* only its retcodes table is used */
+	struct uhub_stats rc; /* only its retcodes table is used */
 	_Atomic uint64_t calls[3], retries, errors, last_retcode;
 };
 
@@ -341,8 +341,8 @@ static void log_call(struct uhub *u, const struct params *p, const char *outcome
 
 struct call_result {
 	long status;
-	int terr;	/* transport error */
-	int derr;	/* decode error of a status 200 body */
+	int terr; /* transport error */
+	int derr; /* decode error of a status 200 body */
 	struct decode_reply reply;
 };
 
@@ -376,8 +376,8 @@ static size_t value_cap(const struct uhub *u)
 
 /* One attempt: post, then decode a status 200 body. Fills r; what the
  * outcome means is outcome()'s business. */
-static void attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind, const atomic_bool *bg,
-		    struct call_result *r)
+static void attempt(struct uhub *u, const struct params *p, const struct buf *body, enum decode_list kind,
+		    const atomic_bool *bg, struct call_result *r)
 {
 	struct http_reply hr;
 
@@ -390,8 +390,8 @@ static void attempt(struct uhub *u, const struct params *p, const struct buf *bo
 	slot_release(u);
 	r->status = hr.status;
 	if (!r->terr && hr.status == 200)
-		r->derr = decode_reply_bounded(hr.body.data ? hr.body.data : "", hr.body.len, kind, value_cap(u),
-					       &r->reply);
+		r->derr =
+		    decode_reply_bounded(hr.body.data ? hr.body.data : "", hr.body.len, kind, value_cap(u), &r->reply);
 	http_reply_release(&hr);
 }
 
@@ -439,8 +439,8 @@ static void describe(const struct call_result *r, char *why, size_t n)
 /* Signs and sends p, retrying transient failures with backoff. On 0, *out
  * holds the decoded reply (RetCode 0). lookup: a name is being looked up
  * (RetCode 230 then means ENOENT). why gets a reason on failure. */
-static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, const atomic_bool *bg, struct decode_reply *out,
-		char *why, size_t whylen)
+static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, const atomic_bool *bg,
+		struct decode_reply *out, char *why, size_t whylen)
 {
 	struct buf body;
 	struct call_result r;
@@ -546,202 +546,60 @@ static int fetch_page(struct uhub *u, enum uhub_kind k, const char *repo, const 
 
 /* ---- listings ------------------------------------------------------------ */
 
-struct slot {
-	long long offset;
-	long long want;	/* items expected from offset (the slot's width) */
-};
+/* Pages a check may ask for at once. */
+#define TODO_MAX 64
 
-/* One item of a listing in progress, with what settles a duplicate: the
- * newest UpdateTime wins, and on a tie the page that arrived last. */
-struct held {
-	struct decode_item it;
-	int64_t t;	/* UpdateTime in Unix seconds; INT64_MIN: none or unparsable */
-	uint64_t seq;	/* arrival order of its page */
-};
-
-/* A listing in progress, shared by its worker threads under lock. Slots
- * are made as they are needed: the next planned one starts at next, and
- * gaps holds the re-fetches of short pages; nothing is planned up front
- * from a TotalCount, which a server may set to anything. */
+/* A listing in progress, shared by its worker threads under lock: the
+ * pages received (pages.h, which checks and repairs a list that moved),
+ * the pages a check asked for, and the first pass's plan. Nothing is
+ * planned from a TotalCount alone past what pages.c allows. */
 struct listing {
 	struct uhub *u;
 	enum uhub_kind kind;
 	const char *repo, *image;
-	const atomic_bool *bg;	/* background priority while true; NULL: foreground */
+	const atomic_bool *bg; /* background priority while true; NULL: foreground */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct slot *gaps;	/* a stack of short pages' remainders */
-	size_t ngaps, agaps;
-	long long next;		/* the next planned page's offset */
-	unsigned busy;		/* workers inside a call */
-	long long end;		/* no item at or past this offset */
-	long long page;		/* the page size the server applied */
-	long long max;		/* max_entries */
-	size_t calls, budget;	/* pages asked for, and the most allowed */
-	size_t bytes, max_bytes;/* memory the items hold, and its cap */
-	uint64_t seq;		/* pages settled so far */
-	bool cut;		/* an empty page ended the list early */
+	struct pages *pages;
+	struct pages_slot todo[TODO_MAX];
+	size_t ntodo;
+	unsigned busy;	      /* workers inside a call */
+	size_t calls, budget; /* pages asked for, and the most allowed */
+	bool spent;	      /* the budget ran out before the list was verified */
 	int err;
-	char why[160];		/* a listing-level failure, for its one log line */
-	struct held *items;
-	size_t n, alloc;
-	size_t badnames;	/* dropped by the decoder: no file name */
+	char why[160];	 /* a listing-level failure, for its one log line */
+	size_t badnames; /* dropped by the decoder: no file name */
 	char badname[DECODE_SHOWN_MAX];
 };
 
-static int push_gap(struct listing *l, long long offset, long long want)
+static void note_badnames(struct listing *l, const struct decode_reply *r)
 {
-	if (l->ngaps == l->agaps) {
-		size_t want_n = l->agaps ? l->agaps * 2 : 16;
-		struct slot *q = realloc(l->gaps, want_n * sizeof(*q));
-
-		if (!q)
-			return -ENOMEM;
-		l->gaps = q;
-		l->agaps = want_n;
-	}
-	l->gaps[l->ngaps].offset = offset;
-	l->gaps[l->ngaps].want = want;
-	l->ngaps++;
-	return 0;
-}
-
-/* What an item costs the listing: its record and its strings. */
-static size_t item_bytes(const struct decode_item *it)
-{
-	return sizeof(struct held) + strlen(it->name) + 1 + (it->time ? strlen(it->time) + 1 : 0) +
-	       (it->digest ? strlen(it->digest) + 1 : 0);
-}
-
-/* UpdateTime as seconds, to tell which copy of a name is newer. Both
- * copies come from one server in one format, so the zone given to
- * zone-less times does not change their order. */
-static int64_t item_time(const struct decode_item *it)
-{
-	int64_t t;
-
-	return it->time && timefmt_parse(it->time, 0, &t) == 0 ? t : INT64_MIN;
-}
-
-/* Room for more items, within max_entries (and a page of slack). */
-static int grow_items(struct listing *l, size_t more)
-{
-	size_t want = l->alloc ? l->alloc : 64;
-	struct held *v;
-
-	if (l->n + more > (size_t)l->max + (size_t)l->page) {
-		snprintf(l->why, sizeof(l->why), "over the cap of %lld entries", l->max);
-		return -EFBIG;
-	}
-	if (l->n + more <= l->alloc)
-		return 0;
-	while (want < l->n + more)
-		want *= 2;
-	v = realloc(l->items, want * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	l->items = v;
-	l->alloc = want;
-	return 0;
-}
-
-/* Moves a page's items into the listing (which takes ownership), within
- * the caps on entries and on bytes. */
-static int take_items(struct listing *l, struct decode_reply *r)
-{
-	size_t bytes = 0;
-	int err;
-
 	if (r->badnames && !l->badnames)
 		memcpy(l->badname, r->badname, sizeof(l->badname));
 	l->badnames += r->badnames;
-	for (size_t i = 0; i < r->n; i++)
-		bytes += item_bytes(&r->items[i]);
-	if (bytes > l->max_bytes - l->bytes) {
-		snprintf(l->why, sizeof(l->why), "over the cap of %zu bytes a listing may hold (cache_size)",
-			 l->max_bytes);
-		return -EFBIG;
-	}
-	err = r->n ? grow_items(l, r->n) : 0;
-	if (err)
-		return err;
-	l->seq++;
-	for (size_t i = 0; i < r->n; i++) {
-		struct held *h = &l->items[l->n + i];
-
-		h->it = r->items[i];
-		h->t = item_time(&h->it);
-		h->seq = l->seq;
-	}
-	l->n += r->n;
-	l->bytes += bytes;
-	r->n = 0; /* the strings now belong to the listing */
-	return 0;
 }
 
-/* Where the list ends by a page's TotalCount: never past max_entries + 1,
- * whatever page says it (one past the cap is how a listing learns it is
- * too big). A missing TotalCount says nothing: page until an empty page. */
-static long long total_end(const struct listing *l, long long total)
-{
-	return total < 0 || total > l->max ? l->max + 1 : total;
-}
-
-/* Folds one page's answer into the listing (lock held). Positions count
- * skipped (malformed or unnamed) items too, so they do not look like a
- * short page. */
-static int settle(struct listing *l, const struct slot *s, struct decode_reply *r)
-{
-	long long got = (long long)r->n + (long long)r->skipped;
-	int err;
-
-	if (got == 0) {
-		/* The list ends here, whatever TotalCount said. */
-		if (s->offset < l->end)
-			l->end = s->offset;
-		l->cut = true;
-		return 0;
-	}
-	err = take_items(l, r);
-	/* The list grew while we paged: its new tail gets slots as the
-	 * cursor reaches it. */
-	if (!err && r->total >= 0 && total_end(l, r->total) > l->end && !l->cut)
-		l->end = total_end(l, r->total);
-	if (!err && got < s->want && s->offset + got < l->end)
-		err = push_gap(l, s->offset + got, s->want - got);
-	return err;
-}
-
-/* Slots still to fetch, planned or not (lock held). */
-static long long pending(const struct listing *l)
-{
-	return (long long)l->ngaps + (l->next < l->end ? (l->end - l->next + l->page - 1) / l->page : 0);
-}
-
-/* Takes the next slot worth fetching (lock held); false when done. */
-static bool next_slot(struct listing *l, struct slot *s)
+/* Takes the next page to fetch (lock held); false when done. A worker
+ * with nothing to do waits while others are busy: an answer may extend
+ * the plan (the list grew). */
+static bool next_slot(struct listing *l, struct pages_slot *s)
 {
 	for (;;) {
-		while (!l->err && !pending(l) && l->busy)
-			pthread_cond_wait(&l->changed, &l->lock);
 		if (!l->err && uhub_cancelled(l->u))
 			l->err = -ECANCELED;
-		if (l->err || !pending(l))
+		if (l->err || l->spent)
 			return false;
-		if (l->ngaps) {
-			*s = l->gaps[--l->ngaps];
-			if (s->offset >= l->end)
-				continue;
-		} else {
-			s->offset = l->next;
-			s->want = l->end - l->next < l->page ? l->end - l->next : l->page;
-			l->next += l->page;
+		if (l->ntodo) {
+			*s = l->todo[--l->ntodo];
+		} else if (!pages_plan(l->pages, s)) {
+			if (!l->busy)
+				return false;
+			pthread_cond_wait(&l->changed, &l->lock);
+			continue;
 		}
 		if (l->calls >= l->budget) {
-			l->err = -EIO;
-			snprintf(l->why, sizeof(l->why),
-				 "over the budget of %zu requests: 2 x ceil(TotalCount / %lld, the first page) + 10",
-				 l->budget, l->page);
+			l->spent = true;
+			l->ntodo = 0;
 			return false;
 		}
 		l->calls++;
@@ -752,11 +610,12 @@ static bool next_slot(struct listing *l, struct slot *s)
 static void *worker(void *arg)
 {
 	struct listing *l = arg;
-	struct slot s;
+	struct pages_slot s;
 
 	pthread_mutex_lock(&l->lock);
 	while (next_slot(l, &s)) {
 		struct decode_reply r = {0};
+		uint64_t sent = pages_sent(l->pages);
 		int err;
 
 		l->busy++;
@@ -765,9 +624,10 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&l->lock);
 		l->busy--;
 		if (!err) {
-			err = settle(l, &s, &r);
-			decode_reply_release(&r);
+			note_badnames(l, &r);
+			err = pages_add(l->pages, &s, sent, &r, l->why, sizeof(l->why));
 		}
+		decode_reply_release(&r);
 		if (err && !l->err)
 			l->err = err;
 		pthread_cond_broadcast(&l->changed);
@@ -777,10 +637,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Runs the slots on up to max_requests threads, this one included. */
+/* Runs what is queued and planned on up to max_requests threads, this
+ * one included. */
 static void drain(struct listing *l)
 {
-	long long want = l->u->cfg.max_requests, todo = pending(l);
+	long long want = l->u->cfg.max_requests, todo = (long long)l->ntodo + pages_plan_left(l->pages);
 	unsigned started = 0;
 	pthread_t tid[64];
 
@@ -796,125 +657,96 @@ static void drain(struct listing *l)
 		pthread_join(tid[i], NULL);
 }
 
-/* By name; a name's copies newest first (by UpdateTime, then arrival), so
- * the first of a run is the one to keep. Total: qsort is not stable. */
-static int cmp_held(const void *a, const void *b)
+/* The first pass, then checks and repairs until the list is verified or
+ * the call budget is spent (l->spent: the caller takes it unsure). */
+static int run(struct listing *l)
 {
-	const struct held *x = a, *y = b;
-	int c = strcmp(x->it.name, y->it.name);
+	size_t n;
+	int done;
 
-	if (c)
-		return c;
-	if (x->t != y->t)
-		return x->t > y->t ? -1 : 1;
-	return x->seq > y->seq ? -1 : x->seq < y->seq;
-}
-
-static void free_item(struct decode_item *it)
-{
-	free(it->name);
-	free(it->time);
-	free(it->digest);
-	it->name = it->time = it->digest = NULL;
-}
-
-/* Sorts by name and keeps the newest copy of each; hands the result to out. */
-static int finish(struct listing *l, struct uhub_list *out)
-{
-	size_t keep = 0;
-	struct uhub_entry *v;
-
-	if (l->n)
-		qsort(l->items, l->n, sizeof(*l->items), cmp_held);
-	for (size_t i = 0; i < l->n; i++) {
-		if (keep && strcmp(l->items[keep - 1].it.name, l->items[i].it.name) == 0) {
-			free_item(&l->items[i].it);
-			continue;
+	for (;;) {
+		drain(l);
+		if (l->err)
+			return l->err;
+		done = pages_check(l->pages, l->todo, TODO_MAX, &n);
+		if (done)
+			return done < 0 ? done : 0;
+		if (l->spent || l->calls >= l->budget) {
+			l->spent = true;
+			return 0;
 		}
-		l->items[keep++] = l->items[i];
+		l->ntodo = n;
 	}
-	l->n = keep;
-	v = calloc(keep ? keep : 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < keep; i++) {
-		v[i].name = l->items[i].it.name;
-		v[i].time = l->items[i].it.time;
-		v[i].digest = l->items[i].it.digest;
-	}
-	l->n = 0;
-	out->v = v;
-	out->n = keep;
-	return 0;
 }
 
 /* The first page, which tells TotalCount and the page size in effect, and
- * so the call budget: twice the pages TotalCount needs at that size, plus
- * ten. A server that then shrinks its pages (one item each) or keeps
- * growing its list runs out of budget instead of costing a call per item. */
-static int first_page(struct listing *l)
+ * so the call budget: twice the pages the first pass needs, plus ten. A
+ * server that then shrinks its pages (one item each) or keeps growing its
+ * list, or a list that never holds still, runs out of budget instead of
+ * costing a call per item. */
+static int first_page(struct listing *l, long long max, size_t max_bytes)
 {
 	struct decode_reply r = {0};
-	long long got;
 	int err = fetch_page(l->u, l->kind, l->repo, l->image, 0, l->bg, &r);
 
+	if (!err) {
+		note_badnames(l, &r);
+		l->pages = pages_new(&r, max, max_bytes, &err, l->why, sizeof(l->why));
+	}
+	decode_reply_release(&r);
 	if (err)
 		return err;
-	got = (long long)r.n + (long long)r.skipped;
-	l->page = got > 0 ? got : 1;
-	l->end = total_end(l, r.total);
-	l->next = got;
 	l->calls = 1;
-	l->budget = 2 * (size_t)((l->end + l->page - 1) / l->page) + 10;
-	err = take_items(l, &r);
-	if (!err && got == 0)
-		l->end = 0;
-	decode_reply_release(&r);
-	return err;
+	l->budget = 2 * (size_t)pages_planned(l->pages) + 10;
+	return 0;
 }
 
 /* The one line a listing-level failure is worth (each failed call has
- * logged its own already), and the refused names. */
-static void log_listing(const struct listing *l, int err)
+ * logged its own already), an unsure listing's, and the refused names. */
+static void log_listing(const struct listing *l, int err, const struct uhub_list *out)
 {
-	const char *sep = l->image ? "/" : "";
+	const char *sep = l->image ? "/" : "", *repo = l->repo ? l->repo : "/", *image = l->image ? l->image : "";
 
 	if (err && l->why[0])
-		log_msg(l->u->log, LOG_WARNING, "listing %s%s%s failed: %s: %s (after %zu requests, %zu items)",
-			l->repo ? l->repo : "/", sep, l->image ? l->image : "", strerror(-err), l->why, l->calls,
-			l->n);
+		log_msg(l->u->log, LOG_WARNING, "listing %s%s%s failed: %s: %s (after %zu requests)", repo, sep, image,
+			strerror(-err), l->why, l->calls);
+	else if (!err && out->unsure)
+		log_msg(l->u->log, LOG_WARNING,
+			"listing %s%s%s changed while it was paged and could not be verified in %zu requests: kept, "
+			"names it lacks are looked up one by one",
+			repo, sep, image, l->calls);
 	if (!l->badnames)
 		return;
 	log_msg(l->u->log, LOG_WARNING, "skipping a name that cannot be a file name: \"%s\"", l->badname);
 	if (l->badnames > 1)
 		log_msg(l->u->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", l->badnames,
-			l->repo ? l->repo : "/", sep, l->image ? l->image : "");
+			repo, sep, image);
 }
 
 static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
 		struct uhub_list *out)
 {
 	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image, .bg = bg};
+	long long max = u->cfg.max_entries ? (long long)u->cfg.max_entries : 1000000;
+	size_t max_bytes = u->cfg.max_listing_bytes ? u->cfg.max_listing_bytes : (size_t)256 << 20;
 	int err;
 
 	out->v = NULL;
 	out->n = 0;
-	l.max = u->cfg.max_entries ? (long long)u->cfg.max_entries : 1000000;
-	l.max_bytes = u->cfg.max_listing_bytes ? u->cfg.max_listing_bytes : (size_t)256 << 20;
+	out->unsure = false;
 	pthread_mutex_init(&l.lock, NULL);
 	pthread_cond_init(&l.changed, NULL);
-	err = first_page(&l);
-	if (!err && pending(&l))
-		drain(&l);
+	err = first_page(&l, max, max_bytes);
 	if (!err)
-		err = l.err;
+		err = run(&l);
 	if (!err)
-		err = finish(&l, out);
-	log_listing(&l, err);
-	for (size_t i = 0; i < l.n; i++)
-		free_item(&l.items[i].it);
-	free(l.items);
-	free(l.gaps);
+		err = pages_take(l.pages, l.spent, out);
+	if (err == -EIO && l.spent)
+		snprintf(l.why, sizeof(l.why),
+			 "over the budget of %zu requests: 2 x the pages of the first TotalCount at %lld a page + 10",
+			 l.budget, pages_page(l.pages));
+	log_listing(&l, err, out);
+	pages_free(l.pages);
 	pthread_mutex_destroy(&l.lock);
 	pthread_cond_destroy(&l.changed);
 	return err;

@@ -18,7 +18,7 @@ struct ftag {
 
 struct fake_api {
 	pthread_mutex_t lock;
-	struct ftag *v;	/* repos: image "" name ""; images: name "" */
+	struct ftag *v; /* repos: image "" name ""; images: name "" */
 	size_t n, alloc;
 	unsigned cap, factor;
 	long long late_total;
@@ -28,6 +28,13 @@ struct fake_api {
 	long fail_arg;
 	struct params **log;
 	size_t nlog, alog;
+	struct change {
+		unsigned call, every;
+		int add, image_only;
+		char repo[64], image[128], tag[160];
+	} changes[16];
+	size_t nchanges;
+	unsigned pushed; /* tags the churn pushed, for their names */
 };
 
 struct fake_api *fake_api_new(void)
@@ -112,6 +119,134 @@ void fake_api_del_tag(struct fake_api *f, const char *repo, const char *image, c
 	}
 }
 
+void fake_api_change_after(struct fake_api *f, unsigned call, unsigned every, int add, const char *repo,
+			   const char *image, const char *tag)
+{
+	struct change *c = &f->changes[f->nchanges++ % 16];
+
+	c->call = call;
+	c->every = every;
+	c->add = add;
+	snprintf(c->repo, sizeof(c->repo), "%s", repo);
+	snprintf(c->image, sizeof(c->image), "%s", image);
+	snprintf(c->tag, sizeof(c->tag), "%s", tag ? tag : "");
+	c->image_only = !tag;
+}
+
+void fake_api_change_clear(struct fake_api *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->nchanges = 0;
+	pthread_mutex_unlock(&f->lock);
+}
+
+int fake_api_has_image(struct fake_api *f, const char *repo, const char *image)
+{
+	int has = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->n && !has; i++)
+		has = !strcmp(f->v[i].repo, repo) && !strcmp(f->v[i].image, image) && !*f->v[i].name;
+	pthread_mutex_unlock(&f->lock);
+	return has;
+}
+
+/* Deletes image of repo and its tags; "^": the image that sorts first. */
+static void del_image(struct fake_api *f, const char *repo, const char *image)
+{
+	char name[128];
+	const char *best = NULL;
+
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i].repo, repo) && *f->v[i].image && !*f->v[i].name &&
+		    (!best || strcmp(f->v[i].image, best) < 0))
+			best = f->v[i].image;
+	if (strcmp(image, "^"))
+		best = image;
+	if (!best)
+		return;
+	snprintf(name, sizeof(name), "%s", best);
+	for (size_t i = 0; i < f->n;) {
+		if (!strcmp(f->v[i].repo, repo) && !strcmp(f->v[i].image, name))
+			f->v[i] = f->v[--f->n];
+		else
+			i++;
+	}
+}
+
+/* Pushes an image that sorts after every other. */
+static void add_last_image(struct fake_api *f, const char *repo)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "zzpushed%05u", f->pushed++);
+	add(f, repo, name, "", NULL, "1764900000");
+}
+
+int fake_api_has_tag(struct fake_api *f, const char *repo, const char *image, const char *tag)
+{
+	int has = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->n && !has; i++)
+		has = !strcmp(f->v[i].repo, repo) && !strcmp(f->v[i].image, image) && !strcmp(f->v[i].name, tag);
+	pthread_mutex_unlock(&f->lock);
+	return has;
+}
+
+/* The first tag of an image by name (for churn deleting from the front). */
+static const struct ftag *first_tag(const struct fake_api *f, const char *repo, const char *image)
+{
+	const struct ftag *best = NULL;
+
+	for (size_t i = 0; i < f->n; i++) {
+		const struct ftag *t = &f->v[i];
+
+		if (*t->name && !strcmp(t->repo, repo) && !strcmp(t->image, image) &&
+		    (!best || strcmp(t->name, best->name) < 0))
+			best = t;
+	}
+	return best;
+}
+
+/* Applies the changes due after call number n (lock held). A churn
+ * delete of tag "^" deletes the first tag; a churn push of "^" pushes a
+ * new tag that sorts first. */
+static void apply_changes(struct fake_api *f, unsigned n)
+{
+	for (size_t i = 0; i < f->nchanges && i < 16; i++) {
+		const struct change *c = &f->changes[i];
+		char name[160], digest[80];
+
+		if (n < c->call || (n != c->call && (!c->every || (n - c->call) % c->every)))
+			continue;
+		if (c->image_only) {
+			if (!c->add)
+				del_image(f, c->repo, c->image);
+			else if (!strcmp(c->image, "$"))
+				add_last_image(f, c->repo);
+			else
+				add(f, c->repo, c->image, "", NULL, "1764900000");
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s", c->tag);
+		if (!strcmp(name, "^") && c->add)
+			snprintf(name, sizeof(name), "0pushed%05u", 99999 - f->pushed++);
+		if (!strcmp(name, "^")) {
+			const struct ftag *t = first_tag(f, c->repo, c->image);
+
+			if (t)
+				snprintf(name, sizeof(name), "%s", t->name);
+		}
+		if (!c->add) {
+			fake_api_del_tag(f, c->repo, c->image, name);
+			continue;
+		}
+		snprintf(digest, sizeof(digest), "sha256:%064x", 0xabc000u + n);
+		add(f, c->repo, c->image, name, digest, "1764900000");
+	}
+}
+
 void fake_api_set_cap(struct fake_api *f, unsigned cap)
 {
 	f->cap = cap;
@@ -161,7 +296,6 @@ unsigned fake_api_calls(struct fake_api *f, const char *action, const char *tagn
 	pthread_mutex_unlock(&f->lock);
 	return n;
 }
-
 
 /* Does row r belong to the list the request p asks for? */
 static int selected(const struct ftag *r, const char *action, const struct params *p)
@@ -219,8 +353,12 @@ static int cmp_row(const void *a, const void *b, void *action)
 /* Writes the page of action for p into reply (lock held). */
 static void answer(struct fake_api *f, const char *action, const struct params *p, struct http_reply *reply)
 {
-	const char *set = !strcmp(action, "GetRepo") ? "RepoSet" : !strcmp(action, "GetRepoImage") ? "ImageSet" : "TagSet";
-	const char *key = !strcmp(action, "GetRepo") ? "RepoName" : !strcmp(action, "GetRepoImage") ? "ImageName" : "TagName";
+	const char *set = !strcmp(action, "GetRepo")	    ? "RepoSet"
+			  : !strcmp(action, "GetRepoImage") ? "ImageSet"
+							    : "TagSet";
+	const char *key = !strcmp(action, "GetRepo")	    ? "RepoName"
+			  : !strcmp(action, "GetRepoImage") ? "ImageName"
+							    : "TagName";
 	const char *o = params_get(p, "Offset"), *l = params_get(p, "Limit");
 	long off = o ? strtol(o, NULL, 10) : 0, lim = l ? strtol(l, NULL, 10) : 20;
 	struct ftag **rows = calloc(f->n + 1, sizeof(*rows));
@@ -244,8 +382,8 @@ static void answer(struct fake_api *f, const char *action, const struct params *
 	for (long i = off, k = 0; i < (long)n && k < lim; i++, k++) {
 		const struct ftag *r = rows[i];
 
-		buf_printf(&reply->body, "%s{\"%s\":\"%s\",\"UpdateTime\":\"%s\"", k ? "," : "", key, row_name(r, action),
-			   r->time);
+		buf_printf(&reply->body, "%s{\"%s\":\"%s\",\"UpdateTime\":\"%s\"", k ? "," : "", key,
+			   row_name(r, action), r->time);
 		if (*r->digest)
 			buf_printf(&reply->body, ",\"Digest\":\"%s\"", r->digest);
 		buf_adds(&reply->body, "}");
@@ -290,6 +428,7 @@ static int post(void *self, const char *action, const char *body, size_t len, st
 	} else {
 		answer(f, act, p, reply);
 	}
+	apply_changes(f, (unsigned)f->nlog);
 	pthread_mutex_unlock(&f->lock);
 	return err;
 }
@@ -304,16 +443,16 @@ struct uhub_transport fake_api_transport(struct fake_api *f)
 struct uhub *fake_api_client(struct fake_api *f, unsigned page, unsigned max_requests)
 {
 	struct uhub_config c = {
-		.public_key = FAKE_PUB,
-		.private_key = FAKE_PRIV,
-		.repo_type = "private",
-		.page_size = page,
-		.max_requests = max_requests,
-		.retries = 3,
-		.backoff_ms = 1,
-		.backoff_max_ms = 4,
-		.max_entries = 100000,
-		.max_reply = 1 << 24,
+	    .public_key = FAKE_PUB,
+	    .private_key = FAKE_PRIV,
+	    .repo_type = "private",
+	    .page_size = page,
+	    .max_requests = max_requests,
+	    .retries = 3,
+	    .backoff_ms = 1,
+	    .backoff_max_ms = 4,
+	    .max_entries = 100000,
+	    .max_reply = 1 << 24,
 	};
 	struct uhub_transport t = fake_api_transport(f);
 

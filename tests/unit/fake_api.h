@@ -17,7 +17,7 @@ enum fake_fault {
 	FAKE_OK,
 	FAKE_RETCODE,	/* answer RetCode arg */
 	FAKE_HTTP,	/* answer HTTP status arg */
-	FAKE_TRANSPORT,	/* fail the post with -arg */
+	FAKE_TRANSPORT, /* fail the post with -arg */
 	FAKE_NOTJSON,	/* HTTP 200 with an HTML body */
 };
 
@@ -25,8 +25,8 @@ struct fake_api *fake_api_new(void);
 void fake_api_free(struct fake_api *f);
 void fake_api_add_repo(struct fake_api *f, const char *repo, const char *time);
 void fake_api_add_image(struct fake_api *f, const char *repo, const char *image, const char *time);
-void fake_api_add_tag(struct fake_api *f, const char *repo, const char *image, const char *tag,
-		      const char *digest, const char *time);
+void fake_api_add_tag(struct fake_api *f, const char *repo, const char *image, const char *tag, const char *digest,
+		      const char *time);
 /* count tags named prefix00000.. with distinct digests and times. */
 void fake_api_add_tags(struct fake_api *f, const char *repo, const char *image, const char *prefix, size_t count);
 void fake_api_del_tag(struct fake_api *f, const char *repo, const char *image, const char *tag);
@@ -42,6 +42,21 @@ void fake_api_set_trickle(struct fake_api *f, int trickle);
 void fake_api_fail_next(struct fake_api *f, unsigned n, enum fake_fault kind, long arg);
 /* The next skip calls succeed before the failures set above begin. */
 void fake_api_fail_skip(struct fake_api *f, unsigned skip);
+/* Changes the list between pages: once call number `call` (1-based, any
+ * action) has been answered, tag is deleted (add 0) or pushed (add 1,
+ * with a digest and time of its own). Up to 16 at once; every
+ * `every` calls from then on when every is not 0 (churn). Tag "^" is the
+ * tag that sorts first (a push of "^" sorts first). With tag NULL the
+ * change is to image itself, with its tags ("^": the first image; a
+ * push of "$" pushes one that sorts last). */
+void fake_api_change_after(struct fake_api *f, unsigned call, unsigned every, int add, const char *repo,
+			   const char *image, const char *tag);
+/* Whether the fake holds image now. */
+int fake_api_has_image(struct fake_api *f, const char *repo, const char *image);
+/* Forgets the changes scheduled with fake_api_change_after. */
+void fake_api_change_clear(struct fake_api *f);
+/* Whether the fake holds tag now. */
+int fake_api_has_tag(struct fake_api *f, const char *repo, const char *image, const char *tag);
 /* Calls of action (NULL = all); with tagname non-NULL only those with
  * TagName (any value if "*"). */
 unsigned fake_api_calls(struct fake_api *f, const char *action, const char *tagname);

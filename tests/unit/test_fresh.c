@@ -78,12 +78,27 @@ static void test_zero_ttl(void **state)
 	fresh_free(NULL);
 }
 
+/* "No such name" is never older than ttl either: negative_ttl 5 s with
+ * ttl 3 s lives 3 s. */
+static void test_negative_within_ttl(void **state)
+{
+	struct fresh *f = make(3000);
+
+	(void)state;
+	assert_int_equal(fresh_neg_ttl_ms(f), 3000);
+	fresh_free(f);
+	f = make(60000);
+	assert_int_equal(fresh_neg_ttl_ms(f), 5000);
+	fresh_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_timeouts_follow_the_listing),
 	    cmocka_unit_test(test_short_ttl_has_no_ahead),
 	    cmocka_unit_test(test_zero_ttl),
+	    cmocka_unit_test(test_negative_within_ttl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "cache.h"
 #include "fake_api.h"
+#include "qbudget.h"
 #include "tree.h"
 
 struct fixture {
@@ -22,7 +24,7 @@ struct fixture {
 	struct uhub *u;
 	struct cache *c;
 	struct tree *t;
-	int64_t now;	/* the cache's clock, ms */
+	int64_t now; /* the cache's clock, ms */
 };
 
 static int64_t fake_clock(void *arg)
@@ -33,8 +35,13 @@ static int64_t fake_clock(void *arg)
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct tree_config tc = {.ttl_ms = 60000, .neg_ttl_ms = 5000, .api_tz = 8 * 3600, .uid = 1000, .gid = 1000,
-				 .umask = 022, .mount_time = 1700000000};
+	struct tree_config tc = {.ttl_ms = 60000,
+				 .neg_ttl_ms = 5000,
+				 .api_tz = 8 * 3600,
+				 .uid = 1000,
+				 .gid = 1000,
+				 .umask = 022,
+				 .mount_time = 1700000000};
 
 	x->now = 1000000;
 	x->f = fake_api_new();
@@ -154,8 +161,9 @@ static void test_attributes(void **state)
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0444);
 	assert_int_equal(st.st_mtime, 1795745700);
-	assert_int_equal(st.st_size, strlen("digest: sha256:3f1c000000000000000000000000000000000000000000000000000000000001\n"
-					    "updated: 2026-11-27T02:15:00Z\n"));
+	assert_int_equal(st.st_size,
+			 strlen("digest: sha256:3f1c000000000000000000000000000000000000000000000000000000000001\n"
+				"updated: 2026-11-27T02:15:00Z\n"));
 	/* A prefix directory takes the newest mtime below it. */
 	assert_int_equal(tree_getattr(x->t, "/ucloudai/vllm", &st), 0);
 	assert_int_equal(st.st_mtime, 1764200000);
@@ -229,7 +237,8 @@ static void test_listing_then_free(void **state)
 
 	assert_int_equal(tree_readdir(x->t, "/web/big", count_only, &n), 0);
 	assert_int_equal(n, 5000 + 2);
-	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 50);
+	/* Pages of 100 that overlap by one: 1 + ceil(4900 / 99). */
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 51);
 	fake_api_reset_calls(x->f);
 	for (int i = 0; i < 5000; i += 7) {
 		snprintf(name, sizeof(name), "/web/big/t%05d", i);
@@ -242,7 +251,110 @@ static void test_listing_then_free(void **state)
 	x->now += 61000;
 	n = 0;
 	assert_int_equal(tree_readdir(x->t, "/web/big", count_only, &n), 0);
-	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 50);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 51);
+}
+
+/* Made-up names in an image whose listing is not cached (any user of an
+ * allow_other mount can stat them): a few are asked for alone, then the
+ * listing is fetched once and answers the rest. */
+static void test_made_up_names_bounded(void **state)
+{
+	struct fixture *x = *state;
+	struct stat st;
+	char name[64];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "/web/api/made-up-%03d", i);
+		assert_int_equal(tree_getattr(x->t, name, &st), -ENOENT);
+	}
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", "*"), QBUDGET_MISSES);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), QBUDGET_MISSES + 1);
+	/* Real tags are still found, from the listing. */
+	assert_int_equal(tree_getattr(x->t, "/web/api/v1.4.2", &st), 0);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), QBUDGET_MISSES + 1);
+}
+
+/* A listing that moved while it was paged is kept, unsure: every tag
+ * that exists is found (those it lacks are asked for alone), and made-up
+ * names cost a bounded number of calls. */
+static void test_unsure_listing(void **state)
+{
+	struct fixture *x = *state;
+	struct stat st;
+	char name[64];
+	int n = 0, found = 0;
+	unsigned before;
+
+	fake_api_change_after(x->f, 4, 1, 0, "web", "big", "^");
+	assert_int_equal(tree_readdir(x->t, "/web/big", count_only, &n), 0);
+	fake_api_change_clear(x->f);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "t%05d", i);
+		if (!fake_api_has_tag(x->f, "web", "big", name))
+			continue;
+		snprintf(name, sizeof(name), "/web/big/t%05d", i);
+		assert_int_equal(tree_getattr(x->t, name, &st), 0);
+		found++;
+	}
+	assert_true(found > 4000);
+	before = fake_api_calls(x->f, "GetImageTag", NULL);
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "/web/big/made-up-%03d", i);
+		assert_int_equal(tree_getattr(x->t, name, &st), -ENOENT);
+	}
+	/* QBUDGET_MISSES asked alone, then the listing again (51 pages). */
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) - before <= QBUDGET_MISSES + 51);
+}
+
+/* An image that an unsure image list lacks is looked for (its own tag
+ * listing) before anyone is told it does not exist. */
+static void test_unsure_image_list(void **state)
+{
+	struct fixture *x = *state;
+	struct stat st;
+	char name[64];
+	int n = 0;
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "img%02d", i);
+		fake_api_add_image(x->f, "web", name, "1764000000");
+		fake_api_add_tag(x->f, "web", name, "v1", "sha256:ff", "1764000000");
+	}
+	/* Images that sort first, for the churn to delete. */
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "0filler%03d", i);
+		fake_api_add_image(x->f, "web", name, "1764000000");
+	}
+	uhub_free(x->u);
+	tree_free(x->t);
+	x->u = fake_api_client(x->f, 100, 1);
+	fake_api_set_cap(x->f, 10);
+	x->t = tree_new(&(struct tree_config){.ttl_ms = 60000, .neg_ttl_ms = 5000, .mount_time = 1700000000}, x->u,
+			x->c, NULL);
+	/* At every call once the list is being paged, the two front images
+	 * go and two images that sort last come: pages fetched one after
+	 * the other shift left by two, the overlap of one cannot catch every
+	 * item, and the list never holds still. */
+	fake_api_change_after(x->f, 3, 1, 0, "web", "^", NULL);
+	fake_api_change_after(x->f, 3, 1, 0, "web", "^", NULL);
+	fake_api_change_after(x->f, 3, 1, 1, "web", "$", NULL);
+	fake_api_change_after(x->f, 3, 1, 1, "web", "$", NULL);
+	assert_int_equal(tree_readdir(x->t, "/web", count_only, &n), 0);
+	fake_api_change_clear(x->f);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "img%02d", i);
+		if (!fake_api_has_image(x->f, "web", name))
+			continue;
+		snprintf(name, sizeof(name), "/web/img%02d", i);
+		assert_int_equal(tree_getattr(x->t, name, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		snprintf(name, sizeof(name), "/web/img%02d/v1", i);
+		assert_int_equal(tree_getattr(x->t, name, &st), 0);
+	}
+	/* Some were missing from the list, and were looked for by listing
+	 * their tags (the tag lookups of the others ask for v1 alone). */
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) > fake_api_calls(x->f, "GetImageTag", "*"));
+	assert_int_equal(tree_getattr(x->t, "/web/no-such-image", &st), -ENOENT);
 }
 
 /* Names that can never be registry names cost no call at all. */
@@ -413,17 +525,20 @@ static void test_chunked_reads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_shape, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attributes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_contents, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cold_single_tag, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listing_then_free, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_implausible_names_free, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refresh_image_drops_lone_tags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attributes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_contents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cold_single_tag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listing_then_free, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_implausible_names_free, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_made_up_names_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsure_listing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsure_image_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_image_drops_lone_tags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +31,17 @@ static struct uhub *client_with(struct fake_api *f, unsigned page, unsigned R, s
 				long backoff_ms)
 {
 	struct uhub_config c = {
-		.public_key = FAKE_PUB,
-		.private_key = FAKE_PRIV,
-		.repo_type = "private",
-		.page_size = page,
-		.max_requests = R,
-		.retries = 3,
-		.backoff_ms = backoff_ms,
-		.backoff_max_ms = backoff_ms * 4,
-		.max_entries = 100000,
-		.max_listing_bytes = max_listing_bytes,
-		.max_reply = 1 << 24,
+	    .public_key = FAKE_PUB,
+	    .private_key = FAKE_PRIV,
+	    .repo_type = "private",
+	    .page_size = page,
+	    .max_requests = R,
+	    .retries = 3,
+	    .backoff_ms = backoff_ms,
+	    .backoff_max_ms = backoff_ms * 4,
+	    .max_entries = 100000,
+	    .max_listing_bytes = max_listing_bytes,
+	    .max_reply = 1 << 24,
 	};
 	struct uhub_transport t = fake_api_transport(f);
 
@@ -100,9 +101,10 @@ static void test_pages_uncapped(void **state)
 	list_and_check(*state, 100, 0, 8, 4);
 }
 
+/* Pages overlap by one item (pages.h): 1 + ceil((350 - 7) / 6). */
 static void test_pages_cap7(void **state)
 {
-	list_and_check(*state, 100, 7, 8, 50); /* ceil(350 / 7) */
+	list_and_check(*state, 100, 7, 8, 59);
 }
 
 static void test_pages_cap1(void **state)
@@ -115,15 +117,22 @@ static void test_pages_serial(void **state)
 	list_and_check(*state, 100, 0, 1, 4);
 }
 
-/* A page size that divides the list exactly needs no extra call. */
+/* A list that is a whole number of overlapping pages needs no extra
+ * call: 1 + ceil((344 - 50) / 49) = 7 pages for 344 tags. */
 static void test_exact_multiple(void **state)
 {
 	struct fixture *x = *state;
 	struct uhub_list l;
 
+	for (int i = 344; i < 350; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "v%05d", i);
+		fake_api_del_tag(x->f, "web", "api", name);
+	}
 	x->u = fake_api_client(x->f, 50, 8);
 	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
-	assert_int_equal(l.n, 350);
+	assert_int_equal(l.n, 344);
 	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 7);
 	uhub_list_release(&l);
 }
@@ -315,9 +324,16 @@ static void test_retry_transient(void **state)
 	static const struct {
 		enum fake_fault kind;
 		long arg;
-	} faults[] = {{FAKE_RETCODE, 150}, {FAKE_RETCODE, 153}, {FAKE_RETCODE, 2000}, {FAKE_RETCODE, 110},
-		      {FAKE_HTTP, 503},	   {FAKE_HTTP, 429},	{FAKE_HTTP, 500},     {FAKE_TRANSPORT, ETIMEDOUT},
-		      {FAKE_TRANSPORT, ECONNRESET}, {FAKE_NOTJSON, 0}};
+	} faults[] = {{FAKE_RETCODE, 150},
+		      {FAKE_RETCODE, 153},
+		      {FAKE_RETCODE, 2000},
+		      {FAKE_RETCODE, 110},
+		      {FAKE_HTTP, 503},
+		      {FAKE_HTTP, 429},
+		      {FAKE_HTTP, 500},
+		      {FAKE_TRANSPORT, ETIMEDOUT},
+		      {FAKE_TRANSPORT, ECONNRESET},
+		      {FAKE_NOTJSON, 0}};
 	struct fixture *x = *state;
 	struct uhub_stats st;
 	struct uhub_list l;
@@ -385,13 +401,137 @@ static void test_fail_mid_listing(void **state)
 	fake_api_fail_next(x->f, 2, FAKE_RETCODE, 150);
 	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
 	assert_int_equal(l.n, 350);
-	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 35 + 2);
+	/* 1 + ceil(340 / 9) overlapping pages of 10, and 2 retries. */
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 39 + 2);
 	uhub_list_release(&l);
 	fake_api_fail_skip(x->f, 3);
 	fake_api_fail_next(x->f, 1000, FAKE_RETCODE, 171);
 	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), -EACCES);
 	assert_null(l.v);
 	fake_api_fail_next(x->f, 0, FAKE_OK, 0);
+}
+
+/* Every name of the 350 but the deleted ones (a NULL-ended list) is in l
+ * exactly once, and nothing else but names starting with extra. */
+static void assert_all_but(const struct uhub_list *l, const char *const *gone, const char *extra)
+{
+	char name[32];
+	size_t want = 0, j = 0;
+
+	for (int i = 0; i < 350; i++) {
+		bool deleted = false;
+
+		snprintf(name, sizeof(name), "v%05d", i);
+		for (size_t k = 0; gone && gone[k]; k++)
+			deleted |= strcmp(gone[k], name) == 0;
+		if (deleted)
+			continue;
+		want++;
+		while (j < l->n && extra && strncmp(l->v[j].name, extra, strlen(extra)) == 0)
+			j++;
+		assert_true(j < l->n);
+		assert_string_equal(l->v[j].name, name);
+		j++;
+	}
+	assert_int_equal(l->n - (size_t)(extra ? l->n - want : 0), want);
+}
+
+/* The tag that sorts first is deleted once the first page is in: every
+ * later page shifts left by one across its boundary. Plain offset
+ * paging lost v00100 (in neither page); the overlap sees the shift and
+ * fetches the stale first page again: one call more, nothing lost. */
+static void test_shift_delete_front(void **state)
+{
+	struct fixture *x = *state;
+	static const char *const gone[] = {"v00000", NULL};
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 8);
+	fake_api_change_after(x->f, 1, 0, 0, "web", "api", "v00000");
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_false(l.unsure);
+	assert_int_equal(l.n, 349);
+	assert_all_but(&l, gone, NULL);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 4 + 1);
+	uhub_list_release(&l);
+}
+
+/* A push that sorts first, once the first page is in: later pages shift
+ * right; the stale first page is fetched again. */
+static void test_shift_push_front(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 8);
+	fake_api_change_after(x->f, 1, 0, 1, "web", "api", "^");
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_false(l.unsure);
+	assert_int_equal(l.n, 351);
+	assert_string_equal(l.v[0].name, "0pushed99999");
+	assert_all_but(&l, NULL, "0pushed");
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), 4 + 1);
+	uhub_list_release(&l);
+}
+
+/* One page at a time, the front tag deleted after the second page: the
+ * third page disagrees with the second, which is fetched again and then
+ * disagrees with the first: two repairs, and nothing lost. */
+static void test_shift_serial(void **state)
+{
+	struct fixture *x = *state;
+	static const char *const gone[] = {"v00000", NULL};
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 1);
+	fake_api_change_after(x->f, 2, 0, 0, "web", "api", "v00000");
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_false(l.unsure);
+	assert_all_but(&l, gone, NULL);
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) <= 4 + 2);
+	uhub_list_release(&l);
+}
+
+/* Pages of one item cannot overlap: a change between two of them shows
+ * as their TotalCounts disagreeing, and is repaired the same way. */
+static void test_shift_no_overlap(void **state)
+{
+	struct fixture *x = *state;
+	static const char *const gone[] = {"v00000", NULL};
+	struct uhub_list l;
+
+	x->u = fake_api_client(x->f, 100, 1);
+	fake_api_set_cap(x->f, 1);
+	fake_api_change_after(x->f, 100, 0, 0, "web", "api", "v00000");
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_false(l.unsure);
+	assert_all_but(&l, gone, NULL);
+	uhub_list_release(&l);
+}
+
+/* A list that never holds still (the front tag deleted after every
+ * call) cannot be verified within the budget: it is kept, marked unsure,
+ * with no name that never existed; not turned into an error. */
+static void test_churn_unsure(void **state)
+{
+	struct fixture *x = *state;
+	struct uhub_list l;
+	char name[32];
+
+	x->u = fake_api_client(x->f, 100, 8);
+	fake_api_change_after(x->f, 1, 1, 0, "web", "api", "^");
+	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
+	assert_true(l.unsure);
+	assert_true(l.n > 200);
+	for (size_t i = 0; i < l.n; i++) {
+		int k;
+
+		assert_int_equal(sscanf(l.v[i].name, "v%05d", &k), 1);
+		snprintf(name, sizeof(name), "v%05d", k);
+		assert_string_equal(l.v[i].name, name);
+	}
+	assert_true(fake_api_calls(x->f, "GetImageTag", NULL) <= 2 * 4 + 10);
+	uhub_list_release(&l);
 }
 
 static void test_probe(void **state)
@@ -436,25 +576,30 @@ static void test_errno_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pages_uncapped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pages_cap7, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pages_cap1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pages_serial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exact_multiple, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lying_total, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_total_capped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trickle_budget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bytes_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_newest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_backoff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_images_and_repos, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_tag, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retry_transient, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_retry_auth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fail_mid_listing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
-		cmocka_unit_test(test_errno_map),
+	    cmocka_unit_test_setup_teardown(test_pages_uncapped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_cap7, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_cap1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_serial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exact_multiple, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lying_total, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_late_total_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trickle_budget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bytes_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_newest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_backoff, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_images_and_repos, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_tag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retry_transient, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_retry_auth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fail_mid_listing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_delete_front, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_push_front, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_serial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_no_overlap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_churn_unsure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+	    cmocka_unit_test(test_errno_map),
 	};
 	return cmocka_run_group_tests_name("uhub", tests, NULL, NULL);
 }
