@@ -57,10 +57,13 @@ int64_t cache_now(struct cache *c);
  * stale snapshot is served; err is the failed refill's error, or 0 when
  * no refill was tried (within retry_ms of the last failure). */
 typedef void (*cache_stale_fn)(void *arg, const char *key, int err, int64_t age_ms);
-/* Called (lock held: it must only queue work) when a snapshot is used in
- * the last ahead_ms of its ttl, once per snapshot, so it can be refreshed
- * before anyone has to wait for it (see cache_refill). */
-typedef void (*cache_ahead_fn)(void *arg, const char *key);
+/* Called (lock held: it must only queue work) to have key refilled in
+ * the background (see cache_refill): when a snapshot is used in the last
+ * ahead_ms of its ttl, once per snapshot, so it can be refreshed before
+ * anyone has to wait for it; and when an expired snapshot that may still
+ * be served is asked for (cache_set_stale_wait). 0 when queued; else the
+ * caller runs the refill itself. */
+typedef int (*cache_ahead_fn)(void *arg, const char *key);
 
 /* Stale-if-error: when refilling a snapshot fails (any error but ENOENT),
  * answer with the old one while it is younger than ttl + max_stale_ms,
@@ -86,8 +89,20 @@ void cache_set_wait_limit(struct cache *c, int64_t ms);
  * listing came from). NULL: nothing. */
 typedef void (*cache_change_fn)(void *arg, const char *key, void *fill_arg);
 void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg);
-/* Refresh-ahead: ahead_ms 0 turns it off (the default). */
+/* The background refill: on_ahead NULL (the default) has none, and
+ * refills run in the caller. Refresh-ahead: ahead_ms 0 turns it off. */
 void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
+/* A hung API serves the last good listing: when a snapshot past its ttl
+ * may still be served (cache_set_stale) and a background refill is set
+ * (cache_set_ahead), a caller waits for its refill at most ms (counted
+ * from when it was asked for), then gets the old snapshot (on_stale told
+ * once, with -EINPROGRESS) while the refill goes on; once one refill was
+ * that slow, nobody waits until a fill succeeds. 0 turns it off (the
+ * default: callers wait for the refill, up to the wait limit). */
+void cache_set_stale_wait(struct cache *c, int64_t ms);
+/* True when key holds a snapshot past ttl_ms that may still be served
+ * (the refill and wait above apply to it). */
+bool cache_stale_held(struct cache *c, const char *key, int64_t ttl_ms);
 /* Fills key now, replacing a snapshot however fresh, unless a fill for it
  * is in flight already (then 0 at once). 0 or the fill's -errno (the old
  * snapshot stays on error). */

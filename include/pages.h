@@ -62,8 +62,9 @@ void pages_free(struct pages *p);
 
 /* The page size the server applied (the first page's count, at least 1). */
 long long pages_page(const struct pages *p);
-/* The pages a complete first pass needs at most, by the first TotalCount:
- * the basis of the caller's call budget. */
+/* The pages the first TotalCount makes at the first page's size (the
+ * first pass needs one in a hundred more at 100 a page): the basis of
+ * the caller's call budget, 2 x this + 10. */
 long long pages_planned(const struct pages *p);
 
 /* The next page of the first pass: true and *s, or false when the plan

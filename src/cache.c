@@ -41,6 +41,9 @@ struct centry {
 	void *fill_arg;		    /* the fill in flight's argument, for on_join */
 	int64_t fill_born;	    /* when the fill in flight began */
 	int64_t retry_at;	    /* stale-if-error: no refill before this */
+	int64_t refill_at;	    /* a refill of this expired snapshot was queued then (0: none) */
+	bool stale_told;	    /* the refill was said to be slow: once per refill */
+	bool fail_told;		    /* the last failed refill was said (on_stale) */
 	unsigned pins;		    /* waiters still holding a pointer */
 	uint64_t done;		    /* fills completed: waiters watch it move */
 	int last_err;		    /* result of the latest completed fill */
@@ -72,6 +75,8 @@ struct cache {
 	cache_change_fn on_change;
 	void *change_arg;
 	int64_t wait_limit_ms; /* a waiter gives up after this (0: never) */
+	int64_t stale_wait_ms; /* a refill slower than this serves the old listing */
+	bool hung;	       /* a refill was that slow, and no fill has succeeded since */
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -246,6 +251,8 @@ static void entry_install(struct cache *c, struct centry *e, struct snap *s, int
 	e->fetched_at = born;
 	e->ahead = false;
 	e->retry_at = 0;
+	e->refill_at = 0;
+	e->stale_told = false;
 	e->bytes = entry_overhead(e) + (s ? snap_bytes(s) : 0);
 	c->bytes += e->bytes;
 	lru_touch(c, e);
@@ -274,15 +281,22 @@ static void evict(struct cache *c, const struct centry *keep)
  * its life, so a directory in use is never waited for. */
 static void maybe_ahead(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms)
 {
-	if (!c->on_ahead || e->ahead || e->filling || now - e->fetched_at < ttl_ms - c->ahead_ms)
+	if (!c->on_ahead || c->ahead_ms <= 0 || e->ahead || e->filling || now - e->fetched_at < ttl_ms - c->ahead_ms)
 		return;
 	e->ahead = true;
 	c->st.refreshes_ahead++;
 	c->on_ahead(c->ahead_arg, e->key);
 }
 
+/* err: the failed refill's error, or 0 when none was tried now; a
+ * failure of a refill that ran elsewhere (the background) is said the
+ * first time its old listing is served. */
 static int serve_stale(struct cache *c, struct centry *e, int64_t now, int err, struct snap **out)
 {
+	if (!err && !e->fail_told && e->last_err)
+		err = e->last_err;
+	if (err)
+		e->fail_told = true;
 	*out = snap_ref(e->snap);
 	c->st.stale_served++;
 	if (c->on_stale)
@@ -368,8 +382,17 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 	e->filling = false;
 	e->done++;
 	e->last_err = err;
+	e->refill_at = 0;
+	e->stale_told = false;
+	e->fail_told = !err;
 	if (err)
 		c->st.fill_errors++;
+	else
+		c->hung = false;
+	/* A failed refill of a listing that may still be served: serve it,
+	 * without asking the API, for a while (answer()). */
+	if (err && err != -ENOENT && e->snap && c->max_stale_ms > 0 && e->retry_at <= c->clock(c->clock_arg))
+		e->retry_at = c->clock(c->clock_arg) + c->stale_retry_ms;
 	pthread_cond_broadcast(&c->cv);
 	if (!e->linked) {
 		entry_maybe_free(e); /* dropped meanwhile: keep nothing */
@@ -424,6 +447,71 @@ static int run_fill(struct cache *c, struct centry *e, const char *key, uint64_t
 	return err;
 }
 
+/* Whether e holds a listing past its ttl that may still be served while
+ * its refill is slow (stale-if-error, with a bound on the wait). */
+static bool stale_servable(const struct cache *c, const struct centry *e, int64_t now, int64_t ttl_ms)
+{
+	return c->max_stale_ms > 0 && c->stale_wait_ms > 0 && e->snap && now - e->fetched_at < ttl_ms + c->max_stale_ms;
+}
+
+/* Waits (locked, e pinned by the caller) until a fill of e completes or
+ * until (the clock's ms); true when one completed. */
+static bool wait_done(struct cache *c, struct centry *e, int64_t until)
+{
+	uint64_t seen = e->done;
+	struct timespec ts = monotime_after(CLOCK_REALTIME, until - c->clock(c->clock_arg)); /* the cv's clock */
+
+	while (e->done == seen && c->clock(c->clock_arg) < until)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
+			break;
+	return e->done != seen;
+}
+
+/* e's listing expired but may still be served: its refill runs in the
+ * background (queued once), and a caller waits for it at most
+ * stale_wait_ms from when it was asked for; a refill slower than that is
+ * treated as a failure, and the old listing is served meanwhile. While
+ * one refill is known to be that slow (c->hung, until any fill succeeds)
+ * nobody waits at all, so a path resting on several expired listings
+ * costs one bound, not one each. Without a background to queue on, the
+ * refill runs here as before. RETRY: look again (a fill completed). */
+static int refill_or_stale(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
+			   cache_fill_fn fill, void *arg, struct snap **out)
+{
+	int64_t now = c->clock(c->clock_arg), since;
+
+	if (!e->filling && !e->refill_at) {
+		e->refill_at = now;
+		if (!c->on_ahead || c->on_ahead(c->ahead_arg, e->key) != 0) {
+			e->refill_at = 0;
+			return run_fill(c, e, key, h, neg_ttl_ms, fill, arg, out);
+		}
+	}
+	since = e->filling ? e->fill_born : e->refill_at;
+	if (e->filling && e->refill_at && e->refill_at < since)
+		since = e->refill_at;
+	if (!c->hung && now < since + c->stale_wait_ms) {
+		bool done;
+
+		e->pins++;
+		c->st.waits++;
+		done = wait_done(c, e, since + c->stale_wait_ms);
+		e->pins--;
+		if (done || !e->linked || !e->snap) {
+			entry_maybe_free(e); /* dropped meanwhile: freed here */
+			return RETRY;
+		}
+		c->hung = true;
+	}
+	now = c->clock(c->clock_arg);
+	*out = snap_ref(e->snap);
+	c->st.stale_served++;
+	if (c->on_stale && !e->stale_told)
+		c->on_stale(c->stale_arg, e->key, -EINPROGRESS, now - e->fetched_at);
+	e->stale_told = true;
+	return 0;
+}
+
 int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
 	      struct snap **out)
 {
@@ -442,7 +530,9 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
 		}
 		c->st.misses += !missed;
 		missed = true;
-		if (e && e->filling)
+		if (e && stale_servable(c, e, c->clock(c->clock_arg), ttl_ms))
+			err = refill_or_stale(c, e, key, h, neg_ttl_ms, fill, arg, out);
+		else if (e && e->filling)
 			err = wait_fill(c, e, arg, out);
 		else
 			err = run_fill(c, e, key, h, neg_ttl_ms, fill, arg, out);
@@ -539,9 +629,29 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
 {
 	pthread_mutex_lock(&c->mu);
 	c->ahead_ms = ahead_ms;
-	c->on_ahead = ahead_ms > 0 ? on_ahead : NULL;
+	c->on_ahead = on_ahead;
 	c->ahead_arg = arg;
 	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_stale_wait(struct cache *c, int64_t ms)
+{
+	pthread_mutex_lock(&c->mu);
+	c->stale_wait_ms = ms > 0 ? ms : 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
+bool cache_stale_held(struct cache *c, const char *key, int64_t ttl_ms)
+{
+	struct centry *e;
+	bool yes;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, hash_key(key));
+	yes = e && e->snap && c->clock(c->clock_arg) - e->fetched_at >= ttl_ms &&
+	      stale_servable(c, e, c->clock(c->clock_arg), ttl_ms);
+	pthread_mutex_unlock(&c->mu);
+	return yes;
 }
 
 void cache_drop(struct cache *c, const char *key)

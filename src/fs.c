@@ -50,6 +50,13 @@
  * before it answers anyway (the kernel may be waiting for a worker). */
 #define FORGET_WAIT_MS 1000
 #define TICK_MS 200
+/* How long a caller waits for the refill of an expired listing that may
+ * still be served (stale-if-error) before it gets the old one (the refill
+ * goes on): a healthy API answers a page in well under a second, so a
+ * refill silent for 2 s is treated as failing; and 2 s is about when a
+ * person at an `ls` starts to wonder. Never more than a quarter of the
+ * deadline, so a hung API gives the last good listing, not ETIMEDOUT. */
+#define STALE_WAIT_MS 2000
 #define READ_MAX (64 * 1024) /* a tag file is far smaller */
 
 struct imgtagfs {
@@ -100,6 +107,8 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->log = log;
 	fs->fresh = tree_fresh(t);
 	cache_set_wait_limit(c, cfg->deadline_ms);
+	cache_set_stale_wait(c, cfg->deadline_ms > 0 && cfg->deadline_ms / 4 < STALE_WAIT_MS ? cfg->deadline_ms / 4
+											  : STALE_WAIT_MS);
 	tree_set_changed(t, on_changed, fs);
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();

@@ -215,9 +215,7 @@ long long pages_page(const struct pages *p)
 
 long long pages_planned(const struct pages *p)
 {
-	long long rest = p->first_end - p->page;
-
-	return p->first_end == 0 ? 1 : 1 + (rest > 0 ? (rest + p->stride - 1) / p->stride : 0);
+	return (p->first_end + p->page - 1) / p->page;
 }
 
 long long pages_plan_left(const struct pages *p)

@@ -61,7 +61,7 @@ struct node {
 };
 
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
-static void on_ahead(void *arg, const char *key);
+static int on_ahead(void *arg, const char *key);
 static void on_join(void *waiter, void *filler);
 
 static int64_t cache_clock(void *c)
@@ -254,8 +254,12 @@ static void on_stale(void *arg, const char *key, int err, int64_t age_ms)
 	if (!err)
 		return; /* served again within the retry window: said already */
 	listkey_describe(key, name, sizeof(name));
-	log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): refresh failed: %s", name,
-		(long long)(age_ms / 1000), strerror(-err));
+	if (err == -EINPROGRESS)
+		log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): the API has not answered its "
+			"refresh yet", name, (long long)(age_ms / 1000));
+	else
+		log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): refresh failed: %s", name,
+			(long long)(age_ms / 1000), strerror(-err));
 }
 
 /* Background job: fetch key unless it is fresh or being fetched. */
@@ -290,14 +294,14 @@ static void refresh_job(void *arg, const char *key)
 	free(b);
 }
 
-/* The cache asks for an early refresh (its lock held: only queue). */
-static void on_ahead(void *arg, const char *key)
+/* The cache asks for a refresh in the background (its lock held: only
+ * queue): ahead of prefetches, and never dropped for one. */
+static int on_ahead(void *arg, const char *key)
 {
 	struct tree *t = arg;
 	struct bg *b = atomic_load(&t->bg);
 
-	if (b)
-		bg_push_urgent(b, refresh_job, t, key); /* ahead of prefetches, never dropped for one */
+	return b ? bg_push_urgent(b, refresh_job, t, key) : -EAGAIN;
 }
 
 /* key's listing changed: whoever shows the directory it lists, as the
@@ -380,7 +384,7 @@ void tree_set_background(struct tree *t, struct bg *b)
 	int64_t ahead = fresh_ahead_ms(t->fresh);
 
 	atomic_store(&t->bg, b);
-	cache_set_ahead(t->c, b ? ahead : 0, on_ahead, t);
+	cache_set_ahead(t->c, ahead, b ? on_ahead : NULL, t);
 }
 
 /* Queues the listing behind key for a background fetch. */
@@ -590,7 +594,7 @@ static int doubt_tag(struct tree *t, struct node *n, const char *key, const char
 	return -ENOENT;
 }
 
-/* A tag of an image whose listing is not cached: the listing being
+/* A tag of an image whose listing is not fresh: the listing being
  * fetched answers soon (a query for the tag would only queue behind it);
  * else the tag alone, while the image's made-up names have not run out
  * of budget; past that, the listing. */
@@ -598,7 +602,10 @@ static int cold_tag(struct tree *t, struct node *n, const char *key, const char 
 {
 	if (!names_maybe_tag(tag))
 		return get_snap(t, UHUB_TAGS, n->repo, n->image, tag, false, n, s);
-	if (cache_filling(t->c, key))
+	/* An expired listing that may still be served is refreshed rather
+	 * than bypassed: with the API hung, its old copy answers within the
+	 * stale bound, where a query for the tag would wait the deadline. */
+	if (cache_filling(t->c, key) || cache_stale_held(t->c, key, t->cfg.ttl_ms))
 		return get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, s);
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:

@@ -680,7 +680,8 @@ static int run(struct listing *l)
 }
 
 /* The first page, which tells TotalCount and the page size in effect, and
- * so the call budget: twice the pages the first pass needs, plus ten. A
+ * so the call budget: 2 x ceil(TotalCount / the first page's size) + 10,
+ * room for the overlapping first pass and for repairs. A
  * server that then shrinks its pages (one item each) or keeps growing its
  * list, or a list that never holds still, runs out of budget instead of
  * costing a call per item. */
@@ -743,7 +744,7 @@ static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const cha
 		err = pages_take(l.pages, l.spent, out);
 	if (err == -EIO && l.spent)
 		snprintf(l.why, sizeof(l.why),
-			 "over the budget of %zu requests: 2 x the pages of the first TotalCount at %lld a page + 10",
+			 "over the budget of %zu requests: 2 x ceil(TotalCount / %lld, the first page) + 10",
 			 l.budget, pages_page(l.pages));
 	log_listing(&l, err, out);
 	pages_free(l.pages);

@@ -90,6 +90,19 @@ wait_quiet() {
 	done
 }
 
+# pages N SIZE: the page requests a listing of N items costs when the
+# server answers SIZE a page: pages after the first overlap the page
+# before by one item, so that a list that moves while it is paged is seen
+# to (src/pages.c).
+pages() {
+	local n=$1 size=$2
+	if ((size <= 1 || n <= size)); then
+		echo $((size <= 1 ? n : 1))
+	else
+		echo $((1 + (n - size + size - 2) / (size - 1)))
+	fi
+}
+
 sim_ctl() { # sim_ctl PATH?QUERY  (POST)
 	curl -fsS -X POST "$SIM_URL/_sim/$1" >/dev/null
 }

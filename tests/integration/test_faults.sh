@@ -26,7 +26,7 @@ need_fuse
 TAGS=30
 IMAGES=40
 CAP=10 # the server's cap on Limit: listings are pages of 10
-PAGES=$((TAGS / CAP))
+PAGES=$(pages "$TAGS" "$CAP")
 TRANSIENT=(http500 http502 http503 http429 ret110 ret130 ret150 ret153 ret2000 drop truncate notjson)
 # The errno (as strerror text) a persistent fault ends in.
 declare -A EMSG=(
@@ -149,7 +149,7 @@ test_faults_parents() {
 	fault "kind=ret150&count=2&action=GetRepoImage"
 	run "$WORK/o" ls "$MA/repo-00"
 	expect_eq "GetRepoImage ret150 x2: repository lists" "0 $IMAGES" "$RC $(wc -l <"$OUT")"
-	expect_eq "GetRepoImage ret150 x2: its pages plus two retries" $((IMAGES / CAP + 2)) \
+	expect_eq "GetRepoImage ret150 x2: its pages plus two retries" $(($(pages "$IMAGES" "$CAP") + 2)) \
 		"$(sim_count GetRepoImage repo-00)"
 
 	fault "kind=liecount&action=GetRepo"

@@ -679,12 +679,13 @@ struct ahead_log {
 	char key[32];
 };
 
-static void record_ahead(void *arg, const char *key)
+static int record_ahead(void *arg, const char *key)
 {
 	struct ahead_log *l = arg;
 
 	l->calls++;
 	snprintf(l->key, sizeof(l->key), "%s", key);
+	return 0;
 }
 
 /* Refresh-ahead: a hit in the last ahead_ms of the ttl asks once; a
@@ -724,6 +725,99 @@ static void test_refresh_ahead(void **state)
 	cache_free(c);
 }
 
+/* The background a hung-API test queues refills on: it only records
+ * them (and refuses them when refuse is set); run() does one. */
+struct bgq {
+	struct cache *c;
+	struct fake *f;
+	sem_t queued;
+	atomic_int n;
+	bool refuse;
+};
+
+static int queue_refill(void *arg, const char *key)
+{
+	struct bgq *q = arg;
+
+	(void)key;
+	if (q->refuse)
+		return -EAGAIN;
+	atomic_fetch_add(&q->n, 1);
+	sem_post(&q->queued);
+	return 0;
+}
+
+static void *bg_refill(void *arg)
+{
+	struct bgq *q = arg;
+
+	sem_wait(&q->queued);
+	cache_refill(q->c, "k", NEG_TTL, fake_fill, q->f);
+	return NULL;
+}
+
+/* A hung API: an expired snapshot that may still be served has its
+ * refill queued, and a caller waits for it only stale_wait ms, then gets
+ * the old snapshot (told once, -EINPROGRESS); later callers get it at
+ * once, until a fill succeeds. A refill that answers in time is waited
+ * for; without a background the refill runs in the caller. */
+static void test_stale_while_refill_hangs(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct bgq q = {.c = c, .f = f};
+	struct stale_log l = {0};
+	struct snap *s = NULL, *old;
+	pthread_t th;
+
+	sem_init(&q.queued, 0, 0);
+	cache_set_stale(c, 3000, 500, record_stale, &l);
+	cache_set_ahead(c, 0, queue_refill, &q);
+	cache_set_stale_wait(c, 50);
+	assert_int_equal(get(c, f, "k", &old), 0);
+	assert_true(cache_stale_held(c, "k", TTL) == false);
+	f->now += TTL + 100;
+	assert_true(cache_stale_held(c, "k", TTL));
+	assert_int_equal(get(c, f, "k", &s), 0); /* the refill never comes */
+	assert_ptr_equal(s, old);
+	snap_unref(s);
+	assert_int_equal(atomic_load(&q.n), 1);
+	assert_int_equal(atomic_load(&f->calls), 1); /* not run by the caller */
+	assert_int_equal(l.with_err, 1);
+	assert_int_equal(stats(c).stale_served, 1);
+	assert_int_equal(get(c, f, "k", &s), 0); /* at once, and said once */
+	assert_ptr_equal(s, old);
+	snap_unref(s);
+	assert_int_equal(atomic_load(&q.n), 1);
+	assert_int_equal(l.calls, 1);
+	/* The background runs the refill: the new snapshot, fresh. */
+	assert_int_equal(sem_trywait(&q.queued), 0);
+	assert_int_equal(cache_refill(c, "k", NEG_TTL, fake_fill, f), 0);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	assert_ptr_not_equal(s, old);
+	snap_unref(s);
+	snap_unref(old);
+	/* A refill that answers within the bound is waited for. */
+	cache_set_stale_wait(c, 60000);
+	assert_int_equal(get(c, f, "k", &old), 0);
+	f->now += TTL + 100;
+	assert_int_equal(pthread_create(&th, NULL, bg_refill, &q), 0);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	pthread_join(th, NULL);
+	assert_ptr_not_equal(s, old);
+	assert_int_equal(atomic_load(&f->calls), 3);
+	snap_unref(s);
+	snap_unref(old);
+	/* No background to queue on: the caller refills, as before. */
+	q.refuse = true;
+	f->now += TTL + 100;
+	assert_int_equal(get(c, f, "k", &s), 0);
+	assert_int_equal(atomic_load(&f->calls), 4);
+	snap_unref(s);
+	sem_destroy(&q.queued);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +840,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_if_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_not_for_enoent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_ahead, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_while_refill_hangs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
