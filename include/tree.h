@@ -112,6 +112,12 @@ int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out)
  * directory ends. 0 or -ENOMEM. Not to be called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
 void tree_closedir(struct tree_dir *d);
+/* Where a reader that read d up to offset off goes on in fresh (another
+ * opendir of the same path, later): the offset in fresh of the first
+ * entry after the one before off in d, in the order entries are read (by
+ * name within each part), so that no name that is in both is read twice
+ * or skipped. fresh's cursor is left there. 0 or -ENOMEM. */
+int tree_dir_resume(struct tree_dir *d, off_t off, struct tree_dir *fresh, off_t *out);
 /* Until when d's entries (names and attributes) may be kept: the earliest
  * expiry of the listings d reads from. */
 int64_t tree_dir_until(const struct tree_dir *d);

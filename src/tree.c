@@ -959,11 +959,15 @@ struct tree_dir {
 	size_t i;
 };
 
-/* One entry: its name (in name or a snapshot) and attributes. */
+/* One entry: its name (in name or a snapshot) and attributes, and where
+ * it comes from: its phase and the snapshot index that produced it (the
+ * order entries are read in, which resuming in a fresh listing keeps). */
 struct dir_entry {
 	const char *name;
 	struct stat st;
 	bool has_st;
+	enum dir_phase from;
+	size_t at;
 	char buf[4096 + NAMES_MAX + 2];
 };
 
@@ -1036,6 +1040,8 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 
 	out->has_st = true;
 	for (;;) {
+		out->from = *phase;
+		out->at = *i;
 		switch (*phase) {
 		case PH_DOT:
 			/* "." and ".." go without attributes: with them, libfuse
@@ -1047,6 +1053,7 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 		case PH_DOTDOT:
 			out->name = "..";
 			out->has_st = false;
+			out->at = 0;
 			*phase = PH_LIST;
 			*i = d->lo;
 			return true;
@@ -1188,6 +1195,94 @@ int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *a
 		d->i = i;
 		d->pos++;
 	}
+	free(e);
+	return 0;
+}
+
+/* Where, in the list of a directory read from d, a reader that has had
+ * entry key (a snapshot name of list or tags, by phase) goes on: past
+ * key, and past the whole run of nested images a prefix directory stood
+ * for (its entries all start with "DIR/": one run in the sorted list). */
+static size_t resume_at(const struct tree_dir *d, enum dir_phase phase, const char *key)
+{
+	const struct snap *s = phase == PH_TAGS ? d->tags : d->list;
+	size_t at, clo, chi, cl;
+	char *cp;
+
+	at = snap_lower_bound(s, key);
+	if (at < snap_count(s) && snap_find(s, key) == (long)at)
+		at++;
+	if (phase == PH_TAGS || d->n.kind == NODE_ROOT)
+		return at;
+	cl = d->plen + (d->plen ? 1 : 0);
+	cl += strcspn(key + (strlen(key) < cl ? strlen(key) : cl), "/");
+	if (!key[cl] || !(cp = strndup(key, cl)))
+		return at < d->lo ? d->lo : at > d->hi ? d->hi : at;
+	children_range(s, cp, &clo, &chi);
+	free(cp);
+	at = chi > at ? chi : at;
+	return at < d->lo ? d->lo : at > d->hi ? d->hi : at;
+}
+
+static int phase_rank(enum dir_phase p)
+{
+	return p == PH_DOT ? 0 : p == PH_DOTDOT ? 1 : p == PH_LIST ? 2 : p == PH_TAGS ? 3 : 4;
+}
+
+/* The name of the snapshot entry e came from (LIST and TAGS). */
+static const char *source_name(const struct tree_dir *d, const struct dir_entry *e)
+{
+	struct snap_entry se;
+
+	snap_get(e->from == PH_TAGS ? d->tags : d->list, e->at, &se);
+	return se.name;
+}
+
+int tree_dir_resume(struct tree_dir *d, off_t off, struct tree_dir *fresh, off_t *out)
+{
+	struct dir_entry *e = malloc(sizeof(*e));
+	enum dir_phase ph = PH_DOT, tph = PH_END, sph;
+	size_t i = 0, ti = 0, si;
+	off_t pos = 0;
+
+	if (!e)
+		return -ENOMEM;
+	if (off <= 2) { /* ".", "..": the same places in every listing */
+		free(e);
+		*out = off;
+		return 0;
+	}
+	/* The entry before off in d, and from it the place to go on in fresh
+	 * (past d's end: fresh's end). */
+	while (pos < off && dir_peek(d, &ph, &i, e))
+		pos++;
+	if (pos == off) {
+		tph = e->from;
+		if (tph == PH_TAGS && !fresh->tags)
+			tph = PH_END;
+		else
+			ti = resume_at(fresh, tph, source_name(d, e));
+	}
+	/* fresh's cursor at the first entry at or past that place. */
+	ph = PH_DOT;
+	i = 0;
+	pos = 0;
+	for (;;) {
+		sph = ph;
+		si = i;
+		if (!dir_peek(fresh, &ph, &i, e))
+			break;
+		if (phase_rank(e->from) > phase_rank(tph) || (e->from == tph && e->at >= ti)) {
+			ph = sph;
+			i = si;
+			break;
+		}
+		pos++;
+	}
+	fresh->phase = ph;
+	fresh->i = i;
+	fresh->pos = pos;
+	*out = pos;
 	free(e);
 	return 0;
 }

@@ -522,6 +522,75 @@ static void test_chunked_reads(void **state)
 	assert_string_equal(ls(x, "/web/team"), "app app@tag v1");
 }
 
+/* Reads d from off for n entries at most (one chunk), appending names. */
+static off_t read_some(struct tree_dir *d, off_t off, int n, char *out, size_t cap)
+{
+	struct chunk c = {.out = out, .len = strlen(out), .cap = cap, .per = n, .last = off};
+
+	assert_int_equal(tree_dir_read(d, off, take_chunk, &c), 0);
+	return c.last;
+}
+
+/* A reader that read part of a directory whose listing then expired goes
+ * on in the fresh listing right after the last name it had: a name in
+ * both is read once, a name gone is not read again, a name that came
+ * after the resume point is read. Also across nested image directories
+ * (a prefix directory stands for a run of names). */
+static void test_resume_after_expiry(void **state)
+{
+	struct fixture *x = *state;
+	struct tree_dir *d, *fresh;
+	static char got[8192];
+	off_t off, at;
+
+	assert_int_equal(tree_opendir(x->t, "/web/team", &d), 0);
+	got[0] = '\0';
+	off = read_some(d, 0, 4, got, sizeof(got)); /* . .. app app@tag */
+	assert_string_equal(got, ". .. app app@tag ");
+	fake_api_del_tag(x->f, "web", "team", "app"); /* read already: the rest moves up */
+	fake_api_add_tag(x->f, "web", "team", "zzz", "sha256:02", "1764100003"); /* after it */
+	x->now += 61000;
+	assert_int_equal(tree_opendir(x->t, "/web/team", &fresh), 0);
+	assert_int_equal(tree_dir_resume(d, off, fresh, &at), 0);
+	tree_closedir(d);
+	read_some(fresh, at, 100, got, sizeof(got));
+	assert_string_equal(got, ". .. app app@tag forged v1 zzz ");
+	tree_closedir(fresh);
+
+	/* /web lists api big team team-x (team is an image with a nested
+	 * image team/app): resuming after team reads team-x, not team again. */
+	assert_int_equal(tree_opendir(x->t, "/web", &d), 0);
+	got[0] = '\0';
+	off = read_some(d, 0, 5, got, sizeof(got));
+	assert_string_equal(got, ". .. api big team ");
+	fake_api_add_image(x->f, "web", "team/zz", "1764300001");
+	fake_api_add_image(x->f, "web", "alpha", "1764300001");
+	x->now += 61000;
+	assert_int_equal(tree_opendir(x->t, "/web", &fresh), 0);
+	assert_int_equal(tree_dir_resume(d, off, fresh, &at), 0);
+	tree_closedir(d);
+	read_some(fresh, at, 100, got, sizeof(got));
+	assert_string_equal(got, ". .. api big team team-x ");
+	tree_closedir(fresh);
+
+	/* A prefix directory (no image of its own): ucloudai has only
+	 * vllm/vllm-openai; resuming after vllm does not read vllm again. */
+	fake_api_add_image(x->f, "ucloudai", "vllm/other", "1764200000");
+	fake_api_add_image(x->f, "ucloudai", "zeta", "1764200000");
+	x->now += 61000;
+	assert_int_equal(tree_opendir(x->t, "/ucloudai", &d), 0);
+	got[0] = '\0';
+	off = read_some(d, 0, 3, got, sizeof(got));
+	assert_string_equal(got, ". .. vllm ");
+	x->now += 61000;
+	assert_int_equal(tree_opendir(x->t, "/ucloudai", &fresh), 0);
+	assert_int_equal(tree_dir_resume(d, off, fresh, &at), 0);
+	tree_closedir(d);
+	read_some(fresh, at, 100, got, sizeof(got));
+	assert_string_equal(got, ". .. vllm zeta ");
+	tree_closedir(fresh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +608,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_after_expiry, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }
