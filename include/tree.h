@@ -109,9 +109,15 @@ int tree_opendir(struct tree *t, const char *path, struct tree_dir **out);
  * when it is not cached. For telling the kernel what to forget. */
 int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out);
 /* Entries from offset off (0 = the first) until fill declines one or the
- * directory ends. 0 or -ENOMEM. Not to be called concurrently on one d. */
+ * directory ends. 0, -ENOMEM, or -ESTALE after tree_dir_forget. Not to be
+ * called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
 void tree_closedir(struct tree_dir *d);
+/* Lets go of d's snapshots (a listing past its ttl, kept by a descriptor
+ * nobody reads): d then only knows the last entry read, enough for
+ * tree_dir_resume to go on from where reading stopped. Reading d itself
+ * is then -ESTALE; its until is 0. */
+void tree_dir_forget(struct tree_dir *d);
 /* Where a reader that read d up to offset off goes on in fresh (another
  * opendir of the same path, later): the offset in fresh of the first
  * entry after the one before off in d, in the order entries are read (by

@@ -957,6 +957,14 @@ struct tree_dir {
 	off_t pos;	   /* entries before the cursor */
 	enum dir_phase phase;
 	size_t i;
+	/* The last entry read: its phase and source name, and the offset
+	 * after it; what a reader going on at key_pos resumes after, even
+	 * once the snapshots are let go (tree_dir_forget). */
+	char *key;
+	enum dir_phase key_phase;
+	off_t key_pos;
+	uint64_t stamp;	   /* tree_dir_stamp, kept through a forget */
+	bool forgotten;
 };
 
 /* One entry: its name (in name or a snapshot) and attributes, and where
@@ -1107,6 +1115,16 @@ static void prefetch_below(struct tree_dir *d)
 	}
 }
 
+/* Which snapshots d lists from (tree_dir_stamp). */
+static uint64_t dir_stamp(const struct tree_dir *d)
+{
+	uint64_t h = (uint64_t)snap_born(d->list) * 1099511628211u ^ snap_version(d->list);
+
+	if (d->tags)
+		h = (h * 1099511628211u ^ (uint64_t)snap_born(d->tags)) * 1099511628211u ^ snap_version(d->tags);
+	return h ? h : 1;
+}
+
 static int opendir_impl(struct tree *t, const char *path, bool cached_only, struct tree_dir **out)
 {
 	struct tree_dir *d = calloc(1, sizeof(*d));
@@ -1139,22 +1157,19 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 	}
 	if (!cached_only)
 		prefetch_below(d);
+	d->stamp = dir_stamp(d);
 	*out = d;
 	return 0;
 }
 
 int64_t tree_dir_until(const struct tree_dir *d)
 {
-	return d->n.until == INT64_MAX ? 0 : d->n.until;
+	return d->forgotten || d->n.until == INT64_MAX ? 0 : d->n.until;
 }
 
 uint64_t tree_dir_stamp(const struct tree_dir *d)
 {
-	uint64_t h = (uint64_t)snap_born(d->list) * 1099511628211u ^ snap_version(d->list);
-
-	if (d->tags)
-		h = (h * 1099511628211u ^ (uint64_t)snap_born(d->tags)) * 1099511628211u ^ snap_version(d->tags);
-	return h ? h : 1;
+	return d->stamp;
 }
 
 int tree_opendir(struct tree *t, const char *path, struct tree_dir **out)
@@ -1167,14 +1182,20 @@ int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out)
 	return opendir_impl(t, path, true, out);
 }
 
+static void keep_key(struct tree_dir *d, enum dir_phase from, size_t at);
+
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *arg)
 {
 	struct dir_entry *e = malloc(sizeof(*e));
-	enum dir_phase phase;
-	size_t i;
+	enum dir_phase phase, from = PH_END;
+	size_t i, at = 0;
 
 	if (!e)
 		return -ENOMEM;
+	if (d->forgotten) {
+		free(e);
+		return -ESTALE;
+	}
 	if (off != d->pos) { /* a seek: count from the start */
 		d->pos = 0;
 		d->phase = PH_DOT;
@@ -1194,9 +1215,37 @@ int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fillfn, void *a
 		d->phase = phase;
 		d->i = i;
 		d->pos++;
+		from = e->from;
+		at = e->at;
 	}
+	if (from == PH_LIST || from == PH_TAGS)
+		keep_key(d, from, at);
 	free(e);
 	return 0;
+}
+
+/* Remembers the entry at (from, at) as the last one read. */
+static void keep_key(struct tree_dir *d, enum dir_phase from, size_t at)
+{
+	struct snap_entry se;
+	char *k;
+
+	snap_get(from == PH_TAGS ? d->tags : d->list, at, &se);
+	if (!(k = strdup(se.name)))
+		return; /* a resume then walks d, while d is held */
+	free(d->key);
+	d->key = k;
+	d->key_phase = from;
+	d->key_pos = d->pos;
+}
+
+void tree_dir_forget(struct tree_dir *d)
+{
+	snap_unref(d->list);
+	snap_unref(d->tags);
+	d->list = d->tags = NULL;
+	node_release(&d->n);
+	d->forgotten = true;
 }
 
 /* Where, in the list of a directory read from d, a reader that has had
@@ -1253,15 +1302,30 @@ int tree_dir_resume(struct tree_dir *d, off_t off, struct tree_dir *fresh, off_t
 		return 0;
 	}
 	/* The entry before off in d, and from it the place to go on in fresh
-	 * (past d's end: fresh's end). */
-	while (pos < off && dir_peek(d, &ph, &i, e))
-		pos++;
-	if (pos == off) {
-		tph = e->from;
+	 * (past d's end: fresh's end): the last one read when off is where
+	 * reading stopped; else found by walking d, while d still holds its
+	 * listing (a forgotten d goes on by position: a seek to an offset
+	 * older than the last read, on a listing past its ttl). */
+	if (d->key && off == d->key_pos) {
+		tph = d->key_phase;
 		if (tph == PH_TAGS && !fresh->tags)
 			tph = PH_END;
 		else
-			ti = resume_at(fresh, tph, source_name(d, e));
+			ti = resume_at(fresh, tph, d->key);
+	} else if (d->forgotten) {
+		free(e);
+		*out = off;
+		return 0;
+	} else {
+		while (pos < off && dir_peek(d, &ph, &i, e))
+			pos++;
+		if (pos == off) {
+			tph = e->from;
+			if (tph == PH_TAGS && !fresh->tags)
+				tph = PH_END;
+			else
+				ti = resume_at(fresh, tph, source_name(d, e));
+		}
 	}
 	/* fresh's cursor at the first entry at or past that place. */
 	ph = PH_DOT;
@@ -1294,6 +1358,7 @@ void tree_closedir(struct tree_dir *d)
 	snap_unref(d->list);
 	snap_unref(d->tags);
 	node_release(&d->n);
+	free(d->key);
 	free(d);
 }
 
