@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 need_fuse
 
 DIRTOOL=$BUILD/tests/helpers/dirtool
-stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
 # stats_sum MNT: lookups + readdirs + opens + getattrs, in one line
 kstats() { echo "$(stat_of "$1" fuse_lookups) $(stat_of "$1" fuse_readdirs) $(stat_of "$1" fuse_opens)"; }
 digest() { printf 'sha256:%s' "$(printf "$1%.0s" {1..64})"; }
