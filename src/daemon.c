@@ -40,8 +40,10 @@ static void *signal_thread(void *arg)
 		if (atomic_load(&s->ending))
 			break;
 		if (sig == SIGHUP) {
-			log_msg(s->log, LOG_NOTICE, "SIGHUP: dropping every cached listing");
+			/* Said once done: the line is when the next access asks
+			 * the API (what scripts and tests wait for). */
 			fs_flush(s->fs);
+			log_msg(s->log, LOG_NOTICE, "SIGHUP: dropped every cached listing");
 		} else if (sig == SIGUSR1) {
 			bool on = !log_debug_enabled(s->log);
 

@@ -79,14 +79,23 @@ struct imgtagfs {
 	int64_t tokens_at;
 	size_t trim_mark; /* inodes live at the last malloc_trim (or since) */
 	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
+	/* The open directories, so that those whose RELEASEDIR never comes
+	 * (the kernel drops the ones still queued when the connection ends
+	 * at unmount) are closed at the end of the session. */
+	pthread_mutex_t dirs_mu; /* guards dirs and ndirs; a leaf */
+	struct dirh *dirs;
+	size_t ndirs;
 };
 
 /* An open directory: the listing it reads from and where it is. */
 struct dirh {
 	struct tree_dir *d;
 	uint64_t ino;
+	struct dirh *prev, *next; /* in fs->dirs */
 	char path[];
 };
+
+static void close_dirs(struct imgtagfs *fs);
 
 static void tick(void *arg);
 static void on_changed(void *arg, const char *path, bool deep);
@@ -114,7 +123,8 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->inodes = inode_table_new();
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
 	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, still_there, fs) : NULL;
-	if (!fs->inodes || !fs->wd || !fs->kn || pthread_mutex_init(&fs->mu, NULL)) {
+	if (!fs->inodes || !fs->wd || !fs->kn || pthread_mutex_init(&fs->mu, NULL) ||
+	    pthread_mutex_init(&fs->dirs_mu, NULL)) {
 		notify_free(fs->kn);
 		inode_table_free(fs->inodes);
 		watchdog_free(fs->wd);
@@ -130,8 +140,10 @@ void fs_free(struct imgtagfs *fs)
 		return;
 	tree_set_changed(fs->t, NULL, NULL);
 	watchdog_free(fs->wd);
+	close_dirs(fs);
 	notify_free(fs->kn);
 	inode_table_free(fs->inodes);
+	pthread_mutex_destroy(&fs->dirs_mu);
 	pthread_mutex_destroy(&fs->mu);
 	free(fs);
 }
@@ -297,6 +309,7 @@ static void fs_destroy(void *userdata)
 		tree_set_background(fs->t, NULL);
 		bg_stop(fs->bg);
 	}
+	close_dirs(fs); /* no request runs any more */
 	log_msg(fs->log, LOG_INFO, "unmounted");
 }
 
@@ -629,16 +642,58 @@ static int dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct
 	}
 	h->ino = ino;
 	memcpy(h->path, path, len);
+	pthread_mutex_lock(&fs->dirs_mu);
+	h->prev = NULL;
+	h->next = fs->dirs;
+	if (fs->dirs)
+		fs->dirs->prev = h;
+	fs->dirs = h;
+	fs->ndirs++;
+	pthread_mutex_unlock(&fs->dirs_mu);
 	*out = h;
 	return 0;
 }
 
-static void dirh_close(struct dirh *h)
+static void dirh_close(struct imgtagfs *fs, struct dirh *h)
 {
-	if (h) {
-		tree_closedir(h->d);
-		free(h);
+	if (!h)
+		return;
+	pthread_mutex_lock(&fs->dirs_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->dirs = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	fs->ndirs--;
+	pthread_mutex_unlock(&fs->dirs_mu);
+	tree_closedir(h->d);
+	free(h);
+}
+
+/* At the end of the session: what the kernel never released. */
+static void close_dirs(struct imgtagfs *fs)
+{
+	for (;;) {
+		struct dirh *h;
+
+		pthread_mutex_lock(&fs->dirs_mu);
+		h = fs->dirs;
+		pthread_mutex_unlock(&fs->dirs_mu);
+		if (!h)
+			return;
+		dirh_close(fs, h);
 	}
+}
+
+static size_t dirs_open(struct imgtagfs *fs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->dirs_mu);
+	n = fs->ndirs;
+	pthread_mutex_unlock(&fs->dirs_mu);
+	return n;
 }
 
 /* The kernel keeps its copy of a listing across opens (keep_cache) only
@@ -662,7 +717,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fi->cache_readdir = 1;
 	fi->keep_cache = notify_copy_current(o.fs->kn, ino, tree_dir_stamp(h->d));
 	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
-		dirh_close(h);
+		dirh_close(o.fs, h);
 	op_end(&o);
 }
 
@@ -787,7 +842,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dirh_close((struct dirh *)(uintptr_t)fi->fh);
+	dirh_close(ctx(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -901,10 +956,10 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 	if (!err)
 		err = buf_printf(v,
 				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
-				 "fuse_forgets: %lu\ninodes: %zu\ndeadline_timeouts: %lu\n",
+				 "fuse_forgets: %lu\ninodes: %zu\nopen_dirs: %zu\ndeadline_timeouts: %lu\n",
 				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
 				 atomic_load(&fs->readdirs), atomic_load(&fs->forgets), inode_count(fs->inodes),
-				 watchdog_timeouts(fs->wd));
+				 dirs_open(fs), watchdog_timeouts(fs->wd));
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"

@@ -103,6 +103,34 @@ pages() {
 	fi
 }
 
+# wait_until SECONDS COMMAND...: polls COMMAND (every 50 ms) until it
+# succeeds; fails when SECONDS pass first. For an event (a counter, a log
+# line, a file), with a generous bound, instead of a fixed sleep.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+
+# stat_of MNT NAME: the daemon's counter NAME (user.imgtagfs.stats).
+stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
+# stat_is MNT NAME VALUE: whether it is VALUE now (for wait_until).
+stat_is() { [[ $(stat_of "$1" "$2") == "$3" ]]; }
+
+# fs_hup: SIGHUP to the daemon ($FS_PID), then waits (60 s at most) until
+# it logs the flush done. Fails when it does not.
+hup_count() { grep -c "SIGHUP: dropped every cached listing" "${FS_LOG:-$WORK/fs.log}" 2>/dev/null || true; }
+hup_logged() { (($(hup_count) > $1)); }
+fs_hup() {
+	local n
+	n=$(hup_count)
+	kill -HUP "$FS_PID"
+	wait_until 60 hup_logged "${n:-0}"
+}
+
 sim_ctl() { # sim_ctl PATH?QUERY  (POST)
 	curl -fsS -X POST "$SIM_URL/_sim/$1" >/dev/null
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# test_memory.sh — memory per cached tag (issue 10): an image of 100,000
-# tags listed with ls -l (so the kernel holds an inode for every tag)
-# grows the daemon by at most 150 bytes a tag, listing and inode table
-# included; after a SIGHUP flush and drop_caches the daemon gives the
-# memory back (RSS within 20% of what it was before the listing).
+# test_memory.sh — memory per cached tag: an image of 100,000 tags listed
+# with ls -l grows the daemon by at most 150 bytes a tag (its RSS: the
+# listing, and the inode table for as many names as the kernel kept), the
+# listing's own accounting (cache_bytes) by at most 100, and costs one
+# API call per page (none per tag); after a SIGHUP flush and drop_caches
+# the daemon holds no listing and no inode, and gives the memory back (RSS
+# within 20% of what it was before the listing).
+# It asserts what the daemon controls, not what the kernel keeps: memory
+# pressure (or a drop_caches anywhere on the machine) may make the kernel
+# forget inodes at any time, which only lowers what is measured.
 # Skipped for sanitized builds, whose allocators make RSS meaningless.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,34 +20,41 @@ if grep -qaE "__(a|t)san_init" "$FS_BIN"; then
 fi
 
 TAGS=100000
+PAGE=100 # page_size's default
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$FS_PID/status"; }
 sim_start --gen "repos=1,images=1,tags=$TAGS,nested=0" || exit 1
 M=$WORK/m
 fs_mount "$M" -o ttl=600,cache_size=1G,prefetch=0 || { echo "FAIL: mount"; exit 1; }
 img="$M/$(ls "$M")/$(ls "$M/$(ls "$M")")"
-sleep 0.5
 rss0=$(rss)
+pages0=$(sim_count GetImageTag)
 expect_eq "ls -l lists every tag" $((TAGS + 1)) "$(ls -l "$img" | wc -l)"
-sleep 0.5
 rss1=$(rss)
 per=$(((rss1 - rss0) * 1024 / TAGS))
-echo "RSS: $rss0 KiB before, $rss1 KiB after ls -l of $TAGS tags: $per bytes a tag"
+inodes=$(stat_of "$M" inodes)
+bytes=$(stat_of "$M" cache_bytes)
+echo "RSS: $rss0 KiB before, $rss1 KiB after ls -l of $TAGS tags: $per bytes a tag ($inodes inodes held)"
 ok "at most 150 bytes of RSS a cached tag ($per)" test "$per" -le 150
-inodes=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null | sed -n 's/^inodes: //p')
-ok "the kernel holds an inode for every tag ($inodes)" test "$inodes" -ge "$TAGS"
+ok "at most 100 bytes of cached listing a tag ($((bytes / TAGS)))" test $((bytes / TAGS)) -le 100
+expect_eq "one API call a page, none a tag" $((TAGS / PAGE)) $(($(sim_count GetImageTag) - pages0))
+ok "no more inodes than names listed ($inodes)" test "$inodes" -le $((TAGS + 2))
+
 kill -HUP "$FS_PID"
-sleep 0.3
-sync
-echo 3 >/proc/sys/vm/drop_caches
-for i in $(seq 40); do
-	inodes=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null | sed -n 's/^inodes: //p')
-	[[ $inodes -lt 10 ]] && break
-	sleep 0.1
-done
-sleep 0.5 # the FUSE layer's thread trims within a tick
+ok "SIGHUP dropped every listing" wait_until 120 stat_is "$M" cache_snapshots 0
+# drop_caches frees what nobody uses; again at each look, for a name that
+# was in use (a lookup racing the first) at the time.
+forgotten() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	stat_is "$M" inodes 0
+}
+wait_until 120 forgotten
+ok "after drop_caches the daemon holds no inode ($(stat_of "$M" inodes))" stat_is "$M" inodes 0
+# The FUSE layer's thread trims the heap within a tick of the inodes going.
+rss_back() { (($(rss) * 100 <= rss0 * 120)); }
+wait_until 60 rss_back
 rss2=$(rss)
-echo "RSS after SIGHUP and drop_caches: $rss2 KiB ($inodes inodes left)"
-ok "the kernel forgot the inodes ($inodes)" test "$inodes" -lt 10
+echo "RSS after SIGHUP and drop_caches: $rss2 KiB"
 ok "RSS comes back within 20% of before the listing ($rss2 vs $rss0)" test $((rss2 * 100)) -le $((rss0 * 120))
 fs_umount "$M"
 summary

@@ -57,8 +57,7 @@ ok "statfs answers" stat -f -c %l "$M"
 # (Cold: the listings above prefetched web's images, so flush them once
 # the background work is done.)
 wait_quiet
-kill -HUP "$FS_PID"
-sleep 0.3
+ok "SIGHUP done" fs_hup
 sim_ctl reset
 cat "$M/web/big/build-4321" >/dev/null
 expect_eq "cold cat: one GetImageTag" 1 "$(sim_count GetImageTag web big)"
@@ -129,13 +128,13 @@ stats=$(getfattr --only-values -n user.imgtagfs.stats "$M" 2>/dev/null)
 ok "stats attribute counts calls" grep -q '^api_calls.GetImageTag: [1-9]' <<<"$stats"
 ok "stats attribute counts cached snapshots" grep -q '^cache_snapshots: [1-9]' <<<"$stats"
 sim_ctl reset
-kill -HUP "$FS_PID"
-sleep 0.3
+ok "SIGHUP done" fs_hup
 ls "$M/web/api" >/dev/null
 ok "SIGHUP drops the cache: the next ls asks the API" test "$(sim_count GetImageTag web api)" -ge 1
 ok "SIGHUP did not end the daemon" kill -0 "$FS_PID"
+debug_on() { grep -q 'SIGUSR1: debug logging on' "$WORK/fs.log"; }
 kill -USR1 "$FS_PID"
-sleep 0.2
+ok "SIGUSR1 done" wait_until 60 debug_on
 ls "$M/ucloudai" >/dev/null
 getfattr -n user.imgtagfs.refresh "$M/ucloudai" >/dev/null 2>&1
 sleep 1.2

@@ -16,7 +16,6 @@ source "$(dirname "$0")/lib.sh"
 need_fuse
 need_redis
 
-stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
 digest() { printf 'sha256:%s' "$(printf "$1%.0s" {1..64})"; }
 calls() { echo $(($(sim_count GetRepo) + $(sim_count GetRepoImage) + $(sim_count GetImageTag))); }
 listings() { echo $(($(sim_count GetRepoImage) + $(sim_count GetImageTag))); }

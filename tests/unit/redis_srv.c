@@ -28,7 +28,7 @@
 #include "monotime.h"
 
 #define LIVE_MAX 16
-#define READY_MS 5000
+#define READY_MS 30000 /* a loaded machine may take a while to start it */
 #define FAKE_CLIENTS 32
 
 static void sleep_ms(long ms)

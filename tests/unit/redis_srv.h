@@ -39,7 +39,7 @@ int redis_srv_tmpdir(char *dir, size_t n);
 
 /* Starts redis-server on DIR/r.sock with extra arguments (NULL or a
  * NULL-terminated list, at most REDIS_SRV_ARGS, kept for a restart),
- * and waits (5 s at most) until it answers. 0 or -errno (its log is
+ * and waits (30 s at most) until it answers. 0 or -errno (its log is
  * printed on failure). */
 int redis_srv_start(struct redis_srv *r, const char *const *extra);
 /* Kills the server (SIGKILL: as if it crashed) and reaps it; the

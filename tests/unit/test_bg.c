@@ -19,6 +19,9 @@
 #include <unistd.h>
 
 #include "bg.h"
+#include "monotime.h"
+
+#define WAIT_MS 30000 /* the longest wait for the workers */
 
 struct counter {
 	atomic_int runs;
@@ -50,7 +53,7 @@ static void test_runs_jobs(void **state)
 
 		assert_int_equal(bg_push(b, job, &c, key), 0);
 	}
-	for (int i = 0; i < 500 && atomic_load(&c.runs) < 50; i++)
+	for (int64_t t0 = monotime_ms(); atomic_load(&c.runs) < 50 && monotime_ms() - t0 < WAIT_MS;)
 		usleep(2000);
 	assert_int_equal(atomic_load(&c.runs), 50);
 	assert_int_equal(atomic_load(&c.sum), 150);
@@ -234,7 +237,7 @@ static void test_urgent_not_dropped(void **state)
 	assert_int_equal(bg_push_urgent(b, note, &t, "u3"), -EAGAIN);
 	assert_int_equal(bg_push(b, note, &t, "p1"), -EAGAIN);
 	sem_post(&t.release); /* "end" needs a free slot: let u1 and u2 go first */
-	for (int i = 0; i < 1000 && bg_done(b) < 3; i++)
+	for (int64_t t0 = monotime_ms(); bg_done(b) < 3 && monotime_ms() - t0 < WAIT_MS;)
 		usleep(1000);
 	sem_post(&t.release); /* finish() posts again: one extra is harmless */
 	assert_string_equal(finish(b, &t, true, ran, sizeof(ran)), "u1 u2 end");

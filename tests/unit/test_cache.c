@@ -19,15 +19,16 @@
 #include <time.h>
 
 #include "cache.h"
+#include "monotime.h"
 
 #define TTL 1000
+#define WAIT_MS 30000 /* the longest wait for another thread */
 #define NEG_TTL 300
 
 struct fake {
 	int64_t now;	  /* the clock, ms; only changed with no other thread running */
 	atomic_int calls; /* fill calls */
 	int err;	  /* what fill returns */
-	int sleep_ms;	  /* how long fill takes */
 	size_t n;	  /* entries per snapshot */
 	bool gated;	  /* fill waits for a post on release */
 	sem_t entered, release;
@@ -69,8 +70,6 @@ static int fake_fill(void *arg, const char *key, struct snap **out)
 	sem_post(&f->entered);
 	if (f->gated)
 		sem_wait(&f->release);
-	if (f->sleep_ms)
-		sleep_ms(f->sleep_ms);
 	if (f->err)
 		return f->err;
 	*out = make_snap(key, f->n);
@@ -289,7 +288,6 @@ struct caller {
 	pthread_t th;
 	struct cache *c;
 	struct fake *f;
-	pthread_barrier_t *start;
 	const char *key;
 	struct snap *s;
 	int err;
@@ -299,25 +297,37 @@ static void *caller_main(void *arg)
 {
 	struct caller *k = arg;
 
-	if (k->start)
-		pthread_barrier_wait(k->start);
 	k->err = get(k->c, k->f, k->key, &k->s);
 	return NULL;
 }
 
-/* 16 threads ask for one cold key at once; returns the callers. */
-static struct caller *ask_16(struct cache *c, struct fake *f, pthread_barrier_t *start)
+/* Waits until n callers are asleep in the cache (WAIT_MS at most). */
+static void await_waits(struct cache *c, uint64_t n)
+{
+	int64_t t0 = monotime_ms();
+
+	while (stats(c).waits < n && monotime_ms() - t0 < WAIT_MS)
+		sleep_ms(1);
+	assert_int_equal(stats(c).waits, n);
+}
+
+/* 16 threads ask for one cold key: the fill is held until the other 15
+ * wait for it. Returns the callers. */
+static struct caller *ask_16(struct cache *c, struct fake *f)
 {
 	struct caller *k = calloc(16, sizeof(*k));
 
-	pthread_barrier_init(start, NULL, 16);
+	assert_non_null(k);
+	f->gated = true;
 	for (int i = 0; i < 16; i++) {
-		k[i] = (struct caller){.c = c, .f = f, .start = start, .key = "cold"};
+		k[i] = (struct caller){.c = c, .f = f, .key = "cold"};
 		assert_int_equal(pthread_create(&k[i].th, NULL, caller_main, &k[i]), 0);
 	}
+	sem_wait(&f->entered); /* one fill in flight */
+	await_waits(c, 15);
+	sem_post(&f->release);
 	for (int i = 0; i < 16; i++)
 		pthread_join(k[i].th, NULL);
-	pthread_barrier_destroy(start);
 	return k;
 }
 
@@ -325,11 +335,9 @@ static void test_single_flight(void **state)
 {
 	struct fake *f = *state;
 	struct cache *c = cache_new(1 << 20, fake_clock, f);
-	pthread_barrier_t start;
 	struct caller *k;
 
-	f->sleep_ms = 100;
-	k = ask_16(c, f, &start);
+	k = ask_16(c, f);
 	assert_int_equal(atomic_load(&f->calls), 1);
 	for (int i = 0; i < 16; i++) {
 		assert_int_equal(k[i].err, 0);
@@ -356,12 +364,10 @@ static void test_join_hook(void **state)
 {
 	struct fake *f = *state;
 	struct cache *c = cache_new(1 << 20, fake_clock, f);
-	pthread_barrier_t start;
 	struct caller *k;
 
-	f->sleep_ms = 100;
 	cache_set_join(c, count_join);
-	k = ask_16(c, f, &start);
+	k = ask_16(c, f);
 	assert_int_equal(atomic_load(&f->calls), 1);
 	assert_int_equal(atomic_load(&f->joins), 15);
 	for (int i = 0; i < 16; i++)
@@ -374,12 +380,10 @@ static void test_single_flight_error(void **state)
 {
 	struct fake *f = *state;
 	struct cache *c = cache_new(1 << 20, fake_clock, f);
-	pthread_barrier_t start;
 	struct caller *k;
 
-	f->sleep_ms = 100;
 	f->err = -EHOSTUNREACH;
-	k = ask_16(c, f, &start);
+	k = ask_16(c, f);
 	assert_int_equal(atomic_load(&f->calls), 1);
 	for (int i = 0; i < 16; i++) {
 		assert_int_equal(k[i].err, -EHOSTUNREACH);
@@ -395,14 +399,6 @@ static void start_caller(struct caller *k, struct cache *c, struct fake *f, cons
 {
 	*k = (struct caller){.c = c, .f = f, .key = key};
 	assert_int_equal(pthread_create(&k->th, NULL, caller_main, k), 0);
-}
-
-/* Waits until n callers are asleep in the cache. */
-static void await_waits(struct cache *c, uint64_t n)
-{
-	for (int i = 0; i < 5000 && stats(c).waits < n; i++)
-		sleep_ms(1);
-	assert_int_equal(stats(c).waits, n);
 }
 
 static void test_drop_during_fill(void **state)

@@ -26,10 +26,12 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "monotime.h"
 
 #define PUB "ucloudsomeone@example.com1296235120854146120"
 #define PRIV "46f09bb9fab4f12dfc160dae12273d5332b5debe"
 #define PRIV2 "0123456789abcdef0123456789abcdef01234567"
+#define WAIT_MS 30000 /* the longest wait for a child to block */
 
 struct env {
 	const char *name[8];
@@ -282,7 +284,7 @@ static pid_t blocked_writer(const char *fifo, int *ready)
 	close(p[1]);
 	*ready = p[0];
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	for (int i = 0; i < 2000; i++) {
+	for (int64_t t0 = monotime_ms(); monotime_ms() - t0 < WAIT_MS;) {
 		FILE *fp = fopen(path, "r");
 		long nr = -1;
 

@@ -35,6 +35,8 @@
 #define HEAD_MAX 16384
 #define BODY_MAX 65536
 #define IDLE_MS 10000 /* a worker gives up on a silent client after this */
+#define WAIT_MS 30000 /* the longest wait for an event */
+#define BOUND_MS 5000 /* "at once": far below IDLE_MS and any timeout, and no load reaches it */
 
 struct server {
 	int fd;
@@ -798,17 +800,18 @@ static void *post_in_thread(void *arg)
 /* Waits until the server holds n requests (the posts are in flight). */
 static void wait_active(struct server *s, int n)
 {
-	for (int i = 0; i < 5000 && server_get(s, &s->active) < n; i++)
+	for (int64_t t0 = now_ms(); server_get(s, &s->active) < n && now_ms() - t0 < WAIT_MS;)
 		sleep_ms(1);
 	assert_true(server_get(s, &s->active) >= n);
 }
 
-/* http_cancel ends a hung transfer (10 s timeout) within 100 ms, with
- * ECANCELED; later posts fail at once without a request. */
+/* http_cancel ends a hung transfer (a minute's timeout) at once (here:
+ * within BOUND_MS, whatever the load), with ECANCELED; later posts fail
+ * at once without a request. */
 static void test_cancel_hung(void **state)
 {
 	struct server *s = *state;
-	struct bg_post b = {.h = client(s->url, 10000, 1 << 20, 1)};
+	struct bg_post b = {.h = client(s->url, 60000, 1 << 20, 1)};
 	struct http_reply r;
 	pthread_t t;
 	int64_t t0;
@@ -821,11 +824,11 @@ static void test_cancel_hung(void **state)
 	http_cancel(b.h); /* idempotent */
 	pthread_join(t, NULL);
 	assert_int_equal(b.err, -ECANCELED);
-	assert_true(b.done_ms - t0 < 100);
+	assert_true(b.done_ms - t0 < BOUND_MS);
 	http_reply_init(&r, 1 << 20);
 	t0 = now_ms();
 	assert_int_equal(post(b.h, "ok", &r), -ECANCELED);
-	assert_true(now_ms() - t0 < 100);
+	assert_true(now_ms() - t0 < BOUND_MS);
 	assert_int_equal(server_get(s, &s->accepted), 1);
 	http_reply_release(&r);
 	http_free(b.h);
@@ -845,7 +848,8 @@ static void *list_in_thread(void *arg)
 }
 
 /* The whole path: uhub_cancel reaches the transport (uhub_http_cancel),
- * and a listing whose request hangs ends within 100 ms, ECANCELED. */
+ * and a listing whose request hangs (a minute's timeout) ends at once,
+ * ECANCELED. */
 static void test_uhub_cancel_hung(void **state)
 {
 	struct server *s = *state;
@@ -857,7 +861,7 @@ static void test_uhub_cancel_hung(void **state)
 				 .backoff_ms = 5000,
 				 .max_reply = 1 << 20};
 	struct uhub_transport tr = {.post = uhub_http_post, .cancel = uhub_http_cancel};
-	struct bg_post b = {.h = client(s->url, 10000, 1 << 20, 2)};
+	struct bg_post b = {.h = client(s->url, 60000, 1 << 20, 2)};
 	pthread_t t;
 	int64_t t0;
 
@@ -871,7 +875,7 @@ static void test_uhub_cancel_hung(void **state)
 	uhub_cancel(b.u);
 	pthread_join(t, NULL);
 	assert_int_equal(b.err, -ECANCELED);
-	assert_true(b.done_ms - t0 < 100);
+	assert_true(b.done_ms - t0 < BOUND_MS);
 	uhub_free(b.u);
 	http_free(b.h);
 }

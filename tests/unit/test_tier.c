@@ -13,6 +13,21 @@
  * a changed listing; one's own ignored; forged ones refused; a gap in the
  * subscription is "everything"), tier_cancel ending a wait, and Redis
  * down (straight to the API).
+ *
+ * Time: the hosts' local clock is the test's (fx_clock): the monotonic
+ * clock plus what the test stepped it by. It keeps running, because
+ * Redis's TIME does: a frozen local clock would move a host's fleet clock
+ * by the real time elapsed at each new connection's TIME reading. What a
+ * test compares across hosts is set apart by a step (STEP_MS), far more
+ * than the hosts' offsets can disagree (a few ms: half a TIME round
+ * trip), instead of by a sleep and a tolerance of a few ms. A host's
+ * fleet clock follows a step only when it read its offset before it
+ * (shared.c keeps the larger reading), so a test connects every host
+ * before its first step; and it keeps its steps below the 5 s the fleet
+ * clock may run ahead of CLOCK_REALTIME (it steps 3 s at most).
+ * Waits are for an event (a counter, a message heard, a host blocked in
+ * its API), each bounded by WAIT_MS; upper bounds on a duration are far
+ * from the limit they tell apart (a 1 s wait from a 60 s lock).
  * Without redis-server the binary prints a SKIP line and exits 0.
  */
 #include <setjmp.h>
@@ -42,18 +57,27 @@
 
 #define HOSTS 4
 #define TTL_MS 60000
-#define TIMEOUT_MS 200
+#define TIMEOUT_MS 5000	    /* no operation against a healthy Redis times out, however loaded the machine */
+#define STEP_MS 1000	    /* a step of the test's clock */
+#define WAIT_MS 30000	    /* the longest wait for an event */
+#define LONG_MS 60000	    /* a wait_ms or lock that a test must never sit out */
+#define BOUND_MS 10000	    /* "well before LONG_MS" */
+#define CLOCK_BASE 86400000 /* the test's clock starts a day in */
 #define KEY "T4:repoimg"
 #define KEY2 "T4:repoapp"
 #define PROBE "T5:probeimg"
+#define MARK "T5:markimg"
 #define SHA_A "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define RECV_MAX 64
 #define NO_BORN INT64_MIN
 
-/* A host's API: counts calls, answers a listing with a tag of its own. */
+/* A host's API: counts calls, answers a listing with a tag of its own.
+ * A gated API blocks each call until the test opens the gate. */
 struct api {
 	atomic_int calls;
-	int delay_ms;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool gated; /* under mu */
 	char tag[16];
 };
 
@@ -88,6 +112,8 @@ struct host {
 struct fx {
 	struct redis_srv_group *g;
 	struct fresh *fresh;
+	_Atomic int64_t step; /* what the test's clock was stepped by */
+	int64_t probe_at;     /* the last probe's date: each one's is new */
 	struct redis_srv own;
 	char ns[TIER_NS_LEN + 1];
 	unsigned char mac[SVAL_KEY_LEN];
@@ -99,6 +125,21 @@ static void sleep_ms(long ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
+}
+
+/* The hosts' local clock (fresh's, and so shared's). */
+static int64_t fx_clock(void *arg)
+{
+	struct fx *f = arg;
+
+	return CLOCK_BASE + monotime_ms() + atomic_load(&f->step);
+}
+
+/* Steps the test's clock: what happened before is ms older for every host
+ * that had connected (read its fleet offset) by now. */
+static void step(struct fx *f, int64_t ms)
+{
+	atomic_fetch_add(&f->step, ms);
 }
 
 /* ---- the API, the receiver ------------------------------------------------- */
@@ -137,10 +178,35 @@ static int api_fn(void *arg, struct snap **out)
 	struct api *a = arg;
 
 	atomic_fetch_add(&a->calls, 1);
-	if (a->delay_ms)
-		sleep_ms(a->delay_ms);
+	pthread_mutex_lock(&a->mu);
+	while (a->gated)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
 	*out = listing(a->tag);
 	return *out ? 0 : -ENOMEM;
+}
+
+static void api_gate(struct api *a, bool gated)
+{
+	pthread_mutex_lock(&a->mu);
+	a->gated = gated;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Until cond(arg) holds, for WAIT_MS at most; whether it does. */
+static bool wait_until(bool (*cond)(void *), void *arg)
+{
+	int64_t t0 = monotime_ms();
+
+	while (!cond(arg) && monotime_ms() - t0 < WAIT_MS)
+		sleep_ms(2);
+	return cond(arg);
+}
+
+static bool api_called(void *arg)
+{
+	return atomic_load(&((struct api *)arg)->calls) > 0;
 }
 
 static void on_key(void *arg, const char *key)
@@ -170,7 +236,7 @@ static bool wait_heard(struct heard *h, const char *key, int n, int64_t limit)
 	int64_t t0 = monotime_ms();
 
 	while (heard_of(h, key) < n && monotime_ms() - t0 < limit)
-		sleep_ms(5);
+		sleep_ms(2);
 	return heard_of(h, key) >= n;
 }
 
@@ -204,8 +270,9 @@ static void assert_same(const struct snap *a, const struct snap *b)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000};
+	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000, .clock = fx_clock};
 
+	fc.clock_arg = f;
 	if (!f || !(f->fresh = fresh_new(&fc))) {
 		free(f);
 		return -1;
@@ -216,6 +283,8 @@ static int setup(void **state)
 		f->mac[i] = (unsigned char)(i * 7 + 1);
 	for (int i = 0; i < HOSTS; i++) {
 		pthread_mutex_init(&f->h[i].heard.mu, NULL);
+		pthread_mutex_init(&f->h[i].api.mu, NULL);
+		pthread_cond_init(&f->h[i].api.cv, NULL);
 		snprintf(f->h[i].api.tag, sizeof(f->h[i].api.tag), "from-%c", 'a' + i);
 	}
 	*state = f;
@@ -231,6 +300,7 @@ static int teardown(void **state)
 
 		if (w->running) { /* a test failed while it waited */
 			tier_cancel(f->h[i].t);
+			api_gate(&f->h[i].api, false);
 			pthread_join(w->th, NULL);
 			snap_unref(w->out);
 		}
@@ -239,6 +309,8 @@ static int teardown(void **state)
 		tier_free(f->h[i].t); /* before its shared: it stops the subscriber */
 		shared_free(f->h[i].sh);
 		pthread_mutex_destroy(&f->h[i].heard.mu);
+		pthread_cond_destroy(&f->h[i].api.cv);
+		pthread_mutex_destroy(&f->h[i].api.mu);
 	}
 	redis_srv_stop(&f->own);
 	fresh_free(f->fresh);
@@ -410,6 +482,8 @@ static void test_fill_then_hit(void **state)
 	struct tier_stats st;
 	int64_t now;
 
+	connect_host(a);
+	connect_host(b);
 	sa = fill(a, KEY, NO_BORN, &ra);
 	assert_true(ra.from_api);
 	assert_int_equal(atomic_load(&a->api.calls), 1);
@@ -420,16 +494,17 @@ static void test_fill_then_hit(void **state)
 	assert_true(st.up);
 	assert_same(sa, want);
 
+	step(f, STEP_MS);
 	sb = fill(b, KEY, NO_BORN, &rb);
 	now = fresh_now(f->fresh);
 	assert_false(rb.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_same(sb, sa);
-	/* Dated from A's fetch: born set, not later than now, and about when
-	 * A's API call began (both hosts on one clock here). */
+	/* Dated from A's fetch: born set, and at A's API call (a step before
+	 * B's fill), not at B's read. */
 	assert_true(snap_born(sb) != SNAP_BORN_NONE);
-	assert_true(snap_born(sb) <= now);
-	assert_true(snap_born(sb) >= ra.fetched - 50 && snap_born(sb) <= ra.fetched + 50);
+	assert_true(snap_born(sb) <= now - STEP_MS / 2);
+	assert_true(snap_born(sb) >= ra.fetched - STEP_MS / 2 && snap_born(sb) <= ra.fetched + STEP_MS / 2);
 	st = stats(b);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.misses, 0);
@@ -449,24 +524,28 @@ static void test_min_born(void **state)
 	struct snap *sa, *sb, *sc, *want = expect_listing("from-b");
 	int64_t newer;
 
+	connect_host(a);
+	connect_host(b);
+	connect_host(c);
 	sa = fill(a, KEY, NO_BORN, &ra);
 	/* Older than A's value: a hit. */
-	sb = fill(b, KEY, ra.fetched - 1000, &rb);
+	sb = fill(b, KEY, ra.fetched - STEP_MS / 2, &rb);
 	assert_false(rb.from_api);
 	snap_unref(sb);
 	/* B holds a listing newer than A's value: a miss, from B's API, and
 	 * B's value replaces A's. */
-	sleep_ms(60);
+	step(f, STEP_MS);
 	newer = fresh_now(f->fresh);
 	sb = fill(b, KEY, newer, &rb);
 	assert_true(rb.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	assert_same(sb, want);
 	assert_int_equal(stats(b).writes, 1);
-	sc = fill(c, KEY, newer - 1, &rc);
+	/* C holds one between the two: B's value is newer, and taken. */
+	sc = fill(c, KEY, newer - STEP_MS / 2, &rc);
 	assert_false(rc.from_api);
 	assert_same(sc, want);
-	assert_true(snap_born(sc) >= newer - 50);
+	assert_true(snap_born(sc) > newer - STEP_MS / 2);
 	snap_unref(sa);
 	snap_unref(sb);
 	snap_unref(sc);
@@ -481,20 +560,23 @@ static void test_dates(void **state)
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	struct tier_result r;
 	struct snap *s;
-	int64_t now;
+	int64_t t0, t1;
 
 	connect_host(a);
-	write_value(f, KEY, "old", -(TTL_MS + 1000));
+	connect_host(b);
+	write_value(f, KEY, "old", -(TTL_MS + STEP_MS));
 	s = fill(b, KEY, NO_BORN, &r);
 	assert_true(r.from_api);
 	assert_int_equal(stats(b).rejected, 0);
 	snap_unref(s);
 
-	write_value(f, KEY, "soon", 1000); /* within clock skew: born now */
+	/* Within clock skew (under FUTURE_MS, 2 s): born when B read it. */
+	write_value(f, KEY, "soon", STEP_MS);
+	t0 = fresh_now(f->fresh);
 	s = fill(b, KEY, NO_BORN, &r);
-	now = fresh_now(f->fresh);
+	t1 = fresh_now(f->fresh);
 	assert_false(r.from_api);
-	assert_true(snap_born(s) <= now && snap_born(s) >= now - 50);
+	assert_true(snap_born(s) >= t0 && snap_born(s) <= t1);
 	snap_unref(s);
 
 	write_value(f, KEY, "future", 60000);
@@ -584,34 +666,38 @@ static void test_foreign_values(void **state)
 
 /* ---- single flight ----------------------------------------------------------- */
 
-/* Waits until h's fill is past its first read (a miss counted). */
+/* Waits until h's fill is past its first read (a miss counted): it is
+ * in single flight, taking the lock or waiting for its holder. */
+static bool missed(void *arg)
+{
+	return stats(arg).misses > 0;
+}
+
 static void wait_missed(struct host *h)
 {
-	int64_t t0 = monotime_ms();
-
-	while (stats(h).misses == 0 && monotime_ms() - t0 < 2000)
-		sleep_ms(2);
+	assert_true(wait_until(missed, h));
 	assert_int_equal(stats(h).misses, 1);
 }
 
+/* B waits for a lock's holder, polling, and takes its value as soon as it
+ * is there: well before its wait_ms or the lock's life (a minute each). */
 static void test_wait_for_holder(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, 5000);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, LONG_MS);
 	struct filler *w;
 	struct snap *want = expect_listing("from-a");
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, 10000);
+	foreign_lock(f, KEY, LONG_MS);
 	fill_async(b);
 	wait_missed(b);
-	sleep_ms(100); /* B polls */
 	assert_int_equal(stats(b).waits, 0);
 	t0 = monotime_ms();
 	write_value(f, KEY, "from-a", 0);
 	w = fill_join(b);
-	assert_true(monotime_ms() - t0 < 1000);
+	assert_true(monotime_ms() - t0 < BOUND_MS);
 	assert_false(w->res.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_int_equal(stats(b).waits, 1);
@@ -622,31 +708,30 @@ static void test_wait_for_holder(void **state)
 	snap_unref(want);
 }
 
-/* A fetches key (its API taking delay_ms), B fills key meanwhile: B waits
- * for A's value instead of calling its own API. How long B took. */
-static int64_t fill_behind(struct host *a, struct host *b, int delay_ms)
+/* A fetches KEY, its API held until release(arg) returns; B fills KEY
+ * meanwhile: B waits for A's value instead of calling its own API. */
+static void fill_behind(struct host *a, struct host *b, void (*release)(void *), void *arg)
 {
-	struct filler *w;
-	struct tier_result r;
-	struct snap *s;
-	int64_t t0 = monotime_ms();
+	struct filler *wa, *wb;
 
-	a->api.delay_ms = delay_ms;
+	api_gate(&a->api, true);
 	fill_async(a);
-	while (atomic_load(&a->api.calls) == 0 && monotime_ms() - t0 < 2000)
-		sleep_ms(2);
-	s = fill(b, KEY, NO_BORN, &r);
-	t0 = monotime_ms() - t0;
-	w = fill_join(a);
-	assert_true(w->res.from_api);
-	assert_false(r.from_api);
+	assert_true(wait_until(api_called, &a->api)); /* A holds the lock */
+	fill_async(b);
+	wait_missed(b);
+	if (release)
+		release(arg);
+	api_gate(&a->api, false);
+	wa = fill_join(a);
+	wb = fill_join(b);
+	assert_true(wa->res.from_api);
+	assert_false(wb->res.from_api);
 	assert_int_equal(atomic_load(&a->api.calls), 1);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_int_equal(stats(b).waits, 1);
-	assert_same(s, w->out);
-	snap_unref(s);
-	snap_unref(w->out);
-	return t0;
+	assert_same(wb->out, wa->out);
+	snap_unref(wa->out);
+	snap_unref(wb->out);
 }
 
 /* Two hosts, one slow listing: one API call for both. */
@@ -654,15 +739,15 @@ static void test_one_fetch_for_two(void **state)
 {
 	struct fx *f = *state;
 
-	fill_behind(host(f, 0, 5000), host(f, 1, 5000), 300);
+	fill_behind(host(f, 0, LONG_MS), host(f, 1, LONG_MS), NULL, NULL);
 }
 
 /* A lock whose holder died (and does not expire soon): B waits wait_ms,
- * then fetches itself. */
+ * then fetches itself, long before the lock expires. */
 static void test_dead_holder(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, 300);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	struct tier_result r;
 	struct buf v;
 	char lk[256];
@@ -670,11 +755,11 @@ static void test_dead_holder(void **state)
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, 60000);
+	foreign_lock(f, KEY, LONG_MS);
 	t0 = monotime_ms();
 	s = fill(b, KEY, NO_BORN, &r);
-	assert_true(monotime_ms() - t0 >= 300);
-	assert_true(monotime_ms() - t0 < 300 + 500);
+	assert_true(monotime_ms() - t0 >= 1000);
+	assert_true(monotime_ms() - t0 < BOUND_MS);
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	assert_int_equal(stats(b).writes, 1); /* shared all the same */
@@ -687,50 +772,78 @@ static void test_dead_holder(void **state)
 	buf_release(&v);
 }
 
-/* A fetch slower than lock_ms keeps its lock by the heartbeat, so B
- * waits for it instead of fetching too. */
-static void test_heartbeat(void **state)
+/* While A's fetch is held: past the lock's own life (lock_ms, 3 s, with
+ * a second to spare) the lock is still there, A's heartbeat extending it,
+ * and B has not taken it (its API not called) but still waits. */
+struct outlive {
+	struct fx *f;
+	struct host *a, *b;
+	int64_t lock_ms;
+};
+
+static void outlive_lock(void *arg)
 {
-	struct fx *f = *state;
-	struct host *a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, 5000, 1500);
+	struct outlive *o = arg;
+	int64_t t0 = monotime_ms();
 	struct buf v;
 	char lk[256];
 
-	start(a);
-	assert_true(fill_behind(a, host(f, 1, 5000), 2000) >= 1500); /* past the lock's own life */
+	while (monotime_ms() - t0 < o->lock_ms + 1000 && atomic_load(&o->b->api.calls) == 0)
+		sleep_ms(20);
+	assert_int_equal(atomic_load(&o->b->api.calls), 0);
+	redis_key(o->f->ns, "lock:", KEY, lk, sizeof(lk));
+	buf_init(&v, 4096);
+	assert_int_equal(shared_get(o->a->sh, lk, &v), 0);
+	buf_release(&v);
+	assert_true(o->b->w.running);
+}
+
+/* A fetch slower than lock_ms keeps its lock by the heartbeat (every
+ * second), so B waits for it instead of fetching too. */
+static void test_heartbeat(void **state)
+{
+	struct fx *f = *state;
+	struct outlive o = {.f = f, .lock_ms = 3000};
+	struct buf v;
+	char lk[256];
+
+	o.a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, LONG_MS, o.lock_ms);
+	o.b = host(f, 1, LONG_MS);
+	start(o.a);
+	fill_behind(o.a, o.b, outlive_lock, &o);
 	/* Released after the fetch. */
 	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
 	buf_init(&v, 4096);
-	assert_int_equal(shared_get(a->sh, lk, &v), -ENOENT);
+	assert_int_equal(shared_get(o.a->sh, lk, &v), -ENOENT);
 	buf_release(&v);
 }
 
 /* tier_cancel ends a wait at once; the fill then goes to the API (it does
- * not fail), and so do later fills that find a lock held. */
+ * not fail), and so do later fills that find a lock held: each well
+ * before its wait_ms of a minute. */
 static void test_cancel(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, 10000);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, LONG_MS);
 	struct filler *w;
 	struct tier_result r;
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY2, 60000);
-	foreign_lock(f, KEY, 60000);
+	foreign_lock(f, KEY2, LONG_MS);
+	foreign_lock(f, KEY, LONG_MS);
 	fill_async(b);
 	wait_missed(b);
-	sleep_ms(100);
 	t0 = monotime_ms();
 	tier_cancel(b->t);
 	w = fill_join(b);
-	assert_true(monotime_ms() - t0 < 500);
+	assert_true(monotime_ms() - t0 < BOUND_MS);
 	assert_true(w->res.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	snap_unref(w->out);
 	t0 = monotime_ms();
 	snap_unref(fill(b, KEY2, NO_BORN, &r));
-	assert_true(monotime_ms() - t0 < 200);
+	assert_true(monotime_ms() - t0 < BOUND_MS);
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 2);
 	tier_cancel(b->t); /* idempotent */
@@ -738,22 +851,40 @@ static void test_cancel(void **state)
 
 /* ---- invalidations -------------------------------------------------------------- */
 
-/* Until b's subscriber hears a's messages (it subscribes on its own
- * thread), a says PROBE changed; then b's receiver forgets. */
-static void sync_hosts(struct host *a, struct host *b)
+/* a tells the fleet key changed, in a message of its own: each one is
+ * dated later than the last (the same date twice would be the same
+ * message, refused as a replay). */
+static void tell(struct fx *f, struct host *a, const char *key)
 {
 	struct tier_result res = {.from_api = true};
+	int64_t now = fresh_now(f->fresh);
+
+	f->probe_at = now > f->probe_at ? now : f->probe_at + 1;
+	res.fetched = f->probe_at;
+	tier_changed(a->t, key, &res);
+}
+
+/* Until b's subscriber hears a's messages (it subscribes on its own
+ * thread), a says PROBE changed; then MARK, and once b has that, no probe
+ * is still on its way (Redis delivers one publisher's messages in order,
+ * and a's thread publishes its queue in order). */
+static void sync_to(struct fx *f, struct host *a, struct host *b)
+{
 	int64_t t0 = monotime_ms();
 
-	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < 5000) {
-		/* Dated now (the fixture's fresh runs on the monotonic clock):
-		 * a message older than any listing b could hold is ignored. */
-		res.fetched = monotime_ms();
-		tier_changed(a->t, PROBE, &res);
+	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < WAIT_MS) {
+		tell(f, a, PROBE);
 		wait_heard(&b->heard, PROBE, 1, 50);
 	}
 	assert_true(heard_of(&b->heard, PROBE) > 0);
-	sleep_ms(30); /* a last probe in flight */
+	tell(f, a, MARK);
+	assert_true(wait_heard(&b->heard, MARK, 1, WAIT_MS));
+}
+
+/* The same, then b's receiver forgets. */
+static void sync_hosts(struct fx *f, struct host *a, struct host *b)
+{
+	sync_to(f, a, b);
 	forget_heard(&b->heard);
 }
 
@@ -762,23 +893,25 @@ static void test_invalidate(void **state)
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	struct tier_result r;
-	uint64_t got;
+	uint64_t got, got_a;
 
 	start(a);
 	start(b);
-	sync_hosts(a, b);
-	forget_heard(&a->heard);
+	sync_hosts(f, a, b);
+	sync_hosts(f, b, a);
+	got_a = stats(a).invalidations_received;
 	snap_unref(fill(a, KEY, NO_BORN, &r));
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_false(r.from_api);
 	got = stats(b).invalidations_received;
-	sleep_ms(5); /* the invalidation later than the fetch, by the ms clock */
 
+	step(f, STEP_MS); /* the invalidation is later than A's fetch */
 	tier_invalidate(a->t, KEY);
-	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
+	assert_true(wait_heard(&b->heard, KEY, 1, WAIT_MS));
 	assert_int_equal(stats(b).invalidations_received, got + 1);
 	assert_true(stats(a).invalidations_sent >= 1);
 	/* The old value is still in Redis, and B refuses it now. */
+	step(f, STEP_MS); /* B's fetch is later than the invalidation */
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
@@ -789,9 +922,9 @@ static void test_invalidate(void **state)
 	assert_int_equal(atomic_load(&a->api.calls), 1);
 
 	/* Everything. */
-	sleep_ms(5);
+	step(f, STEP_MS);
 	tier_invalidate(a->t, NULL);
-	assert_true(wait_heard(&b->heard, "*", 1, 2000));
+	assert_true(wait_heard(&b->heard, "*", 1, WAIT_MS));
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 2);
@@ -802,13 +935,16 @@ static void test_invalidate(void **state)
 	r.from_api = true;
 	r.fetched = fresh_now(f->fresh);
 	tier_changed(a->t, KEY, &r);
-	assert_true(wait_heard(&b->heard, KEY, 2, 2000));
+	assert_true(wait_heard(&b->heard, KEY, 2, WAIT_MS));
 	assert_int_equal(heard_of(&b->heard, KEY2), 0);
-	/* A never hears itself. */
-	sleep_ms(50);
+	/* A never hears itself: once it has B's mark, it has had its own
+	 * messages too, and heard only B's. */
+	sync_to(f, b, a);
 	assert_int_equal(heard_of(&a->heard, KEY), 0);
+	assert_int_equal(heard_of(&a->heard, KEY2), 0);
 	assert_int_equal(heard_of(&a->heard, "*"), 0);
-	assert_int_equal(stats(a).invalidations_received, 0);
+	assert_int_equal(stats(a).invalidations_received - got_a,
+			 (uint64_t)(heard_of(&a->heard, PROBE) + heard_of(&a->heard, MARK)));
 }
 
 /* Messages on the channel that are not the fleet's: refused and counted,
@@ -823,7 +959,7 @@ static void test_forged_messages(void **state)
 
 	start(a);
 	start(b);
-	sync_hosts(a, b);
+	sync_hosts(f, a, b);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	assert_int_equal(shared_publish(a->sh, chan, "HTTP/1.1 400 Bad Request\r\n\r\n", 28), 0);
 	assert_int_equal(shared_publish(a->sh, chan, "", 0), 0);
@@ -834,7 +970,7 @@ static void test_forged_messages(void **state)
 	memcpy(m + 19, KEY, kl);
 	assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	/* A genuine message after them: when B has it, it had those. */
-	sync_hosts(a, b);
+	sync_hosts(f, a, b);
 	assert_int_equal(stats(b).rejected, 3);
 	assert_int_equal(heard_of(&b->heard, KEY), 0);
 	assert_int_equal(heard_of(&b->heard, "*"), 0);
@@ -877,14 +1013,14 @@ static void test_dated_messages(void **state)
 
 	start(a);
 	start(b);
-	sync_hosts(a, b);
+	sync_hosts(f, a, b);
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	for (int i = 0; i < 2; i++) {
 		forge_message(f, (uint64_t)(i ? now - 86400000 : now + 86400000), m);
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	}
-	sync_hosts(a, b);
+	sync_hosts(f, a, b);
 	assert_int_equal(stats(b).rejected, 2);
 	assert_int_equal(heard_of(&b->heard, KEY), 0);
 	snap_unref(fill(a, KEY, NO_BORN, &r));
@@ -900,28 +1036,25 @@ static void test_replayed_message(void **state)
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	unsigned char m[MSG_LEN];
-	struct tier_result r;
 	struct tier_stats before;
 	char chan[128];
 	int64_t now;
 
 	start(a);
 	start(b);
-	sync_hosts(a, b);
+	sync_hosts(f, a, b);
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	before = stats(b);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	forge_message(f, (uint64_t)now, m);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
-	assert_true(wait_heard(&b->heard, KEY, 1, 3000));
-	/* A probe sent after the three: once b hears it, it has had them all. */
-	r.from_api = true;
-	r.fetched = monotime_ms();
-	tier_changed(a->t, PROBE, &r);
-	assert_true(wait_heard(&b->heard, PROBE, 1, 3000));
+	assert_true(wait_heard(&b->heard, KEY, 1, WAIT_MS));
+	/* Messages sent after the three: once b has them, it had them all. */
+	sync_to(f, a, b);
 	assert_int_equal(heard_of(&b->heard, KEY), 1);
-	assert_int_equal(stats(b).invalidations_received - before.invalidations_received, 2); /* KEY, the probe */
+	assert_int_equal(stats(b).invalidations_received - before.invalidations_received,
+			 (uint64_t)(1 + heard_of(&b->heard, PROBE) + heard_of(&b->heard, MARK)));
 	assert_int_equal(stats(b).rejected - before.rejected, 2);
 }
 
@@ -937,9 +1070,9 @@ static void test_gap(void **state)
 	host_on(f, 0, f->own.sock, f->ns, f->mac, 1000, 0);
 	start(&f->h[0]);
 	start(b);
-	sync_hosts(&f->h[0], b);
+	sync_hosts(f, &f->h[0], b);
 	assert_int_equal(redis_srv_restart(&f->own), 0);
-	assert_true(wait_heard(&b->heard, "*", 1, 6000));
+	assert_true(wait_heard(&b->heard, "*", 1, WAIT_MS));
 }
 
 /* ---- Redis down --------------------------------------------------------------- */
@@ -956,13 +1089,13 @@ static void test_redis_down(void **state)
 	assert_int_equal(redis_srv_start(&f->own, NULL), 0);
 	redis_srv_kill(&f->own); /* its socket path, where nobody listens */
 	snprintf(nowhere, sizeof(nowhere), "%s", f->own.sock);
-	a = host_on(f, 0, nowhere, f->ns, f->mac, 5000, 0);
+	a = host_on(f, 0, nowhere, f->ns, f->mac, LONG_MS, 0);
 	for (int i = 0; i < 20; i++) {
 		t0 = monotime_ms();
 		snap_unref(fill(a, KEY, NO_BORN, &r));
 		assert_true(r.from_api);
 		assert_int_equal(atomic_load(&a->api.calls), i + 1);
-		assert_true(monotime_ms() - t0 < TIMEOUT_MS);
+		assert_true(monotime_ms() - t0 < BOUND_MS); /* no wait for a lock's holder */
 	}
 	st = stats(a);
 	assert_true(st.errors > 0);
@@ -974,10 +1107,9 @@ static void test_redis_down(void **state)
 	start(a);
 	tier_invalidate(a->t, KEY);
 	tier_invalidate(a->t, NULL);
-	sleep_ms(50);
 	t0 = monotime_ms();
 	tier_stop(a->t);
-	assert_true(monotime_ms() - t0 < 1000);
+	assert_true(monotime_ms() - t0 < BOUND_MS);
 	tier_stop(a->t); /* idempotent */
 }
 

@@ -1,6 +1,11 @@
 /* test_watchdog.c — deadlines: a request not answered in time is answered
  * by the watchdog exactly once and the handler's claim fails; one answered
- * in time is never touched; ticks and kicks run the tick function. */
+ * in time is never touched; ticks and kicks run the tick function.
+ *
+ * The watchdog runs on the monotonic clock. What must happen is waited
+ * for (a counter), up to WAIT_MS; what must not happen is given a while
+ * to happen, which can only make a broken watchdog pass, never a working
+ * one fail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +15,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "monotime.h"
 #include "watchdog.h"
+
+#define WAIT_MS 30000
 
 struct seen {
 	atomic_int expired, ticks;
@@ -42,22 +50,35 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Until *n reaches want, for WAIT_MS at most; whether it did. */
+static bool wait_count(atomic_int *n, int want)
+{
+	int64_t t0 = monotime_ms();
+
+	while (atomic_load(n) < want && monotime_ms() - t0 < WAIT_MS)
+		sleep_ms(2);
+	return atomic_load(n) >= want;
+}
+
 static void test_late_request_answered_once(void **state)
 {
 	struct seen *s = seen_of();
 	struct watchdog *w = watchdog_new(100, 1000, on_tick, s, on_expire);
 	struct watch_op slow, quick;
 	struct fuse_req *a = (struct fuse_req *)0x1000, *b = (struct fuse_req *)0x2000;
+	int64_t t0;
 
 	(void)state;
 	atomic_store(&s->expired, 0);
 	assert_non_null(w);
 	assert_int_equal(watchdog_start(w), 0);
+	t0 = monotime_ms();
 	watchdog_begin(w, &slow, a);
 	watchdog_begin(w, &quick, b);
 	assert_true(watchdog_claim(w, &quick)); /* answered in time */
 	watchdog_end(w, &quick);
-	sleep_ms(400);
+	assert_true(wait_count(&s->expired, 1));
+	assert_true(monotime_ms() - t0 >= 100); /* not before its deadline */
 	assert_int_equal(atomic_load(&s->expired), 1);
 	assert_ptr_equal(s->last, a);
 	assert_false(watchdog_claim(w, &slow)); /* the handler must not reply */
@@ -83,24 +104,37 @@ static void test_no_deadline(void **state)
 	watchdog_free(w);
 }
 
-static void test_ticks_and_kicks(void **state)
+/* Ticks every tick_ms; none while stopped; again once started. */
+static void test_ticks(void **state)
 {
 	struct seen t = {0};
 	struct watchdog *w = watchdog_new(1000, 100, on_tick, &t, on_expire);
+	int before;
 
 	(void)state;
 	assert_int_equal(watchdog_start(w), 0);
-	sleep_ms(350);
-	assert_true(atomic_load(&t.ticks) >= 2);
+	assert_true(wait_count(&t.ticks, 2));
 	watchdog_stop(w);
-	int before = atomic_load(&t.ticks);
-
+	before = atomic_load(&t.ticks);
 	sleep_ms(250);
 	assert_int_equal(atomic_load(&t.ticks), before); /* stopped */
 	assert_int_equal(watchdog_start(w), 0);
+	assert_true(wait_count(&t.ticks, before + 1));
+	watchdog_free(w);
+}
+
+/* A kick runs the tick function now: with ticks a minute apart, the one
+ * seen within WAIT_MS is the kick's. */
+static void test_kick(void **state)
+{
+	struct seen t = {0};
+	struct watchdog *w = watchdog_new(1000, 60000, on_tick, &t, on_expire);
+
+	(void)state;
+	assert_int_equal(watchdog_start(w), 0);
+	assert_int_equal(atomic_load(&t.ticks), 0);
 	watchdog_kick(w);
-	sleep_ms(50);
-	assert_true(atomic_load(&t.ticks) > before);
+	assert_true(wait_count(&t.ticks, 1));
 	watchdog_free(w);
 }
 
@@ -109,7 +143,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_late_request_answered_once),
 	    cmocka_unit_test(test_no_deadline),
-	    cmocka_unit_test(test_ticks_and_kicks),
+	    cmocka_unit_test(test_ticks),
+	    cmocka_unit_test(test_kick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
