@@ -89,13 +89,45 @@ struct imgtagfs {
 
 /* An open directory: the listing it reads from and where it is. */
 struct dirh {
+	pthread_mutex_t mu; /* guards d: a READDIR, and the tick letting go of an
+			       expired listing; taken after fs->dirs_mu */
 	struct tree_dir *d;
 	uint64_t ino;
 	struct dirh *prev, *next; /* in fs->dirs */
 	char path[];
 };
 
+/* A directory offset, as the kernel hands it back (telldir, and each
+ * READDIR after the first): the entry's index in the listing it was read
+ * from, in the low 40 bits, and 22 bits of that listing's stamp above,
+ * so that an offset from a listing since replaced is known for one: it
+ * is then translated by the name it stood at (tree_dir_resume) instead
+ * of being taken as a position in another listing. */
+#define OFF_IDX_BITS 40
+#define OFF_TAG_MASK ((uint64_t)0x3fffff)
+
+static uint64_t off_tag(uint64_t stamp)
+{
+	return (stamp ^ stamp >> 22 ^ stamp >> 44) & OFF_TAG_MASK;
+}
+
+static off_t off_make(const struct tree_dir *d, off_t idx)
+{
+	return (off_t)(off_tag(tree_dir_stamp(d)) << OFF_IDX_BITS | (uint64_t)idx);
+}
+
+static off_t off_idx(off_t off)
+{
+	return (off_t)((uint64_t)off & (((uint64_t)1 << OFF_IDX_BITS) - 1));
+}
+
+static bool off_from(const struct tree_dir *d, off_t off)
+{
+	return ((uint64_t)off >> OFF_IDX_BITS & OFF_TAG_MASK) == off_tag(tree_dir_stamp(d));
+}
+
 static void close_dirs(struct imgtagfs *fs);
+static void forget_idle_dirs(struct imgtagfs *fs);
 
 static void tick(void *arg);
 static void on_changed(void *arg, const char *path, bool deep);
@@ -218,6 +250,7 @@ static void tick(void *arg)
 	struct imgtagfs *fs = arg;
 
 	maybe_trim(fs);
+	forget_idle_dirs(fs);
 	if (fs->se && fuse_session_exited(fs->se) && !atomic_exchange(&fs->ended, true) && fs->cfg.on_end)
 		fs->cfg.on_end(fs->cfg.on_end_arg);
 }
@@ -636,6 +669,10 @@ static int dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct
 	struct dirh *h = malloc(sizeof(*h) + len);
 	int err = h ? tree_opendir(fs->t, path, &h->d) : -ENOMEM;
 
+	if (!err && pthread_mutex_init(&h->mu, NULL)) {
+		tree_closedir(h->d);
+		err = -ENOMEM;
+	}
 	if (err) {
 		free(h);
 		return err;
@@ -668,7 +705,27 @@ static void dirh_close(struct imgtagfs *fs, struct dirh *h)
 	fs->ndirs--;
 	pthread_mutex_unlock(&fs->dirs_mu);
 	tree_closedir(h->d);
+	pthread_mutex_destroy(&h->mu);
 	free(h);
+}
+
+/* The tick: an open directory nobody reads keeps no listing past its
+ * ttl, only where reading stopped (tree_dir_forget), so descriptors held
+ * open cannot pile up versions of listings the cache has let go of.
+ * Never blocks: a directory being read is left for the next tick. */
+static void forget_idle_dirs(struct imgtagfs *fs)
+{
+	int64_t now = fresh_now(fs->fresh);
+
+	pthread_mutex_lock(&fs->dirs_mu);
+	for (struct dirh *h = fs->dirs; h; h = h->next) {
+		if (pthread_mutex_trylock(&h->mu))
+			continue;
+		if (tree_dir_until(h->d) && now >= tree_dir_until(h->d))
+			tree_dir_forget(h->d);
+		pthread_mutex_unlock(&h->mu);
+	}
+	pthread_mutex_unlock(&fs->dirs_mu);
 }
 
 /* At the end of the session: what the kernel never released. */
@@ -728,6 +785,7 @@ struct dirbuf {
 	struct dirh *h;
 	bool plus;
 	double timeout;
+	const struct tree_dir *d; /* the listing read: its stamp tags the offsets */
 	char *buf;
 	size_t size, pos;
 	uint64_t *refs; /* lookups taken for this reply */
@@ -753,8 +811,8 @@ static int add_one(void *arg, const char *name, const struct stat *st, off_t nex
 		e.attr.st_mode = S_IFDIR;
 		e.attr.st_ino = name[1] ? INODE_ROOT : b->h->ino;
 	}
-	need = b->plus ? fuse_add_direntry_plus(b->req, b->buf + b->pos, room, name, &e, next)
-		       : fuse_add_direntry(b->req, b->buf + b->pos, room, name, &e.attr, next);
+	need = b->plus ? fuse_add_direntry_plus(b->req, b->buf + b->pos, room, name, &e, off_make(b->d, next))
+		       : fuse_add_direntry(b->req, b->buf + b->pos, room, name, &e.attr, off_make(b->d, next));
 	if (need > room) {
 		if (b->plus && st)
 			inode_forget(b->fs->inodes, e.ino, 1, NULL); /* not sent */
@@ -772,6 +830,13 @@ static void undo_refs(struct dirbuf *b)
 		inode_forget(b->fs->inodes, b->refs[i], 1, NULL);
 }
 
+/* Replaces h's listing with d. */
+static void handle_take(struct dirh *h, struct tree_dir *d)
+{
+	tree_closedir(h->d);
+	h->d = d;
+}
+
 /* Reading from the start reads the current listing: a rewound descriptor
  * never replays an expired one, nor one that a refresh replaced. */
 static int refresh_handle(struct imgtagfs *fs, struct dirh *h)
@@ -786,10 +851,36 @@ static int refresh_handle(struct imgtagfs *fs, struct dirh *h)
 	}
 	tree_closedir(d);
 	err = tree_opendir(fs->t, h->path, &d);
+	if (!err)
+		handle_take(h, d);
+	return err;
+}
+
+/* Reading on from off (not the start): from the same listing while it
+ * lasts; once it expired, from the fresh listing, right after the name
+ * the reader had at off (tree_dir_resume), so that going on after the
+ * ttl neither replays the old listing nor repeats or skips a name that
+ * is in both. An offset from another listing than h's (one that h
+ * replaced, or the kernel's copy made by another descriptor) is taken
+ * as a position. *idx: the index to read from. */
+static int continue_handle(struct imgtagfs *fs, struct dirh *h, off_t off, off_t *idx)
+{
+	struct tree_dir *d;
+	int err;
+
+	*idx = off_idx(off);
+	if (tree_dir_until(h->d) && fresh_now(fs->fresh) < tree_dir_until(h->d))
+		return 0;
+	err = tree_opendir(fs->t, h->path, &d);
 	if (err)
 		return err;
-	tree_closedir(h->d);
-	h->d = d;
+	if (off_from(h->d, off))
+		err = tree_dir_resume(h->d, *idx, d, idx);
+	if (err) {
+		tree_closedir(d);
+		return err;
+	}
+	handle_take(h, d);
 	return 0;
 }
 
@@ -797,13 +888,18 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 {
 	struct dirbuf b = {.req = req, .h = (struct dirh *)(uintptr_t)fi->fh, .plus = plus, .size = size};
 	struct op o;
+	off_t idx = 0;
 	int err = 0;
 
 	op_begin(&o, req);
 	b.fs = o.fs;
 	atomic_fetch_add(&o.fs->readdirs, 1);
+	pthread_mutex_lock(&b.h->mu);
 	if (off == 0)
 		err = refresh_handle(o.fs, b.h);
+	else
+		err = continue_handle(o.fs, b.h, off, &idx);
+	b.d = b.h->d;
 	b.buf = err ? NULL : malloc(size ? size : 1);
 	/* An entry takes at least 24 bytes (more with attributes). */
 	b.refs = b.buf ? malloc((size / 24 + 1) * sizeof(*b.refs)) : NULL;
@@ -811,10 +907,11 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		err = -ENOMEM;
 	if (!err) {
 		b.timeout = fresh_kernel_timeout(o.fs->fresh, tree_dir_until(b.h->d));
-		err = tree_dir_read(b.h->d, off, add_one, &b);
+		err = tree_dir_read(b.h->d, idx, add_one, &b);
 	}
 	if (!err && off == 0)
 		notify_copy_made(o.fs->kn, b.h->ino, tree_dir_stamp(b.h->d), tree_dir_until(b.h->d));
+	pthread_mutex_unlock(&b.h->mu);
 	if (err) {
 		undo_refs(&b);
 		op_err(&o, err);

@@ -6,6 +6,13 @@
  *   dirtool handle PATH          name_to_handle_at: prints the handle (hex)
  *   dirtool byhandle MNT HEX     open_by_handle_at on the mount MNT, prints
  *                                the file's bytes (or "dir" for a directory)
+ *   dirtool resume DIR N GO      reads DIR with getdents64 in small chunks
+ *                                until it has N names, prints them and "--",
+ *                                waits until the file GO exists, then reads
+ *                                on from where it stopped and prints the rest
+ *   dirtool seek DIR N GO        readdir(3) N names, telldir, reads the rest;
+ *                                prints all and "--", waits for GO, seekdir
+ *                                to the position taken, prints what follows
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void list(DIR *d)
@@ -118,14 +126,106 @@ static int do_byhandle(const char *mnt, const char *hex)
 	return got < 0;
 }
 
+/* Waits (at most 120 s) until the file go exists. */
+static void wait_for(const char *go)
+{
+	for (int i = 0; i < 2400 && access(go, F_OK) != 0; i++)
+		usleep(50000);
+}
+
+struct linux_dirent64 {
+	unsigned long long d_ino;
+	long long d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* One getdents64 call of a small buffer: prints its names (not . and ..);
+ * how many it printed, or -1 at the end or on an error. */
+static int chunk(int fd)
+{
+	char buf[256];
+	long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+	int printed = 0;
+
+	if (n <= 0) {
+		if (n < 0)
+			perror("getdents64");
+		return -1;
+	}
+	for (long at = 0; at < n;) {
+		struct linux_dirent64 *e = (struct linux_dirent64 *)(buf + at);
+
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			printf("%s\n", e->d_name);
+			printed++;
+		}
+		at += e->d_reclen;
+	}
+	return printed;
+}
+
+static int do_resume(const char *dir, const char *count, const char *go)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), want = atoi(count), got = 0, n;
+
+	if (fd < 0) {
+		perror(dir);
+		return 1;
+	}
+	while (got < want && (n = chunk(fd)) >= 0)
+		got += n;
+	printf("--\n");
+	fflush(stdout);
+	wait_for(go);
+	while (chunk(fd) >= 0)
+		;
+	close(fd);
+	return 0;
+}
+
+static int do_seek(const char *dir, const char *count, const char *go)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int want = atoi(count), got = 0;
+	long pos = 0;
+
+	if (!d) {
+		perror(dir);
+		return 1;
+	}
+	while (got < want && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		printf("%s\n", e->d_name);
+		got++;
+	}
+	pos = telldir(d);
+	list(d);
+	printf("--\n");
+	fflush(stdout);
+	wait_for(go);
+	seekdir(d, pos);
+	list(d);
+	closedir(d);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "resume"))
+		return do_resume(argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "seek"))
+		return do_seek(argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "rewind"))
 		return do_rewind(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "handle"))
 		return do_handle(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "byhandle"))
 		return do_byhandle(argv[2], argv[3]);
-	fprintf(stderr, "usage: dirtool rewind DIR SECONDS | handle PATH | byhandle MNT HEX\n");
+	fprintf(stderr, "usage: dirtool rewind DIR SECONDS | handle PATH | byhandle MNT HEX | resume DIR N GO | "
+			"seek DIR N GO\n");
 	return 2;
 }

@@ -122,4 +122,43 @@ ok "hung: fresh again once the API answers" test -f "$M/repo-00/img-00/after"
 fs_umount "$M"
 sim_stop
 
+# ---- offsets: reading on after the ttl -------------------------------------
+
+DIRTOOL=$BUILD/tests/helpers/dirtool
+sim_start --gen "repos=1,images=1,tags=60,nested=0" --seed 11 || exit 1
+fs_mount "$M" -o ttl=2,lazy,prefetch=0 || exit 1
+D=$M/repo-00/img-00
+lists() { ls "$1" | grep -qx "$2"; } # lists DIR NAME: ls DIR shows NAME
+registry_tags() {
+	curl -fsS "$SIM_URL/tree/?dump" | awk -F'\t' '$1 == "repo-00" && $2 == "img-00" { print $3 }' | LC_ALL=C sort
+}
+for mode in resume seek; do
+	rm -f "$WORK/go"
+	"$DIRTOOL" "$mode" "$D" 10 "$WORK/go" >"$WORK/$mode.out" 2>&1 &
+	pid=$!
+	wait_until 30 grep -qx -- -- "$WORK/$mode.out"
+	# The last name read before the listing moved on.
+	if [[ $mode == resume ]]; then
+		last=$(sed '/^--$/q' "$WORK/$mode.out" | grep -vx -- -- | tail -1)
+	else
+		last=$(sed -n 10p "$WORK/$mode.out")
+	fi
+	# A name read already goes, one before it comes, one after it goes, one
+	# after it comes: the reader must see the last two changes only.
+	sim_ctl "delete?repo=repo-00&image=img-00&tag=tag-0003"
+	sim_ctl "push?repo=repo-00&image=img-00&tag=tag-0004$mode"
+	sim_ctl "delete?repo=repo-00&image=img-00&tag=tag-0050"
+	sim_ctl "push?repo=repo-00&image=img-00&tag=tag-0055$mode"
+	ok "offsets ($mode): another reader sees the changes" wait_until 30 lists "$D" "tag-0055$mode"
+	touch "$WORK/go"
+	wait "$pid"
+	want=$(registry_tags | awk -v l="$last" '$0 > l')
+	got=$(sed '1,/^--$/d' "$WORK/$mode.out")
+	expect_eq "offsets ($mode): after $last, the fresh listing, each name once" "$want" "$got"
+	sim_ctl "push?repo=repo-00&image=img-00&tag=tag-0003"
+	sim_ctl "push?repo=repo-00&image=img-00&tag=tag-0050"
+done
+fs_umount "$M"
+sim_stop
+
 summary
