@@ -30,7 +30,8 @@ Usage: check.py RUNDIR [--ttl S] [--slack S] ...   (defaults: RUNDIR/config.json
 
 A run directory (model.py writes it) holds config.json, history.jsonl and
 events.jsonl (workload.py describes them), notes.jsonl (what went wrong
-with the run itself) and obs-*.jsonl, one observation a line:
+with the run itself: violations), warnings.jsonl (what went wrong tearing
+it down: reported only) and obs-*.jsonl, one observation a line:
   m, op, p     the mount (0..), the operation, the path under the mount
   tb, ta       wall time (CLOCK_REALTIME) just before and just after the call
   err          the errno's name when it failed (ENOENT, EIO, ...)
@@ -341,6 +342,7 @@ class Checker:
             self.violations.append({"kind": "history", "what": p, "obs": None, "path": ""})
         for note in read_jsonl(os.path.join(self.run, "notes.jsonl")):
             self.violations.append({"kind": "run", "what": note, "obs": None, "path": ""})
+        self.warnings = read_jsonl(os.path.join(self.run, "warnings.jsonl"))
         self.collect_fresh_listings()
         for o in self.observations():
             self.judge(o)

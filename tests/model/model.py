@@ -65,7 +65,7 @@ SCENARIOS = {  # in the order they run
     "fleet-chaos": {"mounts": 3, "redis": True, "chaos": True,
                     "what": "three mounts sharing one redis-server, stopped (SIGSTOP) and flushed"},
 }
-SHORT = {"single": 8, "faults": 20, "fleet": 7, "fleet-chaos": 9, "self-test": 5}
+SHORT = {"single": 8, "faults": 20, "fleet": 7, "fleet-chaos": 9, "self-test": 8}
 
 
 def debug(msg):
@@ -181,7 +181,8 @@ class Run:
 
     def finish(self):
         """The registry's final state, and what went wrong with the run
-        itself (notes.jsonl: the checker reports them as violations)."""
+        itself (notes.jsonl: the checker reports them as violations; the
+        teardown's troubles go to warnings.jsonl, reported, not judged)."""
         for what, proc in [("uhub-sim", self.sim.p)] + ([("redis-server", self.redis.p)] if self.redis else []):
             if proc.poll() is not None:
                 self.notes.append("%s exited during the run (status %s)" % (what, proc.returncode))
@@ -205,9 +206,10 @@ class Run:
             log.close()
         if not os.path.isdir(self.dir):
             return
-        with open(os.path.join(self.dir, "notes.jsonl"), "w") as f:
-            for n in self.notes:
-                f.write(json.dumps(n) + "\n")
+        for name, lines in (("notes.jsonl", self.notes), ("warnings.jsonl", self.procs.problems)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                for n in lines:
+                    f.write(json.dumps(n) + "\n")
         debug("closed")
 
     def judge(self):

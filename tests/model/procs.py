@@ -112,6 +112,8 @@ class Procs:
         self.mounts = []
         self.redis = []
         self.closed = False
+        self.problems = []  # what went wrong while tearing down
+        self.problems = []  # what went wrong while tearing down
 
     def spawn(self, argv, **kw):
         # A session of its own: a Ctrl-C reaches the driver, which then
@@ -152,6 +154,8 @@ class Procs:
         return r
 
     def close(self):
+        """Unmounts, ends the daemons, then the simulator and Redis (a
+        daemon's last fetches should not meet a dead API)."""
         if self.closed:
             return
         self.closed = True
@@ -164,20 +168,29 @@ class Procs:
             if is_mountpoint(mnt):
                 # Lazy: a reader thread may still hold a descriptor.
                 subprocess.run(["fusermount3", "-u", "-z", mnt], stderr=subprocess.DEVNULL)
-        for p in self.children:
-            if p.poll() is None:
-                p.terminate()
-        end = time.monotonic() + 10
-        for p in self.children:
-            try:
-                p.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        daemons = [p for _, p in self.mounts]
+        self.end(daemons)
+        self.end([p for p in self.children if p not in daemons])
         for mnt, _ in self.mounts:
             if is_mountpoint(mnt):
                 subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def end(self, procs, seconds=10):
+        """SIGTERM, then SIGKILL what is still running after seconds
+        (noted in problems)."""
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        end = time.monotonic() + seconds
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.problems.append("%s (pid %d) did not end within %d s of SIGTERM: killed" % (
+                    os.path.basename(p.args[0]), p.pid, seconds))
+                p.kill()
+                p.wait()
 
     def daemon_status(self):
         """(mount point, exit status or None) of each mount."""

@@ -44,6 +44,8 @@ def summary(c):
     s = "%d observations, %d checks, %d violations" % (c.n_obs, c.n_checks, len(c.violations))
     if kinds:
         s += " in %d incidents (%s)" % (len(incidents(c)), ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
+    if c.warnings:
+        s += "; %d warning%s" % (len(c.warnings), "s" if len(c.warnings) > 1 else "")
     return s
 
 
@@ -107,6 +109,8 @@ class Timeline:
     def hint(self):
         """What the usual causes of a missing name look like."""
         v = self.v
+        if v["kind"] == "stale" and self.o["op"] == "seek" and v["w1"] == self.o.get("ta2"):
+            self.add("  hint: shown after seekdir: the rest of a listing that expired since telldir?")
         if v["kind"] != "missing":
             return
         if self.o.get("err") == "ENOENT" and v.get("needed") is not None:
@@ -181,7 +185,7 @@ def header(c, title):
             "served from a stale listing within a fault window: %d facts; errors tolerated in fault windows "
             "(no listing to serve): %d" % (c.n_stale, c.n_errors_allowed),
             "slowest call per operation: " + ", ".join("%s %.2f s" % kv for kv in sorted(c.slowest.items())),
-            "", "summary: " + summary(c), ""]
+            "", "summary: " + summary(c), ""] + ["warning: " + w for w in c.warnings] + ([""] if c.warnings else [])
 
 
 def write_report(c, path, title, limit=30):
