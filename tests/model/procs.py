@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
 TEST_PUB = "ucloudsomeone@example.com1296235120854146120"
@@ -35,18 +34,17 @@ def wait_for(pred, seconds, what):
 
 
 def is_mountpoint(path):
-    try:
-        return os.path.ismount(path)
-    except OSError:
-        return True  # a dead FUSE mount (ENOTCONN) is still mounted
+    """From the mount table: a dead FUSE mount (ENOTCONN) counts too."""
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == path for line in f)
 
 
 class Sim:
     """uhub-sim on a free loopback port; its control endpoint."""
 
     def __init__(self, procs, binary, args, logdir):
-        self.err = open(os.path.join(logdir, "sim.err"), "wb")
-        self.p = procs.spawn([binary, "--port", "0"] + args, stdout=subprocess.PIPE, stderr=self.err)
+        err = procs.file(os.path.join(logdir, "sim.err"))
+        self.p = procs.spawn([binary, "--port", "0"] + args, stdout=subprocess.PIPE, stderr=err)
         line = self.p.stdout.readline().decode()
         if not line.startswith("listening on "):
             raise ProcError("uhub-sim did not start: " + line)
@@ -68,11 +66,10 @@ class Redis:
 
     def __init__(self, procs, tmp):
         self.sock = os.path.join(tmp, "redis.sock")
-        self.log = open(os.path.join(tmp, "redis.out"), "wb")
+        log = procs.file(os.path.join(tmp, "redis.out"))
         self.p = procs.spawn(["redis-server", "--port", "0", "--unixsocket", self.sock, "--unixsocketperm", "700",
                               "--save", "", "--appendonly", "no", "--dir", tmp],
-                             stdout=self.log, stderr=subprocess.STDOUT)
-        self.stopped = False
+                             stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: self._ping(), 10, "redis-server")
 
     def command(self, *words, timeout=2):
@@ -94,11 +91,9 @@ class Redis:
 
     def stop(self):
         self.p.send_signal(signal.SIGSTOP)
-        self.stopped = True
 
     def cont(self):
         self.p.send_signal(signal.SIGCONT)
-        self.stopped = False
 
 
 class Procs:
@@ -107,13 +102,19 @@ class Procs:
     def __init__(self, build, daemon=None):
         self.build = build
         self.daemon = daemon or os.path.join(build, "imgtagfs")
-        self.tmp = tempfile.mkdtemp(prefix="imgtagfs-model.")
+        self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="imgtagfs-model."))
         self.children = []
         self.mounts = []
         self.redis = []
         self.closed = False
         self.problems = []  # what went wrong while tearing down
-        self.problems = []  # what went wrong while tearing down
+        self.files = []
+
+    def file(self, path):
+        """A log file for a child's output, closed with the rest."""
+        f = open(path, "ab")
+        self.files.append(f)
+        return f
 
     def spawn(self, argv, **kw):
         # A session of its own: a Ctrl-C reaches the driver, which then
@@ -131,12 +132,12 @@ class Procs:
         return path
 
     def mount(self, sim, opts, log):
-        """Mounts in the foreground (-f) in the background; returns the
-        mount point once it is mounted."""
+        """Starts a daemon in the foreground (-f) as a child; returns the
+        mount point once the mount is there."""
         mnt = os.path.join(self.tmp, "m%d" % len(self.mounts))
         os.mkdir(mnt)
         o = "endpoint=%s,credentials=%s,%s" % (sim.url, self.creds(), opts)
-        logf = open(log, "ab")
+        logf = self.file(log)
         p = self.spawn([self.daemon, "uhub", mnt, "-f", "-o", o], stderr=logf,
                        stdout=subprocess.DEVNULL)
         self.mounts.append((mnt, p))
@@ -174,6 +175,8 @@ class Procs:
         for mnt, _ in self.mounts:
             if is_mountpoint(mnt):
                 subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+        for f in self.files:
+            f.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def end(self, procs, seconds=10):
