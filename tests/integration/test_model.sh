@@ -24,7 +24,9 @@ expect_eq "every model scenario without a violation, the self-test caught" 0 $?
 # daemons and simulators log into its own run directories.
 for d in "$OUT"/*/; do
 	for f in "$d"imgtagfs-*.log "$d"sim.err; do
-		[[ -f $f ]] && ln -sf "$f" "$WORK/$(basename "$d")-$(basename "$f" .err).log"
+		[[ -f $f ]] || continue
+		n=$(basename "$f")
+		ln -sf "$f" "$WORK/$(basename "$d")-${n%.*}.log"
 	done
 done
 summary
