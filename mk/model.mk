@@ -7,9 +7,10 @@
 #
 #   make model                      every scenario MODEL_SECONDS (default
 #                                   180) each, then the self-test: about
-#                                   13 minutes; reports in $(B)/model/
+#                                   14 minutes; reports in $(B)/model/
 #   make model MODEL_SECONDS=600
-#   make model MODEL_ARGS="--scenario faults --seed 7"
+#   make model MODEL_ARGS="--scenario faults --seed 7"   one scenario
+#   make model MODEL_ARGS="--imgtagfs OTHER/imgtagfs"    another daemon
 #
 # make check runs the same driver short (tests/integration/test_model.sh,
 # about a minute). tests/model/README.md states the rule it checks.

@@ -9,7 +9,8 @@ the scenarios.
                                     (make check, through test_model.sh)
   model.py --all --seconds 180      every scenario 3 minutes (make model)
   model.py --scenario faults        one of: single faults fleet fleet-chaos
-                                    (repeatable; none given: all four)
+                                    (repeatable; none given: all four; with
+                                    --all: those and the self-test)
   model.py --self-test              a daemon whose ttl is secretly 6 s, checked
                                     as ttl=3: passes only if violations are found
   model.py --seed N                 the same registry, changes and readers' choices
@@ -258,7 +259,10 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
-    names = list(SCENARIOS) if a.all or not (a.scenario or a.self_test) else a.scenario or []
+    if a.scenario:
+        names = a.scenario
+    else:
+        names = list(SCENARIOS) if a.all or not a.self_test else []
     if not shutil.which("redis-server") and any(SCENARIOS[n].get("redis") for n in names):
         print("model: redis-server is missing: the fleet scenarios are skipped (make deps installs it)")
         names = [n for n in names if not SCENARIOS[n].get("redis")]
