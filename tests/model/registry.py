@@ -44,8 +44,8 @@ def describe(v):
     if v[0] == "d":
         return "dir mtime=%s" % v[1]
     lines = v[1].decode(errors="replace").strip().split("\n")
-    digest = next((line[8:] for line in lines if line.startswith("digest: ")), "-")
-    return "file digest=%s.. mtime=%s size=%d" % (digest[:15], v[2], len(v[1]))
+    digest = next((line[8:23] + ".." for line in lines if line.startswith("digest: ")), "none")
+    return "file digest=%s mtime=%s size=%d" % (digest, v[2], len(v[1]))
 
 
 class State:
