@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
       libcjson-dev libssl-dev libcmocka-dev libmicrohttpd-dev curl attr
-      mandoc valgrind libhiredis-dev redis-server "$@")
+      mandoc valgrind libhiredis-dev redis-server python3 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

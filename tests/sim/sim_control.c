@@ -324,6 +324,23 @@ static int ctl_config(struct ctl *c)
 	return ok(c);
 }
 
+/* The whole registry at one instant, in the data-file format. */
+static int ctl_state(struct ctl *c)
+{
+	struct sim_dump d;
+	int err;
+
+	if (params_count(c->q))
+		return refuse(c, 400, "unknown parameter: ", params_name(c->q, 0));
+	err = sim_registry_dump(c->p->reg, &d);
+	if (!err)
+		err = sim_json_state(&d, c->out);
+	sim_dump_release(&d);
+	if (err == -EFBIG)
+		return refuse(c, 500, "the registry is too large to dump", NULL);
+	return err ? err : buf_adds(c->out, "\n");
+}
+
 static int ctl_log(struct ctl *c)
 {
 	static const char *const known[] = {"on", NULL};
@@ -354,6 +371,7 @@ static const struct endpoint endpoints[] = {
     {"fault", ctl_fault_list, ctl_fault},
     {"config", ctl_config_show, ctl_config},
     {"log", NULL, ctl_log},
+    {"state", ctl_state, NULL},
 };
 
 int sim_control_handle(const struct sim_parts *p, const char *method, const char *name, const struct params *q,

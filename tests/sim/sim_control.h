@@ -21,6 +21,10 @@
  *                    &trickle=0|1&late_total=N&pad_bytes=N   (sim_api.h)
  *   GET  /_sim/config                       the knobs, NAME=VALUE lines
  *   POST /_sim/log?on=1|0                   the access log
+ *   GET  /_sim/state                        the whole registry at one
+ *                                           instant, as a --data file, with
+ *                                           "_changes": pushes and deletes
+ *                                           so far
  * Unknown parameters are refused (400), so a typo in a test fails loudly.
  */
 #ifndef UHUB_SIM_CONTROL_H

@@ -27,8 +27,9 @@
 #include "sim_json.h"
 #include "sim_tree.h"
 
-#define BODY_MAX (1u << 20)    /* a request body; the API's are tiny */
-#define REPLY_MAX (512u << 20) /* a reply, however large the page */
+#define BODY_MAX (1u << 20)	 /* a request body; the API's are tiny */
+#define REPLY_MAX (512u << 20)	 /* a reply, however large the page */
+#define CONTROL_MAX (256u << 20) /* a control answer: /_sim/state dumps it all */
 #define NAP_SLICE_MS 20
 
 struct sim_server {
@@ -486,7 +487,7 @@ static enum MHD_Result serve_control(struct sim_server *s, struct MHD_Connection
 	unsigned status = 500;
 	int err = p ? 0 : -ENOMEM;
 
-	buf_init(&out, 1u << 20);
+	buf_init(&out, CONTROL_MAX);
 	if (!err && q)
 		err = params_decode(p, q + 1, strlen(q + 1));
 	if (!err && rq->body.len)

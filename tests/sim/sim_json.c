@@ -178,6 +178,93 @@ out:
 	return err;
 }
 
+/* ---- the registry as a data file (/_sim/state) ---- */
+
+/* Appends a new object to array a; NULL on -ENOMEM. */
+static cJSON *new_member(cJSON *a)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && !cJSON_AddItemToArray(a, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static bool add_times(cJSON *o, const struct sim_item *it)
+{
+	return add_raw_int(o, "create_time", it->create_time) && add_raw_int(o, "update_time", it->update_time);
+}
+
+static bool state_tags(cJSON *img, const struct sim_page *tags)
+{
+	cJSON *a = cJSON_AddArrayToObject(img, "tags");
+
+	for (size_t i = 0; a && i < tags->n; i++) {
+		const struct sim_item *t = &tags->items[i];
+		cJSON *o = new_member(a);
+
+		if (!o || !cJSON_AddStringToObject(o, "name", t->name) ||
+		    (t->digest && !cJSON_AddStringToObject(o, "digest", t->digest)) ||
+		    !add_raw_int(o, "update_time", t->update_time))
+			return false;
+	}
+	return a != NULL;
+}
+
+static bool state_images(cJSON *repo, const struct sim_dump_repo *dr)
+{
+	cJSON *a = cJSON_AddArrayToObject(repo, "images");
+
+	for (size_t i = 0; a && i < dr->nimages; i++) {
+		const struct sim_dump_image *di = &dr->images[i];
+		cJSON *o = new_member(a);
+
+		if (!o || !cJSON_AddStringToObject(o, "name", di->info.name) || !add_times(o, &di->info) ||
+		    !add_raw_int(o, "pull_count", di->info.pull_count) || !state_tags(o, &di->tags))
+			return false;
+	}
+	return a != NULL;
+}
+
+static bool state_repos(cJSON *root, const struct sim_dump *d)
+{
+	cJSON *a = cJSON_AddArrayToObject(root, "repos");
+
+	for (size_t i = 0; a && i < d->nrepos; i++) {
+		const struct sim_dump_repo *dr = &d->repos[i];
+		const struct sim_item *it = &dr->info;
+		cJSON *o = new_member(a);
+
+		if (!o || !cJSON_AddStringToObject(o, "name", it->name) ||
+		    !cJSON_AddStringToObject(o, "type", dr->is_public ? "public" : "private") ||
+		    !cJSON_AddStringToObject(o, "description", it->description ? it->description : "") ||
+		    !cJSON_AddBoolToObject(o, "is_shared", it->is_shared) ||
+		    !cJSON_AddBoolToObject(o, "is_outside", it->is_outside) || !add_times(o, it) ||
+		    !state_images(o, dr))
+			return false;
+	}
+	return a != NULL;
+}
+
+int sim_json_state(const struct sim_dump *d, struct buf *out)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+	int err = -ENOMEM;
+
+	if (!root || !add_raw_int(root, "_changes", (long long)d->changes) || !state_repos(root, d))
+		goto out;
+	text = cJSON_PrintUnformatted(root);
+	if (text)
+		err = buf_adds(out, text);
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return err;
+}
+
 /* ---- request bodies ---- */
 
 /* A JSON number as a client would have signed it: integers in plain

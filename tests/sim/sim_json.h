@@ -59,6 +59,10 @@ int sim_json_body_params(const char *body, size_t n, struct params *p);
 int sim_json_load(struct sim_registry *r, const char *text, size_t n, char *err, size_t errlen);
 /* The same from a file; also -errno of open/read, -EFBIG over 256 MiB. */
 int sim_json_load_file(struct sim_registry *r, const char *path, char *err, size_t errlen);
+/* The registry d as a data file that --data loads back: every repo, image
+ * and tag with its times (Unix seconds) and digest, and "_changes" (a
+ * comment key to the loader): d->changes. 0, -EFBIG, -ENOMEM. */
+int sim_json_state(const struct sim_dump *d, struct buf *out);
 /* {"GetImageTag":12,"GetRepo":1} */
 int sim_json_stats(const struct sim_stat_row *rows, size_t n, struct buf *out);
 

@@ -49,6 +49,7 @@ struct sim_registry {
 	pthread_rwlock_t lock;
 	struct sim_repo **repos;
 	size_t nrepos, arepos;
+	unsigned long long changes; /* successful run-time mutations */
 };
 
 /* ---- sorted arrays ---- */
@@ -633,6 +634,7 @@ int sim_registry_push(struct sim_registry *r, const struct sim_push *p)
 
 	pthread_rwlock_wrlock(&r->lock);
 	err = push_locked(r, p);
+	r->changes += !err;
 	pthread_rwlock_unlock(&r->lock);
 	return err;
 }
@@ -674,6 +676,7 @@ int sim_registry_delete(struct sim_registry *r, const char *repo, const char *im
 
 	pthread_rwlock_wrlock(&r->lock);
 	err = delete_locked(r, repo, image, tag);
+	r->changes += !err;
 	pthread_rwlock_unlock(&r->lock);
 	return err;
 }
@@ -700,6 +703,7 @@ int sim_registry_shuffle(struct sim_registry *r, const char *repo, const char *i
 			delete_tag_at(img, img->ntags - 1);
 		err = 0;
 	}
+	r->changes += !err;
 	pthread_rwlock_unlock(&r->lock);
 	return err;
 }
@@ -712,17 +716,22 @@ void sim_page_window(size_t total, size_t offset, size_t limit, size_t *start, s
 	*n = total - *start < limit ? total - *start : limit;
 }
 
+/* Frees an item's strings (not the item). */
+static void item_release(struct sim_item *it)
+{
+	free(it->name);
+	free(it->repo);
+	free(it->description);
+	free(it->digest);
+	free(it->latest_tag);
+}
+
 void sim_page_release(struct sim_page *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->items[i].name);
-		free(p->items[i].repo);
-		free(p->items[i].description);
-		free(p->items[i].digest);
-		free(p->items[i].latest_tag);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		item_release(&p->items[i]);
 	free(p->items);
 	*p = (struct sim_page){0};
 }
@@ -866,4 +875,64 @@ int sim_registry_list_tags(struct sim_registry *r, const char *repo, const char 
 	if (err)
 		sim_page_release(out);
 	return err;
+}
+
+/* ---- the whole registry ---- */
+
+static int dump_image(struct sim_dump_image *di, const struct sim_repo *rp, const struct sim_image *img)
+{
+	int err = copy_image(&di->info, rp, img);
+
+	if (!err)
+		err = page_init(&di->tags, img->ntags, img->ntags);
+	for (size_t i = 0; i < img->ntags && !err; i++, di->tags.n++)
+		err = copy_tag(&di->tags.items[i], &img->tags[i]);
+	return err;
+}
+
+static int dump_repo(struct sim_dump_repo *dr, const struct sim_repo *rp)
+{
+	int err = copy_repo(&dr->info, rp);
+
+	dr->is_public = rp->is_public;
+	if (!err && rp->nimages && !(dr->images = calloc(rp->nimages, sizeof(*dr->images))))
+		err = -ENOMEM;
+	for (size_t i = 0; i < rp->nimages && !err; i++, dr->nimages++)
+		err = dump_image(&dr->images[i], rp, rp->images[i]);
+	return err;
+}
+
+int sim_registry_dump(struct sim_registry *r, struct sim_dump *out)
+{
+	int err = 0;
+
+	*out = (struct sim_dump){0};
+	pthread_rwlock_rdlock(&r->lock);
+	out->changes = r->changes;
+	if (r->nrepos && !(out->repos = calloc(r->nrepos, sizeof(*out->repos))))
+		err = -ENOMEM;
+	for (size_t i = 0; i < r->nrepos && !err; i++, out->nrepos++)
+		err = dump_repo(&out->repos[i], r->repos[i]);
+	pthread_rwlock_unlock(&r->lock);
+	if (err)
+		sim_dump_release(out);
+	return err;
+}
+
+void sim_dump_release(struct sim_dump *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nrepos; i++) {
+		struct sim_dump_repo *dr = &d->repos[i];
+
+		for (size_t k = 0; k < dr->nimages; k++) {
+			sim_page_release(&dr->images[k].tags);
+			item_release(&dr->images[k].info);
+		}
+		free(dr->images);
+		item_release(&dr->info);
+	}
+	free(d->repos);
+	*d = (struct sim_dump){0};
 }

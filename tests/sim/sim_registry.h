@@ -117,7 +117,8 @@ void sim_registry_settle(struct sim_registry *r);
 void sim_registry_counts(struct sim_registry *r, size_t *repos, size_t *images, size_t *tags);
 
 /* 0, -ENOMEM. Names may be any string, even "" or "..": the simulator must
- * be able to serve what a hostile server would. */
+ * be able to serve what a hostile server would. Each successful push,
+ * delete and shuffle counts as one change (struct sim_dump). */
 int sim_registry_push(struct sim_registry *r, const struct sim_push *p);
 /* Deletes a repository (image NULL), an image with its tags (tag NULL) or
  * one tag. 0, -ENOENT (repo), -ENXIO (image), -ESRCH (tag). */
@@ -127,6 +128,35 @@ int sim_registry_delete(struct sim_registry *r, const char *repo, const char *im
  * every usual tag name; an even event deletes the image's last tag by
  * name. 0, -ENOENT, -ENXIO, -ENOMEM. */
 int sim_registry_shuffle(struct sim_registry *r, const char *repo, const char *image, unsigned long event, int64_t now);
+
+/* The whole registry at one instant (sim_registry_dump): what a test that
+ * checks a client against the registry's history starts from and ends at.
+ * Strings owned; sim_dump_release frees them. */
+struct sim_dump_image {
+	struct sim_item info; /* name, times, pull_count, latest_tag */
+	struct sim_page tags; /* every tag, by name */
+};
+
+struct sim_dump_repo {
+	struct sim_item info; /* name, description, times, flags */
+	bool is_public;
+	struct sim_dump_image *images; /* by name */
+	size_t nimages;
+};
+
+struct sim_dump {
+	struct sim_dump_repo *repos; /* by name, private and public */
+	size_t nrepos;
+	/* Mutations since the registry was built (push, delete, shuffle):
+	 * a test that made N of them can tell nothing else changed it. */
+	unsigned long long changes;
+};
+
+/* Copies the whole registry out under one read lock into *out. 0 or
+ * -ENOMEM (out left empty). */
+int sim_registry_dump(struct sim_registry *r, struct sim_dump *out);
+/* Frees what a dump holds; d is left empty. NULL-safe. */
+void sim_dump_release(struct sim_dump *d);
 
 /* Listings: on success *out holds the page (sim_page_release it).
  * Repositories of one type. 0 or -ENOMEM. */

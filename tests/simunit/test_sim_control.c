@@ -1,5 +1,6 @@
 /* test_sim_control.c — uhub-sim's /_sim/ control endpoint, called
- * directly: counters, push/delete, faults, config, log, and refusals. */
+ * directly: counters, push/delete, faults, config, log, the registry's
+ * state, and refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "../sim/sim_control.h"
+#include "../sim/sim_json.h"
 
 struct fixture {
 	struct sim_parts p;
@@ -190,6 +192,45 @@ static void test_config_and_log(void **state)
 	expect(f, "POST", "log", "", 400, "on=1 or on=0");
 }
 
+/* /_sim/state is a data file: loaded back, it dumps the same text. */
+static void test_state(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_registry *back = sim_registry_new();
+	struct sim_dump d;
+	struct buf again;
+	char err[256] = "";
+	char *first, *img0, *img1;
+
+	expect(f, "POST", "push", "repo=pub&image=a%2Fb&tag=v1&time=1795745700&type=public", 200, "ok");
+	expect(f, "POST", "delete", "repo=repo-00&image=img-00&tag=tag-0001", 200, "ok");
+	expect(f, "POST", "delete", "repo=repo-00&image=img-00&tag=tag-0001", 400, "no such tag");
+	expect(f, "GET", "state", "", 200, "{\"_changes\":2,\"repos\":[{\"name\":\"pub\",\"type\":\"public\"");
+	first = strdup(f->out.data);
+	assert_non_null(strstr(first, "{\"name\":\"v1\",\"update_time\":1795745700}")); /* no digest */
+	img0 = strstr(first, "\"name\":\"img-00\"");
+	img1 = strstr(first, "\"name\":\"img-01\"");
+	assert_true(img0 && img1 && img0 < img1);
+	assert_non_null(strstr(img0, "tag-0000"));
+	assert_true(strstr(img0, "tag-0001") > img1); /* gone from img-00 only */
+	assert_non_null(strstr(first, "\"name\":\"tag-0002\",\"digest\":\"sha256:"));
+
+	assert_int_equal(sim_json_load(back, first, strlen(first), err, sizeof(err)), 0);
+	assert_int_equal(sim_registry_dump(back, &d), 0);
+	buf_init(&again, 1 << 20);
+	assert_int_equal(sim_json_state(&d, &again), 0);
+	assert_int_equal(buf_adds(&again, "\n"), 0);
+	/* the same registry; only the count of changes starts again */
+	assert_string_equal(strstr(again.data, "\"repos\""), strstr(first, "\"repos\""));
+	buf_release(&again);
+	sim_dump_release(&d);
+	sim_registry_free(back);
+	free(first);
+
+	expect(f, "GET", "state", "x=1", 400, "unknown parameter: x");
+	expect(f, "POST", "state", "", 405, "method not allowed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +238,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_push_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_and_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sim_control", tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* test_sim_registry.c — uhub-sim's registry: the generator, sorting,
- * paging maths, pushes, deletes, LatestTag and the shuffle mutation. */
+ * paging maths, pushes, deletes, LatestTag, the shuffle mutation and the
+ * dump of the whole registry with its count of changes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,6 +298,50 @@ static void test_shuffle(void **state)
 	sim_registry_free(r);
 }
 
+/* The dump holds every level at one instant; only successful mutations
+ * count as changes. */
+static void test_dump(void **state)
+{
+	struct sim_registry *r = generated("repos=2,images=2,tags=3,nested=0");
+	struct sim_push push = {.repo = "repo-01", .image = "img-01", .tag = "v9", .time = 500};
+	struct sim_dump d;
+
+	(void)state;
+	assert_int_equal(sim_registry_dump(r, &d), 0);
+	assert_int_equal(d.changes, 0);
+	assert_int_equal(d.nrepos, 2);
+	assert_string_equal(d.repos[1].info.name, "repo-01");
+	assert_int_equal(d.repos[1].nimages, 2);
+	assert_int_equal(d.repos[1].images[1].tags.n, 3);
+	assert_string_equal(d.repos[1].images[1].tags.items[2].name, "tag-0002");
+	assert_non_null(d.repos[1].images[1].tags.items[2].digest);
+	sim_dump_release(&d);
+	sim_dump_release(&d); /* left empty: a second release is harmless */
+
+	assert_int_equal(sim_registry_push(r, &push), 0);
+	assert_int_equal(sim_registry_delete(r, "repo-00", "img-00", NULL), 0);
+	assert_int_equal(sim_registry_delete(r, "repo-00", "img-00", NULL), -ENXIO); /* not a change */
+	assert_int_equal(sim_registry_shuffle(r, "repo-01", "img-00", 1, 600), 0);
+	assert_int_equal(sim_registry_dump(r, &d), 0);
+	assert_int_equal(d.changes, 3);
+	assert_int_equal(d.repos[0].nimages, 1);
+	assert_string_equal(d.repos[1].images[1].tags.items[3].name, "v9");
+	assert_null(d.repos[1].images[1].tags.items[3].digest);
+	assert_int_equal(d.repos[1].images[1].tags.items[3].update_time, 500);
+	assert_int_equal(d.repos[1].images[1].info.update_time,
+			 500 > d.repos[1].images[1].info.update_time ? 500 : d.repos[1].images[1].info.update_time);
+	assert_string_equal(d.repos[1].images[0].tags.items[0].name, "0shuffle-000001");
+	sim_dump_release(&d);
+	sim_registry_free(r);
+
+	r = sim_registry_new();
+	assert_int_equal(sim_registry_dump(r, &d), 0);
+	assert_int_equal(d.nrepos, 0);
+	assert_null(d.repos);
+	sim_dump_release(&d);
+	sim_registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(test_builders_and_settle),
 	    cmocka_unit_test(test_tag_filter_and_errors),
 	    cmocka_unit_test(test_shuffle),
+	    cmocka_unit_test(test_dump),
 	};
 
 	return cmocka_run_group_tests_name("sim_registry", tests, NULL, NULL);
