@@ -40,6 +40,11 @@ struct fs_config {
 	bool foreground;	/* else log to syslog once mounted */
 	bool warm;		/* once mounted, fetch "/" and its listings (tree_warm) */
 	uid_t owner;		/* who may refresh, besides root */
+	/* Expired listings kept by open directories (so that a seekdir to a
+	 * telldir position taken before the ttl goes on exactly), at most
+	 * this many bytes in all; past it, the longest expired keep only
+	 * where reading stopped. 0: none kept. */
+	size_t dir_keep_bytes;
 	/* Called once, from the FUSE layer's thread, when the session ends
 	 * (unmount or signal), so that work in flight can be cancelled
 	 * before libfuse waits for its threads. May be NULL. */

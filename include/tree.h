@@ -113,6 +113,8 @@ int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out)
  * called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
 void tree_closedir(struct tree_dir *d);
+/* Bytes of the snapshots d holds (0 once forgotten). */
+size_t tree_dir_bytes(const struct tree_dir *d);
 /* Lets go of d's snapshots (a listing past its ttl, kept by a descriptor
  * nobody reads): d then only knows the last entry read, enough for
  * tree_dir_resume to go on from where reading stopped. Reading d itself

@@ -85,6 +85,7 @@ struct imgtagfs {
 	pthread_mutex_t dirs_mu; /* guards dirs and ndirs; a leaf */
 	struct dirh *dirs;
 	size_t ndirs;
+	_Atomic size_t dirs_kept_bytes; /* expired listings open directories keep */
 };
 
 /* An open directory: the listing it reads from and where it is. */
@@ -709,22 +710,60 @@ static void dirh_close(struct imgtagfs *fs, struct dirh *h)
 	free(h);
 }
 
-/* The tick: an open directory nobody reads keeps no listing past its
- * ttl, only where reading stopped (tree_dir_forget), so descriptors held
- * open cannot pile up versions of listings the cache has let go of.
- * Never blocks: a directory being read is left for the next tick. */
+/* An expired listing an open directory keeps, for forget_idle_dirs. */
+struct kept {
+	int64_t until;
+	size_t bytes;
+	struct dirh *h;
+};
+
+static int by_until(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+
+	return (x->until > y->until) - (x->until < y->until);
+}
+
+/* The tick: open directories keep the listing they read past its ttl
+ * (so that seekdir to a telldir position goes on exactly, by the name
+ * there), but not more than dir_keep_bytes of such listings in all:
+ * past that, the longest expired keep only where reading stopped
+ * (tree_dir_forget), so that descriptors held open cannot pile up
+ * versions of listings the cache has let go of. Never blocks: a
+ * directory being read is left for the next tick. Lock held: dirs_mu. */
+static void forget_idle_locked(struct imgtagfs *fs, int64_t now)
+{
+	struct kept *v = malloc((fs->ndirs ? fs->ndirs : 1) * sizeof(*v));
+	size_t n = 0, total = 0;
+
+	for (struct dirh *h = fs->dirs; h && v; h = h->next) {
+		int64_t until = tree_dir_until(h->d);
+
+		if (until && now >= until && !pthread_mutex_trylock(&h->mu)) {
+			v[n] = (struct kept){.until = until, .bytes = tree_dir_bytes(h->d), .h = h};
+			total += v[n++].bytes;
+		}
+	}
+	if (v && total > fs->cfg.dir_keep_bytes)
+		qsort(v, n, sizeof(*v), by_until);
+	for (size_t i = 0; v && i < n; i++) {
+		if (total > fs->cfg.dir_keep_bytes) {
+			tree_dir_forget(v[i].h->d);
+			total -= v[i].bytes;
+		}
+		pthread_mutex_unlock(&v[i].h->mu);
+	}
+	if (v)
+		atomic_store(&fs->dirs_kept_bytes, total);
+	free(v);
+}
+
 static void forget_idle_dirs(struct imgtagfs *fs)
 {
 	int64_t now = fresh_now(fs->fresh);
 
 	pthread_mutex_lock(&fs->dirs_mu);
-	for (struct dirh *h = fs->dirs; h; h = h->next) {
-		if (pthread_mutex_trylock(&h->mu))
-			continue;
-		if (tree_dir_until(h->d) && now >= tree_dir_until(h->d))
-			tree_dir_forget(h->d);
-		pthread_mutex_unlock(&h->mu);
-	}
+	forget_idle_locked(fs, now);
 	pthread_mutex_unlock(&fs->dirs_mu);
 }
 
@@ -1053,10 +1092,11 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 	if (!err)
 		err = buf_printf(v,
 				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
-				 "fuse_forgets: %lu\ninodes: %zu\nopen_dirs: %zu\ndeadline_timeouts: %lu\n",
+				 "fuse_forgets: %lu\ninodes: %zu\nopen_dirs: %zu\nopen_dirs_expired_bytes: %zu\n"
+				 "deadline_timeouts: %lu\n",
 				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
 				 atomic_load(&fs->readdirs), atomic_load(&fs->forgets), inode_count(fs->inodes),
-				 dirs_open(fs), watchdog_timeouts(fs->wd));
+				 dirs_open(fs), atomic_load(&fs->dirs_kept_bytes), watchdog_timeouts(fs->wd));
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"

@@ -298,6 +298,7 @@ static int build(struct app *a)
 	    .foreground = c->foreground,
 	    .warm = !c->lazy,
 	    .owner = getuid(),
+	    .dir_keep_bytes = c->cache_size / 4,
 	    .on_end = on_end,
 	    .on_end_arg = a,
 	};

@@ -1239,6 +1239,11 @@ static void keep_key(struct tree_dir *d, enum dir_phase from, size_t at)
 	d->key_pos = d->pos;
 }
 
+size_t tree_dir_bytes(const struct tree_dir *d)
+{
+	return d->forgotten ? 0 : snap_bytes(d->list) + (d->tags ? snap_bytes(d->tags) : 0);
+}
+
 void tree_dir_forget(struct tree_dir *d)
 {
 	snap_unref(d->list);

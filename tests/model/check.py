@@ -180,7 +180,9 @@ class Checker:
 
     def collect_fresh_listings(self):
         """Per mount and directory, when its listing was seen outside every
-        fault window: the daemon held it then, younger than ttl."""
+        fault window: the daemon answered from a listing younger than ttl,
+        so born after the observation's start less ttl, and servable (stale)
+        until at least that start plus max_stale."""
         self.fresh = {}
         if not self.faults:
             return
@@ -188,17 +190,19 @@ class Checker:
             if o.get("err") or not o.get("names") or o["op"] not in ("list", "scan", "held"):
                 continue
             if not self.fault_windows.meets(o["tb"], o["ta"]):
-                self.fresh.setdefault((o["m"], o["p"]), []).append(o["ta"])
+                self.fresh.setdefault((o["m"], o["p"]), []).append(o["tb"])
         for v in self.fresh.values():
             v.sort()
 
     def servable_listing(self, o):
         """True when every listing call o needed (the directory's own for a
-        listing, every ancestor's) was seen fresh less than max_stale before
-        the daemon had to decide: the daemon held each, still within
-        ttl + max_stale. It may take half the deadline to give up on a hung
-        refill (the fix asks for a bound "well under deadline")."""
-        decided = o["tb"] + min(o["ta"] - o["tb"], self.deadline / 2)
+        listing, every ancestor's) was seen fresh (outside fault windows)
+        starting less than max_stale before the daemon could have decided:
+        the daemon then held each within ttl + max_stale of its birth. The
+        decision is taken as late as it can be, when the call returned, so
+        that a call that waited for a failing refill is not blamed for
+        the wait."""
+        decided = o["ta"]
         needed, p = [], o["p"]
         if o["op"] in ("list", "scan", "held", "open", "seek"):
             needed.append(p)
