@@ -36,7 +36,7 @@ bytes=$(stat_of "$M" cache_bytes)
 echo "RSS: $rss0 KiB before, $rss1 KiB after ls -l of $TAGS tags: $per bytes a tag ($inodes inodes held)"
 ok "at most 150 bytes of RSS a cached tag ($per)" test "$per" -le 150
 ok "at most 100 bytes of cached listing a tag ($((bytes / TAGS)))" test $((bytes / TAGS)) -le 100
-expect_eq "one API call a page, none a tag" $((TAGS / PAGE)) $(($(sim_count GetImageTag) - pages0))
+expect_eq "one API call a page, none a tag" "$(pages "$TAGS" "$PAGE")" $(($(sim_count GetImageTag) - pages0))
 ok "no more inodes than names listed ($inodes)" test "$inodes" -le $((TAGS + 2))
 
 kill -HUP "$FS_PID"

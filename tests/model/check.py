@@ -303,7 +303,9 @@ class Checker:
         # After seekdir the kernel may serve its copy of the listing.
         self.judge_listing(o, rest, tb=o["tb2"], ta=o["ta2"], partial=True, copy=True)
         both = first + rest
-        lo, hi = self.history.k_range(o["tb"] - self.ttl - self.slack, o["ta2"])
+        # In a fault window either part may come from a stale listing.
+        w0, _ = self.window(o["tb"], o["ta2"])
+        lo, hi = self.history.k_range(w0, o["ta2"])
 
         def throughout(name):
             return all(v is not ABSENT for _, v in self.history.values_in(join(o["p"], name), lo, hi))
@@ -312,12 +314,12 @@ class Checker:
         if dup:
             self.violation("seek-duplicate", o, join(o["p"], dup[0]),
                            "listed twice across seekdir, though it existed throughout: " + ", ".join(dup[:5]),
-                           o["tb"] - self.ttl - self.slack, o["ta2"])
+                           w0, o["ta2"])
         for name in self.history.children.get(o["p"], ()):
             if name not in both and throughout(name):
                 self.violation("seek-skip", o, join(o["p"], name),
                                "left out across seekdir, though it existed throughout",
-                               o["tb"] - self.ttl - self.slack, o["ta2"], absent)
+                               w0, o["ta2"], absent)
 
     def judge(self, o):
         self.n_obs += 1
