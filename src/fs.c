@@ -336,23 +336,46 @@ static int ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
 	return inode_path(fs->inodes, ino, buf, PATH_MAX, dir);
 }
 
-/* The attributes of ino, and until when they hold (tree_stat). */
-/* The path of a file inode as the tree shows it now: a tag x whose image
- * gained a nested image directory x is shown as x@tag since, and an open
- * descriptor of it must keep reading the same tag. */
+/* The other name a tag file may have in its directory: x@tag for x (the
+ * image gained a nested image directory x), x for x@tag (that directory
+ * went). -ENAMETOOLONG, or -ENOENT when path has no such alternative. */
+static int other_name(char *path)
+{
+	size_t len = strlen(path), sl = strlen(TREE_TAG_ALIAS);
+	const char *base = strrchr(path, '/');
+
+	if (len > sl && strcmp(path + len - sl, TREE_TAG_ALIAS) == 0 && (size_t)(path + len - sl - base) > 1) {
+		path[len - sl] = '\0';
+		return 0;
+	}
+	if (len + sl >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(path + len, TREE_TAG_ALIAS, sl + 1);
+	return 0;
+}
+
+/* The path of inode ino as the tree shows it now, with its attributes and
+ * until when they hold (tree_stat). An inode never changes kind: the
+ * kernel marks one whose attributes do bad, and every later use of its
+ * number (the same directory come back, for every user) fails with EIO.
+ * So a directory inode whose path now names a tag is -ENOENT, and so is a
+ * tag whose path now names a directory, unless the tag is shown under its
+ * other name (other_name): an open descriptor of it keeps reading it. */
 static int file_path(struct imgtagfs *fs, fuse_ino_t ino, char *path, struct stat *st, int64_t *until)
 {
 	bool dir = false;
 	int err = ino_path(fs, ino, path, &dir);
-	size_t len;
 
-	if (err || (err = tree_stat(fs->t, path, st, until)) != 0 || dir || !S_ISDIR(st->st_mode))
+	if (err)
 		return err;
-	len = strlen(path);
-	if (len + strlen(TREE_TAG_ALIAS) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	memcpy(path + len, TREE_TAG_ALIAS, strlen(TREE_TAG_ALIAS) + 1);
-	return tree_stat(fs->t, path, st, until);
+	err = tree_stat(fs->t, path, st, until);
+	if (dir || (err && err != -ENOENT))
+		return err ? err : S_ISDIR(st->st_mode) ? 0 : -ENOENT;
+	if (!err && !S_ISDIR(st->st_mode))
+		return 0;
+	if (other_name(path) != 0 || tree_stat(fs->t, path, st, until) != 0)
+		return -ENOENT;
+	return S_ISDIR(st->st_mode) ? -ENOENT : 0;
 }
 
 static int ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until)
@@ -519,13 +542,14 @@ static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
 
 	if (err == -ESTALE && !name[1])
 		err = resurrect(o->fs, ino, &got, &dir);
-
-	if (!err && (err = ino_path(o->fs, got, path, NULL)) == 0)
-		err = tree_stat(o->fs->t, path, &st, &until);
-	if (!err)
-		op_entry(o, got, &st, until);
-	else
+	if (err) {
+		op_err(o, err);
+	} else if ((err = file_path(o->fs, got, path, &st, &until)) != 0) {
+		inode_forget(o->fs->inodes, got, 1, NULL); /* the lookup taken above */
 		op_err(o, err == -ENOENT ? -ESTALE : err);
+	} else {
+		op_entry(o, got, &st, until);
+	}
 	free(path);
 }
 
