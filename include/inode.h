@@ -53,6 +53,12 @@ int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir
  * the last component gets one. For a bare inode found again by its path
  * (open_by_handle_at after the kernel forgot it). */
 int inode_ref_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino);
+/* The number the table gives (parent, name, dir) now, salt included,
+ * taking no lookup: 0, or -ENOENT when the kernel holds no such entry. */
+int inode_find(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino);
+/* The same for a whole path ("/" is the root; dir says what its last
+ * component is, the others being directories). */
+int inode_find_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino);
 /* Adds one lookup to a known ino (the kernel's LOOKUP of "." on a bare
  * inode, or of ".." for its parent: parent 1 asks for ino's parent).
  * 0 and *out, or -ESTALE. */

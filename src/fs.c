@@ -9,8 +9,8 @@
  * lets a warm `find` or `grep -r` run from the kernel's caches without a
  * single upcall: names and attributes by their timeouts, directory
  * listings by cache_readdir (kept across opens only while they still are
- * the current listing), file pages by no-open and auto_inval_data (the
- * nanoseconds of an mtime change with the bytes, tree.c). A refresh or a
+ * the current listing), file pages by no-open until the tree finds a tag's
+ * bytes changed and says so (on_changed). A refresh or a
  * flush tells the kernel at once, from our inode table, every name it
  * holds under the directory, after our own cache let go of it.
  *
@@ -82,7 +82,7 @@ struct dirh {
 };
 
 static void tick(void *arg);
-static void on_changed(void *arg, const char *path, bool deep);
+static void on_changed(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how);
 static int still_there(void *arg, const char *path, bool dir);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c, struct bg *b,
@@ -129,36 +129,52 @@ void fs_free(struct imgtagfs *fs)
 
 /* ---- telling the kernel what to forget ---------------------------------- */
 
-/* The inode number path has (with no collision salt): it is a function
- * of the path, so no lookup is needed to name a directory to the kernel. */
-static uint64_t path_ino(const char *path)
+/* Past this many of a directory's files to tell the kernel about, it is
+ * told about the whole directory instead (one job, not a queue's worth). */
+#define FILES_ONE_BY_ONE 64
+
+/* Queues, for the held inodes among files names[0..n) of directory dir
+ * (each also as NAME@tag, the name a tag has beside a nested image
+ * directory of its name), the loss of their attributes and pages. */
+static void forget_files(struct imgtagfs *fs, uint64_t dir, const char *const *names, size_t n)
 {
-	char comp[NAMES_MAX + 1];
-	uint64_t ino = INODE_ROOT;
+	uint64_t ino, v[FILES_ONE_BY_ONE];
+	char alias[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
+	size_t nv = 0;
 
-	for (const char *p = path + strspn(path, "/"); *p; p += strspn(p, "/")) {
-		size_t n = strcspn(p, "/");
-
-		if (n > NAMES_MAX)
-			return 0;
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		ino = inode_hash(ino, comp, true);
-		p += n;
-	}
-	return ino;
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			if (k && snprintf(alias, sizeof(alias), "%s%s", names[i], TREE_TAG_ALIAS) >= (int)sizeof(alias))
+				continue;
+			if (inode_find(fs->inodes, dir, k ? alias : names[i], false, &ino) != 0)
+				continue;
+			if (nv == FILES_ONE_BY_ONE) {
+				notify_forget(fs->kn, dir, NOTIFY_CHANGED);
+				return;
+			}
+			v[nv++] = ino;
+		}
+	for (size_t i = 0; i < nv; i++)
+		notify_forget(fs->kn, v[i], NOTIFY_INODE);
 }
 
-/* A refresh in the background found path's listing changed (cache lock
- * held: queue only): the kernel forgets what it showed from the old one
- * now, instead of when it would have expired. */
-static void on_changed(void *arg, const char *path, bool deep)
+/* A listing just fetched contradicts what the kernel may hold under path
+ * (the cache's lock may be held: queue only): it forgets that now,
+ * instead of when it would have expired. Only what it holds is named: the
+ * numbers are looked up in our inode table (a collision's salt included). */
+static void on_changed(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how)
 {
 	struct imgtagfs *fs = arg;
-	uint64_t ino = path_ino(path);
+	uint64_t ino;
 
-	if (ino)
-		notify_forget(fs->kn, ino == INODE_ROOT && deep ? 0 : ino, deep ? NOTIFY_FLUSH : NOTIFY_CHANGED);
+	if (inode_find_path(fs->inodes, path, true, &ino) != 0)
+		return; /* the kernel holds nothing there */
+	if (how == TREE_CHANGED_FILES)
+		forget_files(fs, ino, names, n);
+	else if (how == TREE_CHANGED_DEEP)
+		notify_forget(fs->kn, ino == INODE_ROOT ? 0 : ino, NOTIFY_FLUSH);
+	else
+		notify_forget(fs->kn, ino, NOTIFY_CHANGED);
 }
 
 /* For notify: does path still stand as what the kernel knows it as? */
@@ -260,7 +276,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	/* Pages and directory copies are checked against the mtime. */
+	/* The kernel drops a file's pages when the mtime or size it is told
+	 * changes: a push with a new update time. The same second with other
+	 * bytes (the same size: a digest) it cannot see, and is told of
+	 * (on_changed). */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if ((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && (conn->want & FUSE_CAP_AUTO_INVAL_DATA)) {
@@ -812,8 +831,8 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
  * nothing: a read-only mount refuses write opens in the kernel already,
  * and reads find the tag by inode. So the first open answers ENOSYS,
  * which (with no_open support) tells the kernel to stop sending opens and
- * to keep pages across opens: a tag whose bytes change changes its mtime
- * (tree.c), which makes the kernel drop them (auto_inval_data). */
+ * to keep pages across opens: when a tag's bytes change, the kernel drops
+ * them (on_changed, and auto_inval_data for a new mtime). */
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct op o;

@@ -198,8 +198,7 @@ static bool known(const struct inode_table *t, uint64_t ino)
 }
 
 /* Finds or adds (parent, name) and adds count lookups to it. Lock held. */
-static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint32_t count,
-		      uint64_t *ino)
+static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint32_t count, uint64_t *ino)
 {
 	size_t len = strlen(name);
 	int free_salt = -1;
@@ -227,6 +226,64 @@ static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, 
 		return -EOVERFLOW;
 	*ino = salted_hash(parent, name, dir, (unsigned)free_salt);
 	return insert(t, *ino, parent, name, len, dir, (unsigned)free_salt, count);
+}
+
+/* The number (parent, name, dir) has in the table, whatever its salt.
+ * Lock held. */
+static int find_locked(const struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	size_t len = strlen(name);
+
+	if (!known(t, parent))
+		return -ENOENT;
+	for (unsigned salt = 0; salt < SALTS; salt++) {
+		uint64_t h = salted_hash(parent, name, dir, salt);
+		const struct islot *s = find(t, h);
+
+		if (s && same(s, parent, name, len, dir)) {
+			*ino = h;
+			return 0;
+		}
+		if (!s && !t->salted)
+			break; /* no salted entry lives: nothing further to find */
+	}
+	return -ENOENT;
+}
+
+int inode_find(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	int err;
+
+	pthread_mutex_lock(&t->mu);
+	err = find_locked(t, parent, name, dir, ino);
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+int inode_find_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino)
+{
+	char comp[256];
+	uint64_t at = INODE_ROOT;
+	int err = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (const char *p = path + strspn(path, "/"); *p && !err;) {
+		size_t n = strcspn(p, "/");
+		bool last = !p[n] || !p[n + strspn(p + n, "/")];
+
+		if (n >= sizeof(comp)) {
+			err = -ENOENT;
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		err = find_locked(t, at, comp, last ? dir : true, &at);
+		p += n;
+		p += strspn(p, "/");
+	}
+	pthread_mutex_unlock(&t->mu);
+	*ino = at;
+	return err;
 }
 
 int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)

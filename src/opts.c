@@ -803,8 +803,9 @@ static void usage_running(FILE *f)
 	      "  getfattr -d TAGFILE                      user.imgtagfs.digest and .updated\n"
 	      "  kill -HUP PID      drop every listing, here and in the kernel\n"
 	      "  kill -USR1 PID     debug logging on / off\n"
-	      "Inode numbers are a hash of the path (stable across remounts); the\n"
-	      "nanoseconds of an mtime are a version stamp of the file's bytes.\n",
+	      "Inode numbers are a hash of the path (stable across remounts). Times are\n"
+	      "whole seconds: a tag's mtime is its update time, its ctime the time this\n"
+	      "mount saw its bytes change within that second (rsync needs -c for that).\n",
 	      f);
 }
 

@@ -108,3 +108,17 @@ ssize_t tagfile_read(const struct snap_entry *e, char *dst, size_t size, off_t o
 	}
 	return (ssize_t)got;
 }
+
+bool tagfile_same(const struct snap_entry *a, const struct snap_entry *b)
+{
+	struct pieces pa, pb;
+
+	pieces_of(a, &pa);
+	pieces_of(b, &pb);
+	if (pa.n != pb.n)
+		return false;
+	for (size_t i = 0; i < pa.n; i++)
+		if (pa.len[i] != pb.len[i] || memcmp(pa.p[i], pb.p[i], pa.len[i]) != 0)
+			return false;
+	return true;
+}

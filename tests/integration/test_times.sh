@@ -46,6 +46,101 @@ if ! command -v setpriv >/dev/null; then
 fi
 chmod 755 "$WORK"
 
+# --- times: whole seconds, ties by name, find -newermt ----------------------------
+M=$WORK/times
+fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
+T=1795800000 # 2026-11-28T06:40:00Z
+for tag in zeta alpha mid beta omega gamma; do
+	sim_ctl "push?repo=web&image=same&tag=$tag&digest=$(digest 1)&time=$T"
+done
+sim_ctl "push?repo=web&image=same&tag=older&digest=$(digest 2)&time=$((T - 1))"
+find "$M" -type f >"$WORK/files"
+ok "a walk finds the tags ($(grep -c . "$WORK/files"))" test "$(grep -c . "$WORK/files")" -ge 10
+expect_eq "stat of every tag: mtime and ctime whole seconds" "" \
+	"$(xargs -d '\n' stat -c '%y %z %n' <"$WORK/files" | grep -v '^[^ ]* [^ ]*\.000000000 [^ ]* [^ ]* [^ ]*\.000000000 ' | head -3)"
+expect_eq "the tag's mtime is its update time" "$T" "$(stat -c %Y "$M/web/same/mid")"
+expect_eq "ls -t: tags of the same second in name order" "alpha beta gamma mid omega zeta older" \
+	"$(ls -t "$M/web/same" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "find -newermt at a tag's exact time: not it, nor its second" "" \
+	"$(find "$M/web/same" -type f -newermt "@$T")"
+expect_eq "find -newermt a second before: the tags of that second" "alpha beta gamma mid omega zeta" \
+	"$(find "$M/web/same" -type f -newermt "@$((T - 1))" -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')"
+ok "no tag is newer than its directory" test -z "$(find "$M/web/same" -type f -newer "$M/web/same")"
+expect_eq "ctime is the mtime while the bytes are the first seen" "$T" "$(stat -c %Z "$M/web/same/mid")"
+
+# --- ctime: git sees a same-second re-push ------------------------------------------
+G=$WORK/git
+git init -q --bare "$G"
+gitm() { git --git-dir="$G" --work-tree="$M/web/same" -c user.name=t -c user.email=t@t "$@"; }
+gitm add -A && gitm commit -qm first
+expect_eq "git status: clean after the commit" "" "$(gitm status --porcelain)"
+before=$(stat -c '%s %Y %Z' "$M/web/same/mid")
+sim_ctl "push?repo=web&image=same&tag=mid&digest=$(digest 3)&time=$T"
+refresh "$M/web/same"
+after=$(stat -c '%s %Y %Z' "$M/web/same/mid")
+expect_eq "a same-second re-push: same size and mtime" "${before% *}" "${after% *}"
+ok "a same-second re-push: the ctime moves ($before -> $after)" test "${after##* }" -gt "${before##* }"
+expect_eq "git status sees the same-second re-push" " M mid" "$(gitm status --porcelain)"
+ok "and the new bytes" grep -q "$(digest 3)" "$M/web/same/mid"
+refresh "$M/web/same"
+expect_eq "a refresh without a change keeps the ctime" "$after" "$(stat -c '%s %Y %Z' "$M/web/same/mid")"
+gitm add -A && gitm commit -qm second
+sim_ctl "push?repo=web&image=same&tag=mid&digest=$(digest 4)&time=$((T + 5))"
+refresh "$M/web/same"
+expect_eq "a push with a new time: ctime is the new mtime" "$((T + 5)) $((T + 5))" "$(stat -c '%Y %Z' "$M/web/same/mid")"
+expect_eq "git status sees it" " M mid" "$(gitm status --porcelain)"
+fs_umount "$M"
+
+# --- the kernel never keeps a changed tag's old pages, whichever fill brings it -------
+# Each time: the pages of a tag are cached (cat), the tag is re-pushed within
+# its second (same size and mtime, so the kernel's own check cannot see it),
+# and a fill brings the new listing; cat must show the new bytes.
+M=$WORK/pages
+fs_mount "$M" -o ttl=2,prefetch=0 || exit 1
+D=$M/web/api
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest a)&time=$T"
+ok "the tag as first pushed" wait_for grep -qs "$(digest a)" "$D/p"
+# a listing refilled after the ttl (ls -l brings it)
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest b)&time=$T"
+ok "a listing refilled after the ttl: new bytes" wait_for bash -c "ls -l '$D' >/dev/null; grep -q '$(digest b)' '$D/p'"
+# the tag alone, asked for after the listing's ttl (cat asks for its attributes)
+cat "$D/p" >/dev/null
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest c)&time=$T"
+ok "the tag looked up alone after the ttl: new bytes" wait_for grep -q "$(digest c)" "$D/p"
+fs_umount "$M"
+M=$WORK/pages2
+fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
+D=$M/web/api
+ok "a tag looked up alone, cold" grep -q "$(digest c)" "$D/p"
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest d)&time=$T"
+ls -l "$D" >/dev/null # the image's listing: p with other bytes
+ok "then its image listed with other bytes: new bytes" wait_for grep -q "$(digest d)" "$D/p"
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest e)&time=$T"
+refresh "$D"
+ok "a refreshed directory: new bytes" grep -q "$(digest e)" "$D/p"
+sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest f)&time=$T"
+refresh "$D/p"
+ok "a refreshed tag: new bytes" grep -q "$(digest f)" "$D/p"
+fs_umount "$M"
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	redis_start || exit 1
+	SC="shared_cache=unix:$REDIS_SOCK"
+	FS_LOG=$WORK/a.log fs_mount "$WORK/a" -o "$SC,ttl=600,prefetch=0" || exit 1
+	FS_LOG=$WORK/b.log fs_mount "$WORK/b" -o "$SC,ttl=2,prefetch=0" || exit 1
+	ok "host b reads the tag" grep -q "$(digest f)" "$WORK/b/web/api/p"
+	sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest 5)&time=$T"
+	refresh "$WORK/a/web/api" # a's listing goes to Redis; b is told
+	ok "another host's refresh: new bytes at once" wait_for grep -q "$(digest 5)" "$WORK/b/web/api/p"
+	sim_ctl "push?repo=web&image=api&tag=p&digest=$(digest 6)&time=$T"
+	refresh "$WORK/a/web/api/p"
+	ok "and of the tag alone" wait_for grep -q "$(digest 6)" "$WORK/b/web/api/p"
+	fs_umount "$WORK/b"
+	fs_umount "$WORK/a"
+	redis_stop
+else
+	echo "SKIP: redis-server missing: the listing from the fleet"
+fi
+
 # --- an inode never changes kind: tag <-> directory flips ---------------------------
 # Image app3 has tag v2 and image app3/v2 exists, so v2 is a directory
 # (the tag is v2@tag). Another user's shell sits in it, this shell holds it

@@ -232,6 +232,36 @@ static void test_dot_and_parent(void **state)
 	inode_table_free(t);
 }
 
+/* inode_find: the number held now for a name, taking no lookup. */
+static void test_find(void **state)
+{
+	struct inode_table *t = inode_table_new();
+	uint64_t r, d, f, got;
+
+	(void)state;
+	r = ref(t, INODE_ROOT, "web", true);
+	d = ref(t, r, "api", true);
+	f = ref(t, d, "v1", false);
+	assert_int_equal(inode_find(t, d, "v1", false, &got), 0);
+	assert_int_equal(got, f);
+	assert_int_equal(inode_find(t, d, "v1", true, &got), -ENOENT); /* not as a directory */
+	assert_int_equal(inode_find(t, d, "v2", false, &got), -ENOENT);
+	assert_int_equal(inode_find(t, 12345, "v1", false, &got), -ENOENT);
+	assert_int_equal(inode_find_path(t, "/web/api/v1", false, &got), 0);
+	assert_int_equal(got, f);
+	assert_int_equal(inode_find_path(t, "/web/api", true, &got), 0);
+	assert_int_equal(got, d);
+	assert_int_equal(inode_find_path(t, "/", true, &got), 0);
+	assert_int_equal(got, INODE_ROOT);
+	assert_int_equal(inode_find_path(t, "/web/nope/v1", false, &got), -ENOENT);
+	assert_true(inode_forget(t, f, 1, NULL));
+	assert_int_equal(inode_find_path(t, "/web/api/v1", false, &got), -ENOENT);
+	assert_true(inode_forget(t, d, 1, NULL));
+	assert_true(inode_forget(t, r, 1, NULL));
+	assert_int_equal(inode_count(t), 0);
+	inode_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +272,7 @@ int main(void)
 	    cmocka_unit_test(test_no_shared_numbers),
 	    cmocka_unit_test(test_long_names_and_list),
 	    cmocka_unit_test(test_dot_and_parent),
+	    cmocka_unit_test(test_find),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
