@@ -80,9 +80,10 @@ int inode_path(struct inode_table *t, uint64_t ino, char *buf, size_t n, bool *d
 /* Live entries (the root not counted). */
 size_t inode_count(struct inode_table *t);
 
-/* A copy of the live entries below parent (0: every entry), taken under
- * the lock, for telling the kernel what to forget without holding it.
- * Release with inode_list_release. 0 or -ENOMEM. */
+/* A copy of the live entries below parent (0: every entry), its children
+ * or, with deep, everything under it at any depth; taken under the lock,
+ * for telling the kernel what to forget without holding it. Release with
+ * inode_list_release. 0 or -ENOMEM. */
 struct inode_item {
 	uint64_t ino, parent;
 	bool dir;
@@ -93,7 +94,7 @@ struct inode_list {
 	size_t n;
 	char *names;
 };
-int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *out);
+int inode_list_get(struct inode_table *t, uint64_t parent, bool deep, struct inode_list *out);
 void inode_list_release(struct inode_list *l);
 
 #endif

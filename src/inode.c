@@ -520,7 +520,25 @@ static void list_add(struct inode_list *l, const struct islot *s, size_t *pos)
 	*pos += s->len + 1u;
 }
 
-int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *out)
+/* Is slot s below parent (0: everywhere): its child, or (deep) anywhere
+ * under it? Lock held. */
+static bool below(const struct inode_table *t, const struct islot *s, uint64_t parent, bool deep)
+{
+	if (!parent || s->parent == parent)
+		return true;
+	/* Every ancestor is in the table (children hold their parents), and
+	 * a chain is as deep as the path: a bound, not a loop guard. */
+	for (int depth = 0; deep && s->parent != INODE_ROOT && depth < 4096; depth++) {
+		s = find(t, s->parent);
+		if (!s)
+			return false;
+		if (s->parent == parent)
+			return true;
+	}
+	return false;
+}
+
+int inode_list_get(struct inode_table *t, uint64_t parent, bool deep, struct inode_list *out)
 {
 	size_t n = 0, bytes = 0, pos = 0;
 	int err = 0;
@@ -528,7 +546,7 @@ int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *ou
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent)) {
+		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep)) {
 			n++;
 			bytes += t->slot[i].len + 1u;
 		}
@@ -539,7 +557,7 @@ int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *ou
 		goto out;
 	}
 	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent))
+		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep))
 			list_add(out, &t->slot[i], &pos);
 out:
 	pthread_mutex_unlock(&t->mu);

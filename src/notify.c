@@ -193,7 +193,9 @@ static void forget_below(struct notify *n, uint64_t ino, enum notify_how how)
 {
 	struct inode_list l;
 
-	if (inode_list_get(n->inodes, ino, &l) == 0) {
+	/* A refresh reaches every depth: a nested image directory two levels
+	 * down (or a shell's cwd in it) must not keep its attributes. */
+	if (inode_list_get(n->inodes, ino, how == NOTIFY_FLUSH, &l) == 0) {
 		for (size_t i = 0; i < l.n; i++)
 			if (how == NOTIFY_CHANGED)
 				forget_changed_item(n, &l, i);

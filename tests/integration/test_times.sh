@@ -49,7 +49,7 @@ chmod 755 "$WORK"
 # --- times: whole seconds, ties by name, find -newermt ----------------------------
 M=$WORK/times
 fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
-T=1795800000 # 2026-11-28T06:40:00Z
+T=1795800000 # 2026-11-27T17:20:00Z
 for tag in zeta alpha mid beta omega gamma; do
 	sim_ctl "push?repo=web&image=same&tag=$tag&digest=$(digest 1)&time=$T"
 done
@@ -140,6 +140,28 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
 else
 	echo "SKIP: redis-server missing: the listing from the fleet"
 fi
+
+# --- a refresh reaches every depth ------------------------------------------------
+# A shell sits in web/base2/z, two levels below the repository; the image is
+# pushed again (its time moves) and the repository refreshed: the kernel
+# must not keep z's attributes until the ttl (600 s here).
+M=$WORK/depth
+fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
+sim_ctl "push?repo=web&image=base2/z&tag=v1&digest=$(digest 7)&time=$T"
+bash -c "cd '$M/web/base2/z' && exec sleep 300" &
+cw=$!
+PIDS+=("$cw")
+wait_for test -d "/proc/$cw/cwd/"
+expect_eq "the nested image's time, seen from inside it" "$T" "$(stat -L -c %Y "/proc/$cw/cwd")"
+sim_ctl "push?repo=web&image=base2/z&tag=v2&digest=$(digest 8)&time=$((T + 60))"
+refresh "$M/web"
+expect_eq "a refresh of its repository: the new time at once, two levels down" "$((T + 60))" \
+	"$(stat -L -c %Y "/proc/$cw/cwd")"
+sim_ctl "delete?repo=web&image=base2/z"
+refresh "$M/web"
+ok "deleted and refreshed: gone for the shell in it too" test ! -e "/proc/$cw/cwd/."
+kill "$cw" 2>/dev/null
+fs_umount "$M"
 
 # --- an inode never changes kind: tag <-> directory flips ---------------------------
 # Image app3 has tag v2 and image app3/v2 exists, so v2 is a directory

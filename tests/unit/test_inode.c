@@ -192,7 +192,7 @@ static void test_long_names_and_list(void **state)
 	assert_false(dir);
 	assert_int_equal(strlen(buf), 1 + 22 + 1 + 255);
 	assert_int_equal(inode_path(t, f, buf, 40, NULL), -ENAMETOOLONG);
-	assert_int_equal(inode_list_get(t, d, &l), 0);
+	assert_int_equal(inode_list_get(t, d, false, &l), 0);
 	assert_int_equal(l.n, 2);
 	for (size_t i = 0; i < l.n; i++) {
 		assert_int_equal(l.v[i].parent, d);
@@ -200,7 +200,7 @@ static void test_long_names_and_list(void **state)
 		assert_string_equal(l.names + l.v[i].name_off, l.v[i].ino == f ? longname : "short");
 	}
 	inode_list_release(&l);
-	assert_int_equal(inode_list_get(t, 0, &l), 0);
+	assert_int_equal(inode_list_get(t, 0, false, &l), 0);
 	assert_int_equal(l.n, 3);
 	inode_list_release(&l);
 	inode_table_free(t); /* frees the long name: valgrind/ASan check */
@@ -262,6 +262,40 @@ static void test_find(void **state)
 	inode_table_free(t);
 }
 
+/* inode_list_get with deep: everything under a directory, at any depth
+ * (a refresh of a repository reaches its nested image directories). */
+static void test_list_deep(void **state)
+{
+	struct inode_table *t = inode_table_new();
+	struct inode_list l;
+	uint64_t r, a, b, z, tag, other;
+
+	(void)state;
+	r = ref(t, INODE_ROOT, "repo", true);
+	a = ref(t, r, "base2", true);
+	b = ref(t, a, "z", true);
+	z = ref(t, b, "v1", false);
+	tag = ref(t, a, "t", false);
+	other = ref(t, INODE_ROOT, "other", true);
+	assert_int_equal(inode_list_get(t, r, false, &l), 0);
+	assert_int_equal(l.n, 1); /* base2 alone */
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, r, true, &l), 0);
+	assert_int_equal(l.n, 4);
+	for (size_t i = 0; i < l.n; i++)
+		assert_true(l.v[i].ino == a || l.v[i].ino == b || l.v[i].ino == z || l.v[i].ino == tag);
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, b, true, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].ino, z);
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, 0, true, &l), 0);
+	assert_int_equal(l.n, 6);
+	inode_list_release(&l);
+	(void)other;
+	inode_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +307,7 @@ int main(void)
 	    cmocka_unit_test(test_long_names_and_list),
 	    cmocka_unit_test(test_dot_and_parent),
 	    cmocka_unit_test(test_find),
+	    cmocka_unit_test(test_list_deep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
