@@ -42,7 +42,8 @@ struct tree_config {
 	uid_t uid;
 	gid_t gid;
 	mode_t umask;	      /* applied to 0444 files and 0555 directories */
-	int64_t mount_time;   /* the time of a tag whose time is unknown (Unix seconds) */
+	int64_t mount_time;   /* shown for a time not known: a tag's unparsable
+			       * one, the root's before its listing (Unix s) */
 	unsigned prefetch;    /* listings fetched ahead per listed directory */
 	int64_t max_stale_ms; /* stale-if-error window past ttl_ms, 0 = off */
 	/* The freshness policy (borrowed; it must run on the cache's clock).

@@ -1029,6 +1029,28 @@ static void tag_stat(const struct tree *t, const struct snap_entry *e, struct st
 	st->st_ctime = (time_t)shown_time(t, e->ctime);
 }
 
+/* The top directory's time: the newest of the entries it lists (the
+ * repositories, or the images of the one repository mounted), which is
+ * the same across remounts, like a prefix directory's. Its listing is
+ * only looked at, never fetched (the kernel stats a mount's root when it
+ * mounts, lazy ones included, and that must not wait for the API): while
+ * it is not cached, the mount time, which the kernel may not keep. */
+static void root_time(struct tree *t, struct node *n)
+{
+	char key[KEY_MAX];
+	struct snap *s;
+
+	key_of(key, t->repo ? UHUB_IMAGES : UHUB_REPOS, t->repo, NULL, NULL);
+	if (cache_peek(t->c, key, t->cfg.ttl_ms, &s) != 0) {
+		n->mtime = t->cfg.mount_time;
+		n->until = 0;
+		return;
+	}
+	n->mtime = newest(s, 0, snap_count(s));
+	note(t, &n->until, s);
+	snap_unref(s);
+}
+
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 {
 	struct node n;
@@ -1041,12 +1063,12 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 		*until = n.never && n.until != INT64_MAX ? n.until : 0;
 		return err;
 	}
+	if (n.kind == NODE_ROOT || (t->repo && n.kind == NODE_REPO))
+		root_time(t, &n);
 	if (n.kind == NODE_TAG)
 		tag_stat(t, &n.e, st);
 	else
 		dir_stat(t, n.mtime, st);
-	/* The top directory rests on no listing: its attributes never change
-	 * (INT64_MAX: as long as the kernel may keep anything). */
 	*until = n.until;
 	node_release(&n);
 	return 0;

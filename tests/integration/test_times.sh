@@ -22,6 +22,7 @@ wait_for() {
 	done
 	"$@"
 }
+cwd_is() { [[ $(readlink "/proc/$1/cwd") == "$2" ]]; } # cwd_is PID DIR
 OTHER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 as_other() { "${OTHER[@]}" "$@"; }
 # sane DESCRIPTION CMD...: CMD's output and errors hold no EIO and no
@@ -67,6 +68,13 @@ expect_eq "find -newermt a second before: the tags of that second" "alpha beta g
 	"$(find "$M/web/same" -type f -newermt "@$((T - 1))" -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')"
 ok "no tag is newer than its directory" test -z "$(find "$M/web/same" -type f -newer "$M/web/same")"
 expect_eq "ctime is the mtime while the bytes are the first seen" "$T" "$(stat -c %Z "$M/web/same/mid")"
+ls "$M" >/dev/null
+root_time=$(stat -c %Y "$M")
+expect_eq "the root's time is its newest repository's" "$(stat -c %Y "$M"/* | sort -n | tail -1)" "$root_time"
+fs_umount "$M"
+fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
+ls "$M" >/dev/null
+expect_eq "the root's time is the same after a remount" "$root_time" "$(stat -c %Y "$M")"
 
 # --- ctime: git sees a same-second re-push ------------------------------------------
 G=$WORK/git
@@ -151,7 +159,7 @@ sim_ctl "push?repo=web&image=base2/z&tag=v1&digest=$(digest 7)&time=$T"
 bash -c "cd '$M/web/base2/z' && exec sleep 300" &
 cw=$!
 PIDS+=("$cw")
-wait_for test -d "/proc/$cw/cwd/"
+ok "a shell sits in web/base2/z" wait_for cwd_is "$cw" "$M/web/base2/z"
 expect_eq "the nested image's time, seen from inside it" "$T" "$(stat -L -c %Y "/proc/$cw/cwd")"
 sim_ctl "push?repo=web&image=base2/z&tag=v2&digest=$(digest 8)&time=$((T + 60))"
 refresh "$M/web"
@@ -181,7 +189,7 @@ as_other ls -l "$A" "$A/v2" >/dev/null
 cw=$!
 PIDS+=("$cw")
 exec 8<"$A/v2"
-wait_for test -d "/proc/$cw/cwd/"
+ok "another user's shell sits in app3/v2" wait_for cwd_is "$cw" "$A/v2"
 sim_ctl "delete?repo=web&image=app3/v2"
 ok "directory -> tag: the path is a tag file after the ttl" wait_for test -f "$A/v2"
 for who in "" as_other; do

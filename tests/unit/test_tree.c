@@ -576,6 +576,32 @@ static void test_changes_told(void **state)
 	tree_set_changed(x->t, NULL, NULL);
 }
 
+/* The top directory's time: the newest of its entries once they are
+ * listed (the same across remounts), the mount time before, not kept. */
+static void test_root_time(void **state)
+{
+	struct fixture *x = *state;
+	struct tree_config tc = {.ttl_ms = 60000, .neg_ttl_ms = 5000, .repo = "web", .mount_time = 1};
+	struct tree *t;
+	struct stat st;
+	int64_t until;
+
+	assert_int_equal(tree_stat(x->t, "/", &st, &until), 0);
+	assert_int_equal(st.st_mtime, 1700000000);
+	assert_int_equal(until, 0);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 0); /* never fetched for it */
+	assert_string_equal(ls(x, "/"), "ucloudai web");
+	assert_int_equal(tree_stat(x->t, "/", &st, &until), 0);
+	assert_int_equal(st.st_mtime, 1795745700); /* web's */
+	assert_int_equal(until, x->now + 60000);
+	/* One repository as the root: the newest of its images. */
+	t = tree_new(&tc, x->u, x->c, NULL);
+	assert_string_equal(ls(x, "/web"), "api big team team-x");
+	assert_int_equal(tree_getattr(t, "/", &st), 0);
+	assert_int_equal(st.st_mtime, 1795745700); /* api's */
+	tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +619,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctime_survives_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_told, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_time, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }
