@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #define INODE_ROOT 1
+#define INODE_KEY_LEN 16
 
 struct inode_table;
 
@@ -39,9 +40,23 @@ struct inode_table;
 struct inode_table *inode_table_new(void);
 void inode_table_free(struct inode_table *t);
 
+/* The key of the generations (inode_generation); all zero until set.
+ * Set once, before the table is used. */
+void inode_table_set_key(struct inode_table *t, const unsigned char key[INODE_KEY_LEN]);
+
 /* The number (parent, name, dir) would have with no collision: the pure
  * function of the path. */
 uint64_t inode_hash(uint64_t parent, const char *name, bool dir);
+/* The generation of a known ino (0 for the root and unknown numbers): a
+ * keyed hash (SipHash-2-4) of what its number hashes, so the same path
+ * has the same one across remounts under one key. The kernel puts it in
+ * a file handle beside the number and refuses (ESTALE) a handle whose
+ * number names an inode of another generation: a number that another
+ * path took since (a collision, found by chance or crafted by whoever can
+ * push tags) never opens that other file. */
+uint32_t inode_generation(struct inode_table *t, uint64_t ino);
+/* SipHash-2-4 of the n bytes at msg (exposed for its test vectors). */
+uint64_t inode_siphash(const unsigned char key[INODE_KEY_LEN], const void *msg, size_t n);
 
 /* Finds or adds the entry for name (len < 256 bytes, no '/') in
  * directory parent and adds one lookup to it; *ino receives its number.

@@ -276,6 +276,22 @@ static int build_tier(struct app *a)
 	return 0;
 }
 
+/* The key of the inodes' generations (fs.h): from the API private key and
+ * the project, so that it is the same at every mount of them and unknown
+ * to whoever can only push tags. */
+static int derive_gen_key(struct app *a, unsigned char *key, size_t n)
+{
+	static const char salt[] = "imgtagfs inode generations 1";
+	const char *project = pick_project(a);
+	unsigned char out[SIGN_SHA256_LEN];
+	int err = sign_hkdf_sha256(a->creds.private_key, strlen(a->creds.private_key), salt, sizeof(salt) - 1,
+				   project ? project : "", project ? strlen(project) : 0, out);
+
+	memcpy(key, out, n < sizeof(out) ? n : sizeof(out));
+	sign_wipe(out, sizeof(out));
+	return err;
+}
+
 static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
@@ -301,8 +317,10 @@ static int build(struct app *a)
 	    .on_end = on_end,
 	    .on_end_arg = a,
 	};
-	int err = build_client(a);
+	int err = derive_gen_key(a, fc.gen_key, sizeof(fc.gen_key));
 
+	if (!err)
+		err = build_client(a); /* drops the private key */
 	if (err)
 		return err;
 	/* One clock and one policy for the cache, the tree and the kernel. */
@@ -322,6 +340,7 @@ static int build(struct app *a)
 	if (!a->bg)
 		return -ENOMEM;
 	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->bg, a->log);
+	sign_wipe(fc.gen_key, sizeof(fc.gen_key)); /* the inode table has its copy */
 	if (!a->fs)
 		return -ENOMEM;
 	return c->shared_cache ? build_tier(a) : 0;

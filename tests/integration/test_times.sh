@@ -10,6 +10,8 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 need_fuse
 
+DIRTOOL=$BUILD/tests/helpers/dirtool
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
 digest() { printf 'sha256:%s' "$(printf "$1%.0s" {1..64})"; }
 refresh() { getfattr -n user.imgtagfs.refresh "$1" >/dev/null 2>&1; }
@@ -236,6 +238,37 @@ done
 ok "directory -> tag: the descriptor open on the tag reads the new tag" grep -q "$(digest e)" /dev/fd/7
 exec 7<&-
 expect_eq "no request was answered with EIO" "" "$(grep -i 'input/output' "$WORK/fs.log")"
+fs_umount "$M"
+
+# --- file handles: a number another path has is refused; a stale one is cheap --------
+# A forged handle, tag B's number with tag A's generation, stands for a
+# handle of A whose number B took since (a collision, by chance or crafted
+# by whoever can push tags): it must never open B. A stale handle (a number
+# nothing has) costs a bounded search of the cached listings, not a walk of
+# all of them (20,000 tags here, above the bound).
+sim_stop
+sim_start --gen "repos=1,images=1,tags=20000,nested=0" || exit 1
+M=$WORK/handles
+fs_mount "$M" -o ttl=600,cache_size=1G,prefetch=0 || exit 1
+img="$M/$(ls "$M")/$(ls "$M/$(ls "$M")")"
+ls -l "$img" >/dev/null
+a=$img/$(ls "$img" | sed -n 1p)
+b=$img/$(ls "$img" | sed -n 2p)
+ha=$("$DIRTOOL" handle "$a")
+hb=$("$DIRTOOL" handle "$b")
+forged=${hb:0:20}${ha:20}
+stale=${hb:0:4}1122334455667788${hb:20}
+expect_eq "B's own handle opens B" "$(cat "$b")" "$("$DIRTOOL" byhandle "$M" "$hb")"
+ok "B's number with A's generation: refused, B held by the kernel ($forged)" \
+	grep -q "Stale file handle" <("$DIRTOOL" byhandle "$M" "$forged" 2>&1)
+drop_caches
+ok "and once the kernel forgot B" grep -q "Stale file handle" <("$DIRTOOL" byhandle "$M" "$forged" 2>&1)
+expect_eq "A's own handle, after drop_caches" "$(cat "$a")" "$("$DIRTOOL" byhandle "$M" "$ha")"
+before=$(stat_of "$M" fuse_handle_names)
+ok "a stale handle: ESTALE" grep -q "Stale file handle" <("$DIRTOOL" byhandle "$M" "$stale" 2>&1)
+after=$(stat_of "$M" fuse_handle_names)
+ok "a stale handle looks at 16,384 names at most, of 20,000 cached ($before -> $after)" \
+	test -n "$after" -a "$((after - before))" -gt 0 -a "$((after - before))" -le 16384
 fs_umount "$M"
 
 summary

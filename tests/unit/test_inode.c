@@ -296,6 +296,41 @@ static void test_list_deep(void **state)
 	inode_table_free(t);
 }
 
+/* SipHash-2-4's reference vectors (the paper's appendix, and the first
+ * of its table), then generations: a function of the path under one key,
+ * another under another key, 0 for the root and unknown numbers. */
+static void test_generations(void **state)
+{
+	unsigned char key[INODE_KEY_LEN], msg[15], other[INODE_KEY_LEN] = {1};
+	struct inode_table *a = inode_table_new(), *b = inode_table_new(), *c = inode_table_new();
+	uint64_t r, x, y;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)i;
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	assert_true(inode_siphash(key, msg, 15) == 0xa129ca6149be45e5u);
+	assert_true(inode_siphash(key, msg, 0) == 0x726fdb47dd0e0e31u);
+	inode_table_set_key(a, key);
+	inode_table_set_key(b, key);
+	inode_table_set_key(c, other);
+	r = ref(a, INODE_ROOT, "web", true);
+	x = ref(a, r, "v1", false);
+	y = ref(a, r, "v2", false);
+	assert_int_equal(ref(b, ref(b, INODE_ROOT, "web", true), "v1", false), x);
+	assert_int_equal(ref(c, ref(c, INODE_ROOT, "web", true), "v1", false), x); /* numbers: unkeyed */
+	assert_int_not_equal(inode_generation(a, x), 0);
+	assert_int_equal(inode_generation(a, x), inode_generation(b, x));
+	assert_int_not_equal(inode_generation(a, x), inode_generation(c, x));
+	assert_int_not_equal(inode_generation(a, x), inode_generation(a, y));
+	assert_int_equal(inode_generation(a, INODE_ROOT), 0);
+	assert_int_equal(inode_generation(a, 12345), 0);
+	inode_table_free(a);
+	inode_table_free(b);
+	inode_table_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +343,7 @@ int main(void)
 	    cmocka_unit_test(test_dot_and_parent),
 	    cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_list_deep),
+	    cmocka_unit_test(test_generations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
