@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fuse_log.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <fuse.h>
@@ -38,6 +39,7 @@
 #include "tier.h"
 #include "tree.h"
 #include "uhub.h"
+#include "updatedb.h"
 
 /* The version lives in the file VERSION only; the Makefile passes it. A
  * compile outside the Makefile (an analyser) says so instead of guessing. */
@@ -372,6 +374,24 @@ static double elapsed_ms(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A warning when this system's daily updatedb(8) would walk the mount
+ * (a mount point given to --check) or any imgtagfs mount: every listing
+ * of the registry, through the API, each day. */
+static void check_updatedb(const struct app *a)
+{
+	char real[PATH_MAX], advice[512];
+	const char *mnt = a->cfg.mountpoint;
+
+	if (mnt && realpath(mnt, real))
+		mnt = real;
+	if (!updatedb_present(UPDATEDB_CONF) ||
+	    updatedb_walks(UPDATEDB_CONF, UPDATEDB_FSTYPE, mnt, advice, sizeof(advice)) != 1)
+		return;
+	printf("updatedb:    warning: updatedb(8) would walk %s every day, listing the whole registry through the API; "
+	       "to prune %s, as root:\n             %s\n",
+	       mnt ? mnt : "imgtagfs mounts", UPDATEDB_FSTYPE, advice);
+}
+
 /* --check: each step with its time, then 0 or 1. */
 static int run_check(struct app *a)
 {
@@ -384,6 +404,7 @@ static int run_check(struct app *a)
 	printf("endpoint:    %s\n", a->endpoint);
 	printf("credentials: %s (public key %.6s...)\n", a->creds.origin, a->creds.public_key);
 	printf("project:     %s\n", project ? project : "(the key's default)");
+	check_updatedb(a);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = uhub_probe(a->uhub, why, sizeof(why));
 	/* why may quote the server's message: shown as the logs show names. */

@@ -660,7 +660,7 @@ static void usage_synopsis(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
-		"       %s --check [SOURCE] [-o OPTION[,OPTION...]]\n"
+		"       %s --check [SOURCE [MOUNTPOINT]] [-o OPTION[,OPTION...]]\n"
 		"       %s -h|--help | -V|--version\n"
 		"       mount.imgtagfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS]   (for mount(8))\n"
 		"\n"
@@ -673,7 +673,8 @@ static void usage_synopsis(FILE *f, const char *prog)
 		"\n"
 		"  --check         load the keys, make one signed call, list the repositories,\n"
 		"                  print each step and its time; mount nothing (SOURCE defaults\n"
-		"                  to uhub). Exit 0 if all worked, 1 otherwise.\n"
+		"                  to uhub). Exit 0 if all worked, 1 otherwise. Warns when\n"
+		"                  updatedb(8) would walk imgtagfs mounts (or MOUNTPOINT).\n"
 		"  -f              stay in the foreground\n"
 		"  -d              foreground, and print every FUSE request (libfuse's debug)\n"
 		"  -s              single-threaded\n"

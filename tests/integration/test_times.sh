@@ -49,6 +49,30 @@ if ! command -v setpriv >/dev/null; then
 fi
 chmod 755 "$WORK"
 
+# --- updatedb: --check warns when the daily run would walk the mount ----------------
+# With an /etc/updatedb.conf of our own when there is none (removed on exit).
+check() { "$FS_BIN" --check uhub "$@" -o "credentials=$WORK/creds,endpoint=$SIM_URL" 2>&1; }
+write_creds "$WORK/creds"
+mkdir -p "$WORK/mnt"
+if [[ ! -e /etc/updatedb.conf && -w /etc ]]; then
+	trap 'rm -f /etc/updatedb.conf; cleanup' EXIT
+	printf '%s\n' 'PRUNEPATHS="/tmp /var/spool /media"' 'PRUNEFS="NFS fuse.rclone fuse.sshfs tmpfs"' >/etc/updatedb.conf
+	out=$(check)
+	ok "--check: updatedb would walk imgtagfs mounts: a warning ($out)" grep -q "^updatedb: *warning: .*fuse.imgtagfs" <<<"$out"
+	expect_eq "--check: the warning does not fail the check" 0 "$(check >/dev/null; echo $?)"
+	expect_eq "--check: a mount point PRUNEPATHS holds: no warning" "" "$(check "$WORK/mnt" | grep '^updatedb')"
+	fix=$(sed -n 's/^  *\(sed -i .*\)$/\1/p' <<<"$out")
+	ok "--check gives the one command that prunes the type ($fix)" test -n "$fix"
+	eval "$fix"
+	expect_eq "the PRUNEFS line, extended" 'PRUNEFS="fuse.imgtagfs NFS fuse.rclone fuse.sshfs tmpfs"' \
+		"$(grep '^PRUNEFS' /etc/updatedb.conf)"
+	expect_eq "--check: once pruned, no warning" "" "$(check | grep '^updatedb')"
+	rm -f /etc/updatedb.conf
+	trap cleanup EXIT
+else
+	echo "SKIP: /etc/updatedb.conf exists (or /etc is not writable): the updatedb warning"
+fi
+
 # --- times: whole seconds, ties by name, find -newermt ----------------------------
 M=$WORK/times
 fs_mount "$M" -o ttl=600,prefetch=0 || exit 1
@@ -171,6 +195,7 @@ sim_ctl "delete?repo=web&image=base2/z"
 refresh "$M/web"
 ok "deleted and refreshed: gone for the shell in it too" test ! -e "/proc/$cw/cwd/."
 kill "$cw" 2>/dev/null
+wait "$cw" 2>/dev/null
 fs_umount "$M"
 
 # --- an inode never changes kind: tag <-> directory flips ---------------------------
@@ -214,6 +239,7 @@ ok "tag -> directory: ls in that cwd lists the tag" grep -qx t1 <(ls "/proc/$cw/
 sane "tag -> directory: the descriptor open on it" stat -L /dev/fd/8
 exec 8<&-
 kill "$cw" 2>/dev/null
+wait "$cw" 2>/dev/null
 
 sim_ctl "push?repo=web&image=app3&tag=x&digest=$(digest c)"
 ok "a tag x" wait_for grep -qs "$(digest c)" "$A/x"
