@@ -49,6 +49,9 @@
 /* How long a refresh or a flush waits for the kernel to have been told
  * before it answers anyway (the kernel may be waiting for a worker). */
 #define FORGET_WAIT_MS 1000
+/* How long a stat that found a tag changed waits for the kernel to have
+ * dropped its pages (settle). */
+#define SETTLE_WAIT_MS 200
 #define TICK_MS 200
 #define READ_MAX (64 * 1024) /* a tag file is far smaller */
 #define HUNT_MAX 16384	     /* names a bare inode's search looks at */
@@ -67,6 +70,8 @@ struct imgtagfs {
 	struct tier *tier; /* the shared tier, or NULL */
 	struct fuse_session *se;
 	bool no_open;	    /* the kernel can do without our opens */
+	bool single_thread; /* -s: no request may wait for the notify thread */
+	_Atomic uint64_t files_ticket; /* the last ticket of files told changed */
 	atomic_bool ended;  /* on_end was called */
 	pthread_mutex_t mu; /* refresh tokens; a leaf */
 	double tokens;
@@ -142,7 +147,7 @@ void fs_free(struct imgtagfs *fs)
  * directory of its name), the loss of their attributes and pages. */
 static void forget_files(struct imgtagfs *fs, uint64_t dir, const char *const *names, size_t n)
 {
-	uint64_t ino, v[FILES_ONE_BY_ONE];
+	uint64_t ino, v[FILES_ONE_BY_ONE], ticket = 0;
 	char alias[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
 	size_t nv = 0;
 
@@ -159,7 +164,25 @@ static void forget_files(struct imgtagfs *fs, uint64_t dir, const char *const *n
 			v[nv++] = ino;
 		}
 	for (size_t i = 0; i < nv; i++)
-		notify_forget(fs->kn, v[i], NOTIFY_INODE);
+		ticket = notify_forget(fs->kn, v[i], NOTIFY_INODE);
+	/* Tickets only grow, but two threads may store out of order. */
+	for (uint64_t was = atomic_load(&fs->files_ticket);
+	     nv && was < ticket && !atomic_compare_exchange_weak(&fs->files_ticket, &was, ticket);)
+		;
+}
+
+/* A request that found a tag's bytes changed (a fill it caused named the
+ * file to the kernel: forget_files) replies once the kernel has dropped
+ * the old pages, within a bound: the kernel keeps a file's pages across a
+ * GETATTR that shows the same mtime and size, so the read that follows
+ * the stat would find them. Not with -s, whose one thread the kernel may
+ * need for what the notify thread waits on. */
+static void settle(struct imgtagfs *fs, uint64_t before)
+{
+	uint64_t t = atomic_load(&fs->files_ticket);
+
+	if (t > before && !fs->single_thread)
+		notify_wait(fs->kn, t, SETTLE_WAIT_MS);
 }
 
 /* A listing just fetched contradicts what the kernel may hold under path
@@ -256,7 +279,7 @@ int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
 {
 	int err;
 
-	(void)single_thread; /* notifications never come from a request */
+	fs->single_thread = single_thread; /* notifications never come from a request */
 	fs->se = se;
 	err = notify_start(fs->kn, se);
 	if (!err)
@@ -590,7 +613,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char path[PATH_MAX];
 	struct op o;
 	struct stat st;
-	uint64_t ino;
+	uint64_t ino, seen;
 	int64_t until = 0;
 	int err;
 
@@ -601,6 +624,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		lookup_dot(&o, parent, name);
 		return;
 	}
+	seen = atomic_load(&o.fs->files_ticket);
 	err = child_path(o.fs, parent, name, path);
 	if (!err)
 		err = tree_stat(o.fs->t, path, &st, &until);
@@ -608,6 +632,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_noent(&o, until);
 		return;
 	}
+	if (!err)
+		settle(o.fs, seen);
 	if (!err)
 		err = inode_ref(o.fs->inodes, parent, name, S_ISDIR(st.st_mode), &ino);
 	if (err)
@@ -646,16 +672,19 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct op o;
 	struct stat st;
 	int64_t until = 0;
+	uint64_t seen;
 	int err;
 
 	(void)fi;
 	op_begin(&o, req);
 	atomic_fetch_add(&o.fs->getattrs, 1);
+	seen = atomic_load(&o.fs->files_ticket);
 	err = ino_stat(o.fs, ino, &st, &until);
 	if (err) {
 		op_err(&o, err);
 		return;
 	}
+	settle(o.fs, seen);
 	st.st_ino = ino;
 	if (op_claim(&o))
 		fuse_reply_attr(req, &st, fresh_kernel_timeout(o.fs->fresh, until));
