@@ -71,8 +71,9 @@ struct imgtagfs {
 	struct fuse_session *se;
 	bool no_open;	    /* the kernel can do without our opens */
 	bool single_thread; /* -s: no request may wait for the notify thread */
-	_Atomic uint64_t files_ticket; /* the last ticket of files told changed */
 	atomic_bool ended;  /* on_end was called */
+	/* The last ticket of the files told changed (settle). */
+	_Atomic uint64_t files_ticket;
 	pthread_mutex_t mu; /* refresh tokens; a leaf */
 	double tokens;
 	int64_t tokens_at;
