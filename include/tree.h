@@ -139,9 +139,12 @@ ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_
  * 0, -ENOENT, -EISDIR. */
 int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out);
 /* Drops the cached snapshots behind a directory (or everything for "/"),
- * and tells the fleet (tier.h) when there is a shared tier. */
+ * and tells the fleet (tier.h) when there is a shared tier. A listing
+ * dropped (but for "/") is kept aside until its next fill, which is
+ * compared with it: the ctimes of tags that did not change survive. */
 int tree_refresh(struct tree *t, const char *path);
-/* Drops every cached snapshot (SIGHUP), the fleet told as above. */
+/* Drops every cached snapshot (SIGHUP), the fleet told as above; what
+ * was kept aside too (tags' ctimes are their mtimes again). */
 void tree_flush(struct tree *t);
 
 struct tier;
@@ -149,7 +152,8 @@ struct tier;
  * before serving. */
 void tree_set_tier(struct tree *t, struct tier *tier);
 /* Another host found the listing behind cache key changed: forget it
- * (and its tags' own answers) and tell the kernel (tree_set_changed). */
+ * (and its tags' own answers; it is kept aside as for tree_refresh) and
+ * tell the kernel (tree_set_changed). */
 void tree_forget(struct tree *t, const char *key);
 
 #endif
