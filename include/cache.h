@@ -48,6 +48,10 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */
 int cache_peek(struct cache *c, const char *key, int64_t ttl_ms, struct snap **out);
+/* The snapshot key holds now, whatever its age (one reference in *out),
+ * or -EAGAIN when it holds none; counts nothing and leaves the LRU order
+ * alone. For comparing a new listing with the one it replaces. */
+int cache_held(struct cache *c, const char *key, struct snap **out);
 /* True while a fill of key is in flight. */
 bool cache_filling(struct cache *c, const char *key);
 /* The cache's clock, now. */

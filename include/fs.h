@@ -50,6 +50,10 @@ struct fs_config {
 	 * before libfuse waits for its threads. May be NULL. */
 	void (*on_end)(void *arg);
 	void *on_end_arg;
+	/* The key of the inodes' generations (inode.h), the same at every
+	 * mount with the same credentials, so that file handles (NFS) last
+	 * across remounts. */
+	unsigned char gen_key[16];
 };
 
 /* The context: borrows the tree, and the client and cache behind it (for

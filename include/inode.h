@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #define INODE_ROOT 1
+#define INODE_KEY_LEN 16
 
 struct inode_table;
 
@@ -39,9 +40,23 @@ struct inode_table;
 struct inode_table *inode_table_new(void);
 void inode_table_free(struct inode_table *t);
 
+/* The key of the generations (inode_generation); all zero until set.
+ * Set once, before the table is used. */
+void inode_table_set_key(struct inode_table *t, const unsigned char key[INODE_KEY_LEN]);
+
 /* The number (parent, name, dir) would have with no collision: the pure
  * function of the path. */
 uint64_t inode_hash(uint64_t parent, const char *name, bool dir);
+/* The generation of a known ino (0 for the root and unknown numbers): a
+ * keyed hash (SipHash-2-4) of what its number hashes, so the same path
+ * has the same one across remounts under one key. The kernel puts it in
+ * a file handle beside the number and refuses (ESTALE) a handle whose
+ * number names an inode of another generation: a number that another
+ * path took since (a collision, found by chance or crafted by whoever can
+ * push tags) never opens that other file. */
+uint32_t inode_generation(struct inode_table *t, uint64_t ino);
+/* SipHash-2-4 of the n bytes at msg (exposed for its test vectors). */
+uint64_t inode_siphash(const unsigned char key[INODE_KEY_LEN], const void *msg, size_t n);
 
 /* Finds or adds the entry for name (len < 256 bytes, no '/') in
  * directory parent and adds one lookup to it; *ino receives its number.
@@ -53,6 +68,12 @@ int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir
  * the last component gets one. For a bare inode found again by its path
  * (open_by_handle_at after the kernel forgot it). */
 int inode_ref_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino);
+/* The number the table gives (parent, name, dir) now, salt included,
+ * taking no lookup: 0, or -ENOENT when the kernel holds no such entry. */
+int inode_find(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino);
+/* The same for a whole path ("/" is the root; dir says what its last
+ * component is, the others being directories). */
+int inode_find_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino);
 /* Adds one lookup to a known ino (the kernel's LOOKUP of "." on a bare
  * inode, or of ".." for its parent: parent 1 asks for ino's parent).
  * 0 and *out, or -ESTALE. */
@@ -74,9 +95,10 @@ int inode_path(struct inode_table *t, uint64_t ino, char *buf, size_t n, bool *d
 /* Live entries (the root not counted). */
 size_t inode_count(struct inode_table *t);
 
-/* A copy of the live entries below parent (0: every entry), taken under
- * the lock, for telling the kernel what to forget without holding it.
- * Release with inode_list_release. 0 or -ENOMEM. */
+/* A copy of the live entries below parent (0: every entry), its children
+ * or, with deep, everything under it at any depth; taken under the lock,
+ * for telling the kernel what to forget without holding it. Release with
+ * inode_list_release. 0 or -ENOMEM. */
 struct inode_item {
 	uint64_t ino, parent;
 	bool dir;
@@ -87,7 +109,7 @@ struct inode_list {
 	size_t n;
 	char *names;
 };
-int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *out);
+int inode_list_get(struct inode_table *t, uint64_t parent, bool deep, struct inode_list *out);
 void inode_list_release(struct inode_list *l);
 
 #endif

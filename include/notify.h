@@ -54,12 +54,14 @@ void notify_copy_gone(struct notify *n, uint64_t ino);
 
 enum notify_how {
 	NOTIFY_FLUSH,	/* every name, attribute, page and copy below */
-	NOTIFY_CHANGED,	/* a listing changed: names gone are dropped, names
+	NOTIFY_CHANGED, /* a listing changed: names gone are dropped, names
 			 * still there keep their dentries (their numbers are
 			 * their paths') and lose attributes and pages */
+	NOTIFY_INODE,	/* ino alone (a file) loses its attributes and pages */
 };
 /* Queues: the kernel forgets what it holds below directory ino (0: all)
- * and the directory's own copy. Returns a ticket for notify_wait. */
+ * and the directory's own copy; for NOTIFY_INODE, what it holds of ino
+ * itself. Returns a ticket for notify_wait. */
 uint64_t notify_forget(struct notify *n, uint64_t ino, enum notify_how how);
 /* Waits until the work of ticket is done, at most ms. 0 or -ETIMEDOUT. */
 int notify_wait(struct notify *n, uint64_t ticket, int64_t ms);

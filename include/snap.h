@@ -4,7 +4,8 @@
  * alive while the cache replaces it.
  *
  * Build with a builder (not thread-safe), then share the snap freely:
- * snap_ref/snap_unref are atomic, everything else only reads.
+ * snap_ref/snap_unref and the mark are atomic, everything else only reads
+ * (its owner sets born and ctimes before sharing it).
  */
 #ifndef IMGTAGFS_SNAP_H
 #define IMGTAGFS_SNAP_H
@@ -27,6 +28,10 @@ struct snap_entry {
 	const char *digest;   /* NULL when none */
 	const char *time_raw; /* the unparsed time text, or NULL */
 	int64_t mtime;	      /* Unix seconds or SNAP_NO_TIME */
+	/* snap_get: the entry's last status change (Unix seconds): mtime,
+	 * unless the snapshot's owner recorded another (snap_set_ctimes).
+	 * Ignored by snap_builder_add. */
+	int64_t ctime;
 	/* snap_get's storage for a digest kept in binary: digest may point
 	 * here, so an entry filled by snap_get is not to be copied by value
 	 * past the copy's own use. */
@@ -81,11 +86,25 @@ void snap_set_born(struct snap *s, int64_t born_ms);
  * the owner of the single reference before s is shared. */
 bool snap_unsure(const struct snap *s);
 void snap_set_unsure(struct snap *s);
+/* A status change recorded for entry i (< snap_count) of a snapshot: the
+ * time its owner noticed the entry's bytes change while its mtime stayed
+ * (tree.c). Entries without one have ctime == mtime. */
+struct snap_ctime {
+	size_t i;
+	int64_t ctime;
+};
+/* Records v (n of them, any order, each i once; copied) as s's ctimes,
+ * before s is shared (as snap_set_born). Counted in snap_bytes. 0 or
+ * -ENOMEM (s then keeps none). */
+int snap_set_ctimes(struct snap *s, const struct snap_ctime *v, size_t n);
+/* A flag for the owner of a listing's key, set on a shared snapshot
+ * (atomic): the tree sets it when a tag of the listing was answered alone
+ * with other bytes since (tree.c). */
+void snap_mark(struct snap *s);
+bool snap_marked(struct snap *s);
+
 /* A hash of everything s lists (names, digests, times): two snapshots of
  * one listing with the same version show the same bytes. Never 0. */
 uint32_t snap_version(const struct snap *s);
-/* The same for one entry: changes whenever the entry's file bytes do.
- * Never 0. */
-uint32_t snap_entry_version(const struct snap_entry *e);
 
 #endif

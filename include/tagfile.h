@@ -10,6 +10,7 @@
 #ifndef IMGTAGFS_TAGFILE_H
 #define IMGTAGFS_TAGFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -23,5 +24,7 @@ size_t tagfile_size(const struct snap_entry *e);
 /* Copies at most size bytes from offset off of e's contents into dst.
  * Returns the bytes copied (0 at or past the end) or -errno. */
 ssize_t tagfile_read(const struct snap_entry *e, char *dst, size_t size, off_t off);
+/* True when a and b make the same bytes (their names aside). */
+bool tagfile_same(const struct snap_entry *a, const struct snap_entry *b);
 
 #endif

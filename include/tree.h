@@ -35,20 +35,25 @@
 #define TREE_TAG_ALIAS "@tag"
 
 struct tree_config {
-	int64_t ttl_ms;		/* listing snapshot lifetime */
-	int64_t neg_ttl_ms;	/* lifetime of a "does not exist" answer */
-	const char *repo;	/* mount only this repository as the root, or NULL */
-	long api_tz;		/* zone of zone-less API times, seconds east */
+	int64_t ttl_ms;	    /* listing snapshot lifetime */
+	int64_t neg_ttl_ms; /* lifetime of a "does not exist" answer */
+	const char *repo;   /* mount only this repository as the root, or NULL */
+	long api_tz;	    /* zone of zone-less API times, seconds east */
 	uid_t uid;
 	gid_t gid;
-	mode_t umask;		/* applied to 0444 files and 0555 directories */
-	int64_t mount_time;	/* the root's mtime (Unix seconds) */
-	unsigned prefetch;	/* listings fetched ahead per listed directory */
-	int64_t max_stale_ms;	/* stale-if-error window past ttl_ms, 0 = off */
+	mode_t umask;	      /* applied to 0444 files and 0555 directories */
+	int64_t mount_time;   /* shown for a time not known: a tag's unparsable
+			       * one, the root's before its listing (Unix s) */
+	unsigned prefetch;    /* listings fetched ahead per listed directory */
+	int64_t max_stale_ms; /* stale-if-error window past ttl_ms, 0 = off */
 	/* The freshness policy (borrowed; it must run on the cache's clock).
 	 * When given, it overrides ttl_ms, neg_ttl_ms and max_stale_ms; when
 	 * NULL, the tree makes one from them on the cache's clock. */
 	const struct fresh *fresh;
+	/* The wall clock (Unix seconds) that dates a change noticed here (a
+	 * tag's ctime); NULL: time(2). */
+	int64_t (*wall)(void *arg);
+	void *wall_arg;
 };
 
 /* Called by tree_readdir for each entry; a non-zero return stops it. */
@@ -64,13 +69,23 @@ const struct fresh *tree_fresh(const struct tree *t);
  * directory and to refresh listings in the last quarter of their ttl;
  * NULL stops queueing new work (call it before stopping b). */
 void tree_set_background(struct tree *t, struct bg *b);
-/* Called when a fill (a refresh-ahead, a refill after the ttl) finds that
- * the listing behind directory path changed, so what was shown from the
- * old one can be forgotten at once. Runs with the cache's lock held: it
- * must only queue work. NULL stops it. */
-/* deep: what the kernel holds below path's entries may be gone too (a
- * repository's image list, which holds its nested image directories). */
-typedef void (*tree_changed_fn)(void *arg, const char *path, bool deep);
+/* What the kernel may hold that a listing just fetched contradicts, for
+ * telling it at once instead of when its copy would expire. */
+enum tree_change {
+	TREE_CHANGED_DIR,   /* the listing of directory path changed */
+	TREE_CHANGED_DEEP,  /* and what lies below its entries may be gone too
+			     * (a repository's image list holds its nested
+			     * image directories) */
+	TREE_CHANGED_FILES, /* the bytes of tag files names[0..n) in directory
+			     * path may differ from what the kernel read (a
+			     * name may also be shown as NAME@tag) */
+};
+/* Called when a fill (a refill after the ttl, a refresh-ahead, a listing
+ * from the fleet, a tag looked up alone) installs a listing that differs
+ * from what was shown before; names are NULL but for
+ * TREE_CHANGED_FILES, and valid during the call only. It may run with
+ * the cache's lock held: it must only queue work. NULL stops it. */
+typedef void (*tree_changed_fn)(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how);
 void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg);
 
 /* Queues, in the background, what listing "/" would fetch: the root's
@@ -80,14 +95,15 @@ void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg);
  * prefetch 0. 0 or bg_push's -errno. */
 int tree_warm(struct tree *t);
 
-/* stat of path. 0, -ENOENT, or the API's -errno. */
+/* stat of path. 0, -ENOENT, or the API's -errno. Times are whole
+ * seconds: a tag's mtime is its update time; its ctime is the same while
+ * its bytes are those this mount first saw with that update time, and
+ * the time it noticed otherwise (a re-push within the same second). */
 int tree_getattr(struct tree *t, const char *path, struct stat *st);
 /* The same, and *until: how long the answer may be kept (fresh.h's clock;
  * the earliest expiry of the listings it came from, rule 3; INT64_MAX for
  * the top directory, which rests on none); on -ENOENT
- * only for a name that could never exist (negative_ttl), else 0. The nanoseconds of the times carry a version
- * of a tag file's bytes (see version_nsec in tree.c); a directory's times
- * are whole seconds. */
+ * only for a name that could never exist (negative_ttl), else 0. */
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
 /* Lists a directory ("." and ".." included) with full attributes
  * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
@@ -137,9 +153,12 @@ ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_
  * 0, -ENOENT, -EISDIR. */
 int tree_tag_value(struct tree *t, const char *path, const char *which, struct buf *out);
 /* Drops the cached snapshots behind a directory (or everything for "/"),
- * and tells the fleet (tier.h) when there is a shared tier. */
+ * and tells the fleet (tier.h) when there is a shared tier. A listing
+ * dropped (but for "/") is kept aside until its next fill, which is
+ * compared with it: the ctimes of tags that did not change survive. */
 int tree_refresh(struct tree *t, const char *path);
-/* Drops every cached snapshot (SIGHUP), the fleet told as above. */
+/* Drops every cached snapshot (SIGHUP), the fleet told as above; what
+ * was kept aside too (tags' ctimes are their mtimes again). */
 void tree_flush(struct tree *t);
 
 struct tier;
@@ -147,7 +166,8 @@ struct tier;
  * before serving. */
 void tree_set_tier(struct tree *t, struct tier *tier);
 /* Another host found the listing behind cache key changed: forget it
- * (and its tags' own answers) and tell the kernel (tree_set_changed). */
+ * (and its tags' own answers; it is kept aside as for tree_refresh) and
+ * tell the kernel (tree_set_changed). */
 void tree_forget(struct tree *t, const char *key);
 
 #endif

@@ -576,6 +576,17 @@ int cache_refill(struct cache *c, const char *key, int64_t neg_ttl_ms, cache_fil
 	return err;
 }
 
+int cache_held(struct cache *c, const char *key, struct snap **out)
+{
+	struct centry *e;
+
+	pthread_mutex_lock(&c->mu);
+	e = lookup(c, key, hash_key(key));
+	*out = e ? snap_ref(e->snap) : NULL;
+	pthread_mutex_unlock(&c->mu);
+	return *out ? 0 : -EAGAIN;
+}
+
 bool cache_filling(struct cache *c, const char *key)
 {
 	struct centry *e;

@@ -36,6 +36,7 @@ _Static_assert(sizeof(struct islot) == 32, "an inode slot is 32 bytes");
 
 struct inode_table {
 	pthread_mutex_t mu;
+	unsigned char key[INODE_KEY_LEN]; /* of generations; set before use */
 	struct islot *slot;
 	size_t mask; /* slots - 1, a power of two minus one */
 	size_t count;
@@ -113,6 +114,85 @@ static uint64_t salted_hash(uint64_t parent, const char *name, bool dir, unsigne
 uint64_t inode_hash(uint64_t parent, const char *name, bool dir)
 {
 	return salted_hash(parent, name, dir, 0);
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein): a keyed 64-bit hash, so that
+ * nobody without the key can make two names' generations agree. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                                       \
+	do {                                                                                                           \
+		v0 += v1;                                                                                              \
+		v1 = ROTL(v1, 13);                                                                                     \
+		v1 ^= v0;                                                                                              \
+		v0 = ROTL(v0, 32);                                                                                     \
+		v2 += v3;                                                                                              \
+		v3 = ROTL(v3, 16);                                                                                     \
+		v3 ^= v2;                                                                                              \
+		v0 += v3;                                                                                              \
+		v3 = ROTL(v3, 21);                                                                                     \
+		v3 ^= v0;                                                                                              \
+		v2 += v1;                                                                                              \
+		v1 = ROTL(v1, 17);                                                                                     \
+		v1 ^= v2;                                                                                              \
+		v2 = ROTL(v2, 32);                                                                                     \
+	} while (0)
+
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+uint64_t inode_siphash(const unsigned char key[INODE_KEY_LEN], const void *msg, size_t n)
+{
+	const unsigned char *in = msg;
+	uint64_t k0 = le64(key), k1 = le64(key + 8), b = (uint64_t)n << 56, m;
+	uint64_t v0 = 0x736f6d6570736575u ^ k0, v1 = 0x646f72616e646f6du ^ k1;
+	uint64_t v2 = 0x6c7967656e657261u ^ k0, v3 = 0x7465646279746573u ^ k1;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = le64(in + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t j = 0; i + j < n; j++)
+		b |= (uint64_t)in[i + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+void inode_table_set_key(struct inode_table *t, const unsigned char key[INODE_KEY_LEN])
+{
+	memcpy(t->key, key, INODE_KEY_LEN);
+}
+
+/* The generation of (parent, name, dir): a keyed hash of what the number
+ * hashes. Never 0 (the root's). */
+static uint32_t generation(const struct inode_table *t, uint64_t parent, const char *name, size_t len, bool dir)
+{
+	unsigned char msg[8 + 256 + 1];
+	uint64_t h;
+
+	for (int i = 0; i < 8; i++)
+		msg[i] = (unsigned char)(parent >> (8 * i));
+	memcpy(msg + 8, name, len);
+	msg[8 + len] = dir ? 'd' : 'f';
+	h = inode_siphash(t->key, msg, 8 + len + 1);
+	return (uint32_t)(h ^ h >> 32) ? (uint32_t)(h ^ h >> 32) : 1;
 }
 
 /* The slot holding ino, or NULL. Lock held. */
@@ -198,8 +278,7 @@ static bool known(const struct inode_table *t, uint64_t ino)
 }
 
 /* Finds or adds (parent, name) and adds count lookups to it. Lock held. */
-static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint32_t count,
-		      uint64_t *ino)
+static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint32_t count, uint64_t *ino)
 {
 	size_t len = strlen(name);
 	int free_salt = -1;
@@ -227,6 +306,64 @@ static int ref_locked(struct inode_table *t, uint64_t parent, const char *name, 
 		return -EOVERFLOW;
 	*ino = salted_hash(parent, name, dir, (unsigned)free_salt);
 	return insert(t, *ino, parent, name, len, dir, (unsigned)free_salt, count);
+}
+
+/* The number (parent, name, dir) has in the table, whatever its salt.
+ * Lock held. */
+static int find_locked(const struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	size_t len = strlen(name);
+
+	if (!known(t, parent))
+		return -ENOENT;
+	for (unsigned salt = 0; salt < SALTS; salt++) {
+		uint64_t h = salted_hash(parent, name, dir, salt);
+		const struct islot *s = find(t, h);
+
+		if (s && same(s, parent, name, len, dir)) {
+			*ino = h;
+			return 0;
+		}
+		if (!s && !t->salted)
+			break; /* no salted entry lives: nothing further to find */
+	}
+	return -ENOENT;
+}
+
+int inode_find(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
+{
+	int err;
+
+	pthread_mutex_lock(&t->mu);
+	err = find_locked(t, parent, name, dir, ino);
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+int inode_find_path(struct inode_table *t, const char *path, bool dir, uint64_t *ino)
+{
+	char comp[256];
+	uint64_t at = INODE_ROOT;
+	int err = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (const char *p = path + strspn(path, "/"); *p && !err;) {
+		size_t n = strcspn(p, "/");
+		bool last = !p[n] || !p[n + strspn(p + n, "/")];
+
+		if (n >= sizeof(comp)) {
+			err = -ENOENT;
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		err = find_locked(t, at, comp, last ? dir : true, &at);
+		p += n;
+		p += strspn(p, "/");
+	}
+	pthread_mutex_unlock(&t->mu);
+	*ino = at;
+	return err;
 }
 
 int inode_ref(struct inode_table *t, uint64_t parent, const char *name, bool dir, uint64_t *ino)
@@ -439,6 +576,21 @@ int inode_path(struct inode_table *t, uint64_t ino, char *buf, size_t n, bool *d
 	return err;
 }
 
+uint32_t inode_generation(struct inode_table *t, uint64_t ino)
+{
+	const struct islot *s;
+	uint32_t g = 0;
+
+	if (ino == INODE_ROOT)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	s = find(t, ino);
+	if (s)
+		g = generation(t, s->parent, slot_name(s), s->len, s->flags & F_DIR);
+	pthread_mutex_unlock(&t->mu);
+	return g;
+}
+
 size_t inode_count(struct inode_table *t)
 {
 	size_t n;
@@ -463,7 +615,25 @@ static void list_add(struct inode_list *l, const struct islot *s, size_t *pos)
 	*pos += s->len + 1u;
 }
 
-int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *out)
+/* Is slot s below parent (0: everywhere): its child, or (deep) anywhere
+ * under it? Lock held. */
+static bool below(const struct inode_table *t, const struct islot *s, uint64_t parent, bool deep)
+{
+	if (!parent || s->parent == parent)
+		return true;
+	/* Every ancestor is in the table (children hold their parents), and
+	 * a chain is as deep as the path: a bound, not a loop guard. */
+	for (int depth = 0; deep && s->parent != INODE_ROOT && depth < 4096; depth++) {
+		s = find(t, s->parent);
+		if (!s)
+			return false;
+		if (s->parent == parent)
+			return true;
+	}
+	return false;
+}
+
+int inode_list_get(struct inode_table *t, uint64_t parent, bool deep, struct inode_list *out)
 {
 	size_t n = 0, bytes = 0, pos = 0;
 	int err = 0;
@@ -471,7 +641,7 @@ int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *ou
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent)) {
+		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep)) {
 			n++;
 			bytes += t->slot[i].len + 1u;
 		}
@@ -482,7 +652,7 @@ int inode_list_get(struct inode_table *t, uint64_t parent, struct inode_list *ou
 		goto out;
 	}
 	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slot[i].ino && (!parent || t->slot[i].parent == parent))
+		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep))
 			list_add(out, &t->slot[i], &pos);
 out:
 	pthread_mutex_unlock(&t->mu);

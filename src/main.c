@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fuse_log.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <fuse.h>
@@ -38,6 +39,7 @@
 #include "tier.h"
 #include "tree.h"
 #include "uhub.h"
+#include "updatedb.h"
 
 /* The version lives in the file VERSION only; the Makefile passes it. A
  * compile outside the Makefile (an analyser) says so instead of guessing. */
@@ -276,6 +278,22 @@ static int build_tier(struct app *a)
 	return 0;
 }
 
+/* The key of the inodes' generations (fs.h): from the API private key and
+ * the project, so that it is the same at every mount of them and unknown
+ * to whoever can only push tags. */
+static int derive_gen_key(struct app *a, unsigned char *key, size_t n)
+{
+	static const char salt[] = "imgtagfs inode generations 1";
+	const char *project = pick_project(a);
+	unsigned char out[SIGN_SHA256_LEN];
+	int err = sign_hkdf_sha256(a->creds.private_key, strlen(a->creds.private_key), salt, sizeof(salt) - 1,
+				   project ? project : "", project ? strlen(project) : 0, out);
+
+	memcpy(key, out, n < sizeof(out) ? n : sizeof(out));
+	sign_wipe(out, sizeof(out));
+	return err;
+}
+
 static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
@@ -302,8 +320,10 @@ static int build(struct app *a)
 	    .on_end = on_end,
 	    .on_end_arg = a,
 	};
-	int err = build_client(a);
+	int err = derive_gen_key(a, fc.gen_key, sizeof(fc.gen_key));
 
+	if (!err)
+		err = build_client(a); /* drops the private key */
 	if (err)
 		return err;
 	/* One clock and one policy for the cache, the tree and the kernel. */
@@ -323,6 +343,7 @@ static int build(struct app *a)
 	if (!a->bg)
 		return -ENOMEM;
 	a->fs = fs_new(&fc, a->tree, a->uhub, a->cache, a->bg, a->log);
+	sign_wipe(fc.gen_key, sizeof(fc.gen_key)); /* the inode table has its copy */
 	if (!a->fs)
 		return -ENOMEM;
 	return c->shared_cache ? build_tier(a) : 0;
@@ -354,6 +375,24 @@ static double elapsed_ms(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A warning when this system's daily updatedb(8) would walk the mount
+ * (a mount point given to --check) or any imgtagfs mount: every listing
+ * of the registry, through the API, each day. */
+static void check_updatedb(const struct app *a)
+{
+	char real[PATH_MAX], advice[512];
+	const char *mnt = a->cfg.mountpoint;
+
+	if (mnt && realpath(mnt, real))
+		mnt = real;
+	if (!updatedb_present(UPDATEDB_CONF) ||
+	    updatedb_walks(UPDATEDB_CONF, UPDATEDB_FSTYPE, mnt, advice, sizeof(advice)) != 1)
+		return;
+	printf("updatedb:    warning: updatedb(8) would walk %s every day, listing the whole registry through the API; "
+	       "to prune %s, as root:\n             %s\n",
+	       mnt ? mnt : "imgtagfs mounts", UPDATEDB_FSTYPE, advice);
+}
+
 /* --check: each step with its time, then 0 or 1. */
 static int run_check(struct app *a)
 {
@@ -366,6 +405,7 @@ static int run_check(struct app *a)
 	printf("endpoint:    %s\n", a->endpoint);
 	printf("credentials: %s (public key %.6s...)\n", a->creds.origin, a->creds.public_key);
 	printf("project:     %s\n", project ? project : "(the key's default)");
+	check_updatedb(a);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = uhub_probe(a->uhub, why, sizeof(why));
 	/* why may quote the server's message: shown as the logs show names. */

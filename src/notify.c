@@ -47,8 +47,8 @@ struct notify {
 	struct copy *copies[BUCKETS];
 	struct job *q;
 	size_t nq, aq;
-	bool all;		/* a flush of everything is queued */
-	uint64_t queued, done;	/* tickets */
+	bool all;	       /* a flush of everything is queued */
+	uint64_t queued, done; /* tickets */
 	bool running, stopping;
 	pthread_t tid;
 };
@@ -62,7 +62,8 @@ struct notify *notify_new(struct inode_table *inodes, const struct fresh *f, not
 		return NULL;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&n->mu, NULL) || pthread_cond_init(&n->work, &ca) || pthread_cond_init(&n->done_cv, &ca)) {
+	if (pthread_mutex_init(&n->mu, NULL) || pthread_cond_init(&n->work, &ca) ||
+	    pthread_cond_init(&n->done_cv, &ca)) {
 		pthread_condattr_destroy(&ca);
 		free(n);
 		return NULL;
@@ -192,7 +193,9 @@ static void forget_below(struct notify *n, uint64_t ino, enum notify_how how)
 {
 	struct inode_list l;
 
-	if (inode_list_get(n->inodes, ino, &l) == 0) {
+	/* A refresh reaches every depth: a nested image directory two levels
+	 * down (or a shell's cwd in it) must not keep its attributes. */
+	if (inode_list_get(n->inodes, ino, how == NOTIFY_FLUSH, &l) == 0) {
 		for (size_t i = 0; i < l.n; i++)
 			if (how == NOTIFY_CHANGED)
 				forget_changed_item(n, &l, i);
@@ -246,7 +249,10 @@ static void round_locked(struct notify *n)
 	if (all)
 		forget_below(n, 0, NOTIFY_FLUSH);
 	for (size_t i = 0; !all && i < nq; i++)
-		forget_below(n, q[i].ino, q[i].how);
+		if (q[i].how == NOTIFY_INODE)
+			fuse_lowlevel_notify_inval_inode(n->se, q[i].ino, 0, 0);
+		else
+			forget_below(n, q[i].ino, q[i].how);
 	free(q);
 	while (old) {
 		struct copy *c = old;

@@ -659,7 +659,7 @@ static void usage_synopsis(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
-		"       %s --check [SOURCE] [-o OPTION[,OPTION...]]\n"
+		"       %s --check [SOURCE [MOUNTPOINT]] [-o OPTION[,OPTION...]]\n"
 		"       %s -h|--help | -V|--version\n"
 		"       mount.imgtagfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS]   (for mount(8))\n"
 		"\n"
@@ -672,7 +672,8 @@ static void usage_synopsis(FILE *f, const char *prog)
 		"\n"
 		"  --check         load the keys, make one signed call, list the repositories,\n"
 		"                  print each step and its time; mount nothing (SOURCE defaults\n"
-		"                  to uhub). Exit 0 if all worked, 1 otherwise.\n"
+		"                  to uhub). Exit 0 if all worked, 1 otherwise. Warns when\n"
+		"                  updatedb(8) would walk imgtagfs mounts (or MOUNTPOINT).\n"
 		"  -f              stay in the foreground\n"
 		"  -d              foreground, and print every FUSE request (libfuse's debug)\n"
 		"  -s              single-threaded\n"
@@ -803,8 +804,9 @@ static void usage_running(FILE *f)
 	      "  getfattr -d TAGFILE                      user.imgtagfs.digest and .updated\n"
 	      "  kill -HUP PID      drop every listing, here and in the kernel\n"
 	      "  kill -USR1 PID     debug logging on / off\n"
-	      "Inode numbers are a hash of the path (stable across remounts); the\n"
-	      "nanoseconds of an mtime are a version stamp of the file's bytes.\n",
+	      "Inode numbers are a hash of the path (stable across remounts). Times are\n"
+	      "whole seconds: a tag's mtime is its update time, its ctime the time this\n"
+	      "mount saw its bytes change within that second (rsync needs -c for that).\n",
 	      f);
 }
 

@@ -39,6 +39,12 @@ struct snap {
 	int64_t born;	  /* see snap_born */
 	uint32_t version; /* see snap_version */
 	bool unsure;	  /* see snap_unsure */
+	atomic_bool mark; /* see snap_mark */
+	/* The entries whose ctime is not their mtime, sorted by index: only
+	 * tags re-pushed within their second have one, so a listing pays for
+	 * this per change, not per entry. */
+	struct snap_ctime *ctimes;
+	size_t nctimes;
 	struct snap_rec rec[];
 	/* followed by the string area */
 };
@@ -314,13 +320,6 @@ static uint32_t listing_version(const struct snap *s)
 	return h ? h : 1;
 }
 
-uint32_t snap_entry_version(const struct snap_entry *e)
-{
-	uint32_t h = entry_hash(2166136261u, e);
-
-	return h ? h : 1;
-}
-
 static uint32_t pack_bin(const struct snap_builder *b, size_t off, char *area, size_t *pos)
 {
 	size_t at = *pos;
@@ -358,6 +357,9 @@ struct snap *snap_builder_finish(struct snap_builder *b)
 	}
 	s->born = SNAP_BORN_NONE;
 	s->unsure = false;
+	atomic_init(&s->mark, false);
+	s->ctimes = NULL;
+	s->nctimes = 0;
 	s->version = listing_version(s);
 out:
 	snap_builder_free(b);
@@ -378,8 +380,10 @@ void snap_unref(struct snap *s)
 	/* Release our writes and, for the last owner, acquire everyone's
 	 * before free (acq_rel rather than a separate fence, which TSan does
 	 * not model). */
-	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+		free(s->ctimes);
 		free(s);
+	}
 }
 
 size_t snap_count(const struct snap *s)
@@ -390,6 +394,22 @@ size_t snap_count(const struct snap *s)
 static const char *str_at(const struct snap *s, uint32_t off)
 {
 	return off == NO_OFF ? NULL : (const char *)(s->rec + s->count) + off;
+}
+
+/* Entry i's recorded ctime, else its mtime. */
+static int64_t ctime_of(const struct snap *s, size_t i)
+{
+	size_t lo = 0, hi = s->nctimes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->ctimes[mid].i < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nctimes && s->ctimes[lo].i == i ? s->ctimes[lo].ctime : s->rec[i].mtime;
 }
 
 void snap_get(const struct snap *s, size_t i, struct snap_entry *out)
@@ -405,6 +425,7 @@ void snap_get(const struct snap *s, size_t i, struct snap_entry *out)
 	}
 	out->time_raw = str_at(s, r->raw_off);
 	out->mtime = r->mtime;
+	out->ctime = s->nctimes ? ctime_of(s, i) : r->mtime;
 }
 
 size_t snap_lower_bound(const struct snap *s, const char *key)
@@ -459,4 +480,39 @@ void snap_set_born(struct snap *s, int64_t born_ms)
 uint32_t snap_version(const struct snap *s)
 {
 	return s->version;
+}
+
+static int ctime_cmp(const void *pa, const void *pb)
+{
+	const struct snap_ctime *a = pa, *b = pb;
+
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+int snap_set_ctimes(struct snap *s, const struct snap_ctime *v, size_t n)
+{
+	struct snap_ctime *copy = NULL;
+
+	if (n && !(copy = malloc(n * sizeof(*copy))))
+		return -ENOMEM;
+	if (n) {
+		memcpy(copy, v, n * sizeof(*copy));
+		qsort(copy, n, sizeof(*copy), ctime_cmp);
+	}
+	s->bytes -= s->nctimes * sizeof(*s->ctimes);
+	free(s->ctimes);
+	s->ctimes = copy;
+	s->nctimes = n;
+	s->bytes += n * sizeof(*copy);
+	return 0;
+}
+
+void snap_mark(struct snap *s)
+{
+	atomic_store_explicit(&s->mark, true, memory_order_relaxed);
+}
+
+bool snap_marked(struct snap *s)
+{
+	return atomic_load_explicit(&s->mark, memory_order_relaxed);
 }

@@ -13,10 +13,12 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fresh.h"
 #include "listing.h"
@@ -29,6 +31,16 @@
 #include "timefmt.h"
 
 #define KEY_MAX LISTKEY_MAX
+/* Listings a refresh or another host's invalidation dropped, kept until
+ * their next fill so that it can tell a tag's new bytes from the ones
+ * this mount saw (its ctime): at most this many, this many bytes. */
+#define STASH_MAX 8
+#define STASH_BYTES ((size_t)32 << 20)
+
+struct stash_item {
+	char *key; /* NULL: free */
+	struct snap *s;
+};
 
 struct tree {
 	struct tree_config cfg;
@@ -40,9 +52,13 @@ struct tree {
 	const struct fresh *fresh; /* the freshness policy (fresh.h) */
 	tree_changed_fn changed;   /* set once, before serving */
 	void *changed_arg;
-	struct fresh *own_fresh; /* made here when the caller gave none */
-	struct tier *tier;	 /* the shared tier, or NULL; set once, before serving */
-	struct qbudget *qb;	 /* what names a listing lacks may cost */
+	struct fresh *own_fresh;  /* made here when the caller gave none */
+	struct tier *tier;	  /* the shared tier, or NULL; set once, before serving */
+	struct qbudget *qb;	  /* what names a listing lacks may cost */
+	pthread_mutex_t stash_mu; /* a leaf */
+	struct stash_item stash[STASH_MAX];
+	size_t stash_bytes;
+	unsigned stash_next;
 };
 
 enum node_kind { NODE_ROOT, NODE_REPO, NODE_DIR, NODE_IMAGE, NODE_TAG };
@@ -63,6 +79,8 @@ struct node {
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
 static int on_ahead(void *arg, const char *key);
 static void on_join(void *waiter, void *filler);
+struct fill_req;
+static void note_changes(struct tree *t, const struct fill_req *r, const char *key, struct snap *s);
 
 static int64_t cache_clock(void *c)
 {
@@ -103,6 +121,14 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->c = c;
 	t->log = log;
 	if (set_fresh(t, cfg, c) || !(t->qb = qbudget_new(t->cfg.ttl_ms))) {
+		qbudget_free(t->qb);
+		fresh_free(t->own_fresh);
+		free(t->repo);
+		free(t);
+		return NULL;
+	}
+	if (pthread_mutex_init(&t->stash_mu, NULL)) {
+		qbudget_free(t->qb);
 		fresh_free(t->own_fresh);
 		free(t->repo);
 		free(t);
@@ -113,11 +139,15 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	return t;
 }
 
+static void stash_clear(struct tree *t);
+
 void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
 	qbudget_free(t->qb);
+	stash_clear(t);
+	pthread_mutex_destroy(&t->stash_mu);
 	fresh_free(t->own_fresh);
 	free(t->repo);
 	free(t);
@@ -213,11 +243,10 @@ static int fill(void *arg, const char *key, struct snap **out)
 	struct uhub_entry e;
 	int err;
 
-	if (!r->tag)
-		return r->t->tier ? tier_fill(r->t->tier, key, r->min_born, fill_api, r, out, &r->res)
-				  : fill_api(r, out);
-	err = uhub_get_tag(r->t->u, r->repo, r->image, r->tag, &e);
-	if (!err) {
+	if (!r->tag) {
+		err =
+		    r->t->tier ? tier_fill(r->t->tier, key, r->min_born, fill_api, r, out, &r->res) : fill_api(r, out);
+	} else if ((err = uhub_get_tag(r->t->u, r->repo, r->image, r->tag, &e)) == 0) {
 		err = build_snap(r, &e, 1, out);
 		uhub_entry_release(&e);
 	} else if (err == -ENOENT) {
@@ -226,6 +255,8 @@ static int fill(void *arg, const char *key, struct snap **out)
 		key_of(image_key, UHUB_TAGS, r->repo, r->image, NULL);
 		qbudget_missed(r->t->qb, image_key, fresh_now(r->t->fresh));
 	}
+	if (!err)
+		note_changes(r->t, r, key, *out);
 	return err;
 }
 
@@ -304,9 +335,37 @@ static int on_ahead(void *arg, const char *key)
 	return b ? bg_push_urgent(b, refresh_job, t, key) : -EAGAIN;
 }
 
+/* The directory that listing k fills, as the tree shows it, into path
+ * (LISTKEY_MAX + 2 bytes). One tag's own answer stands for its image
+ * directory. */
+static void dir_of(const struct tree *t, const struct listkey *k, char *path)
+{
+	if (k->kind == UHUB_REPOS || (t->repo && k->kind == UHUB_IMAGES))
+		snprintf(path, LISTKEY_MAX + 2, "/");
+	else if (k->kind == UHUB_IMAGES)
+		snprintf(path, LISTKEY_MAX + 2, "/%s", k->repo);
+	else if (t->repo)
+		snprintf(path, LISTKEY_MAX + 2, "/%s", k->image);
+	else
+		snprintf(path, LISTKEY_MAX + 2, "/%s/%s", k->repo, k->image);
+}
+
+/* Tells whoever shows them (t->changed) that the bytes of tags names[0..n)
+ * of image k->image may have changed. */
+static void tell_files(const struct tree *t, const struct listkey *k, const char *const *names, size_t n)
+{
+	char *path = malloc(LISTKEY_MAX + 2);
+
+	if (path && t->changed && n) {
+		dir_of(t, &(struct listkey){.kind = UHUB_TAGS, .repo = k->repo, .image = k->image}, path);
+		t->changed(t->changed_arg, path, names, n, TREE_CHANGED_FILES);
+	}
+	free(path);
+}
+
 /* key's listing changed: whoever shows the directory it lists, as the
- * tree shows it, is told (t->changed). One tag's own answer stands for
- * its image directory. */
+ * tree shows it, is told (t->changed); for one tag's own answer, that
+ * tag's file. */
 static void tell_changed(struct tree *t, const char *key)
 {
 	struct listkey_buf *b = malloc(sizeof(*b));
@@ -314,17 +373,15 @@ static void tell_changed(struct tree *t, const char *key)
 	struct listkey k;
 
 	if (b && path && t->changed && listkey_parse(key, &k, b) == 0) {
-		if (k.kind == UHUB_REPOS || (t->repo && k.kind == UHUB_IMAGES))
-			snprintf(path, LISTKEY_MAX + 2, "/");
-		else if (k.kind == UHUB_IMAGES)
-			snprintf(path, LISTKEY_MAX + 2, "/%s", k.repo);
-		else if (t->repo)
-			snprintf(path, LISTKEY_MAX + 2, "/%s", k.image);
-		else
-			snprintf(path, LISTKEY_MAX + 2, "/%s/%s", k.repo, k.image);
-		/* An image list also holds the nested directories below the
-		 * repository: what the kernel knows under it all goes. */
-		t->changed(t->changed_arg, path, k.kind == UHUB_IMAGES);
+		if (k.tag) {
+			tell_files(t, &k, &k.tag, 1);
+		} else {
+			dir_of(t, &k, path);
+			/* An image list also holds the nested directories below
+			 * the repository: what the kernel knows under it all goes. */
+			t->changed(t->changed_arg, path, NULL, 0,
+				   k.kind == UHUB_IMAGES ? TREE_CHANGED_DEEP : TREE_CHANGED_DIR);
+		}
 	}
 	free(path);
 	free(b);
@@ -342,6 +399,262 @@ static void on_change(void *arg, const char *key, void *fill_arg)
 		tier_changed(t->tier, key, &r->res);
 }
 
+/* ---- what changed: first-seen bytes and the kernel's pages --------------------
+ *
+ * A tag's mtime is its update time, in whole seconds, so a tag re-pushed
+ * within its second keeps its mtime and size while its bytes change: the
+ * kernel (which drops a file's pages when the mtime or size it is told
+ * changes) must be told, and the tag's ctime moves, so that git sees it.
+ * Each new listing is compared, before the cache installs it, with what
+ * this mount showed before: the listing it replaces (or the one a refresh
+ * dropped: the stash), and a tag's own answer. The cache's change hook
+ * tells the kernel about a listing that replaces a different one under
+ * its own key (on_change, after the install); the comparison tells it
+ * about everything else, before the install: whoever asks for that key
+ * meanwhile either waits for this fill, or (a refresh-ahead) is shown the
+ * listing being replaced, whose differences the hook reports. */
+
+static int64_t wall_now(const struct tree *t)
+{
+	return t->cfg.wall ? t->cfg.wall(t->cfg.wall_arg) : (int64_t)time(NULL);
+}
+
+static int64_t shown_time(const struct tree *t, int64_t mtime)
+{
+	return mtime == SNAP_NO_TIME ? t->cfg.mount_time : mtime;
+}
+
+static void stash_free_at(struct tree *t, size_t i)
+{
+	if (!t->stash[i].key)
+		return;
+	t->stash_bytes -= snap_bytes(t->stash[i].s);
+	snap_unref(t->stash[i].s);
+	free(t->stash[i].key);
+	t->stash[i].key = NULL;
+	t->stash[i].s = NULL;
+}
+
+/* Keeps s (the reference is taken) as key's last listing, the oldest
+ * going to make room; a listing larger than the stash is let go. */
+static void stash_put(struct tree *t, const char *key, struct snap *s)
+{
+	char *copy = snap_bytes(s) <= STASH_BYTES / 2 ? strdup(key) : NULL;
+	size_t at = STASH_MAX;
+
+	if (!copy) {
+		snap_unref(s);
+		return;
+	}
+	pthread_mutex_lock(&t->stash_mu);
+	for (size_t i = 0; i < STASH_MAX; i++)
+		if (t->stash[i].key && strcmp(t->stash[i].key, key) == 0)
+			stash_free_at(t, at = i);
+	if (at == STASH_MAX)
+		stash_free_at(t, at = t->stash_next++ % STASH_MAX);
+	for (size_t i = 0; t->stash_bytes + snap_bytes(s) > STASH_BYTES && i < STASH_MAX; i++)
+		stash_free_at(t, i);
+	t->stash[at].key = copy;
+	t->stash[at].s = s;
+	t->stash_bytes += snap_bytes(s);
+	pthread_mutex_unlock(&t->stash_mu);
+}
+
+/* key's stashed listing (a reference), taken out of the stash when take. */
+static struct snap *stash_get(struct tree *t, const char *key, bool take)
+{
+	struct snap *s = NULL;
+
+	pthread_mutex_lock(&t->stash_mu);
+	for (size_t i = 0; i < STASH_MAX && !s; i++) {
+		if (!t->stash[i].key || strcmp(t->stash[i].key, key) != 0)
+			continue;
+		s = snap_ref(t->stash[i].s);
+		if (take)
+			stash_free_at(t, i);
+	}
+	pthread_mutex_unlock(&t->stash_mu);
+	return s;
+}
+
+static void stash_clear(struct tree *t)
+{
+	pthread_mutex_lock(&t->stash_mu);
+	for (size_t i = 0; i < STASH_MAX; i++)
+		stash_free_at(t, i);
+	pthread_mutex_unlock(&t->stash_mu);
+}
+
+/* What a comparison found: the new listing's ctimes, and the tags the
+ * kernel must be told about. */
+struct changes {
+	struct snap_ctime *ct;
+	size_t nct, act;
+	const char **names;
+	size_t nn, an;
+};
+
+/* Appends one item of size sz to the array *v of *n (room for *a). */
+static int grow(void *v, size_t *n, size_t *a, size_t sz)
+{
+	void *p;
+
+	if (*n < *a)
+		return 0;
+	p = realloc(*(void **)v, (*a ? *a * 2 : 16) * sz);
+	if (!p)
+		return -ENOMEM;
+	*(void **)v = p;
+	*a = *a ? *a * 2 : 16;
+	return 0;
+}
+
+static void add_ctime(struct changes *c, size_t i, int64_t ctime)
+{
+	if (grow(&c->ct, &c->nct, &c->act, sizeof(*c->ct)) == 0)
+		c->ct[c->nct++] = (struct snap_ctime){.i = i, .ctime = ctime};
+}
+
+static void add_name(struct changes *c, const char *name)
+{
+	if (grow(&c->names, &c->nn, &c->an, sizeof(*c->names)) == 0)
+		c->names[c->nn++] = name;
+}
+
+/* Entry e (index i of the new listing) against what this mount showed
+ * before, b (NULL: nothing known): records e's ctime in c, and returns
+ * true when its bytes may differ from what the kernel read. Bytes that
+ * stay keep their ctime; new bytes under the same update time take the
+ * time they were noticed (after the last change, so that it moves); a new
+ * update time is its own ctime. */
+static bool compare(const struct tree *t, struct changes *c, size_t i, const struct snap_entry *e,
+		    const struct snap_entry *b, int64_t now)
+{
+	int64_t was;
+
+	if (!b)
+		return true;
+	if (tagfile_same(e, b)) {
+		if (b->ctime != b->mtime)
+			add_ctime(c, i, b->ctime);
+		return false;
+	}
+	if (b->mtime == e->mtime) {
+		was = shown_time(t, b->ctime);
+		add_ctime(c, i, now > was ? now : was + 1);
+	}
+	return true;
+}
+
+/* Tag name's own answer held now (a reference), or NULL. */
+static struct snap *alone_held(struct tree *t, const char *repo, const char *image, const char *name)
+{
+	char key[KEY_MAX];
+	struct snap *s = NULL;
+
+	key_of(key, UHUB_TAGS, repo, image, name);
+	if (cache_held(t->c, key, &s) == 0 && snap_count(s) != 1) {
+		snap_unref(s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* An image's new listing s: each tag against the listing it replaces and
+ * against the tag's own answer when that may be newer (no listing to
+ * compare with, or one marked by note_alone); of two, the newer (a tie:
+ * the answer, which is asked for only when the listing is not fresh). */
+static void note_listing(struct tree *t, const struct fill_req *r, const char *key, struct snap *s, struct changes *c)
+{
+	struct snap *prev = NULL, *lone;
+	bool cached = cache_held(t->c, key, &prev) == 0, alone;
+	struct snap_entry e, b, a;
+	int64_t now = wall_now(t);
+
+	if (!cached)
+		prev = stash_get(t, key, true);
+	alone = !prev || snap_marked(prev);
+	for (size_t i = 0; i < snap_count(s); i++) {
+		const struct snap_entry *base = NULL;
+		bool hooked = cached; /* the cache's hook tells the kernel */
+		long j;
+
+		snap_get(s, i, &e);
+		j = prev ? snap_find(prev, e.name) : -1;
+		if (j >= 0) {
+			snap_get(prev, (size_t)j, &b);
+			base = &b;
+		}
+		lone = alone ? alone_held(t, r->repo, r->image, e.name) : NULL;
+		if (lone && (!prev || snap_born(lone) >= snap_born(prev))) {
+			snap_get(lone, 0, &a);
+			base = &a;
+			hooked = false;
+		}
+		if (compare(t, c, i, &e, base, now) && !hooked)
+			add_name(c, e.name);
+		snap_unref(lone);
+	}
+	snap_unref(prev);
+}
+
+/* A tag's own answer s: against the answer it replaces and the image's
+ * listing (the newer of the two); a listing that shows the tag with other
+ * bytes is marked, so that its next fill compares with this answer. */
+static void note_alone(struct tree *t, const struct fill_req *r, const char *key, struct snap *s, struct changes *c)
+{
+	struct snap *prev = NULL, *list = NULL;
+	struct snap_entry e, b, l;
+	const struct snap_entry *base = NULL;
+	bool cached = cache_held(t->c, key, &prev) == 0, hooked = cached;
+	char *lkey = malloc(KEY_MAX);
+	long i = -1;
+
+	if (!cached)
+		prev = stash_get(t, key, true);
+	if (lkey) {
+		key_of(lkey, UHUB_TAGS, r->repo, r->image, NULL);
+		if (cache_held(t->c, lkey, &list) != 0)
+			list = stash_get(t, lkey, false);
+	}
+	snap_get(s, 0, &e);
+	if (prev && snap_count(prev) == 1) {
+		snap_get(prev, 0, &b);
+		base = &b;
+	}
+	if (list && (i = snap_find(list, e.name)) >= 0) {
+		snap_get(list, (size_t)i, &l);
+		if (!tagfile_same(&e, &l))
+			snap_mark(list);
+		if (!base || snap_born(list) > snap_born(prev)) {
+			base = &l;
+			hooked = false;
+		}
+	}
+	if (compare(t, c, 0, &e, base, wall_now(t)) && !hooked)
+		add_name(c, e.name);
+	snap_unref(list);
+	snap_unref(prev);
+	free(lkey);
+}
+
+static void note_changes(struct tree *t, const struct fill_req *r, const char *key, struct snap *s)
+{
+	struct changes c = {0};
+	struct listkey k = {.kind = UHUB_TAGS, .repo = r->repo, .image = r->image};
+
+	if (r->kind != UHUB_TAGS || (r->tag && snap_count(s) != 1))
+		return;
+	if (r->tag)
+		note_alone(t, r, key, s, &c);
+	else
+		note_listing(t, r, key, s, &c);
+	snap_set_ctimes(s, c.ct, c.nct); /* on -ENOMEM, ctime is mtime */
+	tell_files(t, &k, c.names, c.nn);
+	free(c.ct);
+	free(c.names);
+}
+
 void tree_set_tier(struct tree *t, struct tier *tier)
 {
 	t->tier = tier;
@@ -354,7 +667,11 @@ void tree_set_tier(struct tree *t, struct tier *tier)
 static void forget_key(struct tree *t, const char *key, const struct listkey *k)
 {
 	char prefix[KEY_MAX];
+	struct snap *s;
 
+	/* Its next fill compares with it (the ctimes of what it showed). */
+	if (cache_held(t->c, key, &s) == 0)
+		stash_put(t, key, s);
 	cache_drop(t->c, key);
 	if (k && k->kind == UHUB_TAGS && !k->tag) {
 		key_of(prefix, UHUB_TAGS, k->repo, k->image, "");
@@ -866,21 +1183,6 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 
 /* ---- attributes ------------------------------------------------------------ */
 
-static int64_t shown_time(const struct tree *t, int64_t mtime)
-{
-	return mtime == SNAP_NO_TIME ? t->cfg.mount_time : mtime;
-}
-
-/* The nanoseconds of a tag file's mtime carry a version of its bytes (the
- * registry's times have whole seconds, so this adds no false precision):
- * the kernel compares mtimes to decide whether the pages it keeps of a
- * file still hold (auto_inval_data), and a tag re-pushed within one
- * second, or a tag with no time, would otherwise keep its old digest. */
-static long version_nsec(uint32_t version)
-{
-	return (long)(version % 1000000000u);
-}
-
 /* A directory's times are whole seconds, stable while its listing lasts
  * (make, rsync and find -newer compare them); the kernel's copies of
  * directory listings are kept fresh otherwise (notify.h). */
@@ -905,8 +1207,32 @@ static void tag_stat(const struct tree *t, const struct snap_entry *e, struct st
 	st->st_size = (off_t)tagfile_size(e);
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
-	st->st_mtime = st->st_ctime = st->st_atime = (time_t)shown_time(t, e->mtime);
-	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = version_nsec(snap_entry_version(e));
+	/* Whole seconds, as the registry has them: the kernel is told when
+	 * the bytes change under the same mtime (note_changes). */
+	st->st_mtime = st->st_atime = (time_t)shown_time(t, e->mtime);
+	st->st_ctime = (time_t)shown_time(t, e->ctime);
+}
+
+/* The top directory's time: the newest of the entries it lists (the
+ * repositories, or the images of the one repository mounted), which is
+ * the same across remounts, like a prefix directory's. Its listing is
+ * only looked at, never fetched (the kernel stats a mount's root when it
+ * mounts, lazy ones included, and that must not wait for the API): while
+ * it is not cached, the mount time, which the kernel may not keep. */
+static void root_time(struct tree *t, struct node *n)
+{
+	char key[KEY_MAX];
+	struct snap *s;
+
+	key_of(key, t->repo ? UHUB_IMAGES : UHUB_REPOS, t->repo, NULL, NULL);
+	if (cache_peek(t->c, key, t->cfg.ttl_ms, &s) != 0) {
+		n->mtime = t->cfg.mount_time;
+		n->until = 0;
+		return;
+	}
+	n->mtime = newest(s, 0, snap_count(s));
+	note(t, &n->until, s);
+	snap_unref(s);
 }
 
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
@@ -921,12 +1247,12 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 		*until = n.never && n.until != INT64_MAX ? n.until : 0;
 		return err;
 	}
+	if (n.kind == NODE_ROOT || (t->repo && n.kind == NODE_REPO))
+		root_time(t, &n);
 	if (n.kind == NODE_TAG)
 		tag_stat(t, &n.e, st);
 	else
 		dir_stat(t, n.mtime, st);
-	/* The top directory rests on no listing: its attributes never change
-	 * (INT64_MAX: as long as the kernel may keep anything). */
 	*until = n.until;
 	node_release(&n);
 	return 0;
@@ -1443,6 +1769,7 @@ static void drop(struct tree *t, enum uhub_kind k, const char *repo, const char 
 
 void tree_flush(struct tree *t)
 {
+	stash_clear(t); /* everything goes: memory comes back after a flush */
 	cache_clear(t->c);
 	if (t->tier)
 		tier_invalidate(t->tier, NULL);
@@ -1470,10 +1797,11 @@ int tree_refresh(struct tree *t, const char *path)
 		drop(t, UHUB_IMAGES, n.repo, NULL, NULL);
 		break;
 	case NODE_TAG:
-		/* The tag's own answer, wherever it came from: the listing of
-		 * its image, or a lookup of it alone. */
-		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
+		/* The tag's own answer, wherever it came from: a lookup of it
+		 * alone (first: dropping the listing drops it unstashed), or the
+		 * listing of its image. */
 		drop(t, UHUB_TAGS, n.repo, n.image, n.e.name);
+		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
 		break;
 	}
 	node_release(&n);

@@ -101,7 +101,7 @@ SIM_LIST=$(contents "$DEB_SIM")
 doc=/usr/share/doc/imgtagfs
 for f in /usr/bin/imgtagfs "/usr/sbin/mount.imgtagfs -> ../bin/imgtagfs" \
 	/usr/share/man/man1/imgtagfs.1.gz /usr/share/man/man8/mount.imgtagfs.8.gz \
-	$doc/README.md.gz $doc/NEWS.md.gz $doc/copyright \
+	$doc/README.md.gz $doc/NEWS.md.gz $doc/copyright $doc/README.Debian \
 	$doc/examples/fstab $doc/examples/credentials $doc/examples/mnt-registry.mount \
 	$doc/examples/fstab-shared $doc/examples/redis-shared-cache.conf; do
 	ok "imgtagfs.deb has $f" grep -qxF "$f" <<<"$FS_LIST"
@@ -110,6 +110,9 @@ for f in /usr/bin/uhub-sim /usr/share/man/man1/uhub-sim.1.gz /usr/share/doc/uhub
 	/usr/share/doc/uhub-sim/examples/demo-registry.json; do
 	ok "uhub-sim.deb has $f" grep -qxF "$f" <<<"$SIM_LIST"
 done
+readme_debian=$(dpkg-deb --fsys-tarfile "$DEB_FS" | tar -xO ".$doc/README.Debian")
+ok "README.Debian gives the line that prunes imgtagfs mounts from updatedb" \
+	grep -qF "sed -i 's/^PRUNEFS *= *\"/&fuse.imgtagfs /' /etc/updatedb.conf" <<<"$readme_debian"
 ok "uhub-sim.deb holds no test suite" bash -c "! grep -qE '/tests?/|test_|cmocka' <<<'$SIM_LIST'"
 ok "imgtagfs depends on fuse3 (fusermount3)" bash -c "dpkg-deb -f '$DEB_FS' Depends | grep -qE '(^|, )fuse3(,|$)'"
 ok "imgtagfs depends on libfuse3 (shlibs)" bash -c "dpkg-deb -f '$DEB_FS' Depends | grep -q libfuse3-3"

@@ -814,6 +814,27 @@ static void test_stale_while_refill_hangs(void **state)
 	cache_free(c);
 }
 
+/* cache_held: whatever is held, however old, without counting a hit. */
+static void test_held(void **state)
+{
+	struct fake *f = *state;
+	struct cache *c = cache_new(1 << 20, fake_clock, f);
+	struct snap *s, *p;
+
+	assert_int_equal(cache_held(c, "k", &p), -EAGAIN);
+	assert_null(p);
+	assert_int_equal(get(c, f, "k", &s), 0);
+	f->now += 10 * TTL;
+	assert_int_equal(cache_held(c, "k", &p), 0);
+	assert_ptr_equal(p, s);
+	snap_unref(p);
+	assert_int_equal(stats(c).hits, 0);
+	cache_drop(c, "k");
+	assert_int_equal(cache_held(c, "k", &p), -EAGAIN);
+	snap_unref(s);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -837,6 +858,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_not_for_enoent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_ahead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_while_refill_hangs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

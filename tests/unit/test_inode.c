@@ -192,7 +192,7 @@ static void test_long_names_and_list(void **state)
 	assert_false(dir);
 	assert_int_equal(strlen(buf), 1 + 22 + 1 + 255);
 	assert_int_equal(inode_path(t, f, buf, 40, NULL), -ENAMETOOLONG);
-	assert_int_equal(inode_list_get(t, d, &l), 0);
+	assert_int_equal(inode_list_get(t, d, false, &l), 0);
 	assert_int_equal(l.n, 2);
 	for (size_t i = 0; i < l.n; i++) {
 		assert_int_equal(l.v[i].parent, d);
@@ -200,7 +200,7 @@ static void test_long_names_and_list(void **state)
 		assert_string_equal(l.names + l.v[i].name_off, l.v[i].ino == f ? longname : "short");
 	}
 	inode_list_release(&l);
-	assert_int_equal(inode_list_get(t, 0, &l), 0);
+	assert_int_equal(inode_list_get(t, 0, false, &l), 0);
 	assert_int_equal(l.n, 3);
 	inode_list_release(&l);
 	inode_table_free(t); /* frees the long name: valgrind/ASan check */
@@ -232,6 +232,105 @@ static void test_dot_and_parent(void **state)
 	inode_table_free(t);
 }
 
+/* inode_find: the number held now for a name, taking no lookup. */
+static void test_find(void **state)
+{
+	struct inode_table *t = inode_table_new();
+	uint64_t r, d, f, got;
+
+	(void)state;
+	r = ref(t, INODE_ROOT, "web", true);
+	d = ref(t, r, "api", true);
+	f = ref(t, d, "v1", false);
+	assert_int_equal(inode_find(t, d, "v1", false, &got), 0);
+	assert_int_equal(got, f);
+	assert_int_equal(inode_find(t, d, "v1", true, &got), -ENOENT); /* not as a directory */
+	assert_int_equal(inode_find(t, d, "v2", false, &got), -ENOENT);
+	assert_int_equal(inode_find(t, 12345, "v1", false, &got), -ENOENT);
+	assert_int_equal(inode_find_path(t, "/web/api/v1", false, &got), 0);
+	assert_int_equal(got, f);
+	assert_int_equal(inode_find_path(t, "/web/api", true, &got), 0);
+	assert_int_equal(got, d);
+	assert_int_equal(inode_find_path(t, "/", true, &got), 0);
+	assert_int_equal(got, INODE_ROOT);
+	assert_int_equal(inode_find_path(t, "/web/nope/v1", false, &got), -ENOENT);
+	assert_true(inode_forget(t, f, 1, NULL));
+	assert_int_equal(inode_find_path(t, "/web/api/v1", false, &got), -ENOENT);
+	assert_true(inode_forget(t, d, 1, NULL));
+	assert_true(inode_forget(t, r, 1, NULL));
+	assert_int_equal(inode_count(t), 0);
+	inode_table_free(t);
+}
+
+/* inode_list_get with deep: everything under a directory, at any depth
+ * (a refresh of a repository reaches its nested image directories). */
+static void test_list_deep(void **state)
+{
+	struct inode_table *t = inode_table_new();
+	struct inode_list l;
+	uint64_t r, a, b, z, tag, other;
+
+	(void)state;
+	r = ref(t, INODE_ROOT, "repo", true);
+	a = ref(t, r, "base2", true);
+	b = ref(t, a, "z", true);
+	z = ref(t, b, "v1", false);
+	tag = ref(t, a, "t", false);
+	other = ref(t, INODE_ROOT, "other", true);
+	assert_int_equal(inode_list_get(t, r, false, &l), 0);
+	assert_int_equal(l.n, 1); /* base2 alone */
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, r, true, &l), 0);
+	assert_int_equal(l.n, 4);
+	for (size_t i = 0; i < l.n; i++)
+		assert_true(l.v[i].ino == a || l.v[i].ino == b || l.v[i].ino == z || l.v[i].ino == tag);
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, b, true, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].ino, z);
+	inode_list_release(&l);
+	assert_int_equal(inode_list_get(t, 0, true, &l), 0);
+	assert_int_equal(l.n, 6);
+	inode_list_release(&l);
+	(void)other;
+	inode_table_free(t);
+}
+
+/* SipHash-2-4's reference vectors (the paper's appendix, and the first
+ * of its table), then generations: a function of the path under one key,
+ * another under another key, 0 for the root and unknown numbers. */
+static void test_generations(void **state)
+{
+	unsigned char key[INODE_KEY_LEN], msg[15], other[INODE_KEY_LEN] = {1};
+	struct inode_table *a = inode_table_new(), *b = inode_table_new(), *c = inode_table_new();
+	uint64_t r, x, y;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)i;
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	assert_true(inode_siphash(key, msg, 15) == 0xa129ca6149be45e5u);
+	assert_true(inode_siphash(key, msg, 0) == 0x726fdb47dd0e0e31u);
+	inode_table_set_key(a, key);
+	inode_table_set_key(b, key);
+	inode_table_set_key(c, other);
+	r = ref(a, INODE_ROOT, "web", true);
+	x = ref(a, r, "v1", false);
+	y = ref(a, r, "v2", false);
+	assert_int_equal(ref(b, ref(b, INODE_ROOT, "web", true), "v1", false), x);
+	assert_int_equal(ref(c, ref(c, INODE_ROOT, "web", true), "v1", false), x); /* numbers: unkeyed */
+	assert_int_not_equal(inode_generation(a, x), 0);
+	assert_int_equal(inode_generation(a, x), inode_generation(b, x));
+	assert_int_not_equal(inode_generation(a, x), inode_generation(c, x));
+	assert_int_not_equal(inode_generation(a, x), inode_generation(a, y));
+	assert_int_equal(inode_generation(a, INODE_ROOT), 0);
+	assert_int_equal(inode_generation(a, 12345), 0);
+	inode_table_free(a);
+	inode_table_free(b);
+	inode_table_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +341,9 @@ int main(void)
 	    cmocka_unit_test(test_no_shared_numbers),
 	    cmocka_unit_test(test_long_names_and_list),
 	    cmocka_unit_test(test_dot_and_parent),
+	    cmocka_unit_test(test_find),
+	    cmocka_unit_test(test_list_deep),
+	    cmocka_unit_test(test_generations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

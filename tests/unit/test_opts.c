@@ -650,7 +650,8 @@ static void test_usage(void **state)
 {
 	static const char *const must[] = {
 	    "imgtagfs SOURCE MOUNTPOINT",
-	    "--check [SOURCE]",
+	    "--check [SOURCE [MOUNTPOINT]]",
+	    "updatedb(8)",
 	    "mount.imgtagfs SOURCE MOUNTPOINT [-sfnv]",
 	    "endpoint=URL",
 	    OPTS_DEFAULT_ENDPOINT,

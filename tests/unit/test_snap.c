@@ -315,6 +315,36 @@ static void test_refcount(void **state)
 	snap_unref(s);
 }
 
+/* ctimes: recorded for a few entries, the rest keep their mtime; counted
+ * in the snapshot's bytes. The mark. */
+static void test_ctimes(void **state)
+{
+	static const char *const names[] = {"a", "b", "c", "d"};
+	struct snap *s = build(names, 4);
+	const struct snap_ctime v[] = {{.i = 3, .ctime = 300}, {.i = 1, .ctime = 100}};
+	struct snap_entry e;
+	size_t bytes = snap_bytes(s);
+
+	(void)state;
+	snap_get(s, 2, &e);
+	assert_int_equal(e.ctime, e.mtime);
+	assert_int_equal(snap_set_ctimes(s, v, 2), 0);
+	assert_int_equal(snap_bytes(s), bytes + 2 * sizeof(v[0]));
+	for (size_t i = 0; i < 4; i++) {
+		snap_get(s, i, &e);
+		assert_int_equal(e.mtime, (int64_t)i);
+		assert_int_equal(e.ctime, i == 1 ? 100 : i == 3 ? 300 : (int64_t)i);
+	}
+	assert_int_equal(snap_set_ctimes(s, NULL, 0), 0);
+	assert_int_equal(snap_bytes(s), bytes);
+	snap_get(s, 3, &e);
+	assert_int_equal(e.ctime, 3);
+	assert_false(snap_marked(s));
+	snap_mark(s);
+	assert_true(snap_marked(s));
+	snap_unref(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_digest_forms),
 	    cmocka_unit_test(test_sha256_parse_format),
 	    cmocka_unit_test(test_refcount),
+	    cmocka_unit_test(test_ctimes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

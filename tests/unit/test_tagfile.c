@@ -130,12 +130,38 @@ static void test_read_raw_time(void **state)
 	assert_memory_equal(dst, "updated: unknown\n", 17);
 }
 
+/* Entries that render the same bytes, whatever their other fields. */
+static void test_same(void **state)
+{
+	struct snap_entry a = full, b = full;
+
+	(void)state;
+	b.name = "other";
+	b.ctime = 1;
+	assert_true(tagfile_same(&a, &b));
+	b.digest = "sha256:3f1c000000000000000000000000000000000000000000000000000000000002";
+	assert_false(tagfile_same(&a, &b));
+	b = full;
+	b.digest = NULL;
+	assert_false(tagfile_same(&a, &b));
+	b = full;
+	b.mtime++;
+	assert_false(tagfile_same(&a, &b));
+	a.mtime = b.mtime = SNAP_NO_TIME;
+	a.time_raw = "x";
+	b.time_raw = "y";
+	assert_false(tagfile_same(&a, &b));
+	b.time_raw = "x";
+	assert_true(tagfile_same(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_with_digest),	 cmocka_unit_test(test_without_digest),
 	    cmocka_unit_test(test_times),	 cmocka_unit_test(test_render_appends),
 	    cmocka_unit_test(test_read_offsets), cmocka_unit_test(test_read_raw_time),
+	    cmocka_unit_test(test_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,12 +24,19 @@ struct fixture {
 	struct uhub *u;
 	struct cache *c;
 	struct tree *t;
-	int64_t now; /* the cache's clock, ms */
+	int64_t now;	/* the cache's clock, ms */
+	int64_t wall;	/* the tree's wall clock, s */
+	char told[8192]; /* what tree_set_changed's callback was told */
 };
 
 static int64_t fake_clock(void *arg)
 {
 	return ((struct fixture *)arg)->now;
+}
+
+static int64_t fake_wall(void *arg)
+{
+	return ((struct fixture *)arg)->wall;
 }
 
 static int setup(void **state)
@@ -44,6 +51,9 @@ static int setup(void **state)
 				 .mount_time = 1700000000};
 
 	x->now = 1000000;
+	x->wall = 1800000000;
+	tc.wall = fake_wall;
+	tc.wall_arg = x;
 	x->f = fake_api_new();
 	fake_api_add_repo(x->f, "web", "2026-11-27 10:15:00");
 	fake_api_add_repo(x->f, "ucloudai", "1764200000");
@@ -596,6 +606,188 @@ static void test_resume_after_expiry(void **state)
 	tree_closedir(fresh);
 }
 
+/* ---- times and what the kernel is told ------------------------------------- */
+
+static const char *const HOW[] = {"dir", "deep", "files"};
+
+/* Records each call as "HOW PATH[:NAME,NAME...]; " (at most 3 names). */
+static void record(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how)
+{
+	struct fixture *x = arg;
+	size_t len = strlen(x->told);
+
+	len += (size_t)snprintf(x->told + len, sizeof(x->told) - len, "%s %s", HOW[how], path);
+	for (size_t i = 0; i < n && i < 3 && len < sizeof(x->told); i++)
+		len += (size_t)snprintf(x->told + len, sizeof(x->told) - len, "%s%s", i ? "," : ":", names[i]);
+	if (n > 3 && len < sizeof(x->told))
+		len += (size_t)snprintf(x->told + len, sizeof(x->told) - len, ",...(%zu)", n);
+	if (len < sizeof(x->told))
+		snprintf(x->told + len, sizeof(x->told) - len, "; ");
+}
+
+static const char *told(struct fixture *x)
+{
+	static char out[sizeof(x->told)];
+
+	memcpy(out, x->told, sizeof(out));
+	x->told[0] = '\0';
+	return out;
+}
+
+/* The registry re-pushes tag of web/api with digest d and time (the API's
+ * text, +08:00). */
+static void repush(struct fixture *x, const char *tag, const char *d, const char *time)
+{
+	fake_api_del_tag(x->f, "web", "api", tag);
+	fake_api_add_tag(x->f, "web", "api", tag, d, time);
+}
+
+#define D1 "sha256:3f1c000000000000000000000000000000000000000000000000000000000001"
+#define D2 "sha256:3f1c000000000000000000000000000000000000000000000000000000000002"
+#define D3 "sha256:3f1c000000000000000000000000000000000000000000000000000000000003"
+#define T0 "2026-11-27 10:15:00"
+#define T0_S 1795745700
+
+static void stat_times(struct fixture *x, const char *path, int64_t mtime, int64_t ctime)
+{
+	struct stat st;
+
+	assert_int_equal(tree_getattr(x->t, path, &st), 0);
+	assert_int_equal(st.st_mtime, mtime);
+	assert_int_equal(st.st_ctime, ctime);
+	assert_int_equal(st.st_mtim.tv_nsec, 0);
+	assert_int_equal(st.st_ctim.tv_nsec, 0);
+	assert_int_equal(st.st_atim.tv_nsec, 0);
+}
+
+/* mtime is the update time to the second; ctime follows the bytes: it
+ * stays while they do, takes the time a same-second change was noticed
+ * (always moving), and is the mtime again once the update time moves. */
+static void test_times(void **state)
+{
+	struct fixture *x = *state;
+	char buf[256];
+
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	stat_times(x, "/web/api/v1.4.2", T0_S, T0_S);
+	stat_times(x, "/web/api/latest", 1700000000, 1700000000); /* no time: the mount's */
+	x->now += 61000;
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	stat_times(x, "/web/api/v1.4.2", T0_S, T0_S); /* refilled, unchanged */
+	repush(x, "v1.4.2", D2, T0);
+	x->now += 61000;
+	x->wall = 1800000100;
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000100);
+	assert_true(tree_read(x->t, "/web/api/v1.4.2", buf, sizeof(buf), 0) > 0);
+	assert_non_null(strstr(buf, D2));
+	x->now += 61000;
+	x->wall = 1800000200;
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000100); /* the same bytes again */
+	repush(x, "v1.4.2", D1, T0);
+	x->now += 61000; /* noticed within the second of the last change: */
+	x->wall = 1800000100;
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000101); /* still moves */
+	repush(x, "v1.4.2", D3, "2026-11-27 10:16:00");
+	x->now += 61000;
+	stat_times(x, "/web/api/v1.4.2", T0_S + 60, T0_S + 60);
+}
+
+/* A refresh drops the listing, but the next one is compared with it. */
+static void test_ctime_survives_refresh(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	repush(x, "v1.4.2", D2, T0);
+	x->wall = 1800000300;
+	assert_int_equal(tree_refresh(x->t, "/web/api"), 0);
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000300);
+	x->wall = 1800000400;
+	assert_int_equal(tree_refresh(x->t, "/web/api/v1.4.2"), 0);
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000300);
+	repush(x, "v1.4.2", D1, T0);
+	assert_int_equal(tree_refresh(x->t, "/web/api/v1.4.2"), 0); /* alone, then */
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000400);
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2"); /* the listing */
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000400);
+	/* A flush forgets everything: what was first seen included. */
+	repush(x, "v1.4.2", D2, T0);
+	tree_flush(x->t);
+	stat_times(x, "/web/api/v1.4.2", T0_S, T0_S);
+}
+
+/* Every path that installs a listing tells the kernel of the tags whose
+ * bytes it may hold otherwise. */
+static void test_changes_told(void **state)
+{
+	struct fixture *x = *state;
+
+	tree_set_changed(x->t, record, x);
+	/* A tag looked up alone, then its image listed with other bytes for
+	 * it: nothing to compare the listing with, so every tag is named
+	 * (the kernel may hold any of them from a listing evicted since). */
+	assert_true(tree_read(x->t, "/web/api/v1.4.2", (char[256]){0}, 256, 0) > 0);
+	assert_string_equal(told(x), "files /web/api:v1.4.2; ");
+	repush(x, "v1.4.2", D2, T0);
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	assert_string_equal(told(x), "files /web/api:latest,v1.4.2; ");
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000000);
+	/* The listing refilled after the ttl, the same: nothing. */
+	x->now += 61000;
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	assert_string_equal(told(x), "");
+	/* Refilled with a change: the cache's hook names the directory. */
+	repush(x, "v1.4.2", D3, T0);
+	x->now += 61000;
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	assert_string_equal(told(x), "dir /web/api; ");
+	/* The listing expired, the tag asked for alone with other bytes. */
+	repush(x, "v1.4.2", D1, T0);
+	x->now += 61000;
+	x->wall = 1800000500;
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000500);
+	assert_string_equal(told(x), "files /web/api:v1.4.2; ");
+	/* And back: the listing refilled as it was (nothing replaced) is
+	 * compared with that answer, newer than it. */
+	repush(x, "v1.4.2", D3, T0);
+	x->wall = 1800000600;
+	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
+	assert_string_equal(told(x), "files /web/api:v1.4.2; ");
+	stat_times(x, "/web/api/v1.4.2", T0_S, 1800000600);
+	/* A repository's image list: deep. */
+	fake_api_add_image(x->f, "web", "new", "1764000000");
+	x->now += 61000;
+	assert_string_equal(ls(x, "/web"), "api big new team team-x");
+	assert_string_equal(told(x), "deep /web; ");
+	tree_set_changed(x->t, NULL, NULL);
+}
+
+/* The top directory's time: the newest of its entries once they are
+ * listed (the same across remounts), the mount time before, not kept. */
+static void test_root_time(void **state)
+{
+	struct fixture *x = *state;
+	struct tree_config tc = {.ttl_ms = 60000, .neg_ttl_ms = 5000, .repo = "web", .mount_time = 1};
+	struct tree *t;
+	struct stat st;
+	int64_t until;
+
+	assert_int_equal(tree_stat(x->t, "/", &st, &until), 0);
+	assert_int_equal(st.st_mtime, 1700000000);
+	assert_int_equal(until, 0);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 0); /* never fetched for it */
+	assert_string_equal(ls(x, "/"), "ucloudai web");
+	assert_int_equal(tree_stat(x->t, "/", &st, &until), 0);
+	assert_int_equal(st.st_mtime, 1795745700); /* web's */
+	assert_int_equal(until, x->now + 60000);
+	/* One repository as the root: the newest of its images. */
+	t = tree_new(&tc, x->u, x->c, NULL);
+	assert_string_equal(ls(x, "/web"), "api big team team-x");
+	assert_int_equal(tree_getattr(t, "/", &st), 0);
+	assert_int_equal(st.st_mtime, 1795745700); /* api's */
+	tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +806,21 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_after_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attributes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cold_single_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_then_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_implausible_names_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_image_drops_lone_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctime_survives_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_told, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_time, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }
