@@ -10,7 +10,9 @@
  * single upcall: names and attributes by their timeouts, directory
  * listings by cache_readdir (kept across opens only while they still are
  * the current listing), file pages by no-open until the tree finds a tag's
- * bytes changed and says so (on_changed). A refresh or a
+ * bytes changed and says so (on_changed); a directory being scanned has
+ * its tag files stored in the kernel's page cache ahead of the reader
+ * (prestore.h, by notify's thread). A refresh or a
  * flush tells the kernel at once, from our inode table, every name it
  * holds under the directory, after our own cache let go of it.
  *
@@ -40,6 +42,7 @@
 #include "notify.h"
 #include "log.h"
 #include "names.h"
+#include "prestore.h"
 #include "tier.h"
 #include "tree.h"
 #include "uhub.h"
@@ -74,10 +77,12 @@ struct imgtagfs {
 	struct inode_table *inodes;
 	struct watchdog *wd;
 	struct notify *kn; /* the kernel's copies, and telling it to forget */
+	struct prestore *ps; /* when to store a scanned directory's files */
 	struct tier *tier; /* the shared tier, or NULL */
 	struct fuse_session *se;
 	bool no_open;	    /* the kernel can do without our opens */
 	bool single_thread; /* -s: no request may wait for the notify thread */
+	bool prestore;	    /* store scanned directories' files (not with -s) */
 	atomic_bool ended;  /* on_end was called */
 	/* The last ticket of the files told changed (settle). */
 	_Atomic uint64_t files_ticket;
@@ -85,7 +90,7 @@ struct imgtagfs {
 	double tokens;
 	int64_t tokens_at;
 	size_t trim_mark; /* inodes live at the last malloc_trim (or since) */
-	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
+	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets, reads;
 	/* The open directories, so that those whose RELEASEDIR never comes
 	 * (the kernel drops the ones still queued when the connection ends
 	 * at unmount) are closed at the end of the session. */
@@ -141,6 +146,7 @@ static void forget_idle_dirs(struct imgtagfs *fs);
 static void tick(void *arg);
 static void on_changed(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how);
 static int still_there(void *arg, const char *path, bool dir);
+static void set_files(struct imgtagfs *fs);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c, struct bg *b,
 			struct log *log)
@@ -166,14 +172,17 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 		inode_table_set_key(fs->inodes, cfg->gen_key);
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
 	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, still_there, fs) : NULL;
-	if (!fs->inodes || !fs->wd || !fs->kn || pthread_mutex_init(&fs->mu, NULL) ||
+	fs->ps = prestore_new();
+	if (!fs->inodes || !fs->wd || !fs->kn || !fs->ps || pthread_mutex_init(&fs->mu, NULL) ||
 	    pthread_mutex_init(&fs->dirs_mu, NULL)) {
+		prestore_free(fs->ps);
 		notify_free(fs->kn);
 		inode_table_free(fs->inodes);
 		watchdog_free(fs->wd);
 		free(fs);
 		return NULL;
 	}
+	set_files(fs);
 	return fs;
 }
 
@@ -185,6 +194,7 @@ void fs_free(struct imgtagfs *fs)
 	watchdog_free(fs->wd);
 	close_dirs(fs);
 	notify_free(fs->kn);
+	prestore_free(fs->ps); /* after notify: its last batches end there */
 	inode_table_free(fs->inodes);
 	pthread_mutex_destroy(&fs->dirs_mu);
 	pthread_mutex_destroy(&fs->mu);
@@ -269,6 +279,69 @@ static int still_there(void *arg, const char *path, bool dir)
 	return tree_stat(fs->t, path, &st, &until) == 0 && !!S_ISDIR(st.st_mode) == dir;
 }
 
+/* ---- storing ahead of a scan (prestore.h decides, notify's thread stores) ---- */
+
+/* For notify: the tag files of directory path after the one named after,
+ * from the listings cached now. */
+static int files_list(void *arg, const char *path, const char *after, size_t max, notify_file_fn each, void *each_arg,
+		      uint64_t *stamp)
+{
+	struct imgtagfs *fs = arg;
+	struct tree_dir *d;
+	int err = tree_opendir_cached(fs->t, path, &d);
+
+	if (err)
+		return err;
+	*stamp = tree_dir_stamp(d);
+	err = tree_dir_files(d, after, max, each, each_arg);
+	tree_closedir(d);
+	return err;
+}
+
+static uint64_t files_stamp(void *arg, const char *path)
+{
+	struct imgtagfs *fs = arg;
+	struct tree_dir *d;
+	uint64_t stamp;
+
+	if (tree_opendir_cached(fs->t, path, &d) != 0)
+		return 0;
+	stamp = tree_dir_stamp(d);
+	tree_closedir(d);
+	return stamp;
+}
+
+static void files_done(void *arg, uint64_t dir, size_t unused)
+{
+	struct imgtagfs *fs = arg;
+
+	prestore_done(fs->ps, dir, unused, true);
+}
+
+static void set_files(struct imgtagfs *fs)
+{
+	const struct notify_files f = {.list = files_list, .stamp = files_stamp, .done = files_done, .arg = fs};
+
+	notify_set_files(fs->kn, &f);
+}
+
+/* A READ of file ino at path (as the tree shows it now) reached us: when
+ * the policy sees a scan, the files after it are queued for storing
+ * (before the reply, so that the storing starts before the next READ). */
+static void scan_note(struct imgtagfs *fs, uint64_t ino, const char *path)
+{
+	const char *name = strrchr(path, '/');
+	uint64_t dir, parent;
+	size_t max;
+
+	if (!fs->prestore || !name || inode_parent(fs->inodes, ino, &dir) != 0 ||
+	    inode_parent(fs->inodes, dir, &parent) != 0 ||
+	    !prestore_read(fs->ps, dir, parent, ino, fresh_now(fs->fresh), &max))
+		return;
+	if (notify_store(fs->kn, dir, name + 1, max) != 0)
+		prestore_done(fs->ps, dir, max, false);
+}
+
 /* When the kernel has forgotten half of what it held (drop_caches, memory
  * pressure, a flush), the freed slots and names go back to the system:
  * glibc keeps freed heap otherwise, and RSS would stay at its peak. */
@@ -336,6 +409,10 @@ int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
 	int err;
 
 	fs->single_thread = single_thread; /* notifications never come from a request */
+	/* A store meeting a page under a READ waits for the worker that
+	 * answers it; with -s that worker may be waiting for the notify
+	 * thread (a refresh), so nothing is stored ahead there. */
+	fs->prestore = !single_thread;
 	fs->se = se;
 	err = notify_start(fs->kn, se);
 	if (!err)
@@ -1119,6 +1196,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 	(void)fi;
 	op_begin(&o, req);
+	atomic_fetch_add(&o.fs->reads, 1);
 	if (size > READ_MAX)
 		size = READ_MAX;
 	got = file_path(o.fs, ino, path, &st, &until);
@@ -1127,6 +1205,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	if (got < 0) {
 		op_err(&o, (int)got);
 	} else {
+		scan_note(o.fs, ino, path);
 		if (op_claim(&o))
 			fuse_reply_buf(req, buf, (size_t)got);
 		op_end(&o);
@@ -1161,6 +1240,22 @@ static int render_tier(struct imgtagfs *fs, struct buf *v)
 			  (unsigned long long)ts.invalidations_received);
 }
 
+/* The stores ahead of scans (prestore.h, notify.h). */
+static int render_store(struct imgtagfs *fs, struct buf *v)
+{
+	struct prestore_stats ps;
+	struct notify_stats ns;
+
+	prestore_get_stats(fs->ps, &ps);
+	notify_get_stats(fs->kn, &ns);
+	return buf_printf(v,
+			  "store_batches: %llu\nstore_batches_skipped: %llu\nstore_files: %llu\n"
+			  "store_files_skipped: %llu\nstore_files_dropped: %llu\n",
+			  (unsigned long long)ps.batches, (unsigned long long)ps.batches_skipped,
+			  (unsigned long long)ns.stored, (unsigned long long)ns.skipped,
+			  (unsigned long long)ns.dropped);
+}
+
 static int render_stats(struct imgtagfs *fs, struct buf *v)
 {
 	struct uhub_stats us;
@@ -1178,14 +1273,17 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
 				 (unsigned long long)us.retcodes[i].count);
 	if (!err)
-		err = buf_printf(v,
-				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
-				 "fuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\nopen_dirs: %zu\n"
-				 "open_dirs_expired_bytes: %zu\ndeadline_timeouts: %lu\n",
-				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
-				 atomic_load(&fs->readdirs), atomic_load(&fs->forgets), atomic_load(&fs->hunted),
-				 inode_count(fs->inodes), dirs_open(fs), atomic_load(&fs->dirs_kept_bytes),
-				 watchdog_timeouts(fs->wd));
+		err = buf_printf(
+		    v,
+		    "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
+		    "fuse_reads: %lu\nfuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\nopen_dirs: %zu\n"
+		    "open_dirs_expired_bytes: %zu\ndeadline_timeouts: %lu\n",
+		    atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
+		    atomic_load(&fs->readdirs), atomic_load(&fs->reads), atomic_load(&fs->forgets),
+		    atomic_load(&fs->hunted), inode_count(fs->inodes), dirs_open(fs), atomic_load(&fs->dirs_kept_bytes),
+		    watchdog_timeouts(fs->wd));
+	if (!err)
+		err = render_store(fs, v);
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"

@@ -73,6 +73,7 @@ struct node {
 	int64_t mtime;
 	int64_t until; /* earliest expiry of the listings consulted */
 	bool never;    /* the name could never exist (no listing asked) */
+	bool cached;   /* resolve from cached listings only, fetching none */
 	struct snap *hold[2];
 };
 
@@ -740,7 +741,7 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 	int err;
 
 	key_of(key, k, repo, image, tag);
-	if (!plausible) {
+	if (!plausible || n->cached) {
 		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
 		if (err == -EAGAIN) {
 			now = fresh_now(t->fresh) + t->cfg.neg_ttl_ms;
@@ -891,6 +892,8 @@ static int doubt_tag(struct tree *t, struct node *n, const char *key, const char
 	struct snap *one;
 	int err;
 
+	if (n->cached)
+		return -ENOENT; /* asking costs a call */
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
 		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, true, n, &one);
@@ -981,6 +984,8 @@ static int doubt_child(struct tree *t, struct node *n, enum uhub_kind k, enum uh
 	struct snap *below;
 	int err = -ENOENT;
 
+	if (n->cached)
+		return -ENOENT; /* asking costs a call */
 	key_of(key, k, repo, NULL, NULL);
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
@@ -1129,8 +1134,10 @@ static bool root_cached(struct tree *t)
 	return true;
 }
 
-/* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
-static int resolve(struct tree *t, const char *path, struct node *n)
+/* Resolves path into n; cached: from the listings cached now alone, so
+ * that nothing waits for the API. 0 or -errno; on 0 the caller
+ * node_releases n. */
+static int resolve_as(struct tree *t, const char *path, bool cached, struct node *n)
 {
 	const char *rest = path + strspn(path, "/");
 	struct snap *s = NULL;
@@ -1138,6 +1145,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	int err;
 
 	memset(n, 0, sizeof(*n));
+	n->cached = cached;
 	n->mtime = t->cfg.mount_time;
 	n->until = INT64_MAX;
 	if (t->repo) {
@@ -1156,7 +1164,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		/* Looking a repository up when the root is not cached: whoever
 		 * asks goes inside next, so fetch its image list meanwhile (the
 		 * two round trips overlap instead of following each other). */
-		if (names_maybe_component(n->repo) && !root_cached(t))
+		if (!cached && names_maybe_component(n->repo) && !root_cached(t))
 			prefetch(t, UHUB_IMAGES, n->repo, NULL);
 		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), n, &s);
 		if (!err)
@@ -1179,6 +1187,11 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	if (err)
 		node_release(n);
 	return err;
+}
+
+static int resolve(struct tree *t, const char *path, struct node *n)
+{
+	return resolve_as(t, path, false, n);
 }
 
 /* ---- attributes ------------------------------------------------------------ */
@@ -1344,25 +1357,24 @@ static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *t
 }
 
 /* Tag i of an image directory under the name it is shown as, aliasing
- * names that collide with nested image directories; false to skip it. */
-static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out)
+ * names that collide with nested image directories, and its entry in e;
+ * false to skip it. */
+static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
 {
-	struct snap_entry e;
-
-	snap_get(d->tags, i, &e);
-	out->name = e.name;
-	if (shadowed_tag(d->list, d->n.image, e.name))
+	snap_get(d->tags, i, e);
+	out->name = e->name;
+	if (shadowed_tag(d->list, d->n.image, e->name))
 		return false;
-	if (has_child_dir(d->list, d->n.image, e.name)) {
+	if (has_child_dir(d->list, d->n.image, e->name)) {
 		/* A longer alias could not be a file name. */
-		if ((size_t)snprintf(out->buf, sizeof(out->buf), "%s%s", e.name, TREE_TAG_ALIAS) > NAMES_MAX)
+		if ((size_t)snprintf(out->buf, sizeof(out->buf), "%s%s", e->name, TREE_TAG_ALIAS) > NAMES_MAX)
 			return false;
 		/* An image directory NAME@tag takes the name first. */
 		if (has_child_dir(d->list, d->n.image, out->buf))
 			return false;
 		out->name = out->buf;
 	}
-	tag_stat(d->t, &e, &out->st);
+	tag_stat(d->t, e, &out->st);
 	return true;
 }
 
@@ -1370,6 +1382,7 @@ static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out)
  * the end. */
 static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struct dir_entry *out)
 {
+	struct snap_entry te;
 	size_t next;
 
 	out->has_st = true;
@@ -1416,7 +1429,7 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 				*phase = PH_END;
 				continue;
 			}
-			if (tag_at(d, (*i)++, out))
+			if (tag_at(d, (*i)++, out, &te))
 				return true;
 			continue;
 		case PH_END:
@@ -1459,7 +1472,7 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 	if (!d)
 		return -ENOMEM;
 	d->t = t;
-	err = resolve(t, path, &d->n);
+	err = resolve_as(t, path, cached_only, &d->n);
 	if (err) {
 		free(d);
 		return err;
@@ -1563,6 +1576,47 @@ static void keep_key(struct tree_dir *d, enum dir_phase from, size_t at)
 	d->key = k;
 	d->key_phase = from;
 	d->key_pos = d->pos;
+}
+
+/* The index in d->tags of the first tag after the file named after. */
+static size_t files_start(const struct tree_dir *d, const char *after)
+{
+	char base[NAMES_MAX + 1];
+	size_t at;
+
+	if (!*after)
+		return 0;
+	if (alias_base(after, base) && has_child_dir(d->list, d->n.image, base))
+		after = base;
+	at = snap_lower_bound(d->tags, after);
+	return at < snap_count(d->tags) && snap_find(d->tags, after) == (long)at ? at + 1 : at;
+}
+
+int tree_dir_files(struct tree_dir *d, const char *after, size_t max, tree_filefn fn, void *arg)
+{
+	struct dir_entry *e;
+	struct snap_entry se;
+	struct buf b;
+	size_t n = 0;
+
+	if (d->forgotten)
+		return -ESTALE;
+	if (!d->tags)
+		return 0;
+	if (!(e = malloc(sizeof(*e))))
+		return -ENOMEM;
+	buf_init(&b, TREE_FILE_MAX);
+	for (size_t i = files_start(d, after); i < snap_count(d->tags) && n < max; i++) {
+		if (!tag_at(d, i, e, &se))
+			continue;
+		n++;
+		buf_reset(&b);
+		if (tagfile_render(&se, &b) == 0 && fn(arg, e->name, b.data ? b.data : "", b.len))
+			break;
+	}
+	buf_release(&b);
+	free(e);
+	return 0;
 }
 
 size_t tree_dir_bytes(const struct tree_dir *d)
