@@ -24,8 +24,9 @@
  * own invalidation (queued when it was installed, sent after the store);
  * and a listing installed while the batch ran, which that invalidation
  * may have missed (the kernel had let the inode go and looked it up
- * again meanwhile), is caught by comparing the listing's stamp after the
- * batch: the files stored are then invalidated at once.
+ * again meanwhile), is caught by comparing the listing's stamp between
+ * the batch's chunks and after the last: the files stored are then
+ * invalidated at once.
  *
  * Lock order: the module's mutex is a leaf; the queue may be filled with
  * the cache's lock held. The callbacks and the kernel are called without
@@ -88,15 +89,27 @@ uint64_t notify_forget(struct notify *n, uint64_t ino, enum notify_how how);
 /* Waits until the work of ticket is done, at most ms. 0 or -ETIMEDOUT. */
 int notify_wait(struct notify *n, uint64_t ticket, int64_t ms);
 
-/* Where stored bytes come from, and who hears that a batch is over. */
+/* Where stored bytes come from, and who hears that a batch is over. A
+ * batch is asked for in chunks of NOTIFY_STORE_CHUNK files, each going on
+ * after the last file of the one before. */
+#define NOTIFY_STORE_CHUNK 16
 typedef int (*notify_file_fn)(void *arg, const char *name, const char *bytes, size_t len);
+struct notify_chunk {
+	uint64_t dir;	   /* the directory's inode */
+	const char *path;  /* and its path */
+	const char *after; /* the files after this one ("": from the first) */
+	size_t max;	   /* at most this many */
+};
 struct notify_files {
-	/* Calls each (a non-zero return stops) for the tag files of
-	 * directory path after the one named after, max of them at most, as
-	 * the listings cached now show them, fetching none; *stamp: that
-	 * listing's (tree_dir_stamp). 0 or -errno (-ENOENT: not cached). */
-	int (*list)(void *arg, const char *path, const char *after, size_t max, notify_file_fn each, void *each_arg,
-		    uint64_t *stamp);
+	/* Calls each (a non-zero return stops) for the tag files of the
+	 * chunk, as the listings cached now show them, fetching none: after
+	 * c->after, or after the file a reader of the directory read last,
+	 * if that comes later (what it has read has its pages: storing
+	 * those would only keep the batch behind the reader); *stamp: that
+	 * listing's (tree_dir_stamp), set before each is first called (a
+	 * chunk of another listing than the first's stores nothing). 0 or
+	 * -errno (-ENOENT: not cached). */
+	int (*list)(void *arg, const struct notify_chunk *c, notify_file_fn each, void *each_arg, uint64_t *stamp);
 	/* The stamp of path's listing cached now; 0 when none is. */
 	uint64_t (*stamp)(void *arg, const char *path);
 	/* dir's batch is over: unused of its max were not stored. */

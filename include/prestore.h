@@ -34,6 +34,7 @@
 #define PRESTORE_BATCH 1024	/* files a batch stores at most */
 #define PRESTORE_PER_S 262144	/* files stored a second at most (1 GiB of pages) */
 #define PRESTORE_DIRS 64	/* directories followed at once */
+#define PRESTORE_LEAD 2		/* files a batch caught up by its reader leaves it */
 
 struct prestore;
 
@@ -47,11 +48,21 @@ struct prestore_stats {
 struct prestore *prestore_new(void);
 void prestore_free(struct prestore *p);
 
-/* The kernel asked for file ino of directory dir (in directory parent)
- * at now_ms: true when that shows a scan whose next batch should be
- * stored (the files after ino's, *max of them at most); the batch is
- * then dir's one in flight until prestore_done. */
-bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t ino, int64_t now_ms, size_t *max);
+/* The kernel asked for file ino (called name) of directory dir (in
+ * directory parent) at now_ms: true when that shows a scan whose next
+ * batch should be stored (the files after name, *max of them at most);
+ * the batch is then dir's one in flight until prestore_done. */
+bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t ino, const char *name, int64_t now_ms,
+		   size_t *max);
+/* Where dir's batch goes on: after the file named after; or, when the
+ * reader has read a later one since (by name: the order a read of the
+ * directory lists tags in), after that one and PRESTORE_LEAD more, which
+ * are then left to the reader's own reads: it has the pages of what it
+ * read, and a batch storing right behind it would only wait for each
+ * page the reader is being sent (the kernel locks it meanwhile), step
+ * for step. Into out (n bytes); returns how many to leave (0 or
+ * PRESTORE_LEAD). */
+size_t prestore_after(struct prestore *p, uint64_t dir, const char *after, char *out, size_t n);
 /* dir's batch is over: the files of its max it did not store (the
  * directory ended, the kernel held no inode for them) go back to the
  * budget. queued false: it never ran (no room in the queue). */

@@ -281,19 +281,39 @@ static int still_there(void *arg, const char *path, bool dir)
 
 /* ---- storing ahead of a scan (prestore.h decides, notify's thread stores) ---- */
 
-/* For notify: the tag files of directory path after the one named after,
- * from the listings cached now. */
-static int files_list(void *arg, const char *path, const char *after, size_t max, notify_file_fn each, void *each_arg,
-		      uint64_t *stamp)
+/* A chunk's files but the first skip (left to the reader). */
+struct chunk_skip {
+	notify_file_fn each;
+	void *arg;
+	size_t skip;
+};
+
+static int chunk_one(void *arg, const char *name, const char *bytes, size_t len)
+{
+	struct chunk_skip *k = arg;
+
+	if (k->skip) {
+		k->skip--;
+		return 0;
+	}
+	return k->each(k->arg, name, bytes, len);
+}
+
+/* For notify: a chunk of a batch, from the listings cached now, after
+ * what its reader has read (prestore_after). */
+static int files_list(void *arg, const struct notify_chunk *c, notify_file_fn each, void *each_arg, uint64_t *stamp)
 {
 	struct imgtagfs *fs = arg;
+	char after[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
+	struct chunk_skip k = {.each = each, .arg = each_arg};
 	struct tree_dir *d;
-	int err = tree_opendir_cached(fs->t, path, &d);
+	int err = tree_opendir_cached(fs->t, c->path, &d);
 
 	if (err)
 		return err;
 	*stamp = tree_dir_stamp(d);
-	err = tree_dir_files(d, after, max, each, each_arg);
+	k.skip = prestore_after(fs->ps, c->dir, c->after, after, sizeof(after));
+	err = tree_dir_files(d, after, c->max + k.skip, chunk_one, &k);
 	tree_closedir(d);
 	return err;
 }
@@ -336,7 +356,7 @@ static void scan_note(struct imgtagfs *fs, uint64_t ino, const char *path)
 
 	if (!fs->prestore || !name || inode_parent(fs->inodes, ino, &dir) != 0 ||
 	    inode_parent(fs->inodes, dir, &parent) != 0 ||
-	    !prestore_read(fs->ps, dir, parent, ino, fresh_now(fs->fresh), &max))
+	    !prestore_read(fs->ps, dir, parent, ino, name + 1, fresh_now(fs->fresh), &max))
 		return;
 	if (notify_store(fs->kn, dir, name + 1, max) != 0)
 		prestore_done(fs->ps, dir, max, false);

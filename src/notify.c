@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -325,19 +326,31 @@ static void round_locked(struct notify *n)
 
 /* ---- storing tag files (the thread, unlocked) ------------------------------ */
 
-/* One batch being stored: the inodes stored, to take back if need be. */
+/* One batch being stored: the inodes stored, to take back if need be,
+ * and the last file met, where the next chunk goes on. */
 struct batch {
 	struct notify *n;
 	uint64_t dir;
 	uint64_t *inos;
-	size_t count;
+	size_t count, seen;
+	uint64_t first, stamp; /* the listing of the first chunk, and this one's */
+	bool changed;	       /* they differ */
+	char last[256];
 };
 
 static int store_file(void *arg, const char *name, const char *bytes, size_t len)
 {
 	struct batch *b = arg;
 	uint64_t ino;
+	size_t n = strnlen(name, sizeof(b->last) - 1);
 
+	if (b->first && b->stamp != b->first) {
+		b->changed = true;
+		return 1; /* another listing: nothing more from this batch */
+	}
+	b->seen++;
+	memcpy(b->last, name, n);
+	b->last[n] = '\0';
 	/* Only an inode the kernel holds can take pages (and a name the
 	 * kernel never looked up costs nothing to leave alone). */
 	if (inode_find(b->n->inodes, b->dir, name, false, &ino) != 0 ||
@@ -349,6 +362,30 @@ static int store_file(void *arg, const char *name, const char *bytes, size_t len
 	return 0;
 }
 
+/* Stores the files of job chunk by chunk, each from the listing cached
+ * then, going on after the last file met (or after what the reader read
+ * meanwhile: the source skips that). False when the listing changed
+ * between chunks (or went): what was stored must be taken back. */
+static bool store_chunks(struct notify *n, const struct store_job *job, const char *path, struct batch *b)
+{
+	struct notify_chunk c = {.dir = job->dir, .path = path, .after = b->last};
+
+	snprintf(b->last, sizeof(b->last), "%s", job->after);
+	while (b->seen < job->max) {
+		size_t before = b->seen;
+
+		c.max = job->max - b->seen < NOTIFY_STORE_CHUNK ? job->max - b->seen : NOTIFY_STORE_CHUNK;
+		if (n->files.list(n->files.arg, &c, store_file, b, &b->stamp) != 0)
+			return !b->first;
+		if (b->changed || (b->first && b->stamp != b->first))
+			return false;
+		b->first = b->stamp;
+		if (b->seen == before)
+			break; /* the directory's end */
+	}
+	return !b->count || n->files.stamp(n->files.arg, path) == b->first;
+}
+
 /* Stores job's files; when the listing they came from was replaced while
  * they were stored, takes them back (see notify.h). Returns how many of
  * job->max were not stored. */
@@ -356,12 +393,10 @@ static size_t store_batch(struct notify *n, const struct store_job *job)
 {
 	struct batch b = {.n = n, .dir = job->dir, .inos = malloc(job->max * sizeof(uint64_t))};
 	char path[PATH_MAX];
-	uint64_t stamp = 0;
 	bool dir = false;
 
 	if (b.inos && inode_path(n->inodes, job->dir, path, sizeof(path), &dir) == 0 && dir &&
-	    n->files.list(n->files.arg, path, job->after, job->max, store_file, &b, &stamp) == 0 && b.count &&
-	    n->files.stamp(n->files.arg, path) != stamp) {
+	    !store_chunks(n, job, path, &b)) {
 		for (size_t i = 0; i < b.count; i++)
 			inval_inode(n, b.inos[i]);
 		atomic_fetch_add(&n->dropped, b.count);

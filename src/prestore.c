@@ -10,13 +10,16 @@
 #include "prestore.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct seen {
 	uint64_t dir, ino; /* dir 0: a free slot */
 	int64_t at;	   /* the last READ in dir (of file ino) */
 	int64_t child_at;  /* the last scan seen in a directory in dir */
 	bool busy;	   /* its batch is queued or running */
+	char name[256];	   /* file ino's name */
 };
 
 struct prestore {
@@ -108,7 +111,8 @@ static void refill(struct prestore *p, int64_t now)
 	p->started = true;
 }
 
-bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t ino, int64_t now_ms, size_t *max)
+bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t ino, const char *name, int64_t now_ms,
+		   size_t *max)
 {
 	struct seen *s, *up;
 	bool fresh, scan = false;
@@ -119,6 +123,7 @@ bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t i
 		scan = is_scan(p, s, parent, ino, now_ms);
 		s->ino = ino;
 		s->at = now_ms;
+		snprintf(s->name, sizeof(s->name), "%s", name);
 	}
 	if (scan) {
 		refill(p, now_ms);
@@ -134,6 +139,19 @@ bool prestore_read(struct prestore *p, uint64_t dir, uint64_t parent, uint64_t i
 		up->child_at = now_ms;
 	pthread_mutex_unlock(&p->mu);
 	return scan;
+}
+
+size_t prestore_after(struct prestore *p, uint64_t dir, const char *after, char *out, size_t n)
+{
+	const char *later = after;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < PRESTORE_DIRS; i++)
+		if (p->dirs[i].dir == dir && p->dirs[i].busy && strcmp(p->dirs[i].name, after) > 0)
+			later = p->dirs[i].name;
+	snprintf(out, n, "%s", later);
+	pthread_mutex_unlock(&p->mu);
+	return later == after ? 0 : PRESTORE_LEAD;
 }
 
 void prestore_done(struct prestore *p, uint64_t dir, size_t unused, bool queued)

@@ -1363,6 +1363,12 @@ static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct s
 {
 	snap_get(d->tags, i, e);
 	out->name = e->name;
+	/* No nested image directory below this one (the common case): no
+	 * name to share, so no alias, and nothing to look up per tag. */
+	if (d->lo == d->hi) {
+		tag_stat(d->t, e, &out->st);
+		return true;
+	}
 	if (shadowed_tag(d->list, d->n.image, e->name))
 		return false;
 	if (has_child_dir(d->list, d->n.image, e->name)) {

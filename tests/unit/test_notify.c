@@ -23,7 +23,7 @@
 #include "inode.h"
 #include "notify.h"
 
-#define FILES 8
+#define FILES 80 /* more than a chunk (NOTIFY_STORE_CHUNK) */
 #define CHANGE_NONE 0
 #define CHANGE_HELD 1	   /* the listing changes; the kernel holds the files */
 #define CHANGE_FORGOTTEN 2 /* and it had let them go, and looked them up again */
@@ -39,7 +39,8 @@ struct fake {
 	char log[4096]; /* "s3 i3 " stores and invalidations, in order */
 	/* the listing */
 	int version;
-	int change;	 /* what happens at the fourth file of a batch */
+	int change; /* what happens at file change_at of a batch */
+	int change_at;
 	uint64_t ticket; /* of the change's invalidation, when queued */
 	bool block;	 /* list() waits while true */
 	int entered;	 /* list() calls begun */
@@ -105,13 +106,13 @@ static void install(struct fake *f)
 	if (f->change == CHANGE_FORGOTTEN) {
 		/* The kernel forgot them (its pages went with them), then
 		 * looked them up again under the new listing. */
-		for (int i = 4; i <= FILES; i++) {
+		for (int i = f->change_at; i <= FILES; i++) {
 			inode_forget(f->inodes, f->ino[i], 1, NULL);
 			f->alive[i] = false;
 			f->page[i][0] = '\0';
 		}
-		for (int i = 4; i <= FILES; i++) {
-			char name[8];
+		for (int i = f->change_at; i <= FILES; i++) {
+			char name[16];
 
 			snprintf(name, sizeof(name), "t%d", i);
 			assert_int_equal(inode_ref(f->inodes, f->dir, name, false, &f->ino[i]), 0);
@@ -122,15 +123,13 @@ static void install(struct fake *f)
 	}
 }
 
-static int src_list(void *arg, const char *path, const char *after, size_t max, notify_file_fn each, void *each_arg,
-		    uint64_t *stamp)
+static int src_list(void *arg, const struct notify_chunk *c, notify_file_fn each, void *each_arg, uint64_t *stamp)
 {
 	struct fake *f = arg;
-	int seen = f->version; /* the snapshot the batch reads */
-	char name[8], bytes[8];
+	int seen = f->version; /* the snapshot the chunk reads */
+	char name[16], bytes[16];
 	size_t n = 0;
 
-	(void)path;
 	pthread_mutex_lock(&f->mu);
 	f->entered++;
 	pthread_cond_broadcast(&f->cv);
@@ -138,8 +137,8 @@ static int src_list(void *arg, const char *path, const char *after, size_t max, 
 		pthread_cond_wait(&f->cv, &f->mu);
 	pthread_mutex_unlock(&f->mu);
 	*stamp = (uint64_t)seen;
-	for (int i = *after ? after[1] - '0' + 1 : 1; i <= FILES && n < max; i++, n++) {
-		if (i == 4 && f->change != CHANGE_NONE)
+	for (int i = *c->after ? atoi(c->after + 1) + 1 : 1; i <= FILES && n < c->max; i++, n++) {
+		if (i == f->change_at && f->change != CHANGE_NONE)
 			install(f);
 		snprintf(name, sizeof(name), "t%d", i);
 		snprintf(bytes, sizeof(bytes), "v%d", seen);
@@ -180,7 +179,7 @@ static int setup(void **state)
 	struct fresh_config fc = {.ttl_ms = 60000, .neg_ttl_ms = 5000};
 	const struct notify_kernel k = {.inval_entry = k_entry, .inval_inode = k_inode, .store = k_store, .arg = f};
 	const struct notify_files src = {.list = src_list, .stamp = src_stamp, .done = src_done, .arg = f};
-	char name[8];
+	char name[16];
 
 	f->inodes = inode_table_new();
 	f->fresh = fresh_new(&fc);
@@ -261,14 +260,21 @@ static void test_batch_stores(void **state)
 	struct fake *f = *state;
 	struct notify_stats st;
 
-	assert_int_equal(notify_store(f->n, f->dir, "t2", 100), 0);
+	assert_int_equal(notify_store(f->n, f->dir, "t2", 6), 0);
 	wait_batches(f, 1);
 	assert_string_equal(f->log, "s3 s4 s5 s6 s7 s8 ");
 	assert_string_equal(f->page[8], "v1");
 	assert_string_equal(f->page[2], "");
-	assert_int_equal(f->unused, 100 - 6);
+	assert_string_equal(f->page[9], "");
+	assert_int_equal(f->unused, 0);
+	/* Past a chunk, to the directory's end: the rest of max is unused. */
+	f->log[0] = '\0';
+	assert_int_equal(notify_store(f->n, f->dir, "t8", 1000), 0);
+	wait_batches(f, 2);
+	assert_string_equal(f->page[FILES], "v1");
+	assert_int_equal(f->unused, 1000 - (FILES - 8));
 	notify_get_stats(f->n, &st);
-	assert_int_equal(st.stored, 6);
+	assert_int_equal(st.stored, FILES - 2);
 	assert_int_equal(st.dropped, 0);
 }
 
@@ -295,9 +301,26 @@ static void test_change_during_batch(void **state)
 	struct fake *f = *state;
 
 	f->change = CHANGE_HELD;
+	f->change_at = 4;
 	assert_int_equal(notify_store(f->n, f->dir, "", 100), 0);
 	wait_batches(f, 1);
 	assert_no_old_page(f);
+}
+
+/* The same in a later chunk: the stamp of the chunk tells. */
+static void test_change_between_chunks(void **state)
+{
+	struct fake *f = *state;
+	struct notify_stats st;
+
+	f->change = CHANGE_FORGOTTEN;
+	f->change_at = NOTIFY_STORE_CHUNK + 5;
+	assert_int_equal(notify_store(f->n, f->dir, "", 100), 0);
+	wait_batches(f, 1);
+	assert_no_old_page(f);
+	notify_get_stats(f->n, &st);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.dropped, 2 * NOTIFY_STORE_CHUNK); /* the chunks up to the change */
 }
 
 /* The listing changes in the middle of a batch while the kernel has let
@@ -310,11 +333,14 @@ static void test_change_while_forgotten(void **state)
 	struct notify_stats st;
 
 	f->change = CHANGE_FORGOTTEN;
+	f->change_at = 4;
 	assert_int_equal(notify_store(f->n, f->dir, "", 100), 0);
 	wait_batches(f, 1);
 	assert_no_old_page(f);
 	notify_get_stats(f->n, &st);
-	assert_int_equal(st.dropped, FILES);
+	/* The first chunk, stored from the old listing: taken back; the
+	 * next chunk, from the new one, stores nothing. */
+	assert_int_equal(st.dropped, NOTIFY_STORE_CHUNK);
 	assert_int_equal(st.stored, 0);
 }
 
@@ -354,6 +380,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_not_held_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_during_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_while_forgotten, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_between_chunks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalidations_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
 	};
