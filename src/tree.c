@@ -1356,19 +1356,17 @@ static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *t
 	return alias_base(tag, base) && has_child_dir(imgs, dir, base);
 }
 
-/* Tag i of an image directory under the name it is shown as, aliasing
- * names that collide with nested image directories, and its entry in e;
- * false to skip it. */
-static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
+/* Tag i of an image directory under the name it is shown as (in
+ * out->name), aliasing names that collide with nested image directories,
+ * and its entry in e; false to skip it. */
+static bool tag_name_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
 {
 	snap_get(d->tags, i, e);
 	out->name = e->name;
 	/* No nested image directory below this one (the common case): no
 	 * name to share, so no alias, and nothing to look up per tag. */
-	if (d->lo == d->hi) {
-		tag_stat(d->t, e, &out->st);
+	if (d->lo == d->hi)
 		return true;
-	}
 	if (shadowed_tag(d->list, d->n.image, e->name))
 		return false;
 	if (has_child_dir(d->list, d->n.image, e->name)) {
@@ -1380,6 +1378,14 @@ static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct s
 			return false;
 		out->name = out->buf;
 	}
+	return true;
+}
+
+/* The same with its attributes in out->st. */
+static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
+{
+	if (!tag_name_at(d, i, out, e))
+		return false;
 	tag_stat(d->t, e, &out->st);
 	return true;
 }
@@ -1613,7 +1619,7 @@ int tree_dir_files(struct tree_dir *d, const char *after, size_t max, tree_filef
 		return -ENOMEM;
 	buf_init(&b, TREE_FILE_MAX);
 	for (size_t i = files_start(d, after); i < snap_count(d->tags) && n < max; i++) {
-		if (!tag_at(d, i, e, &se))
+		if (!tag_name_at(d, i, e, &se))
 			continue;
 		n++;
 		buf_reset(&b);

@@ -144,13 +144,15 @@ registry() {
 	put "$p" cache_evictions "$(stat1 "$mnt" cache_evictions)"
 	put "$p" warm_calls "$(api "$S")"
 
-	# drop_caches: the kernel forgets every name; the daemon hears it.
+	# drop_caches: the kernel forgets every name (the write returns once
+	# it has); the daemon hears it and gives its inode table's memory back.
 	n0=$(stat1 "$mnt" inodes)
 	sync
+	local t0=$EPOCHREALTIME
 	echo 3 >/proc/sys/vm/drop_caches
 	wait_for 600 inodes_at_most "$mnt" $((n0 / 100))
-	put "$p" drop_forgotten "$T_WAIT"
-	wait_for 30 rss_below "$((rss0 + (rss1 - rss0) / 2))" || true
+	put "$p" drop_forgotten "$(since "$t0")"
+	rss_settled
 	put "$p" rss_after_drop "$(rss_bytes "$FS_PID")"
 	sim_reset "$S"
 	timed "$WORK/out" find "$mnt" -type f
@@ -159,12 +161,13 @@ registry() {
 
 	# SIGHUP: every listing dropped, the kernel told to forget every name.
 	n0=$(hups)
-	local t0=$EPOCHREALTIME
+	t0=$EPOCHREALTIME
 	kill -HUP "$FS_PID"
 	wait_for 600 hup_logged "$n0"
-	put "$p" hup_logged "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
+	put "$p" hup_logged "$(since "$t0")"
 	wait_for 600 inodes_at_most "$mnt" 100
-	put "$p" hup_forgotten "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
+	put "$p" hup_forgotten "$(since "$t0")"
+	rss_settled
 	put "$p" rss_after_hup "$(rss_bytes "$FS_PID")"
 	fs_down "$mnt"
 
@@ -182,7 +185,23 @@ registry() {
 	forget_pid "$S_PID"
 }
 hup_logged() { (($(hups) > $1)); }
-rss_below() { (($(rss_bytes "$FS_PID") <= $1)); }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+# rss_settled: until the daemon's RSS has not moved for half a second
+# (memory freed goes back within a tick of the FUSE layer's thread), 10 s
+# at most.
+rss_settled() {
+	local last=-1 now same=0 i
+	for i in $(seq 100); do
+		now=$(rss_bytes "$FS_PID")
+		if [[ $now == "$last" ]]; then
+			((++same >= 5)) && return 0
+		else
+			same=0
+		fi
+		last=$now
+		sleep 0.1
+	done
+}
 
 # The one large image: ls -l of BIG tags, cold and warm; tmpfs's warm.
 big_image() {

@@ -67,8 +67,10 @@ static void logf_(struct fake *f, char op, int i)
 
 static int k_entry(void *arg, uint64_t parent, const char *name)
 {
-	(void)arg;
-	(void)parent;
+	struct fake *f = arg;
+	size_t len = strlen(f->log);
+
+	snprintf(f->log + len, sizeof(f->log) - len, "e%s ", parent == INODE_ROOT ? "/" : "");
 	(void)name;
 	return 0;
 }
@@ -357,6 +359,32 @@ static void test_invalidations_first(void **state)
 	assert_string_equal(f->log, "s1 i2 s2 ");
 }
 
+static size_t count(const char *log, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = log; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+/* A flush tells the kernel to drop the names right below the directory
+ * (it drops what lies below with each) and every inode's attributes and
+ * pages: a notification a name, not two. */
+static void test_flush(void **state)
+{
+	struct fake *f = *state;
+
+	assert_int_equal(notify_wait(f->n, notify_forget(f->n, f->dir, NOTIFY_FLUSH), 10000), 0);
+	assert_int_equal(count(f->log, "e"), FILES);
+	assert_int_equal(count(f->log, "i"), FILES);
+	f->log[0] = '\0';
+	assert_int_equal(notify_wait(f->n, notify_forget(f->n, 0, NOTIFY_FLUSH), 10000), 0);
+	assert_string_equal(strstr(f->log, "e"), strrchr(f->log, 'e')); /* one name: img, below / */
+	assert_int_equal(count(f->log, "e/"), 1);
+	assert_int_equal(count(f->log, "i"), FILES);
+}
+
 /* The queue holds NOTIFY_STORE_QUEUE batches; a stop ends those left. */
 static void test_queue_bounded(void **state)
 {
@@ -383,6 +411,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_change_between_chunks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalidations_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
