@@ -42,6 +42,7 @@ BUILD=$(cd "$top" && realpath -m "${B:-build}")
 SIM_BIN=${SIM_BIN:-$BUILD/uhub-sim}
 FS_BIN=${FS_BIN:-$BUILD/imgtagfs}
 BASE_BIN=
+BASE_LABEL="another build"
 FLEET=1
 
 LATENCY=20
@@ -76,6 +77,7 @@ usage: tests/bench/run.sh [OPTIONS]
   --registry R,I,T    W3/W4/W6: repos, images per repo, tags per image (default $REGISTRY)
   --contenders "..."  a subset of: $CONTENDERS
   --baseline BIN      also run BIN (another build of imgtagfs) as "baseline"
+  --baseline-label S  what the report calls it (default "$BASE_LABEL")
   --no-fleet          leave W7 (eight mounts and one Redis) out
   --out DIR           where results.md and cold-listing.png go
                       (default tests/bench; --quick: /tmp/imgtagfs-bench-quick)
@@ -98,6 +100,7 @@ while (($#)); do
 	--registry) REGISTRY=$2 && shift ;;
 	--contenders) CONTENDERS=$2 && shift ;;
 	--baseline) BASE_BIN=$(realpath "$2") && shift ;;
+	--baseline-label) BASE_LABEL=$2 && shift ;;
 	--no-fleet) FLEET=0 ;;
 	--out) OUT=$2 && shift ;;
 	--quick) QUICK=1 ;;
@@ -399,7 +402,7 @@ kernel=$(uname -sr)
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" diff --quiet HEAD -- src include 2>/dev/null || echo +changes)
-baseline=${BASE_BIN:+$BASE_BIN ($("$BASE_BIN" --version 2>/dev/null | head -1))}
+baseline=${BASE_BIN:+$BASE_LABEL ($("$BASE_BIN" --version 2>/dev/null | head -1))}
 httpdirfs=$(httpdirfs --version 2>&1 | sed -n 's/^HTTPDirFS version //p' | head -1)
 rclone=$(rclone version 2>/dev/null | sed -n '1s/^rclone //p')
 EOF
