@@ -259,14 +259,16 @@ static void on_changed(void *arg, const char *path, const char *const *names, si
 		notify_forget(fs->kn, ino, NOTIFY_CHANGED);
 }
 
-/* For notify: does path still stand as what the kernel knows it as? */
+/* For notify: does path still stand as what the kernel knows it as? From
+ * cached listings only: the notify thread must not wait on the network
+ * (a name that cannot be told now is forgotten by the kernel, which then
+ * asks again). */
 static int still_there(void *arg, const char *path, bool dir)
 {
 	struct imgtagfs *fs = arg;
 	struct stat st;
-	int64_t until;
 
-	return tree_stat(fs->t, path, &st, &until) == 0 && !!S_ISDIR(st.st_mode) == dir;
+	return tree_stat_cached(fs->t, path, &st) == 0 && !!S_ISDIR(st.st_mode) == dir;
 }
 
 /* When the kernel has forgotten half of what it held (drop_caches, memory

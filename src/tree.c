@@ -73,6 +73,7 @@ struct node {
 	int64_t mtime;
 	int64_t until; /* earliest expiry of the listings consulted */
 	bool never;    /* the name could never exist (no listing asked) */
+	bool peek;     /* resolve from what is cached only (tree_stat_cached) */
 	struct snap *hold[2];
 };
 
@@ -576,7 +577,6 @@ static void note_listing(struct tree *t, const struct fill_req *r, const char *k
 	alone = !prev || snap_marked(prev);
 	for (size_t i = 0; i < snap_count(s); i++) {
 		const struct snap_entry *base = NULL;
-		bool hooked = cached; /* the cache's hook tells the kernel */
 		long j;
 
 		snap_get(s, i, &e);
@@ -589,9 +589,12 @@ static void note_listing(struct tree *t, const struct fill_req *r, const char *k
 		if (lone && (!prev || snap_born(lone) >= snap_born(prev))) {
 			snap_get(lone, 0, &a);
 			base = &a;
-			hooked = false;
 		}
-		if (compare(t, c, i, &e, base, now) && !hooked)
+		/* Told file by file even when the cache's hook tells the kernel
+		 * about the directory as well: a stat that finds the bytes
+		 * changed waits for the file's own notice (fs.c settle), and
+		 * the directory's may come later. */
+		if (compare(t, c, i, &e, base, now))
 			add_name(c, e.name);
 		snap_unref(lone);
 	}
@@ -740,7 +743,7 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 	int err;
 
 	key_of(key, k, repo, image, tag);
-	if (!plausible) {
+	if (!plausible || n->peek) {
 		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
 		if (err == -EAGAIN) {
 			now = fresh_now(t->fresh) + t->cfg.neg_ttl_ms;
@@ -891,6 +894,8 @@ static int doubt_tag(struct tree *t, struct node *n, const char *key, const char
 	struct snap *one;
 	int err;
 
+	if (n->peek)
+		return -ENOENT;
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
 		err = get_snap(t, UHUB_TAGS, n->repo, n->image, tag, true, n, &one);
@@ -917,7 +922,7 @@ static int doubt_tag(struct tree *t, struct node *n, const char *key, const char
  * of budget; past that, the listing. */
 static int cold_tag(struct tree *t, struct node *n, const char *key, const char *tag, struct snap **s)
 {
-	if (!names_maybe_tag(tag))
+	if (!names_maybe_tag(tag) || n->peek)
 		return get_snap(t, UHUB_TAGS, n->repo, n->image, tag, false, n, s);
 	/* An expired listing that may still be served is refreshed rather
 	 * than bypassed: with the API hung, its old copy answers within the
@@ -981,6 +986,8 @@ static int doubt_child(struct tree *t, struct node *n, enum uhub_kind k, enum uh
 	struct snap *below;
 	int err = -ENOENT;
 
+	if (n->peek)
+		return -ENOENT;
 	key_of(key, k, repo, NULL, NULL);
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
@@ -1129,8 +1136,9 @@ static bool root_cached(struct tree *t)
 	return true;
 }
 
-/* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
-static int resolve(struct tree *t, const char *path, struct node *n)
+/* Resolves path into n (peek: only from fresh listings already cached,
+ * never asking the API). 0 or -errno; on 0 the caller node_releases n. */
+static int resolve_as(struct tree *t, const char *path, struct node *n, bool peek)
 {
 	const char *rest = path + strspn(path, "/");
 	struct snap *s = NULL;
@@ -1138,6 +1146,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 	int err;
 
 	memset(n, 0, sizeof(*n));
+	n->peek = peek;
 	n->mtime = t->cfg.mount_time;
 	n->until = INT64_MAX;
 	if (t->repo) {
@@ -1156,7 +1165,7 @@ static int resolve(struct tree *t, const char *path, struct node *n)
 		/* Looking a repository up when the root is not cached: whoever
 		 * asks goes inside next, so fetch its image list meanwhile (the
 		 * two round trips overlap instead of following each other). */
-		if (names_maybe_component(n->repo) && !root_cached(t))
+		if (names_maybe_component(n->repo) && !peek && !root_cached(t))
 			prefetch(t, UHUB_IMAGES, n->repo, NULL);
 		err = get_snap(t, UHUB_REPOS, NULL, NULL, NULL, names_maybe_component(n->repo), n, &s);
 		if (!err)
@@ -1235,10 +1244,16 @@ static void root_time(struct tree *t, struct node *n)
 	snap_unref(s);
 }
 
-int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
+/* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
+static int resolve(struct tree *t, const char *path, struct node *n)
+{
+	return resolve_as(t, path, n, false);
+}
+
+static int stat_as(struct tree *t, const char *path, struct stat *st, int64_t *until, bool peek)
 {
 	struct node n;
-	int err = resolve(t, path, &n);
+	int err = resolve_as(t, path, &n, peek);
 
 	if (err) {
 		/* The kernel may keep a "no" only for a name that can never
@@ -1256,6 +1271,18 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 	*until = n.until;
 	node_release(&n);
 	return 0;
+}
+
+int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
+{
+	return stat_as(t, path, st, until, false);
+}
+
+int tree_stat_cached(struct tree *t, const char *path, struct stat *st)
+{
+	int64_t until;
+
+	return stat_as(t, path, st, &until, true);
 }
 
 int tree_getattr(struct tree *t, const char *path, struct stat *st)

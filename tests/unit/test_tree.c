@@ -736,11 +736,12 @@ static void test_changes_told(void **state)
 	x->now += 61000;
 	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
 	assert_string_equal(told(x), "");
-	/* Refilled with a change: the cache's hook names the directory. */
+	/* Refilled with a change: the changed file by name (a stat waits for
+	 * that notice), and the cache's hook names the directory. */
 	repush(x, "v1.4.2", D3, T0);
 	x->now += 61000;
 	assert_string_equal(ls(x, "/web/api"), "latest v1.4.2");
-	assert_string_equal(told(x), "dir /web/api; ");
+	assert_string_equal(told(x), "files /web/api:v1.4.2; dir /web/api; ");
 	/* The listing expired, the tag asked for alone with other bytes. */
 	repush(x, "v1.4.2", D1, T0);
 	x->now += 61000;

@@ -137,7 +137,10 @@ static void test_exact_multiple(void **state)
 	uhub_list_release(&l);
 }
 
-/* A TotalCount ten times the truth ends at the first empty pages. */
+/* A TotalCount ten times the truth ends at the first empty pages: the 4
+ * pages of the list, at most one empty page per worker (4) asked for
+ * before the first empty one came back, and 2 to find where the list
+ * ends (a page of only its anchor, then the empty page after it). */
 static void test_lying_total(void **state)
 {
 	struct fixture *x = *state;
@@ -149,7 +152,7 @@ static void test_lying_total(void **state)
 	assert_int_equal(uhub_list(x->u, UHUB_TAGS, "web", "api", &l), 0);
 	assert_int_equal(l.n, 350);
 	calls = fake_api_calls(x->f, "GetImageTag", NULL);
-	assert_true(calls >= 5 && calls <= 4 + 4 + 1);
+	assert_true(calls >= 5 && calls <= 4 + 4 + 2);
 	uhub_list_release(&l);
 }
 
