@@ -49,6 +49,10 @@ need_fuse() {
 # SIM_URL and SIM_PID.
 sim_start() {
 	local out="$WORK/sim.out" i
+	# Emptied here, not only by the child's redirection: the loop below
+	# could otherwise read the previous simulator's line (a dead port)
+	# before the child has truncated the file.
+	: >"$out"
 	"$SIM_BIN" --port 0 "$@" >"$out" 2>"$WORK/sim.err" &
 	SIM_PID=$!
 	PIDS+=("$SIM_PID")

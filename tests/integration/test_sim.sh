@@ -56,6 +56,7 @@ check_true() { # check_true NAME COMMAND...
 # start_sim [options...]: sets URL and SIM_PID.
 start_sim() {
 	local i
+	: >"$WORK/sim.out" # else the loop below may read the previous simulator's port
 	"$SIM" --port 0 "$@" >"$WORK/sim.out" 2>"$WORK/sim.err" &
 	SIM_PID=$!
 	for i in $(seq 100); do
