@@ -283,17 +283,15 @@ test_faults_shuffle() {
 # first_page_then FAULT MNT DIR REPO IMAGE: lists DIR in the background
 # with the first page held 300 ms in the simulator, injects FAULT once that
 # first page has arrived (so only the later pages meet it), waits.
+first_page_in() { (($(sim_count GetImageTag "$1" "$2") >= 1)); }
 first_page_then() {
-	local f=$1 mnt=$2 repo=$3 img=$4 i t0
+	local f=$1 mnt=$2 repo=$3 img=$4 t0
 
 	sim_ctl "config?latency_ms=300"
 	t0=$(now_ms)
 	timeout 30 ls "$mnt/$repo/$img" >"$WORK/o" 2>"$WORK/run.err" &
 	local pid=$!
-	for i in $(seq 200); do
-		(($(sim_count GetImageTag "$repo" "$img") >= 1)) && break
-		sleep 0.01
-	done
+	wait_until 30 first_page_in "$repo" "$img"
 	sim_ctl "config?latency_ms=0"
 	fault "$f"
 	wait "$pid"
