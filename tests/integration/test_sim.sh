@@ -401,7 +401,7 @@ t0=$(now)
 stop_sim
 dt=$((($(now) - t0) / 1000))
 check "SIGTERM with a hung request: exit 0" 0 "$STOP_RC"
-check_true "... and promptly (took $dt ms)" test "$dt" -lt 2000
+check_true "... and promptly, not after the hung request's 30 s (took $dt ms)" test "$dt" -lt 10000
 
 # ============================================= options, keys, data file
 
