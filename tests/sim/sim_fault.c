@@ -164,10 +164,9 @@ void sim_faults_describe(struct sim_faults *f, char *out, size_t n)
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < f->n && used < n; i++) {
 		const struct sim_fault_spec *s = &f->v[i];
-		int w =
-		    snprintf(out + used, n - used, "%s rate=%g count=%ld action=%s ms=%lld bytes=%lld%s\n",
-			     kind_names[s->kind], s->rate, s->count, s->action[0] ? s->action : "*", s->ms, s->bytes,
-			     s->later ? " later=1" : "");
+		int w = snprintf(out + used, n - used, "%s rate=%g count=%ld action=%s ms=%lld bytes=%lld%s\n",
+				 kind_names[s->kind], s->rate, s->count, s->action[0] ? s->action : "*", s->ms,
+				 s->bytes, s->later ? " later=1" : "");
 
 		if (w < 0)
 			break;
