@@ -384,7 +384,7 @@ perl -MIO::Socket::UNIX -e '
 	}' "$WORK/garbage.sock" &
 PIDS+=($!)
 G=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
-for i in $(seq 50); do [[ -S $WORK/garbage.sock ]] && break; sleep 0.1; done
+wait_until 30 test -S "$WORK/garbage.sock"
 FS_LOG=$WORK/ga.log fs_mount "$WORK/ga" -o "shared_cache=unix:$WORK/garbage.sock,ttl=600,lazy,cache_size=1M" || echo "FAIL: mount ga"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$FS_PID/status")
 ok "a garbage server's array of 100,000,000 integers: the listing is answered" ls "$WORK/ga/$G" >/dev/null
