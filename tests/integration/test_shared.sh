@@ -10,7 +10,10 @@
 # other options (repo_type, api_tz) or another registry share nothing; no
 # Redis password in ps or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
-# where a hang is what is tested.
+# where a hang is what is tested. Mounts whose counts are Redis's get 2 s
+# for a Redis operation (RTO below): the default 200 ms can run out on a
+# loaded machine, and a timeout is a miss (and the tier down for a while),
+# which would change what is counted; the fault tests set their own.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 need_fuse
@@ -25,7 +28,8 @@ ms() { date +%s%3N; }
 
 sim_start --gen "repos=2,images=5,tags=30,seed=7,nested=2" || exit 1
 redis_start || exit 1
-SC="shared_cache=unix:$REDIS_SOCK"
+RTO=shared_cache_timeout=2000
+SC="shared_cache=unix:$REDIS_SOCK,$RTO"
 
 # --- options: refused with a precise message ------------------------------
 out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=redis://user:s3cretpw@127.0.0.1:6379" 2>&1)
@@ -73,7 +77,9 @@ for m in b c d; do
 done
 ok "the tree is not empty" test "$(wc -l <"$WORK/tree.a")" -ge 300
 
-# --- a push refreshed on a reaches b within 2 s (ttl=600) -------------------
+# --- a push refreshed on a reaches b at once (ttl=600) -----------------------
+# (within a second when the machine is idle: the time is printed; the bound
+# is far from the ttl, not from a loaded machine's scheduling)
 IMG=$(cd "$WORK/a" && find . -mindepth 3 -maxdepth 3 -type f | LC_ALL=C sort | head -1)
 IMG=$(dirname "${IMG#./}")
 repo=${IMG%%/*} image=${IMG#*/}
@@ -82,15 +88,11 @@ sim_ctl "push?repo=$repo&image=$image&tag=pushed-now&digest=$(digest e)"
 ok "before the refresh, b does not show the push (ttl=600)" test ! -e "$WORK/b/$IMG/pushed-now"
 getfattr -n user.imgtagfs.refresh "$WORK/a/$IMG" >/dev/null 2>&1
 ls "$WORK/a/$IMG" >/dev/null
-t0=$(ms) seen=0
-while (($(ms) - t0 < 2000)); do
-	if ls "$WORK/b/$IMG" 2>/dev/null | grep -qx pushed-now; then
-		seen=1
-		break
-	fi
-	sleep 0.1
-done
-expect_eq "the push refreshed on a is listed on b within 2 s" 1 "$seen"
+listed_on_b() { ls "$WORK/b/$IMG" 2>/dev/null | grep -qx pushed-now; }
+t0=$(ms)
+ok "the push refreshed on a is listed on b at once (well within ttl)" wait_until 60 listed_on_b
+echo "the push reached b in $(($(ms) - t0)) ms"
+
 ok "and readable on b" grep -q "$(digest e)" "$WORK/b/$IMG/pushed-now"
 ok "a sent an invalidation" test "$(stat_of "$WORK/a" shared_invalidations_sent)" -ge 1
 ok "b received it" test "$(stat_of "$WORK/b" shared_invalidations_received)" -ge 1
@@ -103,16 +105,11 @@ stat "$WORK/b/$NEST" >/dev/null 2>&1
 ok "a nested image is there on b" test -d "$WORK/b/$NEST"
 sim_ctl "delete?repo=$nrepo&image=${NEST#*/}"
 getfattr -n user.imgtagfs.refresh "$WORK/a/$nrepo" >/dev/null 2>&1
-gone=0
+gone_on_b() { ! stat "$WORK/b/$NEST" >/dev/null 2>&1; }
 t0=$(ms)
-while (($(ms) - t0 < 2000)); do
-	if ! stat "$WORK/b/$NEST" >/dev/null 2>&1; then
-		gone=1
-		break
-	fi
-	sleep 0.1
-done
-expect_eq "deleted and refreshed on a: gone on b within 2 s, below its prefix directory" 1 "$gone"
+ok "deleted and refreshed on a: gone on b at once, below its prefix directory" wait_until 60 gone_on_b
+echo "the delete reached b in $(($(ms) - t0)) ms"
+
 for m in a b c d; do fusermount3 -u "$WORK/$m"; done
 sleep 0.3
 
@@ -219,7 +216,9 @@ fusermount3 -u "$WORK/t4"
 
 # --- faults: stopped, hung, flushed, restarted during walks -----------------
 rcli flushall >/dev/null
-FS_LOG=$WORK/f.log fs_mount "$WORK/f" -o "$SC,ttl=2,shared_cache_timeout=200" || echo "FAIL: mount f"
+# A 1 s timeout: long enough that a loaded machine does not make a healthy
+# Redis look down (a down and up line more than the test expects).
+FS_LOG=$WORK/f.log fs_mount "$WORK/f" -o "$SC,ttl=2,shared_cache_timeout=1000" || echo "FAIL: mount f"
 tree "$WORK/f" >/dev/null
 kill -STOP "$REDIS_PID"
 sleep 2.2
@@ -227,16 +226,25 @@ t0=$(ms)
 tree "$WORK/f" >"$WORK/tree.f1"
 el=$(($(ms) - t0))
 ok "Redis hung (STOP): the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f1"
-ok "within a bound (a few timeouts, not one per request: ${el} ms)" test "$el" -lt 8000
+ok "and it ends (${el} ms)" test "$el" -lt 60000
 ok "the tier is down" test "$(stat_of "$WORK/f" shared_up)" = 0
-kill -CONT "$REDIS_PID"
-up=0
-for i in $(seq 60); do
-	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
-	tree "$WORK/f" >/dev/null
-	sleep 0.1
+# While down, Redis is tried once per backoff (100 ms doubling to 5 s):
+# listings fetched in a row (10 refreshes: the burst allowed) cost a few
+# timeouts, not one each.
+F1=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
+e0=$(stat_of "$WORK/f" shared_errors)
+l0=$(listings)
+for i in $(seq 10); do
+	getfattr -n user.imgtagfs.refresh "$WORK/f/$F1" >/dev/null 2>&1
+	ls "$WORK/f/$F1" >/dev/null
 done
-expect_eq "after SIGCONT the tier comes back by itself" 1 "$up"
+errs=$(($(stat_of "$WORK/f" shared_errors) - e0)) fills=$(($(listings) - l0))
+ok "listings while down: a few Redis timeouts ($errs), not one a listing ($fills)" \
+	test "$fills" -ge 10 -a $((errs * 2)) -lt "$fills"
+kill -CONT "$REDIS_PID"
+# Up again once an access tries after the backoff (5 s at most).
+f_up() { tree "$WORK/f" >/dev/null && stat_is "$WORK/f" shared_up 1; }
+ok "after SIGCONT the tier comes back by itself" wait_until 60 f_up
 expect_eq "down is logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/f.log")"
 expect_eq "up again is logged once" 1 "$(grep -c 'shared cache .*: up again' "$WORK/f.log")"
 # Flushed in the middle of a walk.
@@ -252,13 +260,8 @@ sleep 2.2
 tree "$WORK/f" >"$WORK/tree.f3"
 ok "Redis gone: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f3"
 redis_start || exit 1
-up=0
-for i in $(seq 80); do
-	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
-	ls "$WORK/f" >/dev/null
-	sleep 0.1
-done
-expect_eq "Redis restarted: the tier comes back by itself" 1 "$up"
+f_up() { ls "$WORK/f" >/dev/null && stat_is "$WORK/f" shared_up 1; }
+ok "Redis restarted: the tier comes back by itself" wait_until 60 f_up
 sleep 2.2
 tree "$WORK/f" >"$WORK/tree.f4"
 ok "and the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f4"
@@ -287,7 +290,7 @@ redis_stop
 
 # --- a writer to Redis without the key; options that shape listings ----------
 redis_start || exit 1
-H="$SC,ttl=600,deadline=4,lazy,prefetch=0"
+H="$SC,ttl=600,deadline=4,lazy,prefetch=0,shared_cache_timeout=1000" # at most a quarter of deadline
 FS_LOG=$WORK/h.log fs_mount "$WORK/h" -o "$H" || echo "FAIL: mount h"
 ls "$WORK/h" >/dev/null
 ns_h=$(rcli --scan --pattern 'imgtagfs:1:*' | head -1 | cut -d: -f3)
@@ -314,7 +317,9 @@ r0=$(stat_of "$WORK/h" shared_invalidations_received)
 forge "T7:repo-00img-01" "$now" | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
 forge "T7:repo-00img-02" $((now + 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
 forge "T7:repo-00img-02" $((now - 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
-sleep 0.5
+# The three arrive in order: once the last is refused, all were read.
+old_refused() { grep -q "invalidation message (older than any listing" "$WORK/h.log"; }
+wait_until 60 old_refused
 expect_eq "an invalidation made with the key is heard" $((r0 + 1)) "$(stat_of "$WORK/h" shared_invalidations_received)"
 ok "one dated a day ahead, or a day old (a replay), is refused" \
 	grep -q "invalidation message (dated in the future)" "$WORK/h.log"
@@ -379,7 +384,7 @@ perl -MIO::Socket::UNIX -e '
 	}' "$WORK/garbage.sock" &
 PIDS+=($!)
 G=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
-for i in $(seq 50); do [[ -S $WORK/garbage.sock ]] && break; sleep 0.1; done
+wait_until 30 test -S "$WORK/garbage.sock"
 FS_LOG=$WORK/ga.log fs_mount "$WORK/ga" -o "shared_cache=unix:$WORK/garbage.sock,ttl=600,lazy,cache_size=1M" || echo "FAIL: mount ga"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$FS_PID/status")
 ok "a garbage server's array of 100,000,000 integers: the listing is answered" ls "$WORK/ga/$G" >/dev/null
@@ -391,10 +396,15 @@ fusermount3 -u "$WORK/ga"
 # The README's configuration as shipped, its password replaced; the auth
 # file as the README says ("USER PASSWORD"); no password anywhere.
 PW="pw-$RANDOM-$RANDOM-secret"
-PORT=$((20000 + RANDOM % 20000))
 sed "s/CHANGE-ME/$PW/" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
-REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 || exit 1
+# A port the kernel says is free (a random pick once collided with one in
+# use); taken by someone else in between, the next one.
+for i in 1 2 3 4 5; do
+	PORT=$(free_port)
+	REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 && break
+done
 acli() { redis-cli --no-auth-warning --user imgtagfs --pass "$PW" -p "$PORT" "$@"; }
+[[ $(acli ping) == PONG ]] || { echo "FAIL: redis-server on loopback TCP"; exit 1; }
 ok "the example's user can talk to it" test "$(acli ping)" = PONG
 ok "the example's default user is off" bash -c '[[ $(redis-cli -p "$1" ping 2>&1) != PONG ]]' _ "$PORT"
 (umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
@@ -404,7 +414,7 @@ out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,
 ok "a wrong password fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
 ok "with one line naming the cause" grep -q "refused the authentication" <<<"$out"
 expect_eq "one line" 1 "$(wc -l <<<"$out")"
-FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy" || echo "FAIL: mount lz"
+FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy,$RTO" || echo "FAIL: mount lz"
 tree "$WORK/lz" >"$WORK/tree.lz"
 ok "lazy with a wrong password: mounted, served from the API" cmp -s "$WORK/truth" "$WORK/tree.lz"
 expect_eq "and the refusal logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/lz.log")"
@@ -415,7 +425,7 @@ opts=$(awk '!/^#/ && NF { print $4 }' "$top/examples/fstab-shared" |
 		-e "s|/etc/imgtagfs/credentials|$WORK/creds|")
 mkdir -p "$WORK/au"
 MOUNTS+=("$WORK/au")
-"$BUILD/mount.imgtagfs" uhub "$WORK/au" -o "$opts,endpoint=$SIM_URL" 2>>"$WORK/au.log"
+"$BUILD/mount.imgtagfs" uhub "$WORK/au" -o "$opts,endpoint=$SIM_URL,$RTO" 2>>"$WORK/au.log"
 ok "the example fstab line mounts (mount.imgtagfs)" mountpoint -q "$WORK/au"
 tree "$WORK/au" >"$WORK/tree.au"
 wait_quiet
@@ -434,7 +444,7 @@ redis_stop
 sed -e "s/CHANGE-ME/$PW/" -e 's/ resetchannels &imgtagfs:\*/ resetchannels/' \
 	"$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
 REDIS_CONF=$WORK/redis-nochan.conf REDIS_SOCK=$WORK/redis3.sock redis_start || exit 1
-FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600" ||
+FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600,$RTO" ||
 	echo "FAIL: mount nc"
 tree "$WORK/nc" >"$WORK/tree.nc"
 sleep 6 # past one retry of the SUBSCRIBE
