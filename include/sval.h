@@ -45,9 +45,9 @@ enum sval_reject {
  * (out's cap), -EIO (the MAC failed), -EINVAL: a name, digest text or
  * time text longer than 255 bytes (a u8 length), a key longer than 65535,
  * or anything sval_decode would refuse (a name listing.c would not admit
- * for this key's kind, a control byte in a digest or time text), so that
- * nothing is shared that the fleet would throw away. ns and key are C
- * strings. */
+ * for this key's kind, a digest or time text that text.h would not show
+ * as it is), so that nothing is shared that the fleet would throw away.
+ * ns and key are C strings. */
 int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t fetched_ms,
 		const uint8_t mac_key[SVAL_KEY_LEN], struct buf *out);
 /* Checks and decodes v (n bytes): the size cap max first, then the
@@ -55,7 +55,7 @@ int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t f
  * other than 0 count as another version), key and contents. Contents are
  * the canonical form sval_encode writes (names strictly ascending, each
  * admitted as listing.c admits names of this key's kind; a canonical
- * sha256 digest only in binary; no control byte in a text; nothing after
+ * sha256 digest only in binary; texts printable (text.h); nothing after
  * the entries), so a value that decodes encodes back to the same bytes.
  * On SVAL_OK, *out holds a new snapshot (one reference, not yet dated:
  * snap_set_born is the caller's) and *fetched_ms its fetch time. Any

@@ -24,6 +24,7 @@
 
 #include "names.h"
 #include "sign.h"
+#include "text.h"
 
 #define MAGIC "ITFS"
 #define HEAD_LEN 8			 /* magic, version, flags, u16 0 */
@@ -41,21 +42,14 @@ _Static_assert(TEXT_MAX + 1 >= SNAP_SHA256_TEXT, "a digest slot holds a formatte
  * image names (with '/'), every other listing's are one path component. */
 static bool name_ok(const char *key, const char *s, size_t n)
 {
-	if (n > TEXT_MAX)
-		return false;
-	return key[0] == 'I' ? names_valid_image(s) : names_valid_component(s, n);
+	return n <= TEXT_MAX && names_valid_entry(key[0] == 'I', s, n);
 }
 
-/* A digest or a time text ends up in a tag file: one line, no control
- * byte, as listing.c makes it. */
+/* A digest or a time text ends up in a tag file: printable, as listing.c
+ * makes it (anything else it escapes). */
 static bool text_ok(const char *s, size_t n)
 {
-	if (n > TEXT_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return n <= TEXT_MAX && text_printable(s, n);
 }
 
 /* v, n bytes, little-endian. */

@@ -490,7 +490,21 @@ static enum sval_reject name_refusal(const char *key, const char *name, size_t n
 
 static void test_names(void **state)
 {
-	static const char *const never[] = {"", ".", "..", "a\nb", "a\tb", "\x1b[31m", "a\x7f", "\x01"};
+	static const char *const never[] = {"",
+					    ".",
+					    "..",
+					    "a\nb",
+					    "a\tb",
+					    "\x1b[31m",
+					    "a\x7f",
+					    "\x01",
+					    "x\xc2\x9b"
+					    "31m",
+					    "a\xe2\x80\xae"
+					    "b",
+					    "\xe2\x81\xa6",
+					    "\xff",
+					    "\xc0\xaf"};
 	static const char *const slashed[] = {"a/b", "/a", "a/", "a//b", "a/./b", "a/../b", "a/\n"};
 	static const char *const keys[] = {"R", "I4:repo", "T4:repoimg", "t4:repo3:imgtag"};
 
@@ -521,6 +535,12 @@ static const struct body not_canonical[] = {
     {"a newline in a digest", 1, BYTES("\1a\2\3a\nb\0\0\0\0\0\0\0\0\0")},
     {"a NUL in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3a\0b")},
     {"a CR in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3a\rb")},
+    /* Nor a C1 or bidirectional control, nor a byte that is not UTF-8. */
+    {"CSI (U+009B) in a digest", 1,
+     BYTES("\1a\2\3\xc2\x9b"
+	   "b\0\0\0\0\0\0\0\0\0")},
+    {"U+202E in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3\xe2\x80\xae")},
+    {"a stray byte in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\1\xff")},
 };
 
 static void test_not_canonical(void **state)
@@ -562,6 +582,8 @@ static void test_encode_refuses(void **state)
 	e.time_raw = long_text;
 	expect_einval(&e, "R");
 	e.time_raw = "12:00\n";
+	expect_einval(&e, "R");
+	e.time_raw = "12:00\xc2\x9b";
 	expect_einval(&e, "R");
 	e.time_raw = NULL;
 	e.name = "a\nb";
