@@ -323,8 +323,7 @@ static int set_str(struct parse *p, int key, const char *arg)
 
 		if (shared_addr_parse(v, &a, p->err, p->errlen))
 			return -EINVAL; /* its message names what is wrong */
-	}
-	else if (key == KEY_PROJECT)
+	} else if (key == KEY_PROJECT)
 		ok = valid_project(v, strlen(v));
 	if (!ok)
 		return refuse(p, "imgtagfs: %s: expected %s", arg, o->what);
@@ -761,8 +760,9 @@ static void usage_credentials(FILE *f)
 	      "     ~/.ucloud/config.json (or $UCLOUD_SHARED_CONFIG_FILE), else \"default\";\n"
 	      "     config.json may also give the project and the endpoint.\n"
 	      "  A credentials file that group or others can read is refused (chmod 600 FILE),\n"
-	      "  as is one owned by a user other than root or you. Keys never appear in\n"
-	      "  argv, logs or debug output.\n"
+	      "  as is one owned by a user other than root or you, or one below a directory\n"
+	      "  that someone else may write (as sshd's StrictModes; chmod go-w DIR). Keys\n"
+	      "  never appear in argv, logs or debug output.\n"
 	      "\n"
 	      "Environment:\n"
 	      "  UCLOUD_PUBLIC_KEY, UCLOUD_PRIVATE_KEY   the keys\n"
