@@ -113,6 +113,9 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+    /* What mount(8) makes of "user" for a user mount: the mounting user's
+     * name, for its own table; fusermount3 refuses it. */
+    FUSE_OPT_KEY("user=", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
@@ -784,10 +787,11 @@ static void usage_fuse(FILE *f)
 	      "shown as imgtagfs:SOURCE, type fuse.imgtagfs; default_permissions is always on.\n"
 	      "\n"
 	      "mount(8) form (mount.imgtagfs, /etc/fstab): the words auto, noauto, user,\n"
-	      "nouser, users, _netdev, nofail, defaults, rw, ro, x-* and comment=* are\n"
-	      "dropped (in either form); -n, -v and -t TYPE are ignored; -s (sloppy) is\n"
-	      "ignored, unknown options are still refused; -f (fake) checks the options\n"
-	      "and mounts nothing. An fstab line:\n"
+	      "user=NAME, nouser, users, _netdev, nofail, defaults, rw, ro, x-* and\n"
+	      "comment=* are dropped (in either form), so a user mount (\"user\" in fstab)\n"
+	      "works for a user who is not root; -n, -v and -t TYPE are ignored; -s\n"
+	      "(sloppy) is ignored, unknown options are still refused; -f (fake) checks\n"
+	      "the options and mounts nothing. An fstab line:\n"
 	      "  uhub:web /mnt/web imgtagfs _netdev,nofail,credentials=/etc/imgtagfs/keys 0 0\n",
 	      f);
 }
