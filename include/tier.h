@@ -39,13 +39,13 @@
 #define TIER_NS_LEN 16
 
 struct tier_config {
-	struct shared *sh;		/* borrowed */
-	const struct fresh *fresh;	/* borrowed: the ttl and the local clock */
+	struct shared *sh;	   /* borrowed */
+	const struct fresh *fresh; /* borrowed: the ttl and the local clock */
 	unsigned char mac_key[SVAL_KEY_LEN];
 	char ns[TIER_NS_LEN + 1];
-	int64_t lock_ms;		/* a lock's life without heartbeat (0: 3000) */
-	int64_t wait_ms;		/* the longest wait for another host's fetch */
-	size_t max_value;		/* the largest value read or written */
+	int64_t lock_ms;  /* a lock's life without heartbeat (0: 3000) */
+	int64_t wait_ms;  /* the longest wait for another host's fetch */
+	size_t max_value; /* the largest value read or written */
 	struct log *log;
 };
 
@@ -55,7 +55,7 @@ struct tier_config {
  * the root lists; api_tz: the zone tag times are read in). Mounts that
  * differ in any of them must not share. */
 struct tier_scope {
-	const char *project;	/* NULL: the key's default */
+	const char *project; /* NULL: the key's default */
 	const char *public_key;
 	const char *endpoint;
 	const char *repo_type;
@@ -63,6 +63,12 @@ struct tier_scope {
 };
 /* The namespace of a scope: 16 hex digits of a SHA-256. 0 or -EIO. */
 int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1]);
+/* What a Redis ACL grants the fleet of namespace ns, and nothing more:
+ * "resetkeys ~imgtagfs:1:NS:* resetchannels &imgtagfs:1:NS:inval" (its
+ * keys and its channel; another fleet's are out of reach), into out.
+ * With shared_acl_commands it makes the user's line. 0, or -ENAMETOOLONG
+ * when out is too small. Pure. */
+int tier_acl_scope(const char *ns, char *out, size_t n);
 /* The MAC key from a secret (the API private key, or shared_cache_key's
  * file) and the project, by HKDF-SHA256. 0 or -EIO. */
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN]);
@@ -83,7 +89,7 @@ typedef int (*tier_api_fn)(void *arg, struct snap **out);
 /* Where a fill's listing came from. */
 struct tier_result {
 	bool from_api;
-	int64_t fetched;	/* local clock: when the API call began */
+	int64_t fetched; /* local clock: when the API call began */
 };
 /* The listing key: from Redis (dated by its fetch time: snap_born is set)
  * when a value there is born after min_born, else from api (fleet-wide

@@ -93,6 +93,13 @@ int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1])
 	return err;
 }
 
+int tier_acl_scope(const char *ns, char *out, size_t n)
+{
+	int len = snprintf(out, n, "resetkeys ~" PREFIX "%s:* resetchannels &" PREFIX "%s:inval", ns, ns);
+
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN])
 {
 	static const char salt[] = "imgtagfs shared cache 1";
@@ -577,7 +584,7 @@ static void heartbeat(struct tier *t)
 {
 	pthread_mutex_lock(&t->held_mu);
 	for (const struct held *h = t->held; h; h = h->next)
-		shared_relock(t->cfg.sh, h->key, h->token, t->cfg.lock_ms);
+		shared_relock(t->cfg.sh, h->key, h->token, NULL, t->cfg.lock_ms);
 	pthread_mutex_unlock(&t->held_mu);
 }
 

@@ -389,22 +389,42 @@ ok "and the daemon's peak memory grew by less than 16 MB (${hwm} kB to ${hwm2} k
 fusermount3 -u "$WORK/ga"
 
 # --- AUTH over loopback TCP, with examples/redis-shared-cache.conf --------------
-# The README's configuration as shipped, its password replaced; the auth
-# file as the README says ("USER PASSWORD"); no password anywhere.
+# The README's configuration as shipped: one user per fleet, confined to
+# its namespace's keys and channel, with neither +eval nor +select. The
+# CI fleet's namespace and ACL line come from --check, as the README says;
+# the example's CI line, filled in, must be that very line. The auth file
+# as the README says ("USER PASSWORD"); no password anywhere.
 PW="pw-$RANDOM-$RANDOM-secret"
+PW2="pw2-$RANDOM-$RANDOM-secret"
 PORT=$((20000 + RANDOM % 20000))
-sed "s/CHANGE-ME/$PW/" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
+TCP="shared_cache=redis://127.0.0.1:$PORT/0"
+(umask 077 && printf 'imgtagfs-ci %s\n' "$PW" >"$WORK/auth")
+(umask 077 && printf 'imgtagfs-ci wrong-password\n' >"$WORK/badauth")
+chk=$("$FS_BIN" --check uhub -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/auth" 2>&1)
+ns_ci=$(sed -n 's/^namespace: *//p' <<<"$chk")
+acl=$(sed -n 's/^redis ACL: *//p' <<<"$chk")
+expect_eq "--check prints the fleet's namespace (the mounts' own)" "$ns_ours" "$ns_ci"
+expect_eq "and the ACL line, for the auth file's user" "user imgtagfs-ci on >PASSWORD resetkeys ~imgtagfs:1:$ns_ci:* resetchannels &imgtagfs:1:$ns_ci:inval -@all +get +getrange +set +del +pttl +watch +unwatch +multi +exec +publish +subscribe +ping +time +auth" "$acl"
+expect_eq "which is the example's CI line, filled in" "$acl" \
+	"$(grep '^user imgtagfs-ci ' "$top/examples/redis-shared-cache.conf" |
+		sed -e "s/CI-NAMESPACE/$ns_ci/g" -e 's/>CHANGE-ME-CI/>PASSWORD/')"
+ok "the shipped ACL grants neither +eval nor +select" bash -c '! grep -E "^user .*\+(eval|select|@all)" "$1"' _ "$top/examples/redis-shared-cache.conf"
+# The PROD fleet: another namespace (a made-up one will do).
+ns_prod=0123456789abcdef
+sed -e "s/CHANGE-ME-CI/$PW/" -e "s/CI-NAMESPACE/$ns_ci/g" -e "s/CHANGE-ME-PROD/$PW2/" -e "s/PROD-NAMESPACE/$ns_prod/g" \
+	"$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
 REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 || exit 1
-acli() { redis-cli --no-auth-warning --user imgtagfs --pass "$PW" -p "$PORT" "$@"; }
+acli() { redis-cli --no-auth-warning --user imgtagfs-ci --pass "$PW" -p "$PORT" "$@"; }
+pcli() { redis-cli --no-auth-warning --user imgtagfs-prod --pass "$PW2" -p "$PORT" "$@"; }
 ok "the example's user can talk to it" test "$(acli ping)" = PONG
 ok "the example's default user is off" bash -c '[[ $(redis-cli -p "$1" ping 2>&1) != PONG ]]' _ "$PORT"
-(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
-(umask 077 && printf 'imgtagfs wrong-password\n' >"$WORK/badauth")
-TCP="shared_cache=redis://127.0.0.1:$PORT/2"
 out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/badauth" 2>&1)
 ok "a wrong password fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
 ok "with one line naming the cause" grep -q "refused the authentication" <<<"$out"
 expect_eq "one line" 1 "$(wc -l <<<"$out")"
+out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,shared_cache=redis://127.0.0.1:$PORT/2,shared_cache_auth=$WORK/auth" 2>&1)
+ok "database 2 (SELECT, which the fleet's user may not send) fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
+ok "with one line naming the refused command and --check" grep -q "refused a command (SELECT refused: NOPERM.*--check" <<<"$out"
 FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy" || echo "FAIL: mount lz"
 tree "$WORK/lz" >"$WORK/tree.lz"
 ok "lazy with a wrong password: mounted, served from the API" cmp -s "$WORK/truth" "$WORK/tree.lz"
@@ -412,7 +432,7 @@ expect_eq "and the refusal logged once" 1 "$(grep -c 'shared cache .*: down' "$W
 fusermount3 -u "$WORK/lz"
 # The example fstab line's options, through mount(8)'s helper form.
 opts=$(awk '!/^#/ && NF { print $4 }' "$top/examples/fstab-shared" |
-	sed -e "s|redis://10.0.0.5:6379/0|redis://127.0.0.1:$PORT/2|" -e "s|/etc/imgtagfs/redis-auth|$WORK/auth|" \
+	sed -e "s|redis://10.0.0.5:6379/0|redis://127.0.0.1:$PORT/0|" -e "s|/etc/imgtagfs/redis-auth|$WORK/auth|" \
 		-e "s|/etc/imgtagfs/credentials|$WORK/creds|")
 mkdir -p "$WORK/au"
 MOUNTS+=("$WORK/au")
@@ -421,19 +441,34 @@ ok "the example fstab line mounts (mount.imgtagfs)" mountpoint -q "$WORK/au"
 tree "$WORK/au" >"$WORK/tree.au"
 wait_quiet
 ok "the right password over TCP: the same tree" cmp -s "$WORK/truth" "$WORK/tree.au"
-ok "values stored in database 2" test "$(acli -n 2 get "imgtagfs:1:$ns_ours:R" | wc -c)" -gt 32
-ok "and not in database 0" test "$(acli -n 0 get "imgtagfs:1:$ns_ours:R" | wc -c)" -le 1
+ok "values stored in the fleet's namespace" test "$(acli get "imgtagfs:1:$ns_ci:R" | wc -c)" -gt 32
 ok "the tier is up" test "$(stat_of "$WORK/au" shared_up)" = 1
+expect_eq "no command was refused" 0 "$(grep -c 'refused a command' "$WORK/au.log")"
 ok "no password in ps" bash -c '! ps -eo args | grep -v grep | grep -qF -- "$1"' _ "$PW"
 ok "no password in /proc/mounts" bash -c '! grep -qF -- "$1" /proc/mounts' _ "$PW"
+# A refresh on the mount takes and releases locks and publishes: all
+# within the ACL (a refused command would be logged).
+getfattr -n user.imgtagfs.refresh "$WORK/au/$(ls "$WORK/au" | head -1)" >/dev/null 2>&1
+ls -R "$WORK/au" >/dev/null
 fusermount3 -u "$WORK/au"
+expect_eq "a refresh and a walk: still no command refused" 0 "$(grep -c 'refused a command' "$WORK/au.log")"
 ok "no password in any log" bash -c '! grep -rqF -- "$1" "$2"/*.log' _ "$PW" "$WORK"
+# What a holder of one fleet's password cannot do.
+refused() { [[ $("$@" 2>&1) == *NOPERM* ]]; }
+ok "the CI user cannot EVAL (a script could block Redis)" refused acli eval 'return 1' 0
+ok "nor SELECT another database" refused acli select 2
+ok "nor touch a key outside its namespace" refused acli set "imgtagfs:1:$ns_prod:lock:R" x
+ok "nor FLUSHALL" refused acli flushall
+ok "nor subscribe to another fleet's channel" refused acli subscribe "imgtagfs:1:$ns_prod:inval"
+ok "the PROD user cannot read the CI fleet's values" refused pcli get "imgtagfs:1:$ns_ci:R"
+ok "nor squat its locks" refused pcli set "imgtagfs:1:$ns_ci:lock:R" x
+ok "nor publish to its channel" refused pcli publish "imgtagfs:1:$ns_ci:inval" x
 redis_stop
 
-# An ACL without the channel (no &imgtagfs:*): listings still shared, the
+# An ACL without the channel (no &...:inval): listings still shared, the
 # refused SUBSCRIBE said once (not a down/up pair at every retry).
-sed -e "s/CHANGE-ME/$PW/" -e 's/ resetchannels &imgtagfs:\*/ resetchannels/' \
-	"$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
+sed -e "s/ resetchannels &imgtagfs:1:CI-NAMESPACE:inval/ resetchannels/" -e "s/CHANGE-ME-CI/$PW/" \
+	-e "s/CI-NAMESPACE/$ns_ci/g" "$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
 REDIS_CONF=$WORK/redis-nochan.conf REDIS_SOCK=$WORK/redis3.sock redis_start || exit 1
 FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600" ||
 	echo "FAIL: mount nc"

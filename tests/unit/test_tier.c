@@ -11,8 +11,9 @@
  * holder's value; a dead holder's lock is waited out for wait_ms; the
  * heartbeat keeps a slow fetch's lock), invalidations (a key, everything,
  * a changed listing; one's own ignored; forged ones refused; a gap in the
- * subscription is "everything"), tier_cancel ending a wait, and Redis
- * down (straight to the API).
+ * subscription is "everything"), tier_cancel ending a wait, Redis down
+ * (straight to the API), and a Redis whose only user is the fleet's, with
+ * the ACL line --check prints (no EVAL, no SELECT, one namespace).
  * Without redis-server the binary prints a SKIP line and exits 0.
  */
 #include <setjmp.h>
@@ -49,6 +50,7 @@
 #define SHA_A "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define RECV_MAX 64
 #define NO_BORN INT64_MIN
+#define FLEET_PW "fleet-Pw-4711"
 
 /* A host's API: counts calls, answers a listing with a tag of its own. */
 struct api {
@@ -246,12 +248,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Host i on the Redis at path, in namespace ns, with MAC key mac. */
-static struct host *host_on(struct fx *f, int i, const char *path, const char *ns, const unsigned char *mac,
-			    int64_t wait_ms, int64_t lock_ms)
+/* Host i on the Redis at path as Redis user user (NULL: none), in
+ * namespace ns, with MAC key mac. */
+static struct host *host_as(struct fx *f, int i, const char *path, const char *user, const char *ns,
+			    const unsigned char *mac, int64_t wait_ms, int64_t lock_ms)
 {
 	struct host *h = &f->h[i];
 	struct shared_config sc = {
+	    .user = user,
+	    .password = user ? FLEET_PW : NULL,
 	    .timeout_ms = TIMEOUT_MS,
 	    .max_reply = 1u << 20,
 	    .clock = fresh_clock, /* as main.c: the tier converts with this clock's offset */
@@ -274,6 +279,13 @@ static struct host *host_on(struct fx *f, int i, const char *path, const char *n
 	assert_non_null(h->t);
 	tier_set_receiver(h->t, on_key, &h->heard);
 	return h;
+}
+
+/* Host i on the Redis at path, in namespace ns, with MAC key mac. */
+static struct host *host_on(struct fx *f, int i, const char *path, const char *ns, const unsigned char *mac,
+			    int64_t wait_ms, int64_t lock_ms)
+{
+	return host_as(f, i, path, NULL, ns, mac, wait_ms, lock_ms);
 }
 
 static struct host *host(struct fx *f, int i, int64_t wait_ms)
@@ -942,6 +954,76 @@ static void test_gap(void **state)
 	assert_true(wait_heard(&b->heard, "*", 1, 6000));
 }
 
+/* ---- the fleet's ACL ---------------------------------------------------------- */
+
+/* Splits line at spaces into args (n slots, NULL-terminated); the words
+ * point into line. */
+static int words(char *line, const char **args, int n)
+{
+	int k = 0;
+
+	for (char *w = line; *w && k < n - 1;) {
+		char *end = w + strcspn(w, " ");
+
+		args[k++] = w;
+		if (!*end)
+			break;
+		*end = '\0';
+		w = end + 1;
+	}
+	args[k] = NULL;
+	return k;
+}
+
+/* A Redis whose only user is the fleet's, with the ACL line --check
+ * prints (tier_acl_scope and shared_acl_commands): no EVAL, no SELECT,
+ * nothing outside the namespace. A fill, another host waiting for it
+ * through a fetch longer than the lock's life (the heartbeat's
+ * check-and-extend), the release and an invalidation all work within it,
+ * and no command is refused. */
+static void test_fleet_acl(void **state)
+{
+	struct fx *f = *state;
+	struct shared_addr db0 = {.port = 6379};
+	char line[1024], scope[256];
+	const char *args[REDIS_SRV_ARGS + 1];
+	struct host *a, *b;
+	struct buf v;
+	int k;
+
+	assert_int_equal(tier_acl_scope(f->ns, scope, sizeof(scope)), 0);
+	snprintf(line, sizeof(line), "--user default off --user fleet on >" FLEET_PW " %s %s", scope,
+		 shared_acl_commands(&db0));
+	assert_null(strstr(line, "+eval"));
+	assert_null(strstr(line, "+select"));
+	k = words(line, args, REDIS_SRV_ARGS + 1);
+	assert_true(k < REDIS_SRV_ARGS);
+	assert_int_equal(redis_srv_start(&f->own, args), 0);
+	a = host_as(f, 0, f->own.sock, "fleet", f->ns, f->mac, 5000, 1000);
+	b = host_as(f, 1, f->own.sock, "fleet", f->ns, f->mac, 5000, 1000);
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	assert_true(fill_behind(a, b, 1500) >= 1000); /* kept past its life by the heartbeat */
+	tier_invalidate(a->t, KEY);
+	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
+	assert_int_equal(stats(a).errors, 0);
+	assert_int_equal(stats(b).errors, 0);
+	assert_true(stats(a).up && stats(b).up);
+	/* The lock was released, and another namespace is out of reach. */
+	buf_init(&v, 4096);
+	{
+		char lk[256];
+
+		redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
+		assert_int_equal(shared_get(a->sh, lk, &v), -ENOENT);
+		assert_int_equal(shared_get(a->sh, "imgtagfs:1:0000000000000000:R", &v), -EPERM);
+	}
+	buf_release(&v);
+	assert_int_equal(stats(a).errors, 1);
+	assert_true(stats(a).up);
+}
+
 /* ---- Redis down --------------------------------------------------------------- */
 
 static void test_redis_down(void **state)
@@ -1002,6 +1084,7 @@ int main(void)
 	    T(test_replayed_message),
 	    T(test_gap),
 	    T(test_redis_down),
+	    T(test_fleet_acl),
 	};
 
 	if (!redis_srv_available()) {
