@@ -359,13 +359,15 @@ static struct cmd cmd_of(int argc, const char *a0, const char *a1, size_t l1, co
 }
 
 /* n commands sent at once, their n replies read into r (each to
- * freeReplyObject; on error, none is left). A reply that buffers more
- * than max bytes is -EFBIG. */
+ * freeReplyObject; on error, every r[i] is NULL). A reply that buffers
+ * more than max bytes is -EFBIG. */
 static int pipeline(redisContext *rc, struct cmd *c, size_t n, size_t max, int64_t deadline, redisReply **r)
 {
 	size_t got = 0;
 	int err = 0;
 
+	for (size_t i = 0; i < n; i++)
+		r[i] = NULL;
 	for (size_t i = 0; i < n && !err; i++)
 		if (redisAppendCommandArgv(rc, c[i].argc, c[i].argv, c[i].lens) != REDIS_OK)
 			err = -ENOMEM;
@@ -374,8 +376,10 @@ static int pipeline(redisContext *rc, struct cmd *c, size_t n, size_t max, int64
 	for (; got < n && !err; got++)
 		err = read_reply(rc, max, deadline, &r[got]);
 	if (err) {
-		while (got > 0)
+		while (got > 0) {
 			freeReplyObject(r[--got]);
+			r[got] = NULL;
+		}
 		return err;
 	}
 	return 0;

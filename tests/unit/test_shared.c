@@ -1042,6 +1042,30 @@ static void test_garbage(void **state)
 	free(flood);
 }
 
+/* A server that answers the connection's TIME and a transaction's first
+ * command, then garbage (an array over the cap): the replies read so far
+ * are freed once, not twice (it aborted: a double free), and the answer
+ * is -EPROTO, for each command that is more than one. */
+static void test_garbage_midway(void **state)
+{
+	struct fx *f = *state;
+	struct buf b;
+	int64_t pttl = 0;
+
+	assert_int_equal(fake_srv_garbage(&f->fake, "*2\r\n$10\r\n1700000000\r\n$1\r\n0\r\n+OK\r\n*100000000\r\n"), 0);
+	assert_int_equal(shared_unlock(client_of(f, 0, f->fake.sock, NULL, NULL, 1024), "t:g", "t"), -EPROTO);
+	assert_int_equal(shared_relock(client_of(f, 1, f->fake.sock, NULL, NULL, 1024), "t:g", "t", "u", 1000),
+			 -EPROTO);
+	buf_init(&b, 4096);
+	assert_int_equal(shared_lock_peek(client_of(f, 2, f->fake.sock, NULL, NULL, 1024), "t:g", &b, &pttl), -EPROTO);
+	buf_release(&b);
+	for (int i = 0; i < 3; i++) {
+		shared_free(f->sh[i]);
+		f->sh[i] = NULL;
+	}
+	fake_srv_stop(&f->fake);
+}
+
 /* A Redis that stops answering with connections open (kill -STOP): the
  * pool's operations time out, the subscriber's PING notices, and after
  * SIGCONT everything comes back (on_gap called). */
@@ -1216,11 +1240,11 @@ static void test_subscribe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_addr_good),	 T(test_addr_bad),    T(test_addr_text), T(test_get_set),      T(test_select),
-	    T(test_locks),	 T(test_lock_peek),   T(test_get_range), T(test_noperm),       T(test_lock_reply_lost),
-	    T(test_publish),	 T(test_max_reply),   T(test_auth),	 T(test_down_then_up), T(test_restart_pool),
-	    T(test_tcp_refused), T(test_hung),	      T(test_hung_many), T(test_garbage),      T(test_paused),
-	    T(test_now),	 T(test_now_stepped), T(test_subscribe),
+	    T(test_addr_good),	 T(test_addr_bad),  T(test_addr_text),	 T(test_get_set),      T(test_select),
+	    T(test_locks),	 T(test_lock_peek), T(test_get_range),	 T(test_noperm),       T(test_lock_reply_lost),
+	    T(test_publish),	 T(test_max_reply), T(test_auth),	 T(test_down_then_up), T(test_restart_pool),
+	    T(test_tcp_refused), T(test_hung),	    T(test_hung_many),	 T(test_garbage),      T(test_garbage_midway),
+	    T(test_paused),	 T(test_now),	    T(test_now_stepped), T(test_subscribe),
 	};
 
 	if (!redis_srv_available()) {
