@@ -11,8 +11,12 @@
  * by a heartbeat while it fetches, so a lock whose holder died expires in
  * lock_ms) and fetches from the API, and writes the value with the time
  * left on its ttl as its expiry; the others poll for it, for wait_ms at
- * most, then fetch themselves. Every Redis failure is a miss: the caller
- * falls back to the API as if there were no tier.
+ * most, then fetch themselves. Only a live holder is waited for: a lock
+ * whose value is no token of the fleet for this listing, dated by its
+ * holder's heartbeat within a lock's life, or whose expiry is missing or
+ * longer than a lock's, is counted as squatted (a writer to Redis set it)
+ * and the listing fetched at once. Every Redis failure is a miss: the
+ * caller falls back to the API as if there were no tier.
  *
  * Invalidation is Redis pub/sub on one channel per namespace: when a host
  * finds a listing changed (a refresh from the API) or drops it (refresh,
@@ -112,9 +116,15 @@ void tier_set_receiver(struct tier *t, tier_recv_fn fn, void *arg);
 
 struct tier_stats {
 	uint64_t hits, misses, writes, rejected, errors, waits;
+	uint64_t squatted; /* locks found held by no live host of the fleet */
 	uint64_t invalidations_sent, invalidations_received;
 	bool up;
 };
 void tier_get_stats(struct tier *t, struct tier_stats *out);
+
+/* The value key's lock takes when this host holds it at fleet_ms (the
+ * fleet's clock): what other hosts judge a holder by. For tests that play
+ * another host of the fleet. 0, -ENAMETOOLONG (n too small) or -EIO. */
+int tier_lock_token(struct tier *t, const char *key, int64_t fleet_ms, char *out, size_t n);
 
 #endif

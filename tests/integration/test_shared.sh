@@ -288,18 +288,29 @@ redis_stop
 
 # --- a writer to Redis without the key; options that shape listings ----------
 redis_start || exit 1
-H="$SC,ttl=600,deadline=4,lazy,prefetch=0"
+H="$SC,ttl=600,deadline=30,lazy,prefetch=0"
 FS_LOG=$WORK/h.log fs_mount "$WORK/h" -o "$H" || echo "FAIL: mount h"
 ls "$WORK/h" >/dev/null
 ns_h=$(rcli --scan --pattern 'imgtagfs:1:*' | head -1 | cut -d: -f3)
-# A lock someone took without expiry: the wait ends in time for our own
-# fetch (half the deadline), not in ETIMEDOUT at the deadline.
+# Locks someone took who holds no key (any writer to Redis can): without
+# expiry, with an expiry longer than a lock's, or a value that is no
+# token of the fleet. None is a live holder: each listing is answered
+# within a lock's life (3 s), not after half the deadline (15 s), counted
+# and said once.
 rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-00" foreign >/dev/null
-t0=$(ms)
-ok "a lock never released: the listing is still answered" ls "$WORK/h/repo-00/img-00" >/dev/null
-el=$(($(ms) - t0))
-ok "within the deadline (${el} ms of 4000)" test "$el" -lt 4000
+rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-01" foreign px 600000 >/dev/null
+rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-02" "v1.0123456789abcdef.1.$(rcli time | head -1)000.00" px 3000 >/dev/null
+for i in 0 1 2; do
+	t0=$(ms)
+	ok "a squatted lock ($i): the listing is still answered" ls "$WORK/h/repo-00/img-0$i" >/dev/null
+	el=$(($(ms) - t0))
+	ok "within a lock's life (${el} ms of 3000)" test "$el" -lt 3000
+done
 expect_eq "no request ran out of time" 0 "$(stat_of "$WORK/h" deadline_timeouts)"
+expect_eq "the squatted locks are counted" 3 "$(stat_of "$WORK/h" shared_squatted)"
+expect_eq "and said once per kind (no expiry, too long, not a token)" 3 "$(grep -c 'held by no live host' "$WORK/h.log")"
+ok "the tier is still up" test "$(stat_of "$WORK/h" shared_up)" = 1
+ok "and the listings were shared all the same" test "$(rcli exists "imgtagfs:1:$ns_h:T7:repo-00img-00")" = 1
 # Invalidations made with the fleet's key (derived as tier.c does: no
 # project here), dated now and a day ahead: the first is heard, the second
 # refused (it would refuse the listing's values for a day).

@@ -387,12 +387,33 @@ static void write_value(struct fx *f, const char *key, const char *tag, int64_t 
 	snap_unref(s);
 }
 
-static void foreign_lock(struct fx *f, const char *key, int64_t px)
+/* key's lock taken with value v for px ms, as any writer to Redis can. */
+static void raw_lock(struct fx *f, const char *key, const char *v, int64_t px)
 {
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_lock(f->h[0].sh, lk, "a-dead-host", px), 0);
+	assert_int_equal(shared_set(f->h[0].sh, lk, v, strlen(v), px), 0);
+}
+
+/* A token of the fleet for key, as host 0 would write it, dated skew ms
+ * from the fleet's now; host 0 is connected (its clock read) first. */
+static const char *token(struct fx *f, const char *key, int64_t skew, char *out, size_t n)
+{
+	int64_t now = 0;
+
+	assert_int_equal(shared_now(f->h[0].sh, &now), 0);
+	assert_int_equal(tier_lock_token(f->h[0].t, key, now + skew, out, n), 0);
+	return out;
+}
+
+/* key's lock held by a live host of the fleet (host 0, as another host
+ * would hold it: a token dated now), for px ms. */
+static void foreign_lock(struct fx *f, const char *key, int64_t px)
+{
+	char t[256];
+
+	raw_lock(f, key, token(f, key, 0, t, sizeof(t)), px);
 }
 
 static void foreign_unlock(struct fx *f, const char *key)
@@ -400,7 +421,7 @@ static void foreign_unlock(struct fx *f, const char *key)
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_unlock(f->h[0].sh, lk, "a-dead-host"), 0);
+	assert_int_equal(shared_set(f->h[0].sh, lk, "x", 1, 1), 0); /* gone within 1 ms */
 }
 
 /* Connects host i's shared (the fleet clock read) without a fill. */
@@ -615,7 +636,7 @@ static void test_wait_for_holder(void **state)
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, 10000);
+	foreign_lock(f, KEY, 3000);
 	fill_async(b);
 	wait_missed(b);
 	sleep_ms(100); /* B polls */
@@ -669,34 +690,107 @@ static void test_one_fetch_for_two(void **state)
 	fill_behind(host(f, 0, 5000), host(f, 1, 5000), 300);
 }
 
-/* A lock whose holder died (and does not expire soon): B waits wait_ms,
- * then fetches itself. */
+/* A lock whose holder died: it expires within a lock's life (it is not
+ * renewed), and B then takes it and fetches for the fleet; nothing is
+ * counted as squatted. */
 static void test_dead_holder(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, 300);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 10000);
 	struct tier_result r;
-	struct buf v;
-	char lk[256];
 	struct snap *s;
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, 60000);
+	foreign_lock(f, KEY, 800);
 	t0 = monotime_ms();
 	s = fill(b, KEY, NO_BORN, &r);
-	assert_true(monotime_ms() - t0 >= 300);
-	assert_true(monotime_ms() - t0 < 300 + 500);
+	assert_true(monotime_ms() - t0 >= 700);
+	assert_true(monotime_ms() - t0 < 800 + 2000); /* not wait_ms (10 s) */
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	assert_int_equal(stats(b).writes, 1); /* shared all the same */
+	assert_int_equal(stats(b).squatted, 0);
 	snap_unref(s);
-	/* The dead holder's lock is left alone. */
+}
+
+/* h's fill of KEY is not kept waiting by the lock there (wait_ms is far
+ * longer): it goes to the API at once, and counts the lock as squatted.
+ * (It takes no value from Redis: it holds one newer than any there.) */
+static void not_waited_for(struct fx *f, struct host *h, int squatted)
+{
+	struct tier_result r;
+	int64_t t0 = monotime_ms();
+
+	snap_unref(fill(h, KEY, fresh_now(f->fresh), &r));
+	assert_true(monotime_ms() - t0 < 5000); /* not wait_ms (20 s); at once, unloaded */
+	assert_true(r.from_api);
+	assert_int_equal(stats(h).squatted, squatted);
+	assert_int_equal(stats(h).waits, 0);
+}
+
+/* Locks that no live host of the fleet holds, such as any writer to
+ * Redis can leave: a value of another form ("SET KEY x"), a token with a
+ * life longer than a lock's, a token dated long ago, a token of another
+ * listing. None is waited for. */
+static void test_squatted(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 20000);
+	char t[256], lk[256];
+	struct buf v;
+
+	connect_host(a);
+	raw_lock(f, KEY, "a-dead-host", 60000);
+	not_waited_for(f, b, 1);
+	assert_int_equal(stats(b).writes, 1); /* fetched for the fleet all the same */
+	raw_lock(f, KEY, token(f, KEY, 0, t, sizeof(t)), 60000);
+	not_waited_for(f, b, 2);
+	raw_lock(f, KEY, token(f, KEY, -60000, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 3);
+	raw_lock(f, KEY, token(f, KEY, 60000, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 4);
+	raw_lock(f, KEY, token(f, KEY2, 0, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 5);
+	t[strlen(t) - 1] ^= 1; /* the MAC */
+	raw_lock(f, KEY, t, 2000);
+	not_waited_for(f, b, 6);
+	/* The squatted lock is left alone (it may be a host's whose clock is
+	 * off: deleting it is not this host's call). */
 	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
 	buf_init(&v, 4096);
 	assert_int_equal(shared_get(a->sh, lk, &v), 0);
-	assert_string_equal(v.data, "a-dead-host");
+	assert_string_equal(v.data, t);
 	buf_release(&v);
+}
+
+/* A token of the fleet, dated now and never renewed, SET again and again
+ * by someone who saw it (a heartbeat that does not move): waited for
+ * until its date is older than a lock's life, no longer. */
+static void test_replayed_lock(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host_on(f, 1, f->g->redis.sock, f->ns, f->mac, 20000, 1000);
+	struct filler *w;
+	char t[256];
+	int64_t t0;
+
+	connect_host(a);
+	token(f, KEY, 0, t, sizeof(t));
+	raw_lock(f, KEY, t, 1000);
+	t0 = monotime_ms();
+	fill_async(b);
+	while (atomic_load(&b->api.calls) == 0 && monotime_ms() - t0 < 10000) {
+		raw_lock(f, KEY, t, 1000);
+		sleep_ms(200);
+	}
+	w = fill_join(b);
+	/* Its life: lock_ms (1 s here) and the clocks' slack (2 s). */
+	assert_true(monotime_ms() - t0 >= 2500);
+	assert_true(monotime_ms() - t0 < 8000); /* not wait_ms (20 s) */
+	assert_true(w->res.from_api);
+	assert_int_equal(stats(b).squatted, 1);
+	snap_unref(w->out);
 }
 
 /* A fetch slower than lock_ms keeps its lock by the heartbeat, so B
@@ -1076,6 +1170,8 @@ int main(void)
 	    T(test_wait_for_holder),
 	    T(test_one_fetch_for_two),
 	    T(test_dead_holder),
+	    T(test_squatted),
+	    T(test_replayed_lock),
 	    T(test_heartbeat),
 	    T(test_cancel),
 	    T(test_invalidate),
