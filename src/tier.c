@@ -192,58 +192,103 @@ static void rejected(struct tier *t, const char *key, int why, const char *text)
 		key ? "the value of " : "", name, text);
 }
 
-/* A value taken from v is acceptable: 0 and *out dated, -ENOENT (too old,
- * not newer than the caller's, invalidated), or -EBADMSG: dated in the
- * future, refused (the caller counts it). */
-static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s, struct snap **out)
+/* When a value fetched at fetched (fleet ms) was born on the local clock:
+ * 0 and *born, -ENOENT when it is of no use (too old, not newer than the
+ * caller's, invalidated), or -EBADMSG: dated in the future, refused (the
+ * caller counts it). Judged on the head alone, before the rest is read. */
+static int timely(struct tier *t, const char *key, int64_t fetched, int64_t min_born, int64_t *born)
 {
-	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
+	int64_t now = fresh_now(t->cfg.fresh);
 
-	if (born > now + FUTURE_MS) {
-		snap_unref(s);
+	*born = fetched - shared_offset(t->cfg.sh);
+	if (*born > now + FUTURE_MS)
 		return -EBADMSG;
-	}
-	if (born > now)
-		born = now;
-	if (now - born >= fresh_ttl_ms(t->cfg.fresh) || born <= min_born || fetched < not_before(t, key)) {
-		snap_unref(s);
+	if (*born > now)
+		*born = now;
+	if (now - *born >= fresh_ttl_ms(t->cfg.fresh) || *born <= min_born || fetched < not_before(t, key))
 		return -ENOENT;
-	}
-	snap_set_born(s, born);
-	*out = s;
 	return 0;
 }
 
-/* *refused: the hash of the last value this fill refused (0: none), so
- * that a fill reading one bad value again (after taking the lock, while
- * waiting) counts it once. */
+/* A refusal of the value whose bytes (or head) are v, counted once per
+ * fill: *refused is the hash of the last one this fill refused (0:
+ * none), so that a fill reading one bad value again (after taking the
+ * lock, while waiting) counts it once. */
+static void refuse(struct tier *t, const char *key, const struct buf *v, int why, uint64_t *refused)
+{
+	uint64_t h = bytes_hash(v->data, v->len);
+
+	if (h != *refused)
+		rejected(t, key, why, why == REJECT_FUTURE ? "dated in the future" : sval_reject_text(why));
+	*refused = h;
+}
+
+/* The value of rk (key's), read so that a forged one costs little: its
+ * first SVAL_HEAD_MAX bytes (GETRANGE: the whole of most values) hold the
+ * head, which says under the fleet's key how long the value is and when
+ * it was fetched; a head that fails, or a value of no use by its date, is
+ * read no further, and the rest is read up to the length the head
+ * vouches for, no more. 0 and v holding the value whole with *fetched its
+ * date, 1 to leave it (a miss; a refusal counted), or -ENOMEM. */
+static int read_value(struct tier *t, const char *key, int64_t min_born, const char *rk, struct buf *v,
+		      int64_t *fetched, uint64_t *refused)
+{
+	enum sval_reject why;
+	size_t total = 0;
+	int64_t born;
+	int oom = 0, err = shared_get_range(t->cfg.sh, rk, 0, SVAL_HEAD_MAX, v);
+
+	if (err || v->len == 0)
+		return 1; /* absent, or Redis failing: a miss either way */
+	why = sval_check_head(v->data, v->len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, fetched, &total, &oom);
+	if (why) {
+		if (oom)
+			return -ENOMEM;
+		refuse(t, key, v, why, refused);
+		return 1;
+	}
+	err = timely(t, key, *fetched, min_born, &born);
+	if (err == -EBADMSG)
+		refuse(t, key, v, REJECT_FUTURE, refused);
+	if (err)
+		return 1;
+	if (total <= v->len)
+		return 0; /* whole (or longer than its head says: refused by the decoder) */
+	buf_release(v);
+	buf_init(v, total); /* a value rewritten meanwhile may be longer: -EFBIG, a miss */
+	return shared_get(t->cfg.sh, rk, v) ? 1 : 0;
+}
+
 static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out,
 		    uint64_t *refused)
 {
 	struct buf v;
 	struct snap *s = NULL;
-	int64_t fetched = 0;
+	int64_t fetched = 0, born = 0;
 	int oom = 0, err = redis_key(rk, t, "", key);
 	enum sval_reject why;
 
 	if (err)
 		return err;
-	buf_init(&v, t->cfg.max_value + 1);
-	err = shared_get(t->cfg.sh, rk->data, &v);
+	buf_init(&v, SVAL_HEAD_MAX);
+	err = read_value(t, key, min_born, rk->data, &v, &fetched, refused);
 	if (err) {
 		buf_release(&v);
-		return -ENOENT; /* absent, or Redis failing: a miss either way */
+		return -ENOENT;
 	}
 	why = sval_decode(v.data, v.len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, &fetched, &s, &oom);
-	err = why == SVAL_OK ? accept(t, key, fetched, min_born, s, out) : oom ? -ENOMEM : -EBADMSG;
-	if (err == -EBADMSG) {
-		uint64_t h = bytes_hash(v.data, v.len);
-
-		if (h != *refused && why != SVAL_OK)
-			rejected(t, key, why, sval_reject_text(why));
-		else if (h != *refused)
-			rejected(t, key, REJECT_FUTURE, "dated in the future"); /* authentic, but from accept */
-		*refused = h;
+	/* The head was checked, but what was read whole may be another
+	 * value (rewritten meanwhile): its date is judged again. */
+	err = why ? (oom ? -ENOMEM : -EBADMSG) : timely(t, key, fetched, min_born, &born);
+	if (why && !oom)
+		refuse(t, key, &v, why, refused);
+	else if (err == -EBADMSG)
+		refuse(t, key, &v, REJECT_FUTURE, refused);
+	if (!err) {
+		snap_set_born(s, born);
+		*out = s;
+	} else {
+		snap_unref(s);
 	}
 	buf_release(&v);
 	return err ? -ENOENT : 0;

@@ -163,7 +163,7 @@ mapfile -t keys < <(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ':lock:')
 ok "the walk stored its listings" test "${#keys[@]}" -ge 7
 for k in "${keys[@]}"; do
 	n=$(rcli strlen "$k")
-	off=$((RANDOM % n))
+	off=$((8 + RANDOM % (n - 8))) # past the version mark, a refusal of another kind
 	b=$(rcli getrange "$k" "$off" "$off" | od -An -tx1 | tr -d ' \n')
 	[[ $b == 41* ]] && nb=B || nb=A
 	rcli setrange "$k" "$off" "$nb" >/dev/null
@@ -217,6 +217,41 @@ tree "$WORK/t4" >"$WORK/tree.t4"
 ok "values under another key: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.t4"
 ok "and they were refused" test "$(stat_of "$WORK/t4" shared_rejected)" -ge 3
 fusermount3 -u "$WORK/t4"
+
+# --- forged huge values: what a writer to Redis can make a host hold -------------
+# The root's and a repository's listings replaced by 60 MiB each (under the
+# cap of 64 MiB a value that cache_size=256M gives): "ITFS" and zeros, and
+# a real value's head before 60 MiB of zeros (it says the real length).
+# Each is refused after reading its head, or at most the length the head
+# vouches for: the daemon's peak RSS grows by a few MB, not by three
+# copies of 60 MiB (the reply buffer, the reply, ours) per read.
+rcli flushall >/dev/null
+FS_LOG=$WORK/hv0.log fs_mount "$WORK/hv0" -o "$SC,ttl=600" || echo "FAIL: mount hv0"
+tree "$WORK/hv0" >/dev/null
+wait_quiet
+fusermount3 -u "$WORK/hv0"
+ns_hv=$(rcli --scan --pattern 'imgtagfs:1:*:R' | head -1 | cut -d: -f3)
+ikey=$(rcli --scan --pattern "imgtagfs:1:$ns_hv:I*" | head -1)
+ok "the walk stored the root's and a repository's listings" test -n "$ns_hv" -a -n "$ikey"
+{ printf 'ITFS'; head -c $((60 << 20)) /dev/zero; } | rcli -x set "imgtagfs:1:$ns_hv:R" >/dev/null
+{ rcli getrange "$ikey" 0 200 | head -c 120; head -c $((60 << 20)) /dev/zero; } | rcli -x set "$ikey" >/dev/null
+ok "they are 60 MiB each now" test "$(rcli strlen "imgtagfs:1:$ns_hv:R")" -gt $((60 << 20)) -a "$(rcli strlen "$ikey")" -gt $((60 << 20))
+sim_ctl reset
+FS_LOG=$WORK/hv.log fs_mount "$WORK/hv" -o "$SC,ttl=600,lazy,prefetch=0" || echo "FAIL: mount hv"
+hv_pid=$FS_PID
+hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$hv_pid/status")
+tree "$WORK/hv" >"$WORK/tree.hv"
+getfattr -n user.imgtagfs.refresh "$WORK/hv" >/dev/null 2>&1
+ls "$WORK/hv" "$WORK/hv/${ikey##*:I*:}" >/dev/null 2>&1
+tree "$WORK/hv" >/dev/null
+hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$hv_pid/status")
+ok "forged 60 MiB values: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.hv"
+ok "they were refused and counted" test "$(stat_of "$WORK/hv" shared_rejected)" -ge 2
+ok "the daemon's peak RSS grew by less than 4 MB (${hwm0} kB to ${hwm1} kB)" test $((hwm1 - hwm0)) -lt 4096
+echo "measured: two forged 60 MiB values, a walk, a refresh: VmHWM ${hwm0} kB -> ${hwm1} kB"
+ok "and the tier is up (no reply over the cap)" test "$(stat_of "$WORK/hv" shared_up)" = 1
+fusermount3 -u "$WORK/hv"
+rcli flushall >/dev/null
 
 # --- faults: stopped, hung, flushed, restarted during walks -----------------
 rcli flushall >/dev/null

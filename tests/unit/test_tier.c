@@ -258,7 +258,7 @@ static struct host *host_as(struct fx *f, int i, const char *path, const char *u
 	    .user = user,
 	    .password = user ? FLEET_PW : NULL,
 	    .timeout_ms = TIMEOUT_MS,
-	    .max_reply = 1u << 20,
+	    .max_reply = 16u << 20,
 	    .clock = fresh_clock, /* as main.c: the tier converts with this clock's offset */
 	    .clock_arg = f->fresh,
 	};
@@ -266,7 +266,7 @@ static struct host *host_as(struct fx *f, int i, const char *path, const char *u
 	    .fresh = f->fresh,
 	    .lock_ms = lock_ms,
 	    .wait_ms = wait_ms,
-	    .max_value = 1u << 20,
+	    .max_value = 16u << 20,
 	};
 
 	snprintf(sc.addr.path, sizeof(sc.addr.path), "%s", path);
@@ -572,6 +572,39 @@ static void test_tampered(void **state)
 	assert_same(s, want);
 	snap_unref(s);
 	snap_unref(want);
+}
+
+/* Values anyone who can write to Redis can store under a listing's key:
+ * 8 MiB of "ITFS" and zeros (under the cap of 16 MiB here), and a real
+ * value's head before 8 MiB of junk. Refused and counted, the listing
+ * fetched from the API; the first without reading more than its head's
+ * bytes, the second without reading past the length its head vouches for
+ * (no reply over the cap, which would count as a Redis error). */
+static void test_big_forgeries(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result r;
+	size_t big = 8u << 20;
+	char *junk = calloc(1, big);
+	struct buf v;
+
+	assert_non_null(junk);
+	memcpy(junk, "ITFS", 4);
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	raw_get(f, f->ns, KEY, &v);
+	raw_set(f, f->ns, KEY2, junk, big);
+	memcpy(junk, v.data, v.len - SVAL_MAC_LEN); /* the real head and entries, then zeros */
+	raw_set(f, f->ns, KEY, junk, big);
+	buf_release(&v);
+	for (int i = 0; i < 2; i++) {
+		snap_unref(fill(b, i ? KEY : KEY2, NO_BORN, &r));
+		assert_true(r.from_api);
+		assert_int_equal(stats(b).rejected, i + 1);
+	}
+	assert_int_equal(stats(b).errors, 0);
+	assert_true(stats(b).up);
+	free(junk);
 }
 
 /* h's fill of key refuses the value in Redis, counts it once, and asks
@@ -1162,25 +1195,11 @@ static void test_redis_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_fill_then_hit),
-	    T(test_min_born),
-	    T(test_dates),
-	    T(test_tampered),
-	    T(test_foreign_values),
-	    T(test_wait_for_holder),
-	    T(test_one_fetch_for_two),
-	    T(test_dead_holder),
-	    T(test_squatted),
-	    T(test_replayed_lock),
-	    T(test_heartbeat),
-	    T(test_cancel),
-	    T(test_invalidate),
-	    T(test_forged_messages),
-	    T(test_dated_messages),
-	    T(test_replayed_message),
-	    T(test_gap),
-	    T(test_redis_down),
-	    T(test_fleet_acl),
+	    T(test_fill_then_hit),    T(test_min_born),	     T(test_dates),	      T(test_tampered),
+	    T(test_foreign_values),   T(test_big_forgeries), T(test_wait_for_holder), T(test_one_fetch_for_two),
+	    T(test_dead_holder),      T(test_squatted),	     T(test_replayed_lock),   T(test_heartbeat),
+	    T(test_cancel),	      T(test_invalidate),    T(test_forged_messages), T(test_dated_messages),
+	    T(test_replayed_message), T(test_gap),	     T(test_redis_down),      T(test_fleet_acl),
 	};
 
 	if (!redis_srv_available()) {
