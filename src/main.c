@@ -425,24 +425,26 @@ static int run_check(struct app *a)
  * like any later one (a warning; the tier comes up when Redis does). */
 static int check_tier(struct app *a, char *err, size_t n)
 {
-	char why[256] = "";
+	char why[256] = "", shown[512];
 	int rc;
 
 	if (!a->shared)
 		return 0;
 	rc = shared_check(a->shared, why, sizeof(why));
+	/* why may quote the server: shown as the logs show it. */
+	log_printable(why, shown, sizeof(shown));
 	if (rc == -EACCES) {
 		snprintf(err, n,
 			 "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
 			 "shared_cache_auth's file",
-			 a->cfg.source, why);
+			 a->cfg.source, shown);
 		return rc;
 	}
 	if (rc == -EPERM) {
 		snprintf(err, n,
 			 "imgtagfs: cannot mount %s: shared_cache: Redis refused a command (%s); imgtagfs --check "
 			 "with the same options prints the ACL line the fleet's user needs",
-			 a->cfg.source, why);
+			 a->cfg.source, shown);
 		return rc;
 	}
 	if (rc)
