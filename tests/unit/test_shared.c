@@ -590,15 +590,17 @@ static void test_locks(void **state)
 	assert_int_equal(shared_relock(s, "t:lock", "tokA", NULL, 5000), -ENOENT);
 	assert_int_equal(shared_lock(s, "t:lock", "tokB", 5000), 0);
 	assert_int_equal(shared_unlock(s, "t:lock", "tokB"), 0);
-	/* A lock expires; relock extends it. */
-	assert_int_equal(shared_lock(s, "t:lock:px", "tokC", 200), 0);
-	sleep_ms(120);
-	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 2000), 0);
-	sleep_ms(200); /* past the first expiry */
+	/* A lock expires; relock extends it. (Lives of a second and sleeps
+	 * of half of one: a relock is two round trips, and a loaded machine
+	 * took 120 ms over the 200 ms these once were.) */
+	assert_int_equal(shared_lock(s, "t:lock:px", "tokC", 1000), 0);
+	sleep_ms(500);
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 3000), 0);
+	sleep_ms(700); /* past the first expiry */
 	assert_int_equal(shared_lock(s, "t:lock:px", "tokD", 200), -EEXIST);
 	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 100), 0);
-	sleep_ms(250);
-	assert_int_equal(shared_lock(s, "t:lock:px", "tokD", 200), 0);
+	sleep_ms(400);
+	assert_int_equal(shared_lock(s, "t:lock:px", "tokD", 5000), 0);
 	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 2000), -ENOENT);
 	/* relock to a new token: the old one no longer holds it. */
 	assert_int_equal(shared_relock(s, "t:lock:px", "tokD", "tokE", 5000), 0);

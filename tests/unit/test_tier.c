@@ -94,6 +94,7 @@ struct fx {
 	char ns[TIER_NS_LEN + 1];
 	unsigned char mac[SVAL_KEY_LEN];
 	struct host h[HOSTS];
+	struct shared *admin; /* the test's own writes: see admin() */
 };
 
 static void sleep_ms(long ms)
@@ -242,6 +243,7 @@ static int teardown(void **state)
 		shared_free(f->h[i].sh);
 		pthread_mutex_destroy(&f->h[i].heard.mu);
 	}
+	shared_free(f->admin);
 	redis_srv_stop(&f->own);
 	fresh_free(f->fresh);
 	free(f);
@@ -354,13 +356,29 @@ static void redis_key(const char *ns, const char *what, const char *key, char *o
 	snprintf(out, n, "imgtagfs:1:%s:%s%s", ns, what, key);
 }
 
+/* The test's own client, on the group's Redis, for what the test writes
+ * and reads by hand: with a timeout of 5 s, since a test's own write (8
+ * MiB of them) must not fail under load the way a host's may (a host
+ * falls back to the API; a test would fail). */
+static struct shared *admin(struct fx *f)
+{
+	struct shared_config sc = {.timeout_ms = 5000, .max_reply = 16u << 20};
+
+	if (!f->admin) {
+		snprintf(sc.addr.path, sizeof(sc.addr.path), "%s", f->g->redis.sock);
+		f->admin = shared_new(&sc);
+		assert_non_null(f->admin);
+	}
+	return f->admin;
+}
+
 static void raw_get(struct fx *f, const char *ns, const char *key, struct buf *out)
 {
 	char rk[256];
 
 	redis_key(ns, "", key, rk, sizeof(rk));
 	buf_init(out, 1u << 20);
-	assert_int_equal(shared_get(f->h[0].sh, rk, out), 0);
+	assert_int_equal(shared_get(admin(f), rk, out), 0);
 }
 
 static void raw_set(struct fx *f, const char *ns, const char *key, const void *v, size_t n)
@@ -368,7 +386,7 @@ static void raw_set(struct fx *f, const char *ns, const char *key, const void *v
 	char rk[256];
 
 	redis_key(ns, "", key, rk, sizeof(rk));
-	assert_int_equal(shared_set(f->h[0].sh, rk, v, n, TTL_MS), 0);
+	assert_int_equal(shared_set(admin(f), rk, v, n, TTL_MS), 0);
 }
 
 /* Writes a value of tag's listing, as a host of the fleet would, fetched
@@ -393,7 +411,7 @@ static void raw_lock(struct fx *f, const char *key, const char *v, int64_t px)
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_set(f->h[0].sh, lk, v, strlen(v), px), 0);
+	assert_int_equal(shared_set(admin(f), lk, v, strlen(v), px), 0);
 }
 
 /* A token of the fleet for key, as host 0 would write it, dated skew ms
@@ -421,7 +439,7 @@ static void foreign_unlock(struct fx *f, const char *key)
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_set(f->h[0].sh, lk, "x", 1, 1), 0); /* gone within 1 ms */
+	assert_int_equal(shared_set(admin(f), lk, "x", 1, 1), 0); /* gone within 1 ms */
 }
 
 /* Connects host i's shared (the fleet clock read) without a fill. */
@@ -835,12 +853,14 @@ static void test_replayed_lock(void **state)
 static void test_heartbeat(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, 5000, 1500);
+	/* A life of 2.5 s, past two beats (each once a second): slack for a
+	 * beat late under load, as production's 3 s has. */
+	struct host *a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, 5000, 2500);
 	struct buf v;
 	char lk[256];
 
 	start(a);
-	assert_true(fill_behind(a, host(f, 1, 5000), 2000) >= 1500); /* past the lock's own life */
+	assert_true(fill_behind(a, host(f, 1, 5000), 3000) >= 2500); /* past the lock's own life */
 	/* Released after the fetch. */
 	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
 	buf_init(&v, 4096);
@@ -923,7 +943,8 @@ static void test_invalidate(void **state)
 	tier_invalidate(a->t, KEY);
 	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
 	sleep_ms(50);
-	assert_int_equal(stats(b).invalidations_received, got + 1);
+	/* At least: a probe of sync_hosts may still arrive, under load. */
+	assert_true(stats(b).invalidations_received >= got + 1);
 	assert_true(stats(a).invalidations_sent >= 1);
 	/* The old value is still in Redis, and B refuses it now. */
 	snap_unref(fill(b, KEY, NO_BORN, &r));
@@ -1134,16 +1155,16 @@ static void test_fleet_acl(void **state)
 	k = words(line, args, REDIS_SRV_ARGS + 1);
 	assert_true(k < REDIS_SRV_ARGS);
 	assert_int_equal(redis_srv_start(&f->own, args), 0);
-	/* A lock's life of 1.5 s, as test_heartbeat's: past one beat (1 s). */
-	a = host_as(f, 0, f->own.sock, "fleet", f->ns, f->mac, 5000, 1500);
-	b = host_as(f, 1, f->own.sock, "fleet", f->ns, f->mac, 5000, 1500);
+	/* A lock's life of 2.5 s, as test_heartbeat's: past two beats. */
+	a = host_as(f, 0, f->own.sock, "fleet", f->ns, f->mac, 5000, 2500);
+	b = host_as(f, 1, f->own.sock, "fleet", f->ns, f->mac, 5000, 2500);
 	start(a);
 	start(b);
 	sync_hosts(a, b);
 	/* Each step fails if the ACL refuses one of its commands: B reads the
 	 * value (GETRANGE) and the lock (MULTI GET PTTL EXEC), A renews the
 	 * lock (WATCH GET MULTI SET EXEC) and releases it (... DEL ...). */
-	assert_true(fill_behind(a, b, 2000) >= 1500); /* kept past its life by the heartbeat */
+	assert_true(fill_behind(a, b, 3000) >= 2500); /* kept past its life by the heartbeat */
 	tier_invalidate(a->t, KEY);
 	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
 	assert_true(stats(a).up && stats(b).up);
