@@ -163,7 +163,9 @@ mapfile -t keys < <(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ':lock:')
 ok "the walk stored its listings" test "${#keys[@]}" -ge 7
 for k in "${keys[@]}"; do
 	n=$(rcli strlen "$k")
-	off=$((8 + RANDOM % (n - 8))) # past the version mark, a refusal of another kind
+	# Past the fixed head (mark, date, length, key length: a flip there is
+	# a refusal of another kind, "unknown version" or "too short").
+	off=$((22 + RANDOM % (n - 22)))
 	b=$(rcli getrange "$k" "$off" "$off" | od -An -tx1 | tr -d ' \n')
 	[[ $b == 41* ]] && nb=B || nb=A
 	rcli setrange "$k" "$off" "$nb" >/dev/null
