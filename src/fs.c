@@ -1155,12 +1155,12 @@ static int render_tier(struct imgtagfs *fs, struct buf *v)
 	tier_get_stats(fs->tier, &ts);
 	return buf_printf(v,
 			  "shared_up: %d\nshared_hits: %llu\nshared_misses: %llu\nshared_writes: %llu\n"
-			  "shared_rejected: %llu\nshared_errors: %llu\nshared_waits: %llu\n"
+			  "shared_rejected: %llu\nshared_errors: %llu\nshared_waits: %llu\nshared_squatted: %llu\n"
 			  "shared_invalidations_sent: %llu\nshared_invalidations_received: %llu\n",
 			  ts.up, (unsigned long long)ts.hits, (unsigned long long)ts.misses,
 			  (unsigned long long)ts.writes, (unsigned long long)ts.rejected, (unsigned long long)ts.errors,
-			  (unsigned long long)ts.waits, (unsigned long long)ts.invalidations_sent,
-			  (unsigned long long)ts.invalidations_received);
+			  (unsigned long long)ts.waits, (unsigned long long)ts.squatted,
+			  (unsigned long long)ts.invalidations_sent, (unsigned long long)ts.invalidations_received);
 }
 
 static int render_stats(struct imgtagfs *fs, struct buf *v)
