@@ -44,6 +44,15 @@ void cache_free(struct cache *c);
  * reference the caller must snap_unref. */
 int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
 	      struct snap **out);
+/* The same, and a wait for the refill of an expired listing that may
+ * still be served (cache_set_stale_wait) ends by stale_by at the latest
+ * (the cache's clock): one request resting on several such listings
+ * shares one bound (see cache_stale_by). INT64_MAX: the bound alone. */
+int cache_get_by(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+		 int64_t stale_by, struct snap **out);
+/* Now plus the stale bound (INT64_MAX when there is none): the stale_by
+ * a request takes at its start. */
+int64_t cache_stale_by(struct cache *c);
 /* The cached snapshot if present and younger than ttl_ms, without filling:
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */

@@ -476,9 +476,9 @@ static bool wait_done(struct cache *c, struct centry *e, int64_t until)
  * costs one bound, not one each. Without a background to queue on, the
  * refill runs here as before. RETRY: look again (a fill completed). */
 static int refill_or_stale(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
-			   cache_fill_fn fill, void *arg, struct snap **out)
+			   cache_fill_fn fill, void *arg, int64_t stale_by, struct snap **out)
 {
-	int64_t now = c->clock(c->clock_arg), since;
+	int64_t now = c->clock(c->clock_arg), since, until;
 
 	if (!e->filling && !e->refill_at) {
 		e->refill_at = now;
@@ -490,12 +490,13 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 	since = e->filling ? e->fill_born : e->refill_at;
 	if (e->filling && e->refill_at && e->refill_at < since)
 		since = e->refill_at;
-	if (!c->hung && now < since + c->stale_wait_ms) {
+	until = since + c->stale_wait_ms < stale_by ? since + c->stale_wait_ms : stale_by;
+	if (!c->hung && now < until) {
 		bool done;
 
 		e->pins++;
 		c->st.waits++;
-		done = wait_done(c, e, since + c->stale_wait_ms);
+		done = wait_done(c, e, until);
 		e->pins--;
 		if (done || !e->linked || !e->snap) {
 			entry_maybe_free(e); /* dropped meanwhile: freed here */
@@ -515,6 +516,22 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
 	      struct snap **out)
 {
+	return cache_get_by(c, key, ttl_ms, neg_ttl_ms, fill, arg, INT64_MAX, out);
+}
+
+int64_t cache_stale_by(struct cache *c)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&c->mu);
+	ms = c->stale_wait_ms;
+	pthread_mutex_unlock(&c->mu);
+	return ms > 0 ? c->clock(c->clock_arg) + ms : INT64_MAX;
+}
+
+int cache_get_by(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+		 int64_t stale_by, struct snap **out)
+{
 	uint64_t h = hash_key(key);
 	bool missed = false;
 	int err;
@@ -531,7 +548,7 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
 		c->st.misses += !missed;
 		missed = true;
 		if (e && stale_servable(c, e, c->clock(c->clock_arg), ttl_ms))
-			err = refill_or_stale(c, e, key, h, neg_ttl_ms, fill, arg, out);
+			err = refill_or_stale(c, e, key, h, neg_ttl_ms, fill, arg, stale_by, out);
 		else if (e && e->filling)
 			err = wait_fill(c, e, arg, out);
 		else

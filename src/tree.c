@@ -74,6 +74,7 @@ struct node {
 	int64_t until; /* earliest expiry of the listings consulted */
 	bool never;    /* the name could never exist (no listing asked) */
 	bool peek;     /* resolve from what is cached only (tree_stat_cached) */
+	int64_t stale_by; /* waits for slow refills end by then (cache_get_by) */
 	struct snap *hold[2];
 };
 
@@ -752,7 +753,7 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 			return -ENOENT;
 		}
 	} else {
-		err = cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
+		err = cache_get_by(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, n->stale_by, out);
 	}
 	if (!err)
 		note(t, &n->until, *out);
@@ -1147,6 +1148,7 @@ static int resolve_as(struct tree *t, const char *path, struct node *n, bool pee
 
 	memset(n, 0, sizeof(*n));
 	n->peek = peek;
+	n->stale_by = cache_stale_by(t->c);
 	n->mtime = t->cfg.mount_time;
 	n->until = INT64_MAX;
 	if (t->repo) {
