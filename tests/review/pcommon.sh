@@ -1,7 +1,7 @@
 # pcommon.sh — for the paging/consistency review's reproductions: lib.sh
 # and small helpers (no Redis).
 set -uo pipefail
-source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 need_fuse
 export TZ=UTC
 stat_of() { getfattr --only-values -n user.imgtagfs.stats "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
