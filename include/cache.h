@@ -110,7 +110,7 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
  * (cache_set_ahead), a caller waits for its refill at most ms (counted
  * from when it was asked for), then gets the old snapshot (on_stale told
  * once, with -EINPROGRESS) while the refill goes on; once one refill was
- * that slow, nobody waits until a fill succeeds. 0 turns it off (the
+ * that slow (or failed), nobody waits until a fill succeeds. 0 turns it off (the
  * default: callers wait for the refill, up to the wait limit). */
 void cache_set_stale_wait(struct cache *c, int64_t ms);
 /* True when key holds a snapshot past ttl_ms that may still be served

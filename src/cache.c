@@ -76,7 +76,8 @@ struct cache {
 	void *change_arg;
 	int64_t wait_limit_ms; /* a waiter gives up after this (0: never) */
 	int64_t stale_wait_ms; /* a refill slower than this serves the old listing */
-	bool hung;	       /* a refill was that slow, and no fill has succeeded since */
+	bool failing;	       /* a refill failed or was that slow, and no fill has
+				  succeeded since: nobody waits for refills */
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -387,8 +388,13 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 	e->fail_told = !err;
 	if (err)
 		c->st.fill_errors++;
-	else
-		c->hung = false;
+	/* An API that fails, fast or by not answering, is failing for every
+	 * listing until one fill succeeds: expired listings that may still be
+	 * served are, without waiting for their refills (refill_or_stale). */
+	if (err && err != -ENOENT)
+		c->failing = true;
+	else if (!err)
+		c->failing = false;
 	/* A failed refill of a listing that may still be served: serve it,
 	 * without asking the API, for a while (answer()). */
 	if (err && err != -ENOENT && e->snap && c->max_stale_ms > 0 && e->retry_at <= c->clock(c->clock_arg))
@@ -471,9 +477,9 @@ static bool wait_done(struct cache *c, struct centry *e, int64_t until)
  * background (queued once), and a caller waits for it at most
  * stale_wait_ms from when it was asked for; a refill slower than that is
  * treated as a failure, and the old listing is served meanwhile. While
- * one refill is known to be that slow (c->hung, until any fill succeeds)
- * nobody waits at all, so a path resting on several expired listings
- * costs one bound, not one each. Without a background to queue on, the
+ * the API is known to fail (a refill failed or was that slow: c->failing,
+ * until any fill succeeds) nobody waits at all, so a path resting on
+ * several expired listings costs one bound, not one each. Without a background to queue on, the
  * refill runs here as before. RETRY: look again (a fill completed). */
 static int refill_or_stale(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
 			   cache_fill_fn fill, void *arg, int64_t stale_by, struct snap **out)
@@ -491,7 +497,7 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 	if (e->filling && e->refill_at && e->refill_at < since)
 		since = e->refill_at;
 	until = since + c->stale_wait_ms < stale_by ? since + c->stale_wait_ms : stale_by;
-	if (!c->hung && now < until) {
+	if (!c->failing && now < until) {
 		bool done;
 
 		e->pins++;
@@ -502,7 +508,7 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 			entry_maybe_free(e); /* dropped meanwhile: freed here */
 			return RETRY;
 		}
-		c->hung = true;
+		c->failing = true;
 	}
 	now = c->clock(c->clock_arg);
 	*out = snap_ref(e->snap);
