@@ -113,6 +113,15 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
  * that slow (or failed), nobody waits until a fill succeeds. 0 turns it off (the
  * default: callers wait for the refill, up to the wait limit). */
 void cache_set_stale_wait(struct cache *c, int64_t ms);
+/* How far the fill in flight whose argument is fill_arg has come: a
+ * count that moves while the API answers it (pages received). Called
+ * with the cache's lock held: it must only read. With it, a caller
+ * waiting for the refill of a listing that may still be served waits on,
+ * a stale bound at a time, as long as the count moves (up to the wait
+ * limit): a listing that takes long to fetch is not a hung API. NULL:
+ * nothing (the default). */
+typedef uint64_t (*cache_progress_fn)(void *fill_arg);
+void cache_set_progress(struct cache *c, cache_progress_fn progress);
 /* True when key holds a snapshot past ttl_ms that may still be served
  * (the refill and wait above apply to it). */
 bool cache_stale_held(struct cache *c, const char *key, int64_t ttl_ms);

@@ -72,6 +72,7 @@ struct cache {
 	cache_ahead_fn on_ahead;
 	void *ahead_arg;
 	cache_join_fn on_join;
+	cache_progress_fn progress;
 	cache_change_fn on_change;
 	void *change_arg;
 	int64_t wait_limit_ms; /* a waiter gives up after this (0: never) */
@@ -473,14 +474,46 @@ static bool wait_done(struct cache *c, struct centry *e, int64_t until)
 	return e->done != seen;
 }
 
+/* How far e's fill in flight has come (0: none in flight, or no hook). */
+static uint64_t progress_of(const struct cache *c, const struct centry *e)
+{
+	return c->progress && e->filling && e->fill_arg ? c->progress(e->fill_arg) : 0;
+}
+
+/* Waits (locked, e pinned) for e's refill until until; while its fill
+ * makes progress (pages arriving: the API answers) the wait goes on, a
+ * stale bound at a time, up to the wait limit from the fill's start.
+ * True when a fill completed. */
+static bool wait_refill(struct cache *c, struct centry *e, int64_t until)
+{
+	for (;;) {
+		uint64_t seen = progress_of(c, e);
+		int64_t now, cap;
+
+		if (wait_done(c, e, until))
+			return true;
+		now = c->clock(c->clock_arg);
+		if (!e->linked || !e->filling || progress_of(c, e) == seen)
+			return false;
+		until = now + c->stale_wait_ms;
+		cap = e->fill_born + c->wait_limit_ms;
+		if (c->wait_limit_ms > 0 && until > cap)
+			until = cap;
+		if (now >= until)
+			return false;
+	}
+}
+
 /* e's listing expired but may still be served: its refill runs in the
  * background (queued once), and a caller waits for it at most
- * stale_wait_ms from when it was asked for; a refill slower than that is
- * treated as a failure, and the old listing is served meanwhile. While
- * the API is known to fail (a refill failed or was that slow: c->failing,
- * until any fill succeeds) nobody waits at all, so a path resting on
- * several expired listings costs one bound, not one each. Without a background to queue on, the
- * refill runs here as before. RETRY: look again (a fill completed). */
+ * stale_wait_ms from when it was asked for (and no later than stale_by,
+ * the request's own bound), but on while the refill makes progress; a
+ * refill silent for that long is treated as a failure, and the old
+ * listing is served meanwhile. While the API is known to fail (a refill
+ * failed or was that silent: c->failing, until any fill succeeds) nobody
+ * waits at all, so a path resting on several expired listings costs one
+ * bound, not one each. Without a background to queue on, the refill runs
+ * here as before. RETRY: look again (a fill completed). */
 static int refill_or_stale(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
 			   cache_fill_fn fill, void *arg, int64_t stale_by, struct snap **out)
 {
@@ -502,7 +535,7 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 
 		e->pins++;
 		c->st.waits++;
-		done = wait_done(c, e, until);
+		done = wait_refill(c, e, until);
 		e->pins--;
 		if (done || !e->linked || !e->snap) {
 			entry_maybe_free(e); /* dropped meanwhile: freed here */
@@ -665,6 +698,13 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
 	c->ahead_ms = ahead_ms;
 	c->on_ahead = on_ahead;
 	c->ahead_arg = arg;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_progress(struct cache *c, cache_progress_fn progress)
+{
+	pthread_mutex_lock(&c->mu);
+	c->progress = progress;
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -183,7 +183,7 @@ struct pages *pages_new(struct decode_reply *r, long long max, size_t max_bytes,
 	 * plain paging, past the call budget of a list that grows while it
 	 * is paged. Pages of two are joined like pages of one (unsure). */
 	p->overlap = p->page >= 3;
-	p->stride = p->overlap ? p->page - 1 : 1;
+	p->stride = p->overlap ? p->page - 1 : p->page;
 	p->next = p->stride;
 	p->end = got > 0 ? total_end(p, r->total) : 0;
 	p->first_end = p->end;

@@ -81,6 +81,7 @@ struct node {
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
 static int on_ahead(void *arg, const char *key);
 static void on_join(void *waiter, void *filler);
+static uint64_t fill_progress(void *filler);
 struct fill_req;
 static void note_changes(struct tree *t, const struct fill_req *r, const char *key, struct snap *s);
 
@@ -138,6 +139,7 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	}
 	cache_set_stale(c, t->cfg.max_stale_ms, fresh_stale_retry_ms(t->fresh), on_stale, t);
 	cache_set_join(c, on_join);
+	cache_set_progress(c, fill_progress);
 	return t;
 }
 
@@ -181,9 +183,16 @@ struct fill_req {
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
 	atomic_bool bg;		/* a background fill: lower priority while true */
+	_Atomic uint64_t pages;	/* pages answered so far (tree_progress) */
 	int64_t min_born;	/* a shared listing must be born after this */
 	struct tier_result res; /* where the listing came from */
 };
+
+/* How far a fill in flight has come (cache lock held). */
+static uint64_t fill_progress(void *filler)
+{
+	return atomic_load(&((struct fill_req *)filler)->pages);
+}
 
 /* A user comes to wait for a background fill: it competes as the
  * foreground does from then on (else it would yield to every other
@@ -223,7 +232,7 @@ static int fill_api(void *arg, struct snap **out)
 {
 	struct fill_req *r = arg;
 	struct uhub_list l;
-	int err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &l);
+	int err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &r->pages, &l);
 
 	if (!err) {
 		size_t n = l.n;
