@@ -20,6 +20,11 @@
  * mode bits (else refused: "... is readable by group or others (mode
  * 0644); run: chmod 600 FILE"). A symbolic link is followed one step, and
  * only if root or the caller owns the link; a link to a link is refused.
+ * Every directory on the way to the file and to a link's target (links on
+ * the way resolved as the kernel does) must be owned by root or the
+ * caller and writable by nobody else, or sticky with the entry taken
+ * from it owned by root or the caller (else -EACCES: "directory D is
+ * writable by group or others (mode 0775): ...; run: chmod go-w D").
  * The checked inode is then opened for reading through /proc/self/fd
  * (no /proc: refused). Keys are wiped from memory on release and never
  * printed: no message quotes a file's contents. Not thread-safe (runs in

@@ -24,9 +24,10 @@ enum decode_list {
 
 /* An item whose name is absent, not a string or empty, or any of whose
  * strings is longer than DECODE_MAX_STRING, is skipped (and counted); so
- * is one whose name can never be a file name (names_valid_component, or
- * names_valid_image for images: empty, ".", "..", a '/' in a tag or repo
- * name, over 255 bytes), which is never copied at all. */
+ * is one whose name can never be a file name (names_valid_entry: empty,
+ * ".", "..", a '/' in a tag or repo name, over 255 bytes, a control, a C1
+ * or bidirectional control, bytes that are not UTF-8), which is never
+ * copied at all. */
 struct decode_item {
 	char *name;   /* RepoName / ImageName / TagName; never NULL */
 	char *time;   /* UpdateTime as text (a JSON number is printed in

@@ -31,12 +31,14 @@ bool log_debug_enabled(const struct log *l);
  * l may be NULL (the message is dropped): tests pass no log.
  * On stderr the line reads "IDENT: LEVEL: message" (LEVEL is error,
  * warning, notice, info, debug, ...); in syslog just the message, at prio.
- * Messages are cut at 2047 bytes; control bytes (newlines included) are
- * written as '?', so one call is always exactly one line. */
+ * Messages are cut at 2047 bytes, and written through log_escape (a
+ * trailing newline dropped): a newline, an escape sequence, a C1 or
+ * bidirectional control, a byte that is not UTF-8 is written as \xNN,
+ * whatever the caller passed, so one call is always exactly one line and
+ * nothing in it acts on a terminal. */
 void log_msg(struct log *l, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A name from the server as it may be shown to people, in a log line, a
- * mount error or --check's output: log_escape of the string (control
- * bytes, 0x7f, C1 controls and bytes that are not UTF-8 as \xNN).
+ * mount error or --check's output: log_escape of the string.
  * Writes a NUL-terminated copy into out (n bytes, cut short if it does
  * not fit) and returns out; s NULL gives "". Pure; any thread. */
 const char *log_printable(const char *s, char *out, size_t n);
@@ -45,12 +47,13 @@ const char *log_printable(const char *s, char *out, size_t n);
 void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Copies len bytes of s into out (n bytes, NUL-terminated, cut before a
- * character that does not fit) in a form that is safe on a terminal: bytes
- * below 0x20 and 0x7f (ESC, newline, BEL: escape sequences, forged lines),
- * C1 controls (U+0080..U+009F) and bytes that are not UTF-8 are shown as
- * \xNN; printable ASCII and valid UTF-8 pass. For what the server says
- * (a Message, a name) before it reaches a terminal, a log or a caller's
- * reason. Pure; returns out. Up to 4 output bytes per input byte. */
+ * character that does not fit) in a form that is safe on a terminal: what
+ * text.h shows as it is (printable ASCII, valid UTF-8 of no C1 or
+ * bidirectional control) passes, every other byte is shown as \xNN (ESC,
+ * newline, BEL: escape sequences, forged lines; U+009B, U+202E). For what
+ * the server says (a Message, a name, a time) before it reaches a
+ * terminal, a log, a tag file or a caller's reason. Pure; returns out. Up
+ * to 4 output bytes per input byte. */
 char *log_escape(const char *s, size_t len, char *out, size_t n);
 
 #endif

@@ -27,14 +27,14 @@
 #include "log.h"
 
 #define SHARED_HOST_MAX 256
-#define SHARED_PATH_MAX 108	/* sun_path */
+#define SHARED_PATH_MAX 108 /* sun_path */
 
 /* Where Redis is: redis://HOST[:PORT][/DB] or unix:PATH (also unix://PATH). */
 struct shared_addr {
-	char host[SHARED_HOST_MAX];	/* "" for a unix socket */
+	char host[SHARED_HOST_MAX]; /* "" for a unix socket */
 	int port;
 	int db;
-	char path[SHARED_PATH_MAX];	/* the socket, or "" */
+	char path[SHARED_PATH_MAX]; /* the socket, or "" */
 };
 
 /* Parses url into a. 0, or -EINVAL with a one-line message in why: a
@@ -49,11 +49,11 @@ typedef int64_t (*shared_clock_fn)(void *arg);
 
 struct shared_config {
 	struct shared_addr addr;
-	const char *user;	/* AUTH user, or NULL (the default user) */
-	const char *password;	/* AUTH password, or NULL: copied, wiped on free */
-	int64_t timeout_ms;	/* bound of each operation, connect included */
-	size_t max_reply;	/* the largest reply read (bigger: -EFBIG) */
-	shared_clock_fn clock;	/* local monotonic ms, NULL = CLOCK_MONOTONIC */
+	const char *user;      /* AUTH user, or NULL (the default user) */
+	const char *password;  /* AUTH password, or NULL: copied, wiped on free */
+	int64_t timeout_ms;    /* bound of each operation, connect included */
+	size_t max_reply;      /* the largest reply read (bigger: -EFBIG) */
+	shared_clock_fn clock; /* local monotonic ms, NULL = CLOCK_MONOTONIC */
 	void *clock_arg;
 	struct log *log;
 };
@@ -69,24 +69,46 @@ void shared_free(struct shared *s);
 int shared_check(struct shared *s, char *why, size_t n);
 
 /* The value of key into out (replacing its contents; its cap and
- * cfg.max_reply bound it): 0, -ENOENT (no such key), or an error below. */
+ * cfg.max_reply bound it, and bound what the reply may buffer while it is
+ * read: a bigger value is refused with -EFBIG after about that many
+ * bytes, whatever its size): 0, -ENOENT (no such key), or an error below. */
 int shared_get(struct shared *s, const char *key, struct buf *out);
+/* GETRANGE: len bytes of key's value from start into out (fewer where
+ * the value ends; none for a missing key), bounded as shared_get. 0 or
+ * an error below. */
+int shared_get_range(struct shared *s, const char *key, size_t start, size_t len, struct buf *out);
 /* SET key value PX px_ms. */
 int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64_t px_ms);
 /* SET key token NX PX px_ms: 0 when taken, -EEXIST when someone holds it.
  * Sent twice when a pooled connection was lost before its answer, a
  * second SET that finds token already there answers 0: it was ours. */
 int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms);
-/* Extends / releases key only while it holds token (a script: atomic). 0,
- * -ENOENT when it no longer holds token. */
-int shared_relock(struct shared *s, const char *key, const char *token, int64_t px_ms);
+/* Only while key holds token: shared_relock sets it to new_token (NULL:
+ * token again) with a life of px_ms, shared_unlock deletes it. Atomic
+ * without a script: WATCH, GET, and MULTI ... EXEC, which Redis runs only
+ * if nobody touched key in between (an ACL can confine these commands to
+ * the fleet's keys; it cannot confine what EVAL runs). 0, -ENOENT when key
+ * no longer holds token (or was touched meanwhile). */
+int shared_relock(struct shared *s, const char *key, const char *token, const char *new_token, int64_t px_ms);
 int shared_unlock(struct shared *s, const char *key, const char *token);
+/* key's value into value (bounded as shared_get) and its time to live in
+ * *pttl_ms (-1: no expiry), read at one instant (MULTI GET PTTL EXEC): 0,
+ * -ENOENT when there is no such key, or an error below. */
+int shared_lock_peek(struct shared *s, const char *key, struct buf *value, int64_t *pttl_ms);
 /* PUBLISH channel msg. */
 int shared_publish(struct shared *s, const char *channel, const void *msg, size_t n);
 /* Errors of the above: -ENOTCONN (down, backing off), -ETIMEDOUT,
  * -ECONNRESET (connection lost), -EACCES (AUTH), -EFBIG (reply too big),
- * -EPROTO (a reply of the wrong type: garbage), -EIO (an error reply, such
- * as OOM under maxmemory). */
+ * -EPROTO (a reply of the wrong type: garbage), -EPERM (a command the
+ * user's ACL does not allow: Redis is not marked down, and the first such
+ * refusal is logged once, naming the command), -EIO (an error reply,
+ * such as OOM under maxmemory). */
+
+/* The commands this client sends, as an ACL line grants them: what the
+ * fleet's Redis user needs, and all it needs: no +eval (locks are checked
+ * with WATCH/MULTI/EXEC), and +select only when the address names a
+ * database other than 0 (SELECT is sent only then). Pure. */
+const char *shared_acl_commands(const struct shared_addr *a);
 
 /* The fleet's clock (Redis's, in ms), now: 0 or -ENOTCONN while it was
  * never read. */

@@ -11,8 +11,12 @@
  * by a heartbeat while it fetches, so a lock whose holder died expires in
  * lock_ms) and fetches from the API, and writes the value with the time
  * left on its ttl as its expiry; the others poll for it, for wait_ms at
- * most, then fetch themselves. Every Redis failure is a miss: the caller
- * falls back to the API as if there were no tier.
+ * most, then fetch themselves. Only a live holder is waited for: a lock
+ * whose value is no token of the fleet for this listing, dated by its
+ * holder's heartbeat within a lock's life, or whose expiry is missing or
+ * longer than a lock's, is counted as squatted (a writer to Redis set it)
+ * and the listing fetched at once. Every Redis failure is a miss: the
+ * caller falls back to the API as if there were no tier.
  *
  * Invalidation is Redis pub/sub on one channel per namespace: when a host
  * finds a listing changed (a refresh from the API) or drops it (refresh,
@@ -39,13 +43,13 @@
 #define TIER_NS_LEN 16
 
 struct tier_config {
-	struct shared *sh;		/* borrowed */
-	const struct fresh *fresh;	/* borrowed: the ttl and the local clock */
+	struct shared *sh;	   /* borrowed */
+	const struct fresh *fresh; /* borrowed: the ttl and the local clock */
 	unsigned char mac_key[SVAL_KEY_LEN];
 	char ns[TIER_NS_LEN + 1];
-	int64_t lock_ms;		/* a lock's life without heartbeat (0: 3000) */
-	int64_t wait_ms;		/* the longest wait for another host's fetch */
-	size_t max_value;		/* the largest value read or written */
+	int64_t lock_ms;  /* a lock's life without heartbeat (0: 3000) */
+	int64_t wait_ms;  /* the longest wait for another host's fetch */
+	size_t max_value; /* the largest value read or written */
 	struct log *log;
 };
 
@@ -55,7 +59,7 @@ struct tier_config {
  * the root lists; api_tz: the zone tag times are read in). Mounts that
  * differ in any of them must not share. */
 struct tier_scope {
-	const char *project;	/* NULL: the key's default */
+	const char *project; /* NULL: the key's default */
 	const char *public_key;
 	const char *endpoint;
 	const char *repo_type;
@@ -63,6 +67,12 @@ struct tier_scope {
 };
 /* The namespace of a scope: 16 hex digits of a SHA-256. 0 or -EIO. */
 int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1]);
+/* What a Redis ACL grants the fleet of namespace ns, and nothing more:
+ * "resetkeys ~imgtagfs:1:NS:* resetchannels &imgtagfs:1:NS:inval" (its
+ * keys and its channel; another fleet's are out of reach), into out.
+ * With shared_acl_commands it makes the user's line. 0, or -ENAMETOOLONG
+ * when out is too small. Pure. */
+int tier_acl_scope(const char *ns, char *out, size_t n);
 /* The MAC key from a secret (the API private key, or shared_cache_key's
  * file) and the project, by HKDF-SHA256. 0 or -EIO. */
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN]);
@@ -83,7 +93,7 @@ typedef int (*tier_api_fn)(void *arg, struct snap **out);
 /* Where a fill's listing came from. */
 struct tier_result {
 	bool from_api;
-	int64_t fetched;	/* local clock: when the API call began */
+	int64_t fetched; /* local clock: when the API call began */
 };
 /* The listing key: from Redis (dated by its fetch time: snap_born is set)
  * when a value there is born after min_born, else from api (fleet-wide
@@ -106,9 +116,15 @@ void tier_set_receiver(struct tier *t, tier_recv_fn fn, void *arg);
 
 struct tier_stats {
 	uint64_t hits, misses, writes, rejected, errors, waits;
+	uint64_t squatted; /* locks found held by no live host of the fleet */
 	uint64_t invalidations_sent, invalidations_received;
 	bool up;
 };
 void tier_get_stats(struct tier *t, struct tier_stats *out);
+
+/* The value key's lock takes when this host holds it at fleet_ms (the
+ * fleet's clock): what other hosts judge a holder by. For tests that play
+ * another host of the fleet. 0, -ENAMETOOLONG (n too small) or -EIO. */
+int tier_lock_token(struct tier *t, const char *key, int64_t fleet_ms, char *out, size_t n);
 
 #endif

@@ -105,6 +105,10 @@ int tree_getattr(struct tree *t, const char *path, struct stat *st);
  * the top directory, which rests on none); on -ENOENT
  * only for a name that could never exist (negative_ttl), else 0. */
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
+/* The same from fresh listings already cached only, asking the API for
+ * nothing (for the notify thread, which must not wait on the network):
+ * -ENOENT too when what path rests on is not cached. */
+int tree_stat_cached(struct tree *t, const char *path, struct stat *st);
 /* Lists a directory ("." and ".." included) with full attributes
  * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);

@@ -6,8 +6,10 @@
  * opened for real), and judged by fstat on that descriptor: a regular file,
  * owned by root or by us, closed to group and others. A symbolic link
  * (setups under /etc often link them) is followed one step if root or we
- * own it. Only then is the judged inode opened for reading, through
- * /proc/self/fd, so the file checked is the file read. Files are read whole under a 64 KiB cap into one buffer
+ * own it, and every directory on the way to it must be one that nobody
+ * but root or us may write (check_dirs). Only then is the judged inode
+ * opened for reading, through /proc/self/fd, so the file checked is the
+ * file read. Files are read whole under a 64 KiB cap into one buffer
  * that is wiped before it is freed (no realloc, which would leave copies),
  * and keys are wiped again on release. JSON is left to decode.c; the
  * simple key=value format is parsed here. No message ever quotes a file's
@@ -167,6 +169,170 @@ static int check_link(struct lookup *l, const char *what, const char *path, cons
 	return 0;
 }
 
+/* ---- the directories on the way ------------------------------------------- */
+
+/* Anyone who can write a directory on the way to the file can rename
+ * what lies below and put a path of their own in its place (a root-owned
+ * link through a user-writable directory points wherever that user
+ * likes), so every directory passed through is judged as sshd's
+ * StrictModes judges the way to authorized_keys: owned by root or us, and
+ * writable by nobody else. One exception, or every file under /tmp would
+ * be refused: a sticky directory (/tmp, 1777) lets others create entries
+ * but not rename or remove one they do not own, so it is passed when the
+ * entry taken from it is root's or ours. */
+#define WALK_LINKS 40 /* as the kernel's ELOOP */
+
+/* One walk: the directory reached so far, and what is left to resolve. */
+struct walk {
+	int fd;		     /* O_PATH of the directory reached */
+	bool sticky_open;    /* it is sticky and others may write it */
+	char at[PATH_MAX];   /* its path, for messages */
+	char left[PATH_MAX]; /* the components still to resolve */
+	unsigned links;
+};
+
+static bool ours(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* The directory w->fd (at w->at), just entered. */
+static int judge_dir(struct lookup *l, const char *what, const char *path, struct walk *w)
+{
+	struct stat st;
+
+	if (fstat(w->fd, &st) != 0)
+		return fail(l, -EBADMSG, "imgtagfs: %s %s: %s: %s", what, path, w->at, strerror(errno));
+	if (!ours(st.st_uid))
+		return fail(l, -EACCES,
+			    "imgtagfs: %s %s: directory %s is owned by uid %u, which is neither root nor you "
+			    "(uid %u): its owner could put another file in its place",
+			    what, path, w->at, (unsigned)st.st_uid, (unsigned)geteuid());
+	w->sticky_open = (st.st_mode & 022) && (st.st_mode & S_ISVTX);
+	if ((st.st_mode & 022) && !w->sticky_open)
+		return fail(l, -EACCES,
+			    "imgtagfs: %s %s: directory %s is writable by group or others (mode %04o): they "
+			    "could put another file in its place; run: chmod go-w %s",
+			    what, path, w->at, (unsigned)(st.st_mode & 07777), w->at);
+	return 0;
+}
+
+/* Moves w to "/" (an absolute link, or the start). */
+static int walk_root(struct lookup *l, const char *what, const char *path, struct walk *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(w->at, sizeof(w->at), "/");
+	if (w->fd < 0)
+		return fail(l, -EBADMSG, "imgtagfs: %s %s: /: %s", what, path, strerror(errno));
+	return judge_dir(l, what, path, w);
+}
+
+/* Enters name (a directory, or "..") from w's directory. */
+static int walk_into(struct lookup *l, const char *what, const char *path, struct walk *w, const char *name)
+{
+	int fd = openat(w->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t n = strlen(w->at);
+
+	if (fd < 0)
+		return 1; /* gone meanwhile: the open of the file says so */
+	close(w->fd);
+	w->fd = fd;
+	if (strcmp(name, "..") == 0) {
+		char *slash = strrchr(w->at, '/');
+
+		if (slash)
+			slash[slash == w->at] = '\0'; /* "/a/b" to "/a", "/a" to "/" */
+	} else {
+		snprintf(w->at + n, sizeof(w->at) - n, "%s%s", n > 1 ? "/" : "", name);
+	}
+	return judge_dir(l, what, path, w);
+}
+
+/* name in w's directory is a link (owned by owner): its target takes its
+ * place in what is left to resolve. */
+static int walk_link(struct lookup *l, const char *what, const char *path, struct walk *w, const char *name,
+		     uid_t owner)
+{
+	char target[PATH_MAX], rest[PATH_MAX];
+	ssize_t n;
+
+	if (!ours(owner))
+		return fail(l, -EACCES,
+			    "imgtagfs: %s %s: %s/%s is a symbolic link owned by uid %u, which is neither root nor "
+			    "you (uid %u)",
+			    what, path, strcmp(w->at, "/") ? w->at : "", name, (unsigned)owner, (unsigned)geteuid());
+	n = readlinkat(w->fd, name, target, sizeof(target) - 1);
+	if (n < 0 || ++w->links > WALK_LINKS)
+		return fail(l, -EBADMSG, "imgtagfs: %s %s: too many symbolic links, or one that cannot be read", what,
+			    path);
+	target[n] = '\0';
+	snprintf(rest, sizeof(rest), "%s", w->left);
+	if (snprintf(w->left, sizeof(w->left), "%s%s%s", target, *rest ? "/" : "", rest) >= (int)sizeof(w->left))
+		return fail(l, -EINVAL, "imgtagfs: %s %s: the path is too long", what, path);
+	return target[0] == '/' ? walk_root(l, what, path, w) : 0;
+}
+
+/* Takes the next component of w->left into name; false when only the
+ * last one (the file itself, judged by read_file) is left. */
+static bool next_dir(struct walk *w, char *name, size_t n)
+{
+	char *p = w->left + strspn(w->left, "/");
+	size_t len = strcspn(p, "/");
+	const char *after = p + len + strspn(p + len, "/");
+
+	if (!*after)
+		return false;
+	snprintf(name, n, "%.*s", (int)len, p);
+	memmove(w->left, after, strlen(after) + 1);
+	return true;
+}
+
+/* One step of the walk: 0 to go on, 1 to stop early (a component that is
+ * not a directory: the open reports it), or -errno. */
+static int walk_step(struct lookup *l, const char *what, const char *path, struct walk *w, const char *name)
+{
+	struct stat st;
+
+	if (!*name || strcmp(name, ".") == 0)
+		return 0;
+	if (strcmp(name, "..") == 0)
+		return walk_into(l, what, path, w, name);
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 1;
+	if (w->sticky_open && !ours(st.st_uid))
+		return fail(l, -EACCES,
+			    "imgtagfs: %s %s: %s/%s is owned by uid %u, in a directory others may write: it could "
+			    "be anything of theirs",
+			    what, path, strcmp(w->at, "/") ? w->at : "", name, (unsigned)st.st_uid);
+	if (S_ISLNK(st.st_mode))
+		return walk_link(l, what, path, w, name, st.st_uid);
+	return S_ISDIR(st.st_mode) ? walk_into(l, what, path, w, name) : 1;
+}
+
+/* Judges every directory from "/" to the one holding path's last
+ * component, links on the way resolved as the kernel does. A relative
+ * path starts from the working directory, whose own way is judged too. */
+static int check_dirs(struct lookup *l, const char *what, const char *path)
+{
+	struct walk w = {.fd = -1};
+	char cwd[PATH_MAX], name[PATH_MAX];
+	int rc;
+
+	if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return fail(l, -EBADMSG, "imgtagfs: %s %s: the working directory: %s", what, path, strerror(errno));
+	if (snprintf(w.left, sizeof(w.left), "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/", path) >=
+	    (int)sizeof(w.left))
+		return fail(l, -EINVAL, "imgtagfs: %s %s: the path is too long", what, path);
+	rc = walk_root(l, what, path, &w);
+	while (!rc && next_dir(&w, name, sizeof(name)))
+		rc = walk_step(l, what, path, &w, name);
+	if (w.fd >= 0)
+		close(w.fd);
+	return rc < 0 ? rc : 0;
+}
+
 /* O_PATH opens nothing: no FIFO is woken, no device driver runs, whatever
  * is at the path. NOFOLLOW: a link is judged before it is followed. */
 static int open_path(struct lookup *l, const char *what, const char *path, int dir, const char *name)
@@ -185,15 +351,16 @@ static int open_path(struct lookup *l, const char *what, const char *path, int d
  * and one is all that setups linking /etc files need. */
 static int follow_link(struct lookup *l, const char *what, const char *path, int fd)
 {
-	char target[PATH_MAX], dirname[PATH_MAX];
+	char target[PATH_MAX], dirname[PATH_MAX], way[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	ssize_t n = readlinkat(fd, "", target, sizeof(target));
-	int dir = AT_FDCWD, tfd;
+	int dir = AT_FDCWD, tfd, rc;
 	struct stat st;
 
 	if (n < 0 || (size_t)n >= sizeof(target))
 		return fail(l, -EBADMSG, "imgtagfs: %s %s: cannot read the symbolic link", what, path);
 	target[n] = '\0';
+	dirname[0] = '\0';
 	if (target[0] != '/' && slash) {
 		snprintf(dirname, sizeof(dirname), "%.*s", (int)(slash - path + 1), path);
 		dir = open(dirname, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -203,11 +370,21 @@ static int follow_link(struct lookup *l, const char *what, const char *path, int
 	tfd = open_path(l, what, path, dir, target);
 	if (dir != AT_FDCWD)
 		close(dir);
-	if (tfd >= 0 && fstat(tfd, &st) == 0 && S_ISLNK(st.st_mode)) {
+	if (tfd < 0)
+		return tfd;
+	/* The target's own way is judged too: the link is root's or ours,
+	 * but the directories it leads through may not be. */
+	if ((size_t)snprintf(way, sizeof(way), "%s%s", target[0] == '/' ? "" : dirname, target) >= sizeof(way))
+		rc = fail(l, -EINVAL, "imgtagfs: %s %s: the path is too long", what, path);
+	else
+		rc = check_dirs(l, what, way);
+	if (!rc && fstat(tfd, &st) == 0 && S_ISLNK(st.st_mode))
+		rc = fail(l, -EBADMSG,
+			  "imgtagfs: %s %s is a symbolic link to another symbolic link (%s); name the file itself",
+			  what, path, target);
+	if (rc) {
 		close(tfd);
-		return fail(l, -EBADMSG,
-			    "imgtagfs: %s %s is a symbolic link to another symbolic link (%s); name the file itself",
-			    what, path, target);
+		return rc;
 	}
 	return tfd;
 }
@@ -250,7 +427,11 @@ static int read_file(struct lookup *l, const char *what, const char *path, struc
 	fd = open_path(l, what, path, AT_FDCWD, path);
 	if (fd < 0)
 		return fd;
-	rc = fstat(fd, &st) ? fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno)) : 0;
+	/* Judged once the file is known to be there: a directory of the
+	 * default place, where no file is, refuses nothing. */
+	rc = check_dirs(l, what, path);
+	if (!rc && fstat(fd, &st))
+		rc = fail(l, -EBADMSG, "imgtagfs: %s %s: %s", what, path, strerror(errno));
 	if (!rc && S_ISLNK(st.st_mode)) {
 		rc = check_link(l, what, path, &st);
 		rfd = rc ? rc : follow_link(l, what, path, fd);

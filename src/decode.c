@@ -187,13 +187,6 @@ static const char *const set_key[] = {
     [DECODE_TAGS] = "TagSet",
 };
 
-/* A name that can never be a file name is dropped here, before anything
- * is copied: what no directory can show is never stored (names.h). */
-static bool name_ok(enum decode_list kind, const char *name)
-{
-	return kind == DECODE_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
-}
-
 /* Keeps the first refused name, made safe to print, for the caller's log. */
 static void note_bad_name(struct decode_reply *out, const char *name)
 {
@@ -214,7 +207,9 @@ static int decode_item(const cJSON *o, enum decode_list kind, struct decode_item
 	name = cJSON_GetObjectItemCaseSensitive(o, name_key[kind]);
 	if (!cJSON_IsString(name) || !name->valuestring[0])
 		return 1;
-	if (!name_ok(kind, name->valuestring))
+	/* A name that can never be a file name is dropped here, before
+	 * anything is copied: what no directory can show is never stored. */
+	if (!names_valid_entry(kind == DECODE_IMAGES, name->valuestring, strlen(name->valuestring)))
 		return 2;
 	err = dup_bounded(name->valuestring, &it->name);
 	if (!err)

@@ -1,38 +1,29 @@
 /* listing.c — from the API's entries to a snapshot (listing.h). Every
  * string here came from a server that may be hostile: names are checked
- * before they become file names, and text that goes into a tag file is
- * made to stay on one line. */
+ * before they become file names (names.h), and text that goes into a tag
+ * file is shown escaped when it holds what a terminal or a line reader
+ * would act on (text.h). */
 #include "listing.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "names.h"
+#include "text.h"
 #include "timefmt.h"
 
 #define TEXT_MAX 4097 /* a digest or time as decode.c bounds it, and a NUL */
 
-static bool name_ok(enum uhub_kind k, const char *name)
-{
-	return k == UHUB_IMAGES ? names_valid_image(name) : names_valid_component(name, strlen(name));
-}
-
 /* A tag file's text comes from the server: a control byte (a newline
- * above all) could forge a line, so each becomes '?'. Returns s, or out
- * holding the cleaned copy (cut to n - 1 bytes). */
-static const char *one_line(const char *s, char *out, size_t n)
+ * above all) could forge a line, and a C1 or bidirectional control acts
+ * on the terminal that shows it, so such text is shown only escaped, as
+ * the log shows it (\xNN). Returns s, or out holding the escaped copy
+ * (cut to n - 1 bytes, between characters). */
+static const char *escaped(const char *s, char *out, size_t n)
 {
-	const char *p = s;
-	size_t i;
-
-	while (p && *p && (unsigned char)*p >= 0x20 && *p != 0x7f)
-		p++;
-	if (!p || !*p)
-		return s; /* NULL, or clean already */
-	for (i = 0; s[i] && i + 1 < n; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	return out;
+	if (!s || text_printable(s, strlen(s)))
+		return s;
+	return log_escape(s, strlen(s), out, n);
 }
 
 struct counts {
@@ -44,10 +35,10 @@ static int add_entry(const struct listing_src *src, struct snap_builder *b, cons
 		     struct counts *c)
 {
 	char digest[TEXT_MAX], raw[TEXT_MAX];
-	struct snap_entry e = {.name = in->name, .digest = one_line(in->digest, digest, sizeof(digest)),
-			       .mtime = SNAP_NO_TIME};
+	struct snap_entry e = {
+	    .name = in->name, .digest = escaped(in->digest, digest, sizeof(digest)), .mtime = SNAP_NO_TIME};
 
-	if (!name_ok(src->kind, in->name)) {
+	if (!names_valid_entry(src->kind == UHUB_IMAGES, in->name, strlen(in->name))) {
 		char shown[96];
 
 		if (!c->skipped++) {
@@ -58,7 +49,7 @@ static int add_entry(const struct listing_src *src, struct snap_builder *b, cons
 	}
 	if (in->time && timefmt_parse(in->time, src->api_tz, &e.mtime) != 0) {
 		e.mtime = SNAP_NO_TIME;
-		e.time_raw = one_line(in->time, raw, sizeof(raw));
+		e.time_raw = escaped(in->time, raw, sizeof(raw));
 		c->badtime++;
 	}
 	return snap_builder_add(b, &e);
@@ -79,8 +70,8 @@ int listing_build(const struct listing_src *src, const struct uhub_entry *v, siz
 		return err;
 	}
 	if (c.skipped > 1)
-		log_msg(src->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", c.skipped,
-			repo, sep, image);
+		log_msg(src->log, LOG_WARNING, "skipped %zu names that cannot be file names in %s%s%s", c.skipped, repo,
+			sep, image);
 	if (c.badtime)
 		log_msg(src->log, LOG_WARNING, "%zu times could not be parsed in %s%s%s; shown as given", c.badtime,
 			repo, sep, image);

@@ -2,9 +2,15 @@
  * single write(2) to stderr ("imgtagfs: warning: ...") while in the
  * foreground, or handed to syslog(3) once the daemon has detached, so lines
  * from many FUSE worker threads never interleave. The debug switch is an
- * atomic flag that a SIGUSR1 handler may flip at run time. Control bytes in a
- * message (a name from the server could hold a newline) are shown as '?' so
- * one call can never forge a second log line.
+ * atomic flag that a SIGUSR1 handler may flip at run time.
+ *
+ * Every message is escaped as a whole, at the one place all lines pass
+ * (log_vmsg), with log_escape: a line quotes names, Messages and texts
+ * from the server, libfuse's -d trace quotes names from the kernel, and
+ * escaping each at its call site would leave the one that was forgotten.
+ * So no call can forge a second line (a newline), send a terminal an
+ * escape sequence (ESC, or the C1 CSI U+009B) or reorder what it shows (a
+ * bidirectional control): each such byte is written as \xNN.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -79,18 +86,15 @@ static const char *level_name(int prio)
 	return names[LOG_PRI(prio)];
 }
 
-/* One line may never become two: a trailing newline (libfuse ends its
- * messages with one) is dropped, and any other newline, escape or control
- * byte is shown as '?'. */
-static void sanitize(char *s)
+/* The message as it is written: without the trailing newline libfuse
+ * ends its messages with, everything else through log_escape. */
+static void shown(const char *msg, char *out, size_t n)
 {
-	size_t len = strlen(s);
+	size_t len = strlen(msg);
 
-	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		s[--len] = '\0';
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		len--;
+	log_escape(msg, len, out, n);
 }
 
 const char *log_printable(const char *s, char *out, size_t n)
@@ -114,19 +118,19 @@ static void write_line(const char *line, size_t n)
 
 void log_vmsg(struct log *l, int prio, const char *fmt, va_list ap)
 {
-	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 96];
+	char msg[LOG_LINE_MAX], safe[LOG_LINE_MAX], line[LOG_LINE_MAX + 96];
 	int n;
 
 	if (!l || (LOG_PRI(prio) == LOG_DEBUG && !log_debug_enabled(l)))
 		return;
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
-	sanitize(msg);
+	shown(msg, safe, sizeof(safe));
 	if (atomic_load(&l->syslog)) {
-		syslog(LOG_PRI(prio), "%s", msg);
+		syslog(LOG_PRI(prio), "%s", safe);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "%s: %s: %s\n", l->ident, level_name(prio), msg);
+	n = snprintf(line, sizeof(line), "%s: %s: %s\n", l->ident, level_name(prio), safe);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -145,24 +149,6 @@ void log_msg(struct log *l, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left) when it is valid and
- * no C1 control, else 0. C1 controls (U+0080..U+009F) matter because a
- * terminal may take U+009B as CSI, the start of an escape sequence. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
-
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xc2 && s[1] < 0xa0) || (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0; /* C1, overlong forms, surrogates, past U+10FFFF */
-	return len;
-}
-
 char *log_escape(const char *s, size_t len, char *out, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -171,7 +157,7 @@ char *log_escape(const char *s, size_t len, char *out, size_t n)
 	if (!n)
 		return out;
 	for (size_t i = 0; i < len;) {
-		size_t k = p[i] >= 0x20 && p[i] < 0x7f ? 1 : utf8_len(p + i, len - i);
+		size_t k = text_char_len(s + i, len - i);
 
 		if (k) {
 			if (o + k >= n)

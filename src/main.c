@@ -66,6 +66,7 @@ struct app {
 	char *auth;		     /* shared_cache_auth's contents, until shared_new copied them */
 	size_t auth_len;
 	const char *auth_user, *auth_pass; /* into auth */
+	char acl_user[128];		   /* the AUTH user, for --check's ACL line ("" if none) */
 };
 
 /* The signature has no nonce, so a request seen on the wire can be
@@ -157,6 +158,7 @@ static int split_auth(struct app *a)
 		return -EINVAL;
 	a->auth_user = n == 2 ? tok[0] : NULL;
 	a->auth_pass = tok[n - 1];
+	snprintf(a->acl_user, sizeof(a->acl_user), "%s", a->auth_user ? a->auth_user : "");
 	return 0;
 }
 
@@ -393,6 +395,38 @@ static void check_updatedb(const struct app *a)
 	       mnt ? mnt : "imgtagfs mounts", UPDATEDB_FSTYPE, advice);
 }
 
+/* --check with shared_cache=: Redis answers (AUTH, SELECT, TIME, PING),
+ * and the fleet's namespace with the ACL line that confines a Redis user
+ * to it, for an administrator to paste. 0 or 1. */
+static int check_shared(struct app *a)
+{
+	struct timespec t0;
+	struct shared_addr addr;
+	char why[256] = "", shown[4 * sizeof(why)], where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32], scope[256],
+	     user[160];
+	int err;
+
+	if (!a->shared)
+		return 0;
+	if (shared_addr_parse(a->cfg.shared_cache, &addr, NULL, 0) ||
+	    tier_acl_scope(a->tier_cfg.ns, scope, sizeof(scope)))
+		return 1;
+	shared_addr_text(&addr, where, sizeof(where));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = shared_check(a->shared, why, sizeof(why));
+	/* why may quote the server: shown as the logs show it. */
+	printf("shared cache: %s: %s (%.0f ms)\n", where, err ? log_printable(why, shown, sizeof(shown)) : "ok",
+	       elapsed_ms(&t0));
+	snprintf(user, sizeof(user), "%s%s", a->acl_user[0] ? "" : "imgtagfs-",
+		 a->acl_user[0] ? a->acl_user : a->tier_cfg.ns);
+	printf("namespace:   %s\n", a->tier_cfg.ns);
+	printf("redis ACL:   user %s on >PASSWORD %s %s\n", user, scope, shared_acl_commands(&addr));
+	printf("             (a line of redis.conf, or ACL SETUSER with the same words; PASSWORD:\n"
+	       "             the password in shared_cache_auth's file, as \"%s PASSWORD\")\n",
+	       user);
+	return err ? 1 : 0;
+}
+
 /* --check: each step with its time, then 0 or 1. */
 static int run_check(struct app *a)
 {
@@ -424,7 +458,7 @@ static int run_check(struct app *a)
 	for (size_t i = 0; i < l.n && i < 20; i++)
 		printf("  %s\n", log_printable(l.v[i].name, shown, sizeof(shown)));
 	uhub_list_release(&l);
-	return 0;
+	return check_shared(a);
 }
 
 /* The mount-time check of the shared tier: a refused AUTH is a mistake
@@ -432,17 +466,26 @@ static int run_check(struct app *a)
  * like any later one (a warning; the tier comes up when Redis does). */
 static int check_tier(struct app *a, char *err, size_t n)
 {
-	char why[256] = "";
+	char why[256] = "", shown[512];
 	int rc;
 
 	if (!a->shared)
 		return 0;
 	rc = shared_check(a->shared, why, sizeof(why));
+	/* why may quote the server: shown as the logs show it. */
+	log_printable(why, shown, sizeof(shown));
 	if (rc == -EACCES) {
 		snprintf(err, n,
 			 "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
 			 "shared_cache_auth's file",
-			 a->cfg.source, why);
+			 a->cfg.source, shown);
+		return rc;
+	}
+	if (rc == -EPERM) {
+		snprintf(err, n,
+			 "imgtagfs: cannot mount %s: shared_cache: Redis refused a command (%s); imgtagfs --check "
+			 "with the same options prints the ACL line the fleet's user needs",
+			 a->cfg.source, shown);
 		return rc;
 	}
 	if (rc)

@@ -2,19 +2,31 @@
  * registry names.
  *
  * Two questions with different callers. The valid_* checks guard the
- * kernel from the server: a name that is empty, "." or "..", or holds a
- * '/' or a NUL cannot be a directory entry, whatever the API says; one
- * with a control byte (below 0x20, or 0x7f) could, but must not: a
- * newline in a name makes `find` print a line that is not a path under
- * the mount (image "a\n/etc" with tag "passwd" printed "/etc/passwd"),
- * and a root script reading those lines would act outside it. The
- * maybe_* checks guard the API from the kernel: shells, file managers and
- * git probe for ".git", ".hidden", "Thumbs.db~" and the like, and a name
- * that Docker's grammar rules out is answered ENOENT without a call.
+ * kernel from the server, and are the one place a server's name is
+ * judged: the decoder (decode.c), the listing builder (listing.c) and
+ * the shared tier's decoder (sval.c) all ask names_valid_entry. A name
+ * that is empty, "." or "..", or holds a '/' or a NUL cannot be a
+ * directory entry, whatever the API says; one with a control character
+ * could, but must not: a newline in a name makes `find` print a line
+ * that is not a path under the mount (image "a\n/etc" with tag "passwd"
+ * printed "/etc/passwd"), and a root script reading those lines would
+ * act outside it; a C1 control (U+009B is CSI) sends a terminal an escape
+ * sequence as ESC does; a bidirectional control (U+202E) makes a listing
+ * show names reordered; bytes that are not UTF-8 are shown by each tool
+ * its own way. What text.h would not show as it is is refused: Docker's
+ * grammar allows none of it in a repository, image or tag name. Nor does
+ * it allow '@', which the tree's aliases take (a tag x that shares its
+ * name with a nested image directory x is shown as x@tag): a server's
+ * "x@tag" would hide the tag x, or be reached through it. The
+ * maybe_* checks guard the API from the kernel: shells, file managers
+ * and git probe for ".git", ".hidden", "Thumbs.db~" and the like, and a
+ * name that Docker's grammar rules out is answered ENOENT without a call.
  */
 #include "names.h"
 
 #include <string.h>
+
+#include "text.h"
 
 #define TAG_MAX 128 /* Docker: one leading character and up to 127 more */
 
@@ -24,28 +36,36 @@ bool names_valid_component(const char *s, size_t n)
 		return false;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	/* NUL and every control are not printable; '/' and '@' are. */
+	return !memchr(s, '/', n) && !memchr(s, '@', n) && text_printable(s, n);
+}
 
-		if (ch == '/' || ch < 0x20 || ch == 0x7f) /* NUL included */
+/* n bytes of one or more valid components, separated by single '/'. */
+static bool valid_image(const char *s, size_t n)
+{
+	if (!s || n == 0)
+		return false;
+	for (;;) {
+		const char *slash = memchr(s, '/', n);
+		size_t k = slash ? (size_t)(slash - s) : n;
+
+		if (!names_valid_component(s, k))
 			return false;
+		if (!slash)
+			return true;
+		s += k + 1; /* past the '/'; an empty rest fails above */
+		n -= k + 1;
 	}
-	return true;
 }
 
 bool names_valid_image(const char *s)
 {
-	if (!s || !*s)
-		return false;
-	for (;;) {
-		size_t n = strcspn(s, "/");
+	return s && valid_image(s, strlen(s));
+}
 
-		if (!names_valid_component(s, n))
-			return false;
-		if (!s[n])
-			return true;
-		s += n + 1; /* past the '/'; an empty rest fails above */
-	}
+bool names_valid_entry(bool image, const char *s, size_t n)
+{
+	return image ? valid_image(s, n) : names_valid_component(s, n);
 }
 
 static bool is_alnum(char ch)

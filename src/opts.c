@@ -113,6 +113,9 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+    /* What mount(8) makes of "user" for a user mount: the mounting user's
+     * name, for its own table; fusermount3 refuses it. */
+    FUSE_OPT_KEY("user=", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
@@ -672,8 +675,10 @@ static void usage_synopsis(FILE *f, const char *prog)
 		"\n"
 		"  --check         load the keys, make one signed call, list the repositories,\n"
 		"                  print each step and its time; mount nothing (SOURCE defaults\n"
-		"                  to uhub). Exit 0 if all worked, 1 otherwise. Warns when\n"
-		"                  updatedb(8) would walk imgtagfs mounts (or MOUNTPOINT).\n"
+		"                  to uhub). With shared_cache=, also check Redis and print the\n"
+		"                  fleet's namespace and the Redis ACL line that confines its\n"
+		"                  user to it. Warns when updatedb(8) would walk imgtagfs mounts\n"
+		"                  (or MOUNTPOINT). Exit 0 if all worked, 1 otherwise.\n"
 		"  -f              stay in the foreground\n"
 		"  -d              foreground, and print every FUSE request (libfuse's debug)\n"
 		"  -s              single-threaded\n"
@@ -762,8 +767,9 @@ static void usage_credentials(FILE *f)
 	      "     ~/.ucloud/config.json (or $UCLOUD_SHARED_CONFIG_FILE), else \"default\";\n"
 	      "     config.json may also give the project and the endpoint.\n"
 	      "  A credentials file that group or others can read is refused (chmod 600 FILE),\n"
-	      "  as is one owned by a user other than root or you. Keys never appear in\n"
-	      "  argv, logs or debug output.\n"
+	      "  as is one owned by a user other than root or you, or one below a directory\n"
+	      "  that someone else may write (as sshd's StrictModes; chmod go-w DIR). Keys\n"
+	      "  never appear in argv, logs or debug output.\n"
 	      "\n"
 	      "Environment:\n"
 	      "  UCLOUD_PUBLIC_KEY, UCLOUD_PRIVATE_KEY   the keys\n"
@@ -785,10 +791,11 @@ static void usage_fuse(FILE *f)
 	      "shown as imgtagfs:SOURCE, type fuse.imgtagfs; default_permissions is always on.\n"
 	      "\n"
 	      "mount(8) form (mount.imgtagfs, /etc/fstab): the words auto, noauto, user,\n"
-	      "nouser, users, _netdev, nofail, defaults, rw, ro, x-* and comment=* are\n"
-	      "dropped (in either form); -n, -v and -t TYPE are ignored; -s (sloppy) is\n"
-	      "ignored, unknown options are still refused; -f (fake) checks the options\n"
-	      "and mounts nothing. An fstab line:\n"
+	      "user=NAME, nouser, users, _netdev, nofail, defaults, rw, ro, x-* and\n"
+	      "comment=* are dropped (in either form), so a user mount (\"user\" in fstab)\n"
+	      "works for a user who is not root; -n, -v and -t TYPE are ignored; -s\n"
+	      "(sloppy) is ignored, unknown options are still refused; -f (fake) checks\n"
+	      "the options and mounts nothing. An fstab line:\n"
 	      "  uhub:web /mnt/web imgtagfs _netdev,nofail,credentials=/etc/imgtagfs/keys 0 0\n",
 	      f);
 }

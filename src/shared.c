@@ -57,6 +57,7 @@ struct shared {
 	atomic_bool have_offset;
 	atomic_bool skew_told;	      /* the clock warning, once */
 	atomic_bool sub_refused_told; /* a refused SUBSCRIBE, said once */
+	atomic_bool noperm_told;      /* a command the ACL refused, said once */
 	atomic_bool up;
 	atomic_uint_fast64_t errors;
 	atomic_uint gen; /* times gone down: connections opened before are suspect */
@@ -184,6 +185,15 @@ void shared_addr_text(const struct shared_addr *a, char *out, size_t n)
 		snprintf(out, n, "redis://%s:%d/%d", a->host, a->port, a->db);
 }
 
+const char *shared_acl_commands(const struct shared_addr *a)
+{
+	/* Kept in step with what the commands below send. */
+	return a->db ? "-@all +get +getrange +set +del +pttl +watch +unwatch +multi +exec +publish +subscribe "
+		       "+ping +time +auth +select"
+		     : "-@all +get +getrange +set +del +pttl +watch +unwatch +multi +exec +publish +subscribe "
+		       "+ping +time +auth";
+}
+
 /* ---- state: up, down, backoff --------------------------------------------- */
 
 static int64_t local_ms(const struct shared *s)
@@ -309,6 +319,20 @@ static int read_reply(redisContext *rc, size_t max, int64_t deadline, redisReply
 	}
 }
 
+/* An error reply as errno: AUTH trouble is -EACCES (the connection must
+ * go); a command the user's ACL does not allow is -EPERM (NOPERM, or
+ * EXECABORT for a transaction that queued one); anything else (OOM under
+ * maxmemory, LOADING, WRONGTYPE) -EIO. */
+static int reply_error(const redisReply *r)
+{
+	if (strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "WRONGPASS", 9) == 0 ||
+	    strstr(r->str, "invalid password"))
+		return -EACCES;
+	if (strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "EXECABORT", 9) == 0)
+		return -EPERM;
+	return -EIO;
+}
+
 static int command(struct shared *s, redisContext *rc, int argc, const char **argv, const size_t *lens,
 		   int64_t deadline, redisReply **out)
 {
@@ -320,14 +344,65 @@ static int command(struct shared *s, redisContext *rc, int argc, const char **ar
 	return err ? err : read_reply(rc, s->cfg.max_reply + 4096, deadline, out);
 }
 
-/* An error reply as errno: AUTH trouble is -EACCES (the connection must
- * go), anything else (OOM under maxmemory, LOADING, WRONGTYPE) -EIO. */
-static int reply_error(const redisReply *r)
+/* One command of a pipeline. */
+struct cmd {
+	int argc;
+	const char *argv[6];
+	size_t lens[6];
+};
+
+static struct cmd cmd_of(int argc, const char *a0, const char *a1, size_t l1, const char *a2, size_t l2)
 {
-	if (strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "WRONGPASS", 9) == 0 ||
-	    strncmp(r->str, "NOPERM", 6) == 0 || strstr(r->str, "invalid password"))
-		return -EACCES;
-	return -EIO;
+	struct cmd c = {.argc = argc, .argv = {a0, a1, a2}, .lens = {strlen(a0), l1, l2}};
+
+	return c;
+}
+
+/* n commands sent at once, their n replies read into r (each to
+ * freeReplyObject; on error, every r[i] is NULL). A reply that buffers
+ * more than max bytes is -EFBIG. */
+static int pipeline(redisContext *rc, struct cmd *c, size_t n, size_t max, int64_t deadline, redisReply **r)
+{
+	size_t got = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++)
+		r[i] = NULL;
+	for (size_t i = 0; i < n && !err; i++)
+		if (redisAppendCommandArgv(rc, c[i].argc, c[i].argv, c[i].lens) != REDIS_OK)
+			err = -ENOMEM;
+	if (!err)
+		err = write_all(rc, deadline);
+	for (; got < n && !err; got++)
+		err = read_reply(rc, max, deadline, &r[got]);
+	if (err) {
+		while (got > 0) {
+			freeReplyObject(r[--got]);
+			r[got] = NULL;
+		}
+		return err;
+	}
+	return 0;
+}
+
+/* The first error reply among n (its text in why) as errno, else 0. */
+static int replies_ok(redisReply *const *r, size_t n, char *why, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(why, len, "%.120s", r[i]->str);
+			return reply_error(r[i]);
+		}
+	}
+	return 0;
+}
+
+static void replies_free(redisReply **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		freeReplyObject(r[i]);
+		r[i] = NULL;
+	}
 }
 
 /* A command whose reply must be +OK (AUTH, SELECT). */
@@ -537,11 +612,29 @@ static int conn_ready(struct shared *s, struct conn *c, int64_t deadline, char *
 	return err;
 }
 
-/* Runs one command; *out is its reply (to freeReplyObject), of any type
- * but an error reply, which is answered as -EIO / -EACCES. *resent (when
- * not NULL) says it was sent twice: the first may have run, its answer
- * lost with the connection. */
-static int run(struct shared *s, int argc, const char **argv, const size_t *lens, redisReply **out, bool *resent)
+/* What a call does on its connection: sends its commands and reads their
+ * replies. 0, or -errno: an error reply as reply_error says (its text in
+ * why), -ENOENT and the like for what the caller's answer means. */
+typedef int (*call_fn)(struct shared *s, redisContext *rc, int64_t deadline, void *arg, char *why, size_t n);
+
+/* A command the ACL refused: Redis is up and answers everything else, so
+ * the client is not marked down (that would flap with each command); the
+ * configuration is wrong, which is said once. */
+static void refused(struct shared *s, const char *why)
+{
+	if (!atomic_exchange(&s->noperm_told, true))
+		log_msg(s->cfg.log, LOG_WARNING,
+			"shared cache %s: Redis refused a command (%s): the ACL lacks a command imgtagfs sends "
+			"(imgtagfs --check -o shared_cache=... prints the line it needs); serving from the "
+			"local cache and the API meanwhile",
+			s->where, why);
+}
+
+/* Runs fn on a pooled connection within one deadline. *resent (when not
+ * NULL) says it ran twice: the first may have run, its answer lost with
+ * the connection. A stateful fn (WATCH, MULTI) leaves its connection in
+ * an unknown state when it fails, so the connection goes then. */
+static int call(struct shared *s, call_fn fn, void *arg, bool stateful, bool *resent)
 {
 	int64_t deadline = monotime_ms() + s->cfg.timeout_ms;
 	struct conn *c = conn_take(s);
@@ -552,7 +645,7 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 	if (!err)
 		err = conn_ready(s, c, deadline, why, sizeof(why));
 	if (!err)
-		err = command(s, c->rc, argc, argv, lens, deadline, out);
+		err = fn(s, c->rc, deadline, arg, why, sizeof(why));
 	/* A pooled connection that the server closed (a restart, a timeout
 	 * of its own) is found out by its first use: once more on a new one,
 	 * within the same deadline, before anyone is told Redis is down. */
@@ -565,21 +658,21 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 		c->rc = NULL;
 		err = conn_ready(s, c, deadline, why, sizeof(why));
 		if (!err)
-			err = command(s, c->rc, argc, argv, lens, deadline, out);
+			err = fn(s, c->rc, deadline, arg, why, sizeof(why));
 	}
-	if (!err && (*out)->type == REDIS_REPLY_ERROR) {
-		err = reply_error(*out);
-		snprintf(why, sizeof(why), "%.120s", (*out)->str);
-		freeReplyObject(*out);
-		*out = NULL;
-		if (err == -EIO) { /* the server answers: it is up, this command failed */
+	if (err == -EIO || err == -EPERM || (err == -ENOENT && stateful)) {
+		/* The server answers: it is up, this command failed (or, for
+		 * -ENOENT, did what it should). */
+		if (err != -ENOENT)
 			atomic_fetch_add(&s->errors, 1);
-			went_up(s);
-			pthread_mutex_unlock(&c->mu);
-			return err;
+		if (err == -EPERM)
+			refused(s, why);
+		if (stateful && err != -ENOENT) {
+			redisFree(c->rc);
+			c->rc = NULL;
 		}
-	}
-	if (err && err != -ENOTCONN) {
+		went_up(s);
+	} else if (err && err != -ENOTCONN && err != -ENOENT) {
 		/* The connection is in an unknown state (a reply half read):
 		 * it goes, whatever happened. */
 		redisFree(c->rc);
@@ -588,11 +681,34 @@ static int run(struct shared *s, int argc, const char **argv, const size_t *lens
 			atomic_fetch_add(&s->errors, 1); /* the value's fault, not the server's state */
 		else
 			went_down(s, err, why);
-	} else if (!err) {
+	} else if (err != -ENOTCONN) {
 		went_up(s);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return err;
+}
+
+/* One command: its reply, of any type but an error, in *out. */
+struct one {
+	struct cmd c;
+	size_t max; /* the bytes its reply may buffer */
+	redisReply *out;
+};
+
+static int one_fn(struct shared *s, redisContext *rc, int64_t deadline, void *arg, char *why, size_t n)
+{
+	struct one *o = arg;
+	int err = pipeline(rc, &o->c, 1, o->max ? o->max : s->cfg.max_reply + 4096, deadline, &o->out);
+
+	if (!err && (err = replies_ok(&o->out, 1, why, n)) != 0)
+		replies_free(&o->out, 1);
+	return err;
+}
+
+static int run(struct shared *s, struct one *o, bool *resent)
+{
+	o->out = NULL;
+	return call(s, one_fn, o, false, resent);
 }
 
 int shared_check(struct shared *s, char *why, size_t n)
@@ -623,25 +739,59 @@ int shared_check(struct shared *s, char *why, size_t n)
 	return err;
 }
 
+/* A bulk reply into out: -ENOENT for nil (when nil_ok), -EFBIG past
+ * out's cap or max_reply. */
+static int take_string(const struct shared *s, const redisReply *r, struct buf *out, bool nil_ok)
+{
+	buf_reset(out);
+	if (r->type == REDIS_REPLY_NIL && nil_ok)
+		return -ENOENT;
+	if (r->type != REDIS_REPLY_STRING)
+		return -EPROTO;
+	if (r->len > s->cfg.max_reply)
+		return -EFBIG;
+	return buf_add(out, r->str, r->len);
+}
+
+/* The most a reply for out may buffer: out's cap, within max_reply,
+ * and the protocol's framing. A value over it is refused while it is
+ * read, so a forged one costs about that much, not its size. */
+static size_t cap_for(const struct shared *s, const struct buf *out)
+{
+	return (out->max < s->cfg.max_reply ? out->max : s->cfg.max_reply) + 64;
+}
+
 int shared_get(struct shared *s, const char *key, struct buf *out)
 {
-	const char *argv[] = {"GET", key};
-	size_t lens[] = {3, strlen(key)};
-	redisReply *r = NULL;
-	int err = run(s, 2, argv, lens, &r, NULL);
+	struct one o = {.c = cmd_of(2, "GET", key, strlen(key), NULL, 0), .max = cap_for(s, out)};
+	int err = run(s, &o, NULL);
 
+	buf_reset(out);
 	if (err)
 		return err;
+	err = take_string(s, o.out, out, true);
+	freeReplyObject(o.out);
+	return err;
+}
+
+int shared_get_range(struct shared *s, const char *key, size_t start, size_t len, struct buf *out)
+{
+	char from[24], to[24];
+	struct one o = {.c = {.argc = 4, .argv = {"GETRANGE", key, from, to}}, .max = cap_for(s, out)};
+	int err;
+
 	buf_reset(out);
-	if (r->type == REDIS_REPLY_NIL)
-		err = -ENOENT;
-	else if (r->type != REDIS_REPLY_STRING)
-		err = -EPROTO;
-	else if (r->len > s->cfg.max_reply)
-		err = -EFBIG;
-	else
-		err = buf_add(out, r->str, r->len);
-	freeReplyObject(r);
+	if (len == 0)
+		return 0;
+	o.c.lens[0] = 8;
+	o.c.lens[1] = strlen(key);
+	o.c.lens[2] = (size_t)snprintf(from, sizeof(from), "%zu", start);
+	o.c.lens[3] = (size_t)snprintf(to, sizeof(to), "%zu", start + len - 1);
+	err = run(s, &o, NULL);
+	if (err)
+		return err;
+	err = take_string(s, o.out, out, false);
+	freeReplyObject(o.out);
 	return err;
 }
 
@@ -653,45 +803,45 @@ static int status_ok(int err, redisReply *r)
 	return err;
 }
 
+static size_t px_text(char *px, size_t n, int64_t px_ms)
+{
+	return (size_t)snprintf(px, n, "%lld", (long long)(px_ms > 0 ? px_ms : 1));
+}
+
 int shared_set(struct shared *s, const char *key, const void *v, size_t n, int64_t px_ms)
 {
 	char px[24];
-	const char *argv[] = {"SET", key, v, "PX", px};
-	size_t lens[] = {3, strlen(key), n, 2, 0};
-	redisReply *r = NULL;
-
+	struct one o = {.c = {.argc = 5, .argv = {"SET", key, v, "PX", px}, .lens = {3, strlen(key), n, 2, 0}}};
 	int err;
 
-	lens[4] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	err = run(s, 5, argv, lens, &r, NULL);
-	return status_ok(err, r);
+	o.c.lens[4] = px_text(px, sizeof(px), px_ms);
+	err = run(s, &o, NULL);
+	return status_ok(err, o.out);
 }
 
 /* Whether key holds token now. */
 static bool holds(struct shared *s, const char *key, const char *token)
 {
-	const char *argv[] = {"GET", key};
-	size_t lens[] = {3, strlen(key)};
-	redisReply *r = NULL;
-	bool yes = run(s, 2, argv, lens, &r, NULL) == 0 && r->type == REDIS_REPLY_STRING && r->len == strlen(token) &&
-		   memcmp(r->str, token, r->len) == 0;
+	struct one o = {.c = cmd_of(2, "GET", key, strlen(key), NULL, 0)};
+	bool yes = run(s, &o, NULL) == 0 && o.out->type == REDIS_REPLY_STRING && o.out->len == strlen(token) &&
+		   memcmp(o.out->str, token, o.out->len) == 0;
 
-	freeReplyObject(r);
+	freeReplyObject(o.out);
 	return yes;
 }
 
 int shared_lock(struct shared *s, const char *key, const char *token, int64_t px_ms)
 {
 	char px[24];
-	const char *argv[] = {"SET", key, token, "NX", "PX", px};
-	size_t lens[] = {3, strlen(key), strlen(token), 2, 2, 0};
-	redisReply *r = NULL;
+	struct one o = {.c = {.argc = 6,
+			      .argv = {"SET", key, token, "NX", "PX", px},
+			      .lens = {3, strlen(key), strlen(token), 2, 2, 0}}};
 	bool resent;
 	int err;
 
-	lens[5] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	err = run(s, 6, argv, lens, &r, &resent);
-	err = status_ok(err, r);
+	o.c.lens[5] = px_text(px, sizeof(px), px_ms);
+	err = run(s, &o, &resent);
+	err = status_ok(err, o.out);
 	/* Sent twice: the first SET may have taken the lock, and the second
 	 * found it held, by us. Taken for someone else's, the lock would be
 	 * waited for until it expired (tests/unit/test_shared.c,
@@ -701,46 +851,125 @@ int shared_lock(struct shared *s, const char *key, const char *token, int64_t px
 	return err;
 }
 
-/* A script answering 1 when it acted on a key that held ARGV[1]. */
-static int script(struct shared *s, const char *lua, const char *key, const char *token, const char *arg)
-{
-	const char *argv[] = {"EVAL", lua, "1", key, token, arg};
-	size_t lens[] = {4, strlen(lua), 1, strlen(key), strlen(token), arg ? strlen(arg) : 0};
-	redisReply *r = NULL;
-	int err = run(s, arg ? 6 : 5, argv, lens, &r, NULL);
+/* ---- locks without scripts -------------------------------------------------- */
 
+/* Checking a lock's holder and acting on it in one step is what EVAL
+ * did; but a user allowed EVAL can run any script, "while true do end"
+ * included, which blocks Redis for every client until an administrator
+ * steps in (SCRIPT KILL being refused to that user), and an ACL cannot
+ * confine what a script does. So an optimistic transaction instead,
+ * which an ACL confines command by command and key by key: WATCH the
+ * lock and GET it; if it holds our token, MULTI, the change, EXEC, which
+ * Redis runs only if nobody touched the lock since the WATCH (nil
+ * otherwise: no longer ours). Two round trips; a lock is checked this
+ * way once a second while its fetch runs and once when it ends. */
+struct cas {
+	const char *key, *token;
+	const char *new_token; /* SET it PX px; NULL: DEL */
+	char px[24];
+};
+
+static int cas_fn(struct shared *s, redisContext *rc, int64_t deadline, void *arg, char *why, size_t n)
+{
+	struct cas *c = arg;
+	size_t kl = strlen(c->key), max = s->cfg.max_reply + 4096;
+	struct cmd look[2] = {cmd_of(2, "WATCH", c->key, kl, NULL, 0), cmd_of(2, "GET", c->key, kl, NULL, 0)};
+	struct cmd act[3] = {cmd_of(1, "MULTI", NULL, 0, NULL, 0), cmd_of(2, "DEL", c->key, kl, NULL, 0),
+			     cmd_of(1, "EXEC", NULL, 0, NULL, 0)};
+	struct cmd unwatch = cmd_of(1, "UNWATCH", NULL, 0, NULL, 0);
+	redisReply *r[3] = {NULL};
+	bool ours;
+	int err = pipeline(rc, look, 2, max, deadline, r);
+
+	if (err || (err = replies_ok(r, 2, why, n)) != 0) {
+		replies_free(r, 2);
+		return err;
+	}
+	ours = r[1]->type == REDIS_REPLY_STRING && r[1]->len == strlen(c->token) &&
+	       memcmp(r[1]->str, c->token, r[1]->len) == 0;
+	replies_free(r, 2);
+	if (!ours) {
+		err = pipeline(rc, &unwatch, 1, max, deadline, r);
+		if (!err)
+			err = replies_ok(r, 1, why, n);
+		replies_free(r, 1);
+		return err ? err : -ENOENT;
+	}
+	if (c->new_token)
+		act[1] = (struct cmd){.argc = 5,
+				      .argv = {"SET", c->key, c->new_token, "PX", c->px},
+				      .lens = {3, kl, strlen(c->new_token), 2, strlen(c->px)}};
+	err = pipeline(rc, act, 3, max, deadline, r);
 	if (!err)
-		err = r->type != REDIS_REPLY_INTEGER ? -EPROTO : r->integer == 1 ? 0 : -ENOENT;
-	freeReplyObject(r);
+		err = replies_ok(r, 3, why, n);
+	if (!err && r[2]->type != REDIS_REPLY_ARRAY)
+		err = r[2]->type == REDIS_REPLY_NIL ? -ENOENT : -EPROTO; /* nil: touched meanwhile */
+	replies_free(r, 3);
 	return err;
 }
 
-int shared_relock(struct shared *s, const char *key, const char *token, int64_t px_ms)
+int shared_relock(struct shared *s, const char *key, const char *token, const char *new_token, int64_t px_ms)
 {
-	char px[24];
+	struct cas c = {.key = key, .token = token, .new_token = new_token ? new_token : token};
 
-	snprintf(px, sizeof(px), "%lld", (long long)(px_ms > 0 ? px_ms : 1));
-	return script(
-	    s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('pexpire',KEYS[1],ARGV[2]) end return 0",
-	    key, token, px);
+	px_text(c.px, sizeof(c.px), px_ms);
+	return call(s, cas_fn, &c, true, NULL);
 }
 
 int shared_unlock(struct shared *s, const char *key, const char *token)
 {
-	return script(s, "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
-		      key, token, NULL);
+	struct cas c = {.key = key, .token = token};
+
+	return call(s, cas_fn, &c, true, NULL);
+}
+
+/* A lock's value and time to live, read together (MULTI GET PTTL EXEC). */
+struct peek {
+	const char *key;
+	struct buf *value;
+	int64_t pttl;
+};
+
+static int peek_fn(struct shared *s, redisContext *rc, int64_t deadline, void *arg, char *why, size_t n)
+{
+	struct peek *p = arg;
+	size_t kl = strlen(p->key);
+	struct cmd c[4] = {cmd_of(1, "MULTI", NULL, 0, NULL, 0), cmd_of(2, "GET", p->key, kl, NULL, 0),
+			   cmd_of(2, "PTTL", p->key, kl, NULL, 0), cmd_of(1, "EXEC", NULL, 0, NULL, 0)};
+	redisReply *r[4] = {NULL}, *x;
+	int err = pipeline(rc, c, 4, cap_for(s, p->value), deadline, r);
+
+	if (err)
+		return err;
+	err = replies_ok(r, 4, why, n);
+	x = r[3];
+	if (!err && (x->type != REDIS_REPLY_ARRAY || x->elements != 2 || x->element[1]->type != REDIS_REPLY_INTEGER))
+		err = -EPROTO;
+	if (!err) {
+		err = take_string(s, x->element[0], p->value, true);
+		p->pttl = x->element[1]->integer;
+	}
+	replies_free(r, 4);
+	return err;
+}
+
+int shared_lock_peek(struct shared *s, const char *key, struct buf *value, int64_t *pttl_ms)
+{
+	struct peek p = {.key = key, .value = value, .pttl = -2};
+	int err = call(s, peek_fn, &p, true, NULL);
+
+	*pttl_ms = p.pttl;
+	return err;
 }
 
 int shared_publish(struct shared *s, const char *channel, const void *msg, size_t n)
 {
-	const char *argv[] = {"PUBLISH", channel, msg};
-	size_t lens[] = {7, strlen(channel), n};
-	redisReply *r = NULL;
-	int err = run(s, 3, argv, lens, &r, NULL);
+	struct one o = {.c = {.argc = 3, .argv = {"PUBLISH", channel, msg}, .lens = {7, strlen(channel), n}}};
+	int err = run(s, &o, NULL);
 
-	if (!err && r->type != REDIS_REPLY_INTEGER)
+	if (!err && o.out->type != REDIS_REPLY_INTEGER)
 		err = -EPROTO;
-	freeReplyObject(r);
+	freeReplyObject(o.out);
 	return err;
 }
 
@@ -781,8 +1010,8 @@ static int sub_open(struct shared *s, struct sub *b)
 		err = r->type == REDIS_REPLY_ERROR ? reply_error(r) : -EPROTO;
 		refused = r->type == REDIS_REPLY_ERROR;
 		/* An ACL without the channel: say so, not just "denied". */
-		snprintf(why, sizeof(why), "SUBSCRIBE %s refused: %.120s (the user needs &imgtagfs:*)", s->channel,
-			 r->type == REDIS_REPLY_ERROR ? r->str : "not a Redis reply");
+		snprintf(why, sizeof(why), "SUBSCRIBE %s refused: %.120s (the user needs &%s)", s->channel,
+			 r->type == REDIS_REPLY_ERROR ? r->str : "not a Redis reply", s->channel);
 	}
 	freeReplyObject(r);
 	if (err) {

@@ -19,19 +19,25 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "names.h"
 #include "sign.h"
+#include "text.h"
 
 #define MAGIC "ITFS"
-#define HEAD_LEN 8			 /* magic, version, flags, u16 0 */
-#define FIXED_LEN (HEAD_LEN + 8 + 2 + 4) /* and fetched_ms, keylen, count */
-#define MIN_LEN (FIXED_LEN + SVAL_MAC_LEN)
-#define ENTRY_MIN (1 + 1 + 1 + 8 + 1) /* namelen, a 1-byte name, kind, mtime, has_raw */
-#define TEXT_MAX 255		      /* names and texts have a u8 length */
-#define KEY_MAX 65535
+#define MARK_LEN 8			 /* magic, version, flags, u16 0 */
+#define FIXED_LEN (MARK_LEN + 8 + 4 + 2) /* and fetched_ms, total, keylen: then the key */
+#define TOTAL_AT (MARK_LEN + 8)		 /* where total is */
+#define HEAD_LEN(keylen) (FIXED_LEN + (keylen) + SVAL_MAC_LEN)
+#define MIN_LEN(keylen) (HEAD_LEN(keylen) + 4 + SVAL_MAC_LEN) /* no entry */
+#define ENTRY_MIN (1 + 1 + 1 + 8 + 1)			      /* namelen, a 1-byte name, kind, mtime, has_raw */
+#define TEXT_MAX 255					      /* names and texts have a u8 length */
+#define KEY_MAX SVAL_KEY_MAX
+
+_Static_assert(SVAL_HEAD_MAX == HEAD_LEN(KEY_MAX), "SVAL_HEAD_MAX is the longest head");
 
 enum digest_kind { DIGEST_NONE, DIGEST_SHA256, DIGEST_TEXT };
 
@@ -41,21 +47,14 @@ _Static_assert(TEXT_MAX + 1 >= SNAP_SHA256_TEXT, "a digest slot holds a formatte
  * image names (with '/'), every other listing's are one path component. */
 static bool name_ok(const char *key, const char *s, size_t n)
 {
-	if (n > TEXT_MAX)
-		return false;
-	return key[0] == 'I' ? names_valid_image(s) : names_valid_component(s, n);
+	return n <= TEXT_MAX && names_valid_entry(key[0] == 'I', s, n);
 }
 
-/* A digest or a time text ends up in a tag file: one line, no control
- * byte, as listing.c makes it. */
+/* A digest or a time text ends up in a tag file: printable, as listing.c
+ * makes it (anything else it escapes). */
 static bool text_ok(const char *s, size_t n)
 {
-	if (n > TEXT_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return n <= TEXT_MAX && text_printable(s, n);
 }
 
 /* v, n bytes, little-endian. */
@@ -112,34 +111,71 @@ static int put_entry(struct buf *b, const char *key, const struct snap_entry *e)
 	return err;
 }
 
-static int put_head(struct buf *b, const char *key, size_t keylen, int64_t fetched_ms, size_t count)
+/* The head's MAC: over the namespace and ":head", then its bytes. Its own
+ * scope keeps it from standing for a value's MAC, or the other way round. */
+static int head_mac(const uint8_t mac_key[SVAL_KEY_LEN], const char *ns, const void *head, size_t n,
+		    unsigned char mac[SVAL_MAC_LEN])
 {
-	static const unsigned char head[HEAD_LEN] = {'I', 'T', 'F', 'S', SVAL_VERSION, 0, 0, 0};
-	int err = buf_add(b, head, sizeof(head));
+	char scope[256];
+
+	if ((size_t)snprintf(scope, sizeof(scope), "%s:head", ns) >= sizeof(scope))
+		return -EINVAL;
+	return sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, scope, head, n, mac);
+}
+
+/* The head with total 0 and room for its MAC, both filled in by seal. */
+static int put_head(struct buf *b, const char *key, size_t keylen, int64_t fetched_ms)
+{
+	static const unsigned char mark[MARK_LEN] = {'I', 'T', 'F', 'S', SVAL_VERSION, 0, 0, 0};
+	static const unsigned char room[SVAL_MAC_LEN];
+	int err = buf_add(b, mark, sizeof(mark));
 
 	if (!err)
 		err = put_le(b, (uint64_t)fetched_ms, 8);
+	if (!err)
+		err = put_le(b, 0, 4);
 	if (!err)
 		err = put_le(b, keylen, 2);
 	if (!err)
 		err = buf_add(b, key, keylen);
 	if (!err)
-		err = put_le(b, count, 4);
+		err = buf_add(b, room, sizeof(room));
 	return err;
 }
 
-/* The value is appended to out, its MAC (over the namespace and it) last;
- * out is cut back to where it was on any error. */
+/* The value at v (its MAC not yet appended, n bytes so far, with a key of
+ * keylen): its total length and the head's MAC written in, then its MAC
+ * appended to out. */
+static int seal(struct buf *out, size_t start, size_t keylen, const char *ns, const uint8_t mac_key[SVAL_KEY_LEN])
+{
+	unsigned char *v = (unsigned char *)out->data + start, mac[SVAL_MAC_LEN];
+	size_t n = out->len - start, total = n + SVAL_MAC_LEN;
+	int err;
+
+	if (total > UINT32_MAX)
+		return -EFBIG;
+	for (size_t i = 0; i < 4; i++)
+		v[TOTAL_AT + i] = (unsigned char)(total >> (8 * i));
+	err = head_mac(mac_key, ns, v, FIXED_LEN + keylen, v + FIXED_LEN + keylen);
+	if (!err)
+		err = sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, v, n, mac);
+	return err ? err : buf_add(out, mac, sizeof(mac));
+}
+
+/* The value is appended to out, the head's MAC inside it and its MAC
+ * (over the namespace and it) last; out is cut back to where it was on
+ * any error. */
 int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t fetched_ms,
 		const uint8_t mac_key[SVAL_KEY_LEN], struct buf *out)
 {
 	size_t keylen = strlen(key), count = snap_count(s), start = out->len;
-	unsigned char mac[SVAL_MAC_LEN];
 	int err;
 
 	if (keylen > KEY_MAX || count > UINT32_MAX)
 		return -EINVAL;
-	err = put_head(out, key, keylen, fetched_ms, count);
+	err = put_head(out, key, keylen, fetched_ms);
+	if (!err)
+		err = put_le(out, count, 4);
 	for (size_t i = 0; i < count && !err; i++) {
 		struct snap_entry e;
 
@@ -147,9 +183,7 @@ int sval_encode(const struct snap *s, const char *ns, const char *key, int64_t f
 		err = put_entry(out, key, &e);
 	}
 	if (!err)
-		err = sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, out->data + start, out->len - start, mac);
-	if (!err)
-		err = buf_add(out, mac, sizeof(mac));
+		err = seal(out, start, keylen, ns, mac_key);
 	if (err)
 		buf_truncate(out, start);
 	return err;
@@ -304,57 +338,80 @@ static enum sval_reject get_entries(struct reader *r, const char *key, struct sn
 	return *out ? SVAL_OK : no_memory(oom);
 }
 
-/* The key is read only once the MAC has vouched for it: an authentic
- * value of another listing is BAD_KEY, not BAD_MAC. */
-static enum sval_reject get_head(struct reader *r, const char *key, int64_t *fetched_ms)
+/* A MAC that cannot be computed (no memory) is not tampering. */
+static enum sval_reject mac_matches(int err, const unsigned char *mac, const unsigned char *want, int *oom)
 {
-	const unsigned char *head, *k;
-	uint64_t t, keylen;
-
-	/* Flags or reserved bytes set: a later writer's feature. */
-	if (!get_bytes(r, HEAD_LEN, &head) || memcmp(head, MAGIC, 4) != 0 || head[4] != SVAL_VERSION || head[5] ||
-	    head[6] || head[7])
-		return SVAL_BAD_VERSION;
-	if (!get_le(r, 8, &t) || !get_le(r, 2, &keylen) || !get_bytes(r, (size_t)keylen, &k))
-		return SVAL_BAD_FORMAT;
-	if (keylen != strlen(key) || memcmp(k, key, (size_t)keylen) != 0)
-		return SVAL_BAD_KEY;
-	*fetched_ms = (int64_t)t;
-	return SVAL_OK;
+	if (err)
+		return no_memory(oom);
+	return sign_equal(mac, want, SVAL_MAC_LEN) ? SVAL_OK : SVAL_BAD_MAC;
 }
 
-/* A MAC that cannot be computed (no memory) is not tampering. */
-static enum sval_reject check_mac(const unsigned char *v, size_t n, const char *ns, const uint8_t mac_key[SVAL_KEY_LEN],
-				  int *oom)
+/* The version is read first, unauthenticated (where the head ends
+ * depends on it: any other is refused either way); the key only once the
+ * head's MAC has vouched for it, so an authentic value of another listing
+ * is BAD_KEY, not BAD_MAC. */
+enum sval_reject sval_check_head(const void *v, size_t n, size_t max, const char *ns, const char *key,
+				 const uint8_t mac_key[SVAL_KEY_LEN], int64_t *fetched_ms, size_t *total, int *oom)
 {
-	size_t body = n - SVAL_MAC_LEN;
+	const unsigned char *p = v;
 	unsigned char mac[SVAL_MAC_LEN];
+	struct reader r = {.p = v, .left = n};
+	const unsigned char *mark, *k;
+	uint64_t t, len, keylen;
+	enum sval_reject why;
 
-	if (sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, v, body, mac))
-		return no_memory(oom);
-	return sign_equal(mac, v + body, SVAL_MAC_LEN) ? SVAL_OK : SVAL_BAD_MAC;
+	if (oom)
+		*oom = 0;
+	if (n < MARK_LEN) /* an empty or cut value is SHORT, whatever its version */
+		return SVAL_SHORT;
+	/* Flags or reserved bytes set: a later writer's feature. */
+	if (!get_bytes(&r, MARK_LEN, &mark) || memcmp(mark, MAGIC, 4) != 0 || mark[4] != SVAL_VERSION || mark[5] ||
+	    mark[6] || mark[7])
+		return SVAL_BAD_VERSION;
+	if (!get_le(&r, 8, &t) || !get_le(&r, 4, &len) || !get_le(&r, 2, &keylen) || n < HEAD_LEN(keylen) ||
+	    !get_bytes(&r, (size_t)keylen, &k))
+		return SVAL_SHORT;
+	why = mac_matches(head_mac(mac_key, ns, p, FIXED_LEN + keylen, mac), mac, p + FIXED_LEN + keylen, oom);
+	if (why)
+		return why;
+	if (keylen != strlen(key) || memcmp(k, key, (size_t)keylen) != 0)
+		return SVAL_BAD_KEY;
+	if (len < MIN_LEN(keylen))
+		return SVAL_BAD_FORMAT;
+	if (len > max)
+		return SVAL_TOO_BIG;
+	*fetched_ms = (int64_t)t;
+	*total = (size_t)len;
+	return SVAL_OK;
 }
 
 enum sval_reject sval_decode(const void *v, size_t n, size_t max, const char *ns, const char *key,
 			     const uint8_t mac_key[SVAL_KEY_LEN], int64_t *fetched_ms, struct snap **out, int *oom)
 {
+	const unsigned char *p = v;
+	unsigned char mac[SVAL_MAC_LEN];
 	struct reader r;
 	enum sval_reject why;
 	int64_t fetched = 0;
+	size_t total = 0, head;
 
 	*out = NULL;
 	if (oom)
 		*oom = 0;
 	if (n > max)
 		return SVAL_TOO_BIG;
-	if (n < MIN_LEN)
-		return SVAL_SHORT;
-	r = (struct reader){.p = v, .left = n - SVAL_MAC_LEN};
-	why = check_mac(v, n, ns, mac_key, oom);
-	if (!why)
-		why = get_head(&r, key, &fetched);
-	if (!why)
-		why = get_entries(&r, key, out, oom);
+	why = sval_check_head(v, n, max, ns, key, mac_key, &fetched, &total, oom);
+	if (why)
+		return why;
+	if (n != total) /* cut short or lengthened: not the value the head is of */
+		return SVAL_BAD_MAC;
+	why = mac_matches(sign_hmac_sha256_under(mac_key, SVAL_KEY_LEN, ns, p, n - SVAL_MAC_LEN, mac), mac,
+			  p + n - SVAL_MAC_LEN, oom);
+	if (why)
+		return why;
+	head = HEAD_LEN(strlen(key));
+	r = (struct reader){.p = p + head, .left = n - head - SVAL_MAC_LEN};
+	why = get_entries(&r, key, out, oom);
 	if (!why)
 		*fetched_ms = fetched;
 	return why;

@@ -40,12 +40,21 @@
 #define REJECT_MSG_OLD (SVAL_BAD_FORMAT + 4)
 #define REJECT_MSG_REPLAY (SVAL_BAD_FORMAT + 5)
 #define REJECT_KINDS (SVAL_BAD_FORMAT + 6)
-#define SEEN_MAX 1024 /* messages remembered, against replays */
+#define SEEN_MAX 1024	    /* messages remembered, against replays */
+#define TOKEN_MAX 128	    /* a lock's value: "v1." and 3 numbers, a MAC */
+#define TOKEN_MAC_LEN 16    /* bytes of the token's MAC, written in hex */
+#define TOKEN_SLACK_MS 2000 /* clocks of the fleet's hosts disagree by less */
 
-/* A lock held by a fill in progress, on the filler's stack. */
+/* Why a lock is not a live holder's, each logged once. */
+enum squat { SQUAT_NO_EXPIRY, SQUAT_LONG_EXPIRY, SQUAT_FORM, SQUAT_STALE, SQUAT_KINDS };
+
+/* A lock held by a fill in progress, on the filler's stack. The
+ * heartbeat writes token anew each beat, under held_mu. */
 struct held {
-	const char *key;
-	const char *token;
+	const char *lk;	 /* the Redis key of the lock */
+	const char *key; /* the listing's */
+	uint64_t seq;
+	char token[TOKEN_MAX];
 	struct held *next;
 };
 
@@ -68,13 +77,19 @@ struct tier {
 	tier_recv_fn recv;
 	void *recv_arg;
 	atomic_bool logged[REJECT_KINDS]; /* a rejection's one log line */
-	uint64_t seen[SEEN_MAX];	  /* MACs of messages applied (their first 8 bytes); under mu */
+	atomic_bool squat_logged[SQUAT_KINDS];
+	uint64_t seen[SEEN_MAX]; /* MACs of messages applied (their first 8 bytes); under mu */
 	size_t seen_next;
-	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received;
+	atomic_uint_fast64_t hits, misses, writes, rejected, waits, sent, received, squatted;
 };
 
 /* ---- keys, derivations ---------------------------------------------------- */
 
+/* The "3" is the version of what lives in a namespace: hosts whose lock
+ * tokens or values differ in form (0.2.0's were "2") get namespaces of
+ * their own, so a fleet upgraded host by host neither refuses the other
+ * half's values nor takes its locks for squatted ones: the two halves
+ * simply do not share until the last host is upgraded. */
 int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1])
 {
 	struct buf b;
@@ -82,7 +97,7 @@ int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1])
 	int err;
 
 	buf_init(&b, 16384);
-	err = buf_printf(&b, "imgtagfs namespace 2%c%s%c%s%c%s%c%s%c%ld", 0, sc->project ? sc->project : "", 0,
+	err = buf_printf(&b, "imgtagfs namespace 3%c%s%c%s%c%s%c%s%c%ld", 0, sc->project ? sc->project : "", 0,
 			 sc->public_key, 0, sc->endpoint ? sc->endpoint : "", 0, sc->repo_type ? sc->repo_type : "", 0,
 			 sc->api_tz);
 	if (!err)
@@ -91,6 +106,13 @@ int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1])
 	for (int i = 0; !err && i < TIER_NS_LEN / 2; i++)
 		snprintf(ns + 2 * i, 3, "%02x", h[i]);
 	return err;
+}
+
+int tier_acl_scope(const char *ns, char *out, size_t n)
+{
+	int len = snprintf(out, n, "resetkeys ~" PREFIX "%s:* resetchannels &" PREFIX "%s:inval", ns, ns);
+
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
 }
 
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN])
@@ -170,61 +192,191 @@ static void rejected(struct tier *t, const char *key, int why, const char *text)
 		key ? "the value of " : "", name, text);
 }
 
-/* A value taken from v is acceptable: 0 and *out dated, -ENOENT (too old,
- * not newer than the caller's, invalidated), or -EBADMSG: dated in the
- * future, refused (the caller counts it). */
-static int accept(struct tier *t, const char *key, int64_t fetched, int64_t min_born, struct snap *s, struct snap **out)
+/* When a value fetched at fetched (fleet ms) was born on the local clock:
+ * 0 and *born, -ENOENT when it is of no use (too old, not newer than the
+ * caller's, invalidated), or -EBADMSG: dated in the future, refused (the
+ * caller counts it). Judged on the head alone, before the rest is read. */
+static int timely(struct tier *t, const char *key, int64_t fetched, int64_t min_born, int64_t *born)
 {
-	int64_t now = fresh_now(t->cfg.fresh), born = fetched - shared_offset(t->cfg.sh);
+	int64_t now = fresh_now(t->cfg.fresh);
 
-	if (born > now + FUTURE_MS) {
-		snap_unref(s);
+	*born = fetched - shared_offset(t->cfg.sh);
+	if (*born > now + FUTURE_MS)
 		return -EBADMSG;
-	}
-	if (born > now)
-		born = now;
-	if (now - born >= fresh_ttl_ms(t->cfg.fresh) || born <= min_born || fetched < not_before(t, key)) {
-		snap_unref(s);
+	if (*born > now)
+		*born = now;
+	if (now - *born >= fresh_ttl_ms(t->cfg.fresh) || *born <= min_born || fetched < not_before(t, key))
 		return -ENOENT;
-	}
-	snap_set_born(s, born);
-	*out = s;
 	return 0;
 }
 
-/* *refused: the hash of the last value this fill refused (0: none), so
- * that a fill reading one bad value again (after taking the lock, while
- * waiting) counts it once. */
+/* A refusal of the value whose bytes (or head) are v, counted once per
+ * fill: *refused is the hash of the last one this fill refused (0:
+ * none), so that a fill reading one bad value again (after taking the
+ * lock, while waiting) counts it once. */
+static void refuse(struct tier *t, const char *key, const struct buf *v, int why, uint64_t *refused)
+{
+	uint64_t h = bytes_hash(v->data, v->len);
+
+	if (h != *refused)
+		rejected(t, key, why, why == REJECT_FUTURE ? "dated in the future" : sval_reject_text(why));
+	*refused = h;
+}
+
+/* The value of rk (key's), read so that a forged one costs little: its
+ * first SVAL_HEAD_MAX bytes (GETRANGE: the whole of most values) hold the
+ * head, which says under the fleet's key how long the value is and when
+ * it was fetched; a head that fails, or a value of no use by its date, is
+ * read no further, and the rest is read up to the length the head
+ * vouches for, no more. 0 and v holding the value whole with *fetched its
+ * date, 1 to leave it (a miss; a refusal counted), or -ENOMEM. */
+static int read_value(struct tier *t, const char *key, int64_t min_born, const char *rk, struct buf *v,
+		      int64_t *fetched, uint64_t *refused)
+{
+	enum sval_reject why;
+	size_t total = 0;
+	int64_t born;
+	int oom = 0, err = shared_get_range(t->cfg.sh, rk, 0, SVAL_HEAD_MAX, v);
+
+	if (err || v->len == 0)
+		return 1; /* absent, or Redis failing: a miss either way */
+	why = sval_check_head(v->data, v->len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, fetched, &total, &oom);
+	if (why) {
+		if (oom)
+			return -ENOMEM;
+		refuse(t, key, v, why, refused);
+		return 1;
+	}
+	err = timely(t, key, *fetched, min_born, &born);
+	if (err == -EBADMSG)
+		refuse(t, key, v, REJECT_FUTURE, refused);
+	if (err)
+		return 1;
+	if (total <= v->len)
+		return 0; /* whole (or longer than its head says: refused by the decoder) */
+	buf_release(v);
+	buf_init(v, total); /* a value rewritten meanwhile may be longer: -EFBIG, a miss */
+	return shared_get(t->cfg.sh, rk, v) ? 1 : 0;
+}
+
 static int try_read(struct tier *t, const char *key, int64_t min_born, struct buf *rk, struct snap **out,
 		    uint64_t *refused)
 {
 	struct buf v;
 	struct snap *s = NULL;
-	int64_t fetched = 0;
+	int64_t fetched = 0, born = 0;
 	int oom = 0, err = redis_key(rk, t, "", key);
 	enum sval_reject why;
 
 	if (err)
 		return err;
-	buf_init(&v, t->cfg.max_value + 1);
-	err = shared_get(t->cfg.sh, rk->data, &v);
+	buf_init(&v, SVAL_HEAD_MAX);
+	err = read_value(t, key, min_born, rk->data, &v, &fetched, refused);
 	if (err) {
 		buf_release(&v);
-		return -ENOENT; /* absent, or Redis failing: a miss either way */
+		return -ENOENT;
 	}
 	why = sval_decode(v.data, v.len, t->cfg.max_value, t->cfg.ns, key, t->cfg.mac_key, &fetched, &s, &oom);
-	err = why == SVAL_OK ? accept(t, key, fetched, min_born, s, out) : oom ? -ENOMEM : -EBADMSG;
-	if (err == -EBADMSG) {
-		uint64_t h = bytes_hash(v.data, v.len);
-
-		if (h != *refused && why != SVAL_OK)
-			rejected(t, key, why, sval_reject_text(why));
-		else if (h != *refused)
-			rejected(t, key, REJECT_FUTURE, "dated in the future"); /* authentic, but from accept */
-		*refused = h;
+	/* The head was checked, but what was read whole may be another
+	 * value (rewritten meanwhile): its date is judged again. */
+	err = why ? (oom ? -ENOMEM : -EBADMSG) : timely(t, key, fetched, min_born, &born);
+	if (why && !oom)
+		refuse(t, key, &v, why, refused);
+	else if (err == -EBADMSG)
+		refuse(t, key, &v, REJECT_FUTURE, refused);
+	if (!err) {
+		snap_set_born(s, born);
+		*out = s;
+	} else {
+		snap_unref(s);
 	}
 	buf_release(&v);
 	return err ? -ENOENT : 0;
+}
+
+/* ---- lock tokens ---------------------------------------------------------------- */
+
+/* A lock's value says who holds it and that the holder is alive:
+ *
+ *	v1.ORIGIN.SEQ.AT.MAC
+ *
+ * this host (16 hex digits), a counter, the fleet's time (ms) when it was
+ * written, and the first TOKEN_MAC_LEN bytes, in hex, of an HMAC under the
+ * fleet's key over "NS:lock", the listing's key and the rest. The holder
+ * writes it anew with each heartbeat, so a live holder's lock is always
+ * dated within its life. Anyone who can write to Redis can write a lock
+ * (SET the key, or delete a value and keep the key), and a waiter that
+ * took any key for a live holder waited half the deadline on every cold
+ * listing; only a member of the fleet can write a token, and a token it
+ * stopped renewing dates itself out. */
+static int token_mac(const struct tier *t, const char *key, const char *body, char hex[2 * TOKEN_MAC_LEN + 1])
+{
+	char scope[TIER_NS_LEN + 8];
+	unsigned char mac[SVAL_MAC_LEN];
+	struct buf m;
+	int err;
+
+	snprintf(scope, sizeof(scope), "%s:lock", t->cfg.ns);
+	buf_init(&m, LISTKEY_MAX + TOKEN_MAX + 1);
+	err = buf_add(&m, key, strlen(key) + 1); /* its NUL separates */
+	if (!err)
+		err = buf_adds(&m, body);
+	if (!err)
+		err = sign_hmac_sha256_under(t->cfg.mac_key, SVAL_KEY_LEN, scope, m.data, m.len, mac);
+	buf_release(&m);
+	for (int i = 0; !err && i < TOKEN_MAC_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	return err;
+}
+
+static int token_make(const struct tier *t, const char *key, uint64_t seq, int64_t at, char out[TOKEN_MAX])
+{
+	char body[64], hex[2 * TOKEN_MAC_LEN + 1];
+	int err;
+
+	snprintf(body, sizeof(body), "%016" PRIx64 ".%" PRIu64 ".%" PRId64, t->origin, seq, at);
+	err = token_mac(t, key, body, hex);
+	if (!err)
+		snprintf(out, TOKEN_MAX, "v1.%s.%s", body, hex);
+	return err;
+}
+
+int tier_lock_token(struct tier *t, const char *key, int64_t fleet_ms, char *out, size_t n)
+{
+	char token[TOKEN_MAX];
+	int err = token_make(t, key, atomic_fetch_add(&t->token_seq, 1), fleet_ms, token);
+
+	if (!err && (size_t)snprintf(out, n, "%s", token) >= n)
+		err = -ENAMETOOLONG;
+	return err;
+}
+
+/* v (n bytes) is a token of this fleet for key; *at its date. */
+static bool token_ours(const struct tier *t, const char *key, const char *v, size_t n, int64_t *at)
+{
+	char text[TOKEN_MAX], hex[2 * TOKEN_MAC_LEN + 1], *dot, *date, *end;
+	unsigned long long u;
+
+	if (n < 4 || n >= TOKEN_MAX || memchr(v, '\0', n) || memcmp(v, "v1.", 3) != 0)
+		return false;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	dot = strrchr(text, '.');
+	if (!dot || strlen(dot + 1) != 2 * TOKEN_MAC_LEN)
+		return false;
+	*dot = '\0';
+	if (token_mac(t, key, text + 3, hex) || !sign_equal(hex, dot + 1, sizeof(hex) - 1))
+		return false;
+	/* Authentic: what follows was written by a member of the fleet. */
+	date = strrchr(text, '.');
+	if (!date || date[1] < '0' || date[1] > '9')
+		return false;
+	errno = 0;
+	u = strtoull(date + 1, &end, 10);
+	if (errno || *end || u > INT64_MAX)
+		return false;
+	*at = (int64_t)u;
+	return true;
 }
 
 /* ---- fetching for the fleet --------------------------------------------------- */
@@ -279,18 +431,94 @@ static void held_remove(struct tier *t, struct held *h)
 	pthread_mutex_unlock(&t->held_mu);
 }
 
-/* This host fetches for the fleet, holding the listing's lock. */
-static int lead(struct tier *t, const char *key, const char *lk, const char *token, struct buf *rk, tier_api_fn api,
-		void *arg, struct snap **out, struct tier_result *res)
+/* This host fetches for the fleet, holding the listing's lock (h, with
+ * the token it was taken with); the heartbeat renews it meanwhile. */
+static int lead(struct tier *t, struct held *h, struct buf *rk, tier_api_fn api, void *arg, struct snap **out,
+		struct tier_result *res)
 {
-	struct held h = {.key = lk, .token = token};
 	int err;
 
-	held_add(t, &h);
-	err = from_api(t, key, rk, api, arg, out, res);
-	held_remove(t, &h);
-	shared_unlock(t->cfg.sh, lk, token);
+	held_add(t, h);
+	err = from_api(t, h->key, rk, api, arg, out, res);
+	held_remove(t, h); /* the heartbeat no longer touches h->token */
+	shared_unlock(t->cfg.sh, h->lk, h->token);
 	return err;
+}
+
+/* A lock that is no live holder's: fetched at once, counted, and said
+ * once per kind (a value of another form, a life longer than a lock's, no
+ * expiry, a date not renewed). */
+static void squatted(struct tier *t, const char *key, enum squat why, int64_t n)
+{
+	static const char *const text[SQUAT_KINDS] = {
+	    [SQUAT_NO_EXPIRY] = "it never expires",
+	    [SQUAT_LONG_EXPIRY] = "it expires later than a lock can",
+	    [SQUAT_FORM] = "its value is not a lock of this fleet",
+	    [SQUAT_STALE] = "its holder has not renewed it",
+	};
+	char name[256];
+
+	atomic_fetch_add(&t->squatted, 1);
+	if (atomic_exchange(&t->squat_logged[why], true))
+		return;
+	listkey_describe(key, name, sizeof(name));
+	log_msg(t->cfg.log, LOG_WARNING,
+		"shared cache: the lock of %s is held by no live host of this fleet (%s: %lld ms); fetching "
+		"without waiting; later ones are only counted (shared_squatted in the stats attribute)",
+		name, text[why], (long long)n);
+}
+
+/* Why the lock of key, whose value is v and time to live pttl (ms, -1:
+ * none), is no live holder's (*n: a figure for the log), or SQUAT_KINDS
+ * when it is. A live holder's lock is a token of this fleet's form and
+ * key, dated within a lock's life by the fleet's clock (each heartbeat
+ * dates it anew), with a time to live no longer than a lock's. */
+static enum squat judge_lock(const struct tier *t, const char *key, const struct buf *v, int64_t pttl, int64_t now,
+			     int64_t *n)
+{
+	int64_t at = 0;
+
+	*n = pttl;
+	if (pttl == -1)
+		return SQUAT_NO_EXPIRY;
+	if (pttl > t->cfg.lock_ms)
+		return SQUAT_LONG_EXPIRY;
+	*n = (int64_t)v->len;
+	if (!token_ours(t, key, v->data ? v->data : "", v->len, &at))
+		return SQUAT_FORM;
+	*n = now - at;
+	if (at < now - t->cfg.lock_ms - TOKEN_SLACK_MS || at > now + TOKEN_SLACK_MS)
+		return SQUAT_STALE;
+	return SQUAT_KINDS;
+}
+
+/* Who holds lk, the lock of key: 1 a live host of the fleet (wait for
+ * it), 0 nobody any more (take it), -1 nobody who will ever release it
+ * (counted and said: fetch now), or -errno (Redis failing: fetch now). */
+static int holder(struct tier *t, const char *lk, const char *key)
+{
+	struct buf v;
+	int64_t pttl = -2, now = 0, n = 0;
+	enum squat why = SQUAT_FORM; /* a value too long to be a token */
+	int err;
+
+	buf_init(&v, TOKEN_MAX);
+	err = shared_lock_peek(t->cfg.sh, lk, &v, &pttl);
+	if (err == 0)
+		err = shared_now(t->cfg.sh, &now);
+	if (err == 0)
+		why = judge_lock(t, key, &v, pttl, now, &n);
+	else if (err == -EFBIG)
+		n = TOKEN_MAX;
+	buf_release(&v);
+	if (err == -ENOENT)
+		return 0; /* released meanwhile */
+	if (err && err != -EFBIG)
+		return err;
+	if (why == SQUAT_KINDS)
+		return 1;
+	squatted(t, key, why, n);
+	return -1;
 }
 
 /* Sleeps ms, or less when the tier stops. True while it runs. */
@@ -310,29 +538,37 @@ static bool nap(struct tier *t, int64_t ms)
 static int single_flight(struct tier *t, const char *key, int64_t min_born, struct buf *rk, uint64_t *refused,
 			 tier_api_fn api, void *arg, struct snap **out, struct tier_result *res)
 {
-	char token[64], *lk;
-	int64_t start = monotime_ms(), delay = POLL_MIN_MS;
+	struct held h = {.key = key, .seq = atomic_fetch_add(&t->token_seq, 1)};
+	int64_t start = monotime_ms(), delay = POLL_MIN_MS, now;
+	char *lk;
 	int err;
 
-	snprintf(token, sizeof(token), "%016" PRIx64 "-%" PRIu64, t->origin,
-		 (uint64_t)atomic_fetch_add(&t->token_seq, 1));
-	if (redis_key(rk, t, "lock:", key) || !(lk = buf_take(rk)))
+	/* The token is dated by the fleet's clock, known once a connection
+	 * read Redis's TIME (the read before this one did): without it, the
+	 * date would be this host's uptime, a lock the others refuse. */
+	if (redis_key(rk, t, "lock:", key) || shared_now(t->cfg.sh, &now) || token_make(t, key, h.seq, now, h.token) ||
+	    !(lk = buf_take(rk)))
 		return from_api(t, key, rk, api, arg, out, res);
+	h.lk = lk;
 	for (;;) {
-		err = shared_lock(t->cfg.sh, lk, token, t->cfg.lock_ms);
+		err = shared_lock(t->cfg.sh, lk, h.token, t->cfg.lock_ms);
 		/* Taken: but the last holder may have written the value
 		 * between our read and our lock. */
 		if (err == 0 && try_read(t, key, min_born, rk, out, refused) == 0) {
-			shared_unlock(t->cfg.sh, lk, token);
+			shared_unlock(t->cfg.sh, lk, h.token);
 			atomic_fetch_add(&t->waits, 1);
 			break;
 		}
 		if (err == 0) {
-			err = lead(t, key, lk, token, rk, api, arg, out, res);
+			err = lead(t, &h, rk, api, arg, out, res);
 			break;
 		}
-		/* Redis failing, another host slower than a fetch of our own, or
-		 * unmounting: as if there were no tier. */
+		/* Held: by a live host of the fleet, or by no one who will
+		 * release it (a writer to Redis), which is not waited for. */
+		if (err == -EEXIST && holder(t, lk, key) < 0)
+			err = -EPERM;
+		/* Redis failing, a squatted lock, another host slower than a
+		 * fetch of our own, or unmounting: as if there were no tier. */
 		if (err != -EEXIST || monotime_ms() - start >= t->cfg.wait_ms || !nap(t, delay)) {
 			err = from_api(t, key, rk, api, arg, out, res);
 			break;
@@ -574,12 +810,21 @@ static void send_queued(struct tier *t)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* Keeps this host's locks alive while their fetches run. */
+/* Keeps this host's locks alive while their fetches run: each is given
+ * a token dated now (the others judge a lock by its date), if it still
+ * holds ours. */
 static void heartbeat(struct tier *t)
 {
+	char fresh[TOKEN_MAX];
+	int64_t now;
+
+	if (shared_now(t->cfg.sh, &now))
+		return;
 	pthread_mutex_lock(&t->held_mu);
-	for (const struct held *h = t->held; h; h = h->next)
-		shared_relock(t->cfg.sh, h->key, h->token, t->cfg.lock_ms);
+	for (struct held *h = t->held; h; h = h->next)
+		if (token_make(t, h->key, h->seq, now, fresh) == 0 &&
+		    shared_relock(t->cfg.sh, h->lk, h->token, fresh, t->cfg.lock_ms) == 0)
+			memcpy(h->token, fresh, sizeof(fresh));
 	pthread_mutex_unlock(&t->held_mu);
 }
 
@@ -648,6 +893,7 @@ void tier_get_stats(struct tier *t, struct tier_stats *out)
 	out->waits = atomic_load(&t->waits);
 	out->invalidations_sent = atomic_load(&t->sent);
 	out->invalidations_received = atomic_load(&t->received);
+	out->squatted = atomic_load(&t->squatted);
 	out->up = shared_up(t->cfg.sh);
 }
 

@@ -65,6 +65,7 @@ trap 'log "bench: interrupted"; exit 130' INT TERM
 sim_start() {
 	local var=$1 out="$WORK/$1.out" i url pid
 	shift
+	: >"$out" # else the loop below may read a previous simulator's port
 	"$SIM_BIN" --port 0 "$@" >"$out" 2>"$WORK/$var.err" &
 	pid=$!
 	PIDS+=("$pid")

@@ -61,9 +61,9 @@ static bool ref_component(const char *s, size_t n)
 	if (n == 0 || n > NAMES_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f) /* NUL and controls */
+		if (s[i] == '/')
 			return false;
-	return true;
+	return fuzz_ref_printable(s, n); /* no NUL, no control, UTF-8 */
 }
 
 static bool ref_image(const char *s)
@@ -132,6 +132,8 @@ static void check_predicates(const uint8_t *p, size_t n)
 
 	FUZZ_CHECK(names_valid_component(raw, n) == ref_component(raw, n));
 	FUZZ_CHECK(names_valid_image(s) == ref_image(s));
+	FUZZ_CHECK(names_valid_entry(true, raw, n) == (n && !memchr(raw, 0, n) && ref_image(s)));
+	FUZZ_CHECK(names_valid_entry(false, raw, n) == ref_component(raw, n));
 	FUZZ_CHECK(names_maybe_component(s) == ref_maybe_component(s));
 	FUZZ_CHECK(names_maybe_tag(s) == ref_maybe_tag(s));
 	/* What could be a registry name can always be a file name. */

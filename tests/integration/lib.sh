@@ -49,10 +49,13 @@ need_fuse() {
 # SIM_URL and SIM_PID.
 sim_start() {
 	local out="$WORK/sim.out" i
+	# Emptied here, not by the background job's redirection: that runs in
+	# the child, maybe after the loop below read the last simulator's line.
+	: >"$out"
 	"$SIM_BIN" --port 0 "$@" >"$out" 2>"$WORK/sim.err" &
 	SIM_PID=$!
 	PIDS+=("$SIM_PID")
-	for i in $(seq 100); do
+	for i in $(seq 600); do # 30 s: a loaded machine
 		SIM_URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$out")
 		[[ -n $SIM_URL ]] && return 0
 		kill -0 "$SIM_PID" 2>/dev/null || break
@@ -162,7 +165,7 @@ fs_mount() {
 	FS_PID=$!
 	PIDS+=("$FS_PID")
 	MOUNTS+=("$mnt")
-	for i in $(seq "${MOUNT_WAIT:-200}"); do
+	for i in $(seq "${MOUNT_WAIT:-600}"); do # 30 s by default: a loaded machine
 		mountpoint -q "$mnt" && return 0
 		if ! kill -0 "$FS_PID" 2>/dev/null; then
 			wait "$FS_PID"
@@ -239,8 +242,9 @@ redis_start() {
 	REDIS_PID=$!
 	PIDS+=("$REDIS_PID")
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 600); do # 30 s: a loaded machine
 		[[ $(rcli ping 2>/dev/null) == PONG || $(rcli ping 2>&1) == *NOAUTH* ]] && return 0
+		kill -0 "$REDIS_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	echo "redis-server did not start:" >&2
@@ -248,6 +252,8 @@ redis_start() {
 	return 1
 }
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+# free_port: a loopback TCP port free now, from the kernel.
+free_port() { perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'; }
 redis_stop() {
 	kill -CONT "$REDIS_PID" 2>/dev/null
 	kill "$REDIS_PID" 2>/dev/null

@@ -186,12 +186,8 @@ pid=$(pgrep -f "mount.imgtagfs uhub:web $M" | head -1)
 ok "the daemon runs the installed /usr/bin/imgtagfs" test "$(readlink "/proc/${pid:-0}/exe")" = /usr/bin/imgtagfs
 umount "$M"
 expect_eq "umount: nothing mounted" "" "$(findmnt -n "$M")"
-gone=1
-for _ in $(seq 100); do
-	kill -0 "${pid:-0}" 2>/dev/null || { gone=0; break; }
-	sleep 0.05
-done
-expect_eq "umount ends the daemon" 0 "$gone"
+daemon_gone() { ! kill -0 "${pid:-0}" 2>/dev/null; }
+ok "umount ends the daemon" wait_until 30 daemon_gone
 sim_stop
 
 # --- purge ----------------------------------------------------------------------

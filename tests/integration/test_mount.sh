@@ -200,7 +200,7 @@ mkdir -p "$M4"
 FS_PID=$!
 PIDS+=("$FS_PID")
 MOUNTS+=("$M4")
-for i in $(seq 100); do mountpoint -q "$M4" && break; sleep 0.05; done
+wait_until 30 mountpoint -q "$M4"
 ok "wrong key on a lazy mount: EACCES" bash -c "ls '$M4' 2>&1 | grep -q 'Permission denied'"
 fs_umount "$M4"
 

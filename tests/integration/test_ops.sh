@@ -11,11 +11,12 @@ sim_start --data "$top/tests/data/test-registry.json"
 write_creds "$WORK/creds"
 HELPER=$BUILD/mount.imgtagfs
 
-# wait_gone PID: waits (bounded) for a child to end; its status in GONE_RC.
+# wait_gone PID: waits (30 s at most: a loaded machine) for a child to
+# end; its status in GONE_RC.
 wait_gone() {
 	local i
 	GONE_RC=timeout
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		if ! kill -0 "$1" 2>/dev/null; then
 			wait "$1" 2>/dev/null
 			GONE_RC=$?
@@ -25,10 +26,10 @@ wait_gone() {
 	done
 }
 
-# gone PID: true once a process (not our child) has ended, bounded.
+# gone PID: true once a process (not our child) has ended, within 30 s.
 gone() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.05
 	done

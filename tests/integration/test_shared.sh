@@ -10,7 +10,10 @@
 # other options (repo_type, api_tz) or another registry share nothing; no
 # Redis password in ps or a log.
 # Assertions are counts (stats, API calls), with generous time bounds only
-# where a hang is what is tested.
+# where a hang is what is tested. Mounts whose counts are Redis's get 2 s
+# for a Redis operation (RTO below): the default 200 ms can run out on a
+# loaded machine, and a timeout is a miss (and the tier down for a while),
+# which would change what is counted; the fault tests set their own.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 need_fuse
@@ -25,7 +28,8 @@ ms() { date +%s%3N; }
 
 sim_start --gen "repos=2,images=5,tags=30,seed=7,nested=2" || exit 1
 redis_start || exit 1
-SC="shared_cache=unix:$REDIS_SOCK"
+RTO=shared_cache_timeout=2000
+SC="shared_cache=unix:$REDIS_SOCK,$RTO"
 
 # --- options: refused with a precise message ------------------------------
 out=$("$FS_BIN" uhub "$WORK/x" -o "shared_cache=redis://user:s3cretpw@127.0.0.1:6379" 2>&1)
@@ -73,7 +77,9 @@ for m in b c d; do
 done
 ok "the tree is not empty" test "$(wc -l <"$WORK/tree.a")" -ge 300
 
-# --- a push refreshed on a reaches b within 2 s (ttl=600) -------------------
+# --- a push refreshed on a reaches b at once (ttl=600) -----------------------
+# (within a second when the machine is idle: the time is printed; the bound
+# is far from the ttl, not from a loaded machine's scheduling)
 IMG=$(cd "$WORK/a" && find . -mindepth 3 -maxdepth 3 -type f | LC_ALL=C sort | head -1)
 IMG=$(dirname "${IMG#./}")
 repo=${IMG%%/*} image=${IMG#*/}
@@ -82,15 +88,11 @@ sim_ctl "push?repo=$repo&image=$image&tag=pushed-now&digest=$(digest e)"
 ok "before the refresh, b does not show the push (ttl=600)" test ! -e "$WORK/b/$IMG/pushed-now"
 getfattr -n user.imgtagfs.refresh "$WORK/a/$IMG" >/dev/null 2>&1
 ls "$WORK/a/$IMG" >/dev/null
-t0=$(ms) seen=0
-while (($(ms) - t0 < 2000)); do
-	if ls "$WORK/b/$IMG" 2>/dev/null | grep -qx pushed-now; then
-		seen=1
-		break
-	fi
-	sleep 0.1
-done
-expect_eq "the push refreshed on a is listed on b within 2 s" 1 "$seen"
+listed_on_b() { ls "$WORK/b/$IMG" 2>/dev/null | grep -qx pushed-now; }
+t0=$(ms)
+ok "the push refreshed on a is listed on b at once (well within ttl)" wait_until 60 listed_on_b
+echo "the push reached b in $(($(ms) - t0)) ms"
+
 ok "and readable on b" grep -q "$(digest e)" "$WORK/b/$IMG/pushed-now"
 ok "a sent an invalidation" test "$(stat_of "$WORK/a" shared_invalidations_sent)" -ge 1
 ok "b received it" test "$(stat_of "$WORK/b" shared_invalidations_received)" -ge 1
@@ -103,16 +105,11 @@ stat "$WORK/b/$NEST" >/dev/null 2>&1
 ok "a nested image is there on b" test -d "$WORK/b/$NEST"
 sim_ctl "delete?repo=$nrepo&image=${NEST#*/}"
 getfattr -n user.imgtagfs.refresh "$WORK/a/$nrepo" >/dev/null 2>&1
-gone=0
+gone_on_b() { ! stat "$WORK/b/$NEST" >/dev/null 2>&1; }
 t0=$(ms)
-while (($(ms) - t0 < 2000)); do
-	if ! stat "$WORK/b/$NEST" >/dev/null 2>&1; then
-		gone=1
-		break
-	fi
-	sleep 0.1
-done
-expect_eq "deleted and refreshed on a: gone on b within 2 s, below its prefix directory" 1 "$gone"
+ok "deleted and refreshed on a: gone on b at once, below its prefix directory" wait_until 60 gone_on_b
+echo "the delete reached b in $(($(ms) - t0)) ms"
+
 for m in a b c d; do fusermount3 -u "$WORK/$m"; done
 sleep 0.3
 
@@ -162,7 +159,9 @@ mapfile -t keys < <(rcli --scan --pattern 'imgtagfs:1:*' | grep -v ':lock:')
 ok "the walk stored its listings" test "${#keys[@]}" -ge 7
 for k in "${keys[@]}"; do
 	n=$(rcli strlen "$k")
-	off=$((RANDOM % n))
+	# Past the fixed head (mark, date, length, key length: a flip there is
+	# a refusal of another kind, "unknown version" or "too short").
+	off=$((22 + RANDOM % (n - 22)))
 	b=$(rcli getrange "$k" "$off" "$off" | od -An -tx1 | tr -d ' \n')
 	[[ $b == 41* ]] && nb=B || nb=A
 	rcli setrange "$k" "$off" "$nb" >/dev/null
@@ -217,9 +216,50 @@ ok "values under another key: the API's truth is shown" cmp -s "$WORK/truth" "$W
 ok "and they were refused" test "$(stat_of "$WORK/t4" shared_rejected)" -ge 3
 fusermount3 -u "$WORK/t4"
 
+# --- forged huge values: what a writer to Redis can make a host hold -------------
+# The root's and a repository's listings replaced by 60 MiB each (under the
+# cap of 64 MiB a value that cache_size=256M gives): "ITFS" and zeros, and
+# a real value's head before 60 MiB of zeros (it says the real length).
+# Each is refused after reading its head, or at most the length the head
+# vouches for: the daemon's peak RSS grows by a few MB, not by three
+# copies of 60 MiB (the reply buffer, the reply, ours) per read.
+rcli flushall >/dev/null
+FS_LOG=$WORK/hv0.log fs_mount "$WORK/hv0" -o "$SC,ttl=600" || echo "FAIL: mount hv0"
+tree "$WORK/hv0" >/dev/null
+wait_quiet
+fusermount3 -u "$WORK/hv0"
+ns_hv=$(rcli --scan --pattern 'imgtagfs:1:*:R' | head -1 | cut -d: -f3)
+ikey=$(rcli --scan --pattern "imgtagfs:1:$ns_hv:I*" | head -1)
+ok "the walk stored the root's and a repository's listings" test -n "$ns_hv" -a -n "$ikey"
+{ printf 'ITFS'; head -c $((60 << 20)) /dev/zero; } | rcli -x set "imgtagfs:1:$ns_hv:R" >/dev/null
+{ rcli getrange "$ikey" 0 200 | head -c 120; head -c $((60 << 20)) /dev/zero; } | rcli -x set "$ikey" >/dev/null
+ok "they are 60 MiB each now" test "$(rcli strlen "imgtagfs:1:$ns_hv:R")" -gt $((60 << 20)) -a "$(rcli strlen "$ikey")" -gt $((60 << 20))
+sim_ctl reset
+FS_LOG=$WORK/hv.log fs_mount "$WORK/hv" -o "$SC,ttl=600,lazy,prefetch=0" || echo "FAIL: mount hv"
+hv_pid=$FS_PID
+hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$hv_pid/status")
+tree "$WORK/hv" >"$WORK/tree.hv"
+getfattr -n user.imgtagfs.refresh "$WORK/hv" >/dev/null 2>&1
+ls "$WORK/hv" "$WORK/hv/${ikey##*:I*:}" >/dev/null 2>&1
+tree "$WORK/hv" >/dev/null
+hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$hv_pid/status")
+ok "forged 60 MiB values: the API's truth is shown" cmp -s "$WORK/truth" "$WORK/tree.hv"
+ok "they were refused and counted" test "$(stat_of "$WORK/hv" shared_rejected)" -ge 2
+# ASan's shadow and quarantine add their own (7 MB here): 32 MB in a
+# sanitized build, still far below the code before's 246 MB.
+hv_limit=4096
+grep -qaE "__(a|t)san_init" "$FS_BIN" && hv_limit=32768
+ok "the daemon's peak RSS grew by less than $((hv_limit / 1024)) MB (${hwm0} kB to ${hwm1} kB)" test $((hwm1 - hwm0)) -lt "$hv_limit"
+echo "measured: two forged 60 MiB values, a walk, a refresh: VmHWM ${hwm0} kB -> ${hwm1} kB"
+ok "and the tier is up (no reply over the cap)" test "$(stat_of "$WORK/hv" shared_up)" = 1
+fusermount3 -u "$WORK/hv"
+rcli flushall >/dev/null
+
 # --- faults: stopped, hung, flushed, restarted during walks -----------------
 rcli flushall >/dev/null
-FS_LOG=$WORK/f.log fs_mount "$WORK/f" -o "$SC,ttl=2,shared_cache_timeout=200" || echo "FAIL: mount f"
+# A 1 s timeout: long enough that a loaded machine does not make a healthy
+# Redis look down (a down and up line more than the test expects).
+FS_LOG=$WORK/f.log fs_mount "$WORK/f" -o "$SC,ttl=2,shared_cache_timeout=1000" || echo "FAIL: mount f"
 tree "$WORK/f" >/dev/null
 kill -STOP "$REDIS_PID"
 sleep 2.2
@@ -227,16 +267,25 @@ t0=$(ms)
 tree "$WORK/f" >"$WORK/tree.f1"
 el=$(($(ms) - t0))
 ok "Redis hung (STOP): the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f1"
-ok "within a bound (a few timeouts, not one per request: ${el} ms)" test "$el" -lt 8000
+ok "and it ends (${el} ms)" test "$el" -lt 60000
 ok "the tier is down" test "$(stat_of "$WORK/f" shared_up)" = 0
-kill -CONT "$REDIS_PID"
-up=0
-for i in $(seq 60); do
-	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
-	tree "$WORK/f" >/dev/null
-	sleep 0.1
+# While down, Redis is tried once per backoff (100 ms doubling to 5 s):
+# listings fetched in a row (10 refreshes: the burst allowed) cost a few
+# timeouts, not one each.
+F1=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
+e0=$(stat_of "$WORK/f" shared_errors)
+l0=$(listings)
+for i in $(seq 10); do
+	getfattr -n user.imgtagfs.refresh "$WORK/f/$F1" >/dev/null 2>&1
+	ls "$WORK/f/$F1" >/dev/null
 done
-expect_eq "after SIGCONT the tier comes back by itself" 1 "$up"
+errs=$(($(stat_of "$WORK/f" shared_errors) - e0)) fills=$(($(listings) - l0))
+ok "listings while down: a few Redis timeouts ($errs), not one a listing ($fills)" \
+	test "$fills" -ge 10 -a $((errs * 2)) -lt "$fills"
+kill -CONT "$REDIS_PID"
+# Up again once an access tries after the backoff (5 s at most).
+f_up() { tree "$WORK/f" >/dev/null && stat_is "$WORK/f" shared_up 1; }
+ok "after SIGCONT the tier comes back by itself" wait_until 60 f_up
 expect_eq "down is logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/f.log")"
 expect_eq "up again is logged once" 1 "$(grep -c 'shared cache .*: up again' "$WORK/f.log")"
 # Flushed in the middle of a walk.
@@ -252,13 +301,8 @@ sleep 2.2
 tree "$WORK/f" >"$WORK/tree.f3"
 ok "Redis gone: the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f3"
 redis_start || exit 1
-up=0
-for i in $(seq 80); do
-	[[ $(stat_of "$WORK/f" shared_up) == 1 ]] && up=1 && break
-	ls "$WORK/f" >/dev/null
-	sleep 0.1
-done
-expect_eq "Redis restarted: the tier comes back by itself" 1 "$up"
+f_up() { ls "$WORK/f" >/dev/null && stat_is "$WORK/f" shared_up 1; }
+ok "Redis restarted: the tier comes back by itself" wait_until 60 f_up
 sleep 2.2
 tree "$WORK/f" >"$WORK/tree.f4"
 ok "and the walk shows the truth" cmp -s "$WORK/truth" "$WORK/tree.f4"
@@ -287,18 +331,29 @@ redis_stop
 
 # --- a writer to Redis without the key; options that shape listings ----------
 redis_start || exit 1
-H="$SC,ttl=600,deadline=4,lazy,prefetch=0"
+H="$SC,ttl=600,deadline=30,lazy,prefetch=0"
 FS_LOG=$WORK/h.log fs_mount "$WORK/h" -o "$H" || echo "FAIL: mount h"
 ls "$WORK/h" >/dev/null
 ns_h=$(rcli --scan --pattern 'imgtagfs:1:*' | head -1 | cut -d: -f3)
-# A lock someone took without expiry: the wait ends in time for our own
-# fetch (half the deadline), not in ETIMEDOUT at the deadline.
+# Locks someone took who holds no key (any writer to Redis can): without
+# expiry, with an expiry longer than a lock's, or a value that is no
+# token of the fleet. None is a live holder: each listing is answered
+# within a lock's life (3 s), not after half the deadline (15 s), counted
+# and said once.
 rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-00" foreign >/dev/null
-t0=$(ms)
-ok "a lock never released: the listing is still answered" ls "$WORK/h/repo-00/img-00" >/dev/null
-el=$(($(ms) - t0))
-ok "within the deadline (${el} ms of 4000)" test "$el" -lt 4000
+rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-01" foreign px 600000 >/dev/null
+rcli set "imgtagfs:1:$ns_h:lock:T7:repo-00img-02" "v1.0123456789abcdef.1.$(rcli time | head -1)000.00" px 3000 >/dev/null
+for i in 0 1 2; do
+	t0=$(ms)
+	ok "a squatted lock ($i): the listing is still answered" ls "$WORK/h/repo-00/img-0$i" >/dev/null
+	el=$(($(ms) - t0))
+	ok "within a lock's life (${el} ms of 3000)" test "$el" -lt 3000
+done
 expect_eq "no request ran out of time" 0 "$(stat_of "$WORK/h" deadline_timeouts)"
+expect_eq "the squatted locks are counted" 3 "$(stat_of "$WORK/h" shared_squatted)"
+expect_eq "and said once per kind (no expiry, too long, not a token)" 3 "$(grep -c 'held by no live host' "$WORK/h.log")"
+ok "the tier is still up" test "$(stat_of "$WORK/h" shared_up)" = 1
+ok "and the listings were shared all the same" test "$(rcli exists "imgtagfs:1:$ns_h:T7:repo-00img-00")" = 1
 # Invalidations made with the fleet's key (derived as tier.c does: no
 # project here), dated now and a day ahead: the first is heard, the second
 # refused (it would refuse the listing's values for a day).
@@ -314,7 +369,9 @@ r0=$(stat_of "$WORK/h" shared_invalidations_received)
 forge "T7:repo-00img-01" "$now" | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
 forge "T7:repo-00img-02" $((now + 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
 forge "T7:repo-00img-02" $((now - 86400000)) | rcli -x publish "imgtagfs:1:$ns_h:inval" >/dev/null
-sleep 0.5
+# The three arrive in order: once the last is refused, all were read.
+old_refused() { grep -q "invalidation message (older than any listing" "$WORK/h.log"; }
+wait_until 60 old_refused
 expect_eq "an invalidation made with the key is heard" $((r0 + 1)) "$(stat_of "$WORK/h" shared_invalidations_received)"
 ok "one dated a day ahead, or a day old (a replay), is refused" \
 	grep -q "invalidation message (dated in the future)" "$WORK/h.log"
@@ -379,7 +436,7 @@ perl -MIO::Socket::UNIX -e '
 	}' "$WORK/garbage.sock" &
 PIDS+=($!)
 G=$(sed -n 's|^\./\([^ /]*/[^ /]*\)/.*|\1|p' "$WORK/truth" | head -1)
-for i in $(seq 50); do [[ -S $WORK/garbage.sock ]] && break; sleep 0.1; done
+wait_until 30 test -S "$WORK/garbage.sock"
 FS_LOG=$WORK/ga.log fs_mount "$WORK/ga" -o "shared_cache=unix:$WORK/garbage.sock,ttl=600,lazy,cache_size=1M" || echo "FAIL: mount ga"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$FS_PID/status")
 ok "a garbage server's array of 100,000,000 integers: the listing is answered" ls "$WORK/ga/$G" >/dev/null
@@ -388,53 +445,94 @@ ok "and the daemon's peak memory grew by less than 16 MB (${hwm} kB to ${hwm2} k
 fusermount3 -u "$WORK/ga"
 
 # --- AUTH over loopback TCP, with examples/redis-shared-cache.conf --------------
-# The README's configuration as shipped, its password replaced; the auth
-# file as the README says ("USER PASSWORD"); no password anywhere.
+# The README's configuration as shipped: one user per fleet, confined to
+# its namespace's keys and channel, with neither +eval nor +select. The
+# CI fleet's namespace and ACL line come from --check, as the README says;
+# the example's CI line, filled in, must be that very line. The auth file
+# as the README says ("USER PASSWORD"); no password anywhere.
 PW="pw-$RANDOM-$RANDOM-secret"
-PORT=$((20000 + RANDOM % 20000))
-sed "s/CHANGE-ME/$PW/" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
-REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 || exit 1
-acli() { redis-cli --no-auth-warning --user imgtagfs --pass "$PW" -p "$PORT" "$@"; }
+PW2="pw2-$RANDOM-$RANDOM-secret"
+# A port the kernel says is free (a random pick once collided with one in
+# use); taken by someone else before Redis binds it, the next one (below).
+PORT=$(free_port)
+TCP="shared_cache=redis://127.0.0.1:$PORT/0"
+(umask 077 && printf 'imgtagfs-ci %s\n' "$PW" >"$WORK/auth")
+(umask 077 && printf 'imgtagfs-ci wrong-password\n' >"$WORK/badauth")
+chk=$("$FS_BIN" --check uhub -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/auth" 2>&1)
+ns_ci=$(sed -n 's/^namespace: *//p' <<<"$chk")
+acl=$(sed -n 's/^redis ACL: *//p' <<<"$chk")
+expect_eq "--check prints the fleet's namespace (the mounts' own)" "$ns_ours" "$ns_ci"
+expect_eq "and the ACL line, for the auth file's user" "user imgtagfs-ci on >PASSWORD resetkeys ~imgtagfs:1:$ns_ci:* resetchannels &imgtagfs:1:$ns_ci:inval -@all +get +getrange +set +del +pttl +watch +unwatch +multi +exec +publish +subscribe +ping +time +auth" "$acl"
+expect_eq "which is the example's CI line, filled in" "$acl" \
+	"$(grep '^user imgtagfs-ci ' "$top/examples/redis-shared-cache.conf" |
+		sed -e "s/CI-NAMESPACE/$ns_ci/g" -e 's/>CHANGE-ME-CI/>PASSWORD/')"
+ok "the shipped ACL grants neither +eval nor +select" bash -c '! grep -E "^user .*\+(eval|select|@all)" "$1"' _ "$top/examples/redis-shared-cache.conf"
+# The PROD fleet: another namespace (a made-up one will do).
+ns_prod=0123456789abcdef
+sed -e "s/CHANGE-ME-CI/$PW/" -e "s/CI-NAMESPACE/$ns_ci/g" -e "s/CHANGE-ME-PROD/$PW2/" -e "s/PROD-NAMESPACE/$ns_prod/g" \
+	"$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
+for i in 1 2 3 4 5; do
+	REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 && break
+	PORT=$(free_port)
+done
+TCP="shared_cache=redis://127.0.0.1:$PORT/0"
+acli() { redis-cli --no-auth-warning --user imgtagfs-ci --pass "$PW" -p "$PORT" "$@"; }
+pcli() { redis-cli --no-auth-warning --user imgtagfs-prod --pass "$PW2" -p "$PORT" "$@"; }
 ok "the example's user can talk to it" test "$(acli ping)" = PONG
 ok "the example's default user is off" bash -c '[[ $(redis-cli -p "$1" ping 2>&1) != PONG ]]' _ "$PORT"
-(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
-(umask 077 && printf 'imgtagfs wrong-password\n' >"$WORK/badauth")
-TCP="shared_cache=redis://127.0.0.1:$PORT/2"
 out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/badauth" 2>&1)
 ok "a wrong password fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
 ok "with one line naming the cause" grep -q "refused the authentication" <<<"$out"
 expect_eq "one line" 1 "$(wc -l <<<"$out")"
-FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy" || echo "FAIL: mount lz"
+out=$("$FS_BIN" uhub "$WORK/x" -f -o "endpoint=$SIM_URL,credentials=$WORK/creds,shared_cache=redis://127.0.0.1:$PORT/2,shared_cache_auth=$WORK/auth,$RTO" 2>&1)
+ok "database 2 (SELECT, which the fleet's user may not send) fails the mount" bash -c '! mountpoint -q "$1"' _ "$WORK/x"
+ok "with one line naming the refused command and --check" grep -q "refused a command (SELECT refused: NOPERM.*--check" <<<"$out"
+FS_LOG=$WORK/lz.log fs_mount "$WORK/lz" -o "$TCP,shared_cache_auth=$WORK/badauth,lazy,$RTO" || echo "FAIL: mount lz"
 tree "$WORK/lz" >"$WORK/tree.lz"
 ok "lazy with a wrong password: mounted, served from the API" cmp -s "$WORK/truth" "$WORK/tree.lz"
 expect_eq "and the refusal logged once" 1 "$(grep -c 'shared cache .*: down' "$WORK/lz.log")"
 fusermount3 -u "$WORK/lz"
 # The example fstab line's options, through mount(8)'s helper form.
 opts=$(awk '!/^#/ && NF { print $4 }' "$top/examples/fstab-shared" |
-	sed -e "s|redis://10.0.0.5:6379/0|redis://127.0.0.1:$PORT/2|" -e "s|/etc/imgtagfs/redis-auth|$WORK/auth|" \
+	sed -e "s|redis://10.0.0.5:6379/0|redis://127.0.0.1:$PORT/0|" -e "s|/etc/imgtagfs/redis-auth|$WORK/auth|" \
 		-e "s|/etc/imgtagfs/credentials|$WORK/creds|")
 mkdir -p "$WORK/au"
 MOUNTS+=("$WORK/au")
-"$BUILD/mount.imgtagfs" uhub "$WORK/au" -o "$opts,endpoint=$SIM_URL" 2>>"$WORK/au.log"
+"$BUILD/mount.imgtagfs" uhub "$WORK/au" -o "$opts,endpoint=$SIM_URL,$RTO" 2>>"$WORK/au.log"
 ok "the example fstab line mounts (mount.imgtagfs)" mountpoint -q "$WORK/au"
 tree "$WORK/au" >"$WORK/tree.au"
 wait_quiet
 ok "the right password over TCP: the same tree" cmp -s "$WORK/truth" "$WORK/tree.au"
-ok "values stored in database 2" test "$(acli -n 2 get "imgtagfs:1:$ns_ours:R" | wc -c)" -gt 32
-ok "and not in database 0" test "$(acli -n 0 get "imgtagfs:1:$ns_ours:R" | wc -c)" -le 1
+ok "values stored in the fleet's namespace" test "$(acli get "imgtagfs:1:$ns_ci:R" | wc -c)" -gt 32
 ok "the tier is up" test "$(stat_of "$WORK/au" shared_up)" = 1
+expect_eq "no command was refused" 0 "$(grep -c 'refused a command' "$WORK/au.log")"
 ok "no password in ps" bash -c '! ps -eo args | grep -v grep | grep -qF -- "$1"' _ "$PW"
 ok "no password in /proc/mounts" bash -c '! grep -qF -- "$1" /proc/mounts' _ "$PW"
+# A refresh on the mount takes and releases locks and publishes: all
+# within the ACL (a refused command would be logged).
+getfattr -n user.imgtagfs.refresh "$WORK/au/$(ls "$WORK/au" | head -1)" >/dev/null 2>&1
+ls -R "$WORK/au" >/dev/null
 fusermount3 -u "$WORK/au"
+expect_eq "a refresh and a walk: still no command refused" 0 "$(grep -c 'refused a command' "$WORK/au.log")"
 ok "no password in any log" bash -c '! grep -rqF -- "$1" "$2"/*.log' _ "$PW" "$WORK"
+# What a holder of one fleet's password cannot do.
+refused() { [[ $("$@" 2>&1) == *NOPERM* ]]; }
+ok "the CI user cannot EVAL (a script could block Redis)" refused acli eval 'return 1' 0
+ok "nor SELECT another database" refused acli select 2
+ok "nor touch a key outside its namespace" refused acli set "imgtagfs:1:$ns_prod:lock:R" x
+ok "nor FLUSHALL" refused acli flushall
+ok "nor subscribe to another fleet's channel" refused acli subscribe "imgtagfs:1:$ns_prod:inval"
+ok "the PROD user cannot read the CI fleet's values" refused pcli get "imgtagfs:1:$ns_ci:R"
+ok "nor squat its locks" refused pcli set "imgtagfs:1:$ns_ci:lock:R" x
+ok "nor publish to its channel" refused pcli publish "imgtagfs:1:$ns_ci:inval" x
 redis_stop
 
-# An ACL without the channel (no &imgtagfs:*): listings still shared, the
+# An ACL without the channel (no &...:inval): listings still shared, the
 # refused SUBSCRIBE said once (not a down/up pair at every retry).
-sed -e "s/CHANGE-ME/$PW/" -e 's/ resetchannels &imgtagfs:\*/ resetchannels/' \
-	"$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
+sed -e "s/ resetchannels &imgtagfs:1:CI-NAMESPACE:inval/ resetchannels/" -e "s/CHANGE-ME-CI/$PW/" \
+	-e "s/CI-NAMESPACE/$ns_ci/g" "$top/examples/redis-shared-cache.conf" >"$WORK/redis-nochan.conf"
 REDIS_CONF=$WORK/redis-nochan.conf REDIS_SOCK=$WORK/redis3.sock redis_start || exit 1
-FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600" ||
+FS_LOG=$WORK/nc.log fs_mount "$WORK/nc" -o "shared_cache=unix:$WORK/redis3.sock,shared_cache_auth=$WORK/auth,ttl=600,$RTO" ||
 	echo "FAIL: mount nc"
 tree "$WORK/nc" >"$WORK/tree.nc"
 sleep 6 # past one retry of the SUBSCRIBE

@@ -56,9 +56,10 @@ check_true() { # check_true NAME COMMAND...
 # start_sim [options...]: sets URL and SIM_PID.
 start_sim() {
 	local i
+	: >"$WORK/sim.out" # now: the job's own redirection may come after the loop's first read
 	"$SIM" --port 0 "$@" >"$WORK/sim.out" 2>"$WORK/sim.err" &
 	SIM_PID=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do # 30 s: a loaded machine
 		URL=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$WORK/sim.out")
 		[[ -n $URL ]] && return 0
 		kill -0 "$SIM_PID" 2>/dev/null || break
@@ -400,7 +401,7 @@ t0=$(now)
 stop_sim
 dt=$((($(now) - t0) / 1000))
 check "SIGTERM with a hung request: exit 0" 0 "$STOP_RC"
-check_true "... and promptly (took $dt ms)" test "$dt" -lt 2000
+check_true "... and promptly, not after the hung request's 30 s (took $dt ms)" test "$dt" -lt 10000
 
 # ============================================= options, keys, data file
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# An ACL user that may GET/SET/EVAL but not subscribe to the channel
-# (resetchannels, no &imgtagfs:*): values are shared, invalidations never
-# arrive. What does the mount say, and how often?
+# The fleet's ACL user as examples/redis-shared-cache.conf makes it, but
+# without its channel (resetchannels, no &imgtagfs:1:NS:inval): values are
+# shared, invalidations never arrive. What does the mount say, and how
+# often? (The namespace and the line come from --check.)
 source "$(dirname "$0")/common.sh"
 sim_start --gen "repos=1,images=2,tags=3,seed=3,nested=0" || exit 1
 PW="pw-$RANDOM"
-cat >"$WORK/redis.conf" <<EOC
-user default off
-user imgtagfs on >$PW ~imgtagfs:* resetchannels +get +set +del +pexpire +eval +publish +subscribe +ping +time +select +auth
-EOC
+(umask 077 && printf 'imgtagfs-ci %s\n' "$PW" >"$WORK/auth")
+write_creds "$WORK/creds"
+acl=$("$FS_BIN" --check uhub -o "endpoint=$SIM_URL,credentials=$WORK/creds,shared_cache=unix:$WORK/redis.sock,shared_cache_auth=$WORK/auth" |
+	sed -n 's/^redis ACL: *//p' | sed -e "s/>PASSWORD/>$PW/" -e 's/ &[^ ]*:inval//')
+printf 'user default off\n%s\n' "$acl" >"$WORK/redis.conf"
 REDIS_CONF=$WORK/redis.conf redis_start || exit 1
-(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
 SC="shared_cache=unix:$REDIS_SOCK,shared_cache_auth=$WORK/auth"
 FS_LOG=$WORK/a.log fs_mount "$WORK/a" -o "$SC,ttl=600" || exit 1
 FS_LOG=$WORK/b.log fs_mount "$WORK/b" -o "$SC,ttl=600" || exit 1

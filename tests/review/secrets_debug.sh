@@ -5,11 +5,13 @@ source "$(dirname "$0")/common.sh"
 sim_start --gen "repos=1,images=2,tags=3,seed=3,nested=0" || exit 1
 PW="pw-$RANDOM-$RANDOM-secret"
 PORT=$((20000 + RANDOM % 20000))
-sed "s/CHANGE-ME/$PW/" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
+TCP="shared_cache=redis://127.0.0.1:$PORT/0"
+(umask 077 && printf 'imgtagfs-ci %s\n' "$PW" >"$WORK/auth")
+(umask 077 && printf 'imgtagfs-ci %s-wrong\n' "$PW" >"$WORK/badauth")
+write_creds "$WORK/creds"
+ns=$("$FS_BIN" --check uhub -o "endpoint=$SIM_URL,credentials=$WORK/creds,$TCP,shared_cache_auth=$WORK/auth" | sed -n 's/^namespace: *//p')
+sed -e "s/CHANGE-ME-CI/$PW/" -e "s/CI-NAMESPACE/$ns/g" "$top/examples/redis-shared-cache.conf" >"$WORK/redis.conf"
 REDIS_CONF=$WORK/redis.conf REDIS_SOCK=$WORK/redis2.sock redis_start --port "$PORT" --bind 127.0.0.1 || exit 1
-(umask 077 && printf 'imgtagfs %s\n' "$PW" >"$WORK/auth")
-(umask 077 && printf 'imgtagfs %s-wrong\n' "$PW" >"$WORK/badauth")
-TCP="shared_cache=redis://127.0.0.1:$PORT/2"
 FS_LOG=$WORK/d.log fs_mount "$WORK/d" -o "$TCP,shared_cache_auth=$WORK/auth,debug" || exit 1
 find "$WORK/d" >/dev/null
 getfattr -d -m - "$WORK/d" >/dev/null 2>&1

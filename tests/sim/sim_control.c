@@ -212,12 +212,14 @@ static const char *fault_knobs(const struct params *q, struct sim_fault_spec *s)
 		return "bytes must be a number";
 	if (got)
 		s->bytes = (long long)v;
+	if (get_flag(q, "later", &s->later) < 0)
+		return "later must be 0 or 1";
 	return NULL;
 }
 
 static int ctl_fault(struct ctl *c)
 {
-	static const char *const known[] = {"kind", "rate", "count", "action", "ms", "bytes", NULL};
+	static const char *const known[] = {"kind", "rate", "count", "action", "ms", "bytes", "later", NULL};
 	const char *bad = unknown_param(c->q, known), *kind = params_get(c->q, "kind");
 	const char *action = params_get(c->q, "action");
 	struct sim_fault_spec s;

@@ -164,9 +164,9 @@ void sim_faults_describe(struct sim_faults *f, char *out, size_t n)
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < f->n && used < n; i++) {
 		const struct sim_fault_spec *s = &f->v[i];
-		int w =
-		    snprintf(out + used, n - used, "%s rate=%g count=%ld action=%s ms=%lld bytes=%lld\n",
-			     kind_names[s->kind], s->rate, s->count, s->action[0] ? s->action : "*", s->ms, s->bytes);
+		int w = snprintf(out + used, n - used, "%s rate=%g count=%ld action=%s ms=%lld bytes=%lld%s\n",
+				 kind_names[s->kind], s->rate, s->count, s->action[0] ? s->action : "*", s->ms,
+				 s->bytes, s->later ? " later=1" : "");
 
 		if (w < 0)
 			break;
@@ -197,12 +197,13 @@ static bool applies(enum sim_fault_kind k, const char *action)
 	return true;
 }
 
-/* Lock held: does fault i fire for action? Consumes a count if so. */
-static bool fires(struct sim_faults *f, size_t i, const char *action)
+/* Lock held: does fault i fire for action (later: a page after the
+ * first)? Consumes a count if so. */
+static bool fires(struct sim_faults *f, size_t i, const char *action, bool later)
 {
 	struct sim_fault_spec *s = &f->v[i];
 
-	if ((s->action[0] && strcmp(s->action, action) != 0) || !applies(s->kind, action))
+	if ((s->action[0] && strcmp(s->action, action) != 0) || !applies(s->kind, action) || (s->later && !later))
 		return false;
 	if (s->rate < 1.0 && (double)(next_random(f) >> 11) * 0x1.0p-53 >= s->rate)
 		return false;
@@ -211,6 +212,11 @@ static bool fires(struct sim_faults *f, size_t i, const char *action)
 
 bool sim_faults_pick(struct sim_faults *f, const char *action, struct sim_fault_hit *out)
 {
+	return sim_faults_pick_page(f, action, false, out);
+}
+
+bool sim_faults_pick_page(struct sim_faults *f, const char *action, bool later, struct sim_fault_hit *out)
+{
 	bool hit = false;
 
 	*out = (struct sim_fault_hit){.kind = SIM_FAULT_NONE};
@@ -218,7 +224,7 @@ bool sim_faults_pick(struct sim_faults *f, const char *action, struct sim_fault_
 	for (size_t i = 0; i < f->n && !hit; i++) {
 		struct sim_fault_spec *s = &f->v[i];
 
-		if (!fires(f, i, action ? action : ""))
+		if (!fires(f, i, action ? action : "", later))
 			continue;
 		hit = true;
 		*out = (struct sim_fault_hit){.kind = s->kind, .ms = s->ms, .bytes = s->bytes};

@@ -71,6 +71,7 @@ struct sim_fault_spec {
 	char action[64]; /* "" = any action */
 	long long ms;	 /* hang */
 	long long bytes; /* oversized, dense */
+	bool later;	 /* only pages after the first of a listing (Offset > 0) */
 };
 
 /* A fault that fired for one request. */
@@ -103,8 +104,12 @@ void sim_faults_clear(struct sim_faults *f);
 void sim_faults_describe(struct sim_faults *f, char *out, size_t n);
 
 /* Chooses the fault for one request of action (NULL or "" when it had
- * none). False when none fires. */
+ * none). False when none fires. A fault made with later fires only with
+ * sim_faults_pick_page for a later page. */
 bool sim_faults_pick(struct sim_faults *f, const char *action, struct sim_fault_hit *out);
+/* The same for a request that may be a page of a listing: later when it
+ * is one after the first (Offset > 0). */
+bool sim_faults_pick_page(struct sim_faults *f, const char *action, bool later, struct sim_fault_hit *out);
 
 /* Rate limit: rps requests per second with a burst of rps (token bucket);
  * 0 = off. sim_faults_admit() takes a token, false when throttled. now_ns

@@ -438,6 +438,14 @@ static void log_request(struct sim_server *s, const struct sim_req *rq, const ch
 	buf_release(&line);
 }
 
+/* A page of a listing after the first (a nonzero Offset)? */
+static bool later_page(const struct params *p)
+{
+	const char *off = params_get(p, "Offset");
+
+	return off && strspn(off, "0123456789") == strlen(off) && strspn(off, "0") != strlen(off);
+}
+
 static enum MHD_Result serve_api(struct sim_server *s, struct MHD_Connection *c, struct sim_req *rq, const char *method)
 {
 	struct params *p = params_new();
@@ -458,7 +466,7 @@ static enum MHD_Result serve_api(struct sim_server *s, struct MHD_Connection *c,
 			 params_get(p, "TagName"));
 	admitted = sim_faults_admit(s->parts.faults, now_ns());
 	if (admitted)
-		sim_faults_pick(s->parts.faults, action, &hit);
+		sim_faults_pick_page(s->parts.faults, action, later_page(p), &hit);
 	o.fault = hit.kind;
 	if (!nap(s, c, sim_faults_delay_ms(s->parts.faults)))
 		goto out;

@@ -88,6 +88,7 @@ static const char usage_text[] =
     "  POST /_sim/push?repo=R&image=I&tag=T[&digest=D][&time=UNIX][&type=public]\n"
     "  POST /_sim/delete?repo=R[&image=I[&tag=T]]\n"
     "  POST /_sim/fault?kind=K[&rate=P][&count=N][&action=A][&ms=N][&bytes=N]\n"
+    "                   [&later=1]        only pages after the first (Offset > 0)\n"
     "  POST /_sim/fault?kind=clear        GET /_sim/fault lists the active ones\n"
     "  POST /_sim/config?max_limit=N&latency_ms=N&jitter_ms=N&rps=N\n"
     "                   &time_style=S&retcode_string=0|1   (GET shows them)\n"

@@ -112,6 +112,32 @@ static void test_applies_and_action_filter(void **state)
 	sim_faults_free(f);
 }
 
+/* A fault for later pages skips a listing's first page (and anything
+ * that is not a page), and counts only the pages it fires on. */
+static void test_later_pages(void **state)
+{
+	struct sim_faults *f = sim_faults_new(1);
+	struct sim_fault_spec s;
+	struct sim_fault_hit hit;
+	char text[256];
+
+	(void)state;
+	sim_fault_spec_init(&s, SIM_FAULT_HTTP503);
+	s.count = 2;
+	s.later = true;
+	assert_int_equal(sim_faults_add(f, &s), 0);
+	sim_faults_describe(f, text, sizeof(text));
+	assert_non_null(strstr(text, " later=1"));
+	assert_false(sim_faults_pick(f, "GetImageTag", &hit));
+	assert_false(sim_faults_pick_page(f, "GetImageTag", false, &hit));
+	assert_true(sim_faults_pick_page(f, "GetImageTag", true, &hit));
+	assert_int_equal(hit.kind, SIM_FAULT_HTTP503);
+	assert_false(sim_faults_pick_page(f, "GetImageTag", false, &hit));
+	assert_true(sim_faults_pick_page(f, "GetImageTag", true, &hit));
+	assert_false(sim_faults_pick_page(f, "GetImageTag", true, &hit)); /* its count spent */
+	sim_faults_free(f);
+}
+
 static void test_rate(void **state)
 {
 	struct sim_faults *a = sim_faults_new(7), *b = sim_faults_new(7);
@@ -199,6 +225,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_parse),
 	    cmocka_unit_test(test_count_and_order),
 	    cmocka_unit_test(test_applies_and_action_filter),
+	    cmocka_unit_test(test_later_pages),
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_latency),

@@ -205,7 +205,7 @@ static pid_t spawn(const char *exe, char *const argv[], const char *logpath)
 static int launch(struct redis_srv *r)
 {
 	char exe[512], logpath[256];
-	const char *argv[32] = {"redis-server", "--port",      "0",  "--unixsocket", r->sock,  "--unixsocketperm",
+	const char *argv[64] = {"redis-server", "--port",      "0",  "--unixsocket", r->sock,  "--unixsocketperm",
 				"700",		"--save",      "",   "--appendonly", "no",     "--dir",
 				r->dir,		"--daemonize", "no", "--loglevel",   "warning"};
 	int argc = 17, status;

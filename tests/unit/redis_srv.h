@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define REDIS_SRV_ARGS 8
+#define REDIS_SRV_ARGS 40
 
 struct redis_srv {
 	pid_t pid;			       /* 0 while not running */

@@ -417,6 +417,120 @@ static void test_symlink_owner(void **state)
 	assert_string_equal(f->err, msg);
 }
 
+/* Every directory on the way to the file is judged (as sshd's
+ * StrictModes): one that group or others may write is refused, with the
+ * directory named, since they could put another file (or a link of
+ * theirs) in the place of a good one. */
+static void test_dirs_writable(void **state)
+{
+	struct fixture *f = *state;
+	char sub[256], msg[1024];
+
+	snprintf(sub, sizeof(sub), "%s/open", f->dir);
+	f->q.file = put(f, "open/k", "public_key=" PUB "\nprivate_key=" PRIV "\n", 0600);
+	expect_keys(f, PUB, PRIV);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(chmod(sub, i ? 0777 : 0770), 0);
+		assert_int_equal(load(f), -EACCES);
+		snprintf(msg, sizeof(msg),
+			 "imgtagfs: credentials file %s: directory %s is writable by group or others (mode %s): "
+			 "they could put another file in its place; run: chmod go-w %s",
+			 f->path, sub, i ? "0777" : "0770", sub);
+		assert_string_equal(f->err, msg);
+	}
+	/* Higher up too: the fixture's own directory. */
+	assert_int_equal(chmod(sub, 0700), 0);
+	assert_int_equal(chmod(f->dir, 0757), 0);
+	assert_int_equal(load(f), -EACCES);
+	assert_non_null(strstr(f->err, "directory "));
+	assert_non_null(strstr(f->err, "(mode 0757)"));
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	/* Through a relative path from the working directory. */
+	assert_int_equal(chdir(sub), 0);
+	f->q.file = "k";
+	expect_keys(f, PUB, PRIV);
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(load(f), -EACCES);
+	assert_non_null(strstr(f->err, "(mode 0777)"));
+	assert_int_equal(chdir("/"), 0);
+	/* The shared tier's secret files, under the same rule. */
+	{
+		char *out = NULL;
+		size_t len = 0;
+
+		assert_int_equal(creds_read_secret("shared_cache_auth", f->path, &out, &len, msg, sizeof(msg)),
+				 -EACCES);
+		assert_non_null(strstr(msg, "shared_cache_auth file"));
+		assert_null(out);
+	}
+}
+
+/* A link on the way (not the file's own) is followed as the kernel
+ * does, and the directories it leads through are judged; so are those a
+ * last-step link leads to. A sticky directory others may write (/tmp) is
+ * passed when the entry taken from it is root's or ours. */
+static void test_dirs_links(void **state)
+{
+	struct fixture *f = *state;
+	char open[256], via[256], link[256], msg[1024];
+
+	snprintf(open, sizeof(open), "%s/open", f->dir);
+	put(f, "open/k", "public_key=" PUB "\nprivate_key=" PRIV "\n", 0600);
+	snprintf(via, sizeof(via), "%s/via", f->dir);
+	assert_int_equal(symlink("open", via), 0);
+	snprintf(link, sizeof(link), "%s/via/k", f->dir);
+	f->q.file = link;
+	expect_keys(f, PUB, PRIV);
+	assert_int_equal(chmod(open, 0777), 0);
+	assert_int_equal(load(f), -EACCES);
+	snprintf(msg, sizeof(msg), "directory %s is writable", open);
+	assert_non_null(strstr(f->err, msg));
+	/* The file itself a link into that directory. */
+	snprintf(link, sizeof(link), "%s/direct", f->dir);
+	assert_int_equal(symlink("open/k", link), 0);
+	f->q.file = link;
+	assert_int_equal(load(f), -EACCES);
+	assert_non_null(strstr(f->err, msg));
+	/* Sticky: passed, as /tmp is for the fixture itself. */
+	assert_int_equal(chmod(open, 01777), 0);
+	expect_keys(f, PUB, PRIV);
+	f->q.file = "/tmp/../tmp/./nonexistent/../x";
+	assert_int_equal(load(f), -ENOENT);
+}
+
+/* In a sticky directory others may write, an entry of theirs is refused
+ * (they could remove it and put anything there). */
+static void test_dirs_sticky_theirs(void **state)
+{
+	struct fixture *f = *state;
+	char open[256], sub[200];
+
+	if (geteuid() != 0) {
+		skip(); /* only root can give a directory away */
+		return;
+	}
+	snprintf(open, sizeof(open), "%s/open", f->dir);
+	put(f, "open/sub", "", 0600);
+	assert_int_equal(unlink(f->path), 0);
+	snprintf(sub, sizeof(sub), "%s/open/sub", f->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(f->path, sizeof(f->path), "%s/k", sub);
+	{
+		FILE *k = fopen(f->path, "w");
+
+		assert_non_null(k);
+		fputs("public_key=" PUB "\nprivate_key=" PRIV "\n", k);
+		fclose(k);
+	}
+	assert_int_equal(chmod(f->path, 0600), 0);
+	assert_int_equal(chmod(open, 01777), 0);
+	f->q.file = f->path;
+	expect_keys(f, PUB, PRIV);
+	assert_int_equal(chown(sub, 12345, 12345), 0);
+	assert_int_equal(load(f), -EACCES);
+	assert_non_null(strstr(f->err, "is owned by uid 12345"));
+}
+
 static void test_owner(void **state)
 {
 	struct fixture *f = *state;
@@ -835,19 +949,35 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_simple_file),      T(test_simple_file_errors),
-	    T(test_permissions),      T(test_symlink),
-	    T(test_not_regular),      T(test_owner),
-	    T(test_missing_file),     T(test_size_cap),
-	    T(test_json_file),	      T(test_env),
-	    T(test_env_half_set),     T(test_home),
-	    T(test_home_profile_env), T(test_home_order_and_checks),
-	    T(test_shared_files),     T(test_nothing_anywhere),
-	    T(test_process_env),      T(test_fifo_not_opened),
-	    T(test_device),	      T(test_symlink_rules),
-	    T(test_symlink_owner),    T(test_forget_env),
-	    T(test_drop_private),     T(test_secret_read),
-	    T(test_secret_refused),   T(test_secret_fifo),
+	    T(test_simple_file),
+	    T(test_simple_file_errors),
+	    T(test_permissions),
+	    T(test_symlink),
+	    T(test_not_regular),
+	    T(test_owner),
+	    T(test_missing_file),
+	    T(test_size_cap),
+	    T(test_json_file),
+	    T(test_env),
+	    T(test_env_half_set),
+	    T(test_home),
+	    T(test_home_profile_env),
+	    T(test_home_order_and_checks),
+	    T(test_shared_files),
+	    T(test_nothing_anywhere),
+	    T(test_process_env),
+	    T(test_fifo_not_opened),
+	    T(test_device),
+	    T(test_symlink_rules),
+	    T(test_symlink_owner),
+	    T(test_forget_env),
+	    T(test_drop_private),
+	    T(test_secret_read),
+	    T(test_secret_refused),
+	    T(test_secret_fifo),
+	    T(test_dirs_writable),
+	    T(test_dirs_links),
+	    T(test_dirs_sticky_theirs),
 	};
 #undef T
 

@@ -419,6 +419,18 @@ static void test_bad_names(void **state)
 	    0);
 	assert_string_equal(r.badname, "\\x1b]0;x\\x07/");
 	decode_reply_release(&r);
+	/* C1 and bidirectional controls, and bytes that are not UTF-8
+	 * (JSON escapes or raw), are dropped like C0 ones. */
+	assert_int_equal(dec("{\"RetCode\":0,\"TotalCount\":5,\"TagSet\":[{\"TagName\":\"x\\u009b31m\"},"
+			     "{\"TagName\":\"a\\u202eexe.jpg\"},{\"TagName\":\"\xe2\x81\xa6\"},{\"TagName\":\"\xff\"},"
+			     "{\"TagName\":\"caf\\u00e9\"}]}",
+			     DECODE_TAGS, &r),
+			 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.items[0].name, "caf\xc3\xa9");
+	assert_int_equal(r.badnames, 4);
+	assert_string_equal(r.badname, "x\\xc2\\x9b31m");
+	decode_reply_release(&r);
 }
 
 /* decode_reply_bounded counts values before parsing: "[0,0,...]" past

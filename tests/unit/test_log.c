@@ -88,10 +88,15 @@ static void test_escape(void **state)
 	assert_string_equal(log_escape(hostile, sizeof(hostile) - 1, out, sizeof(out)),
 			    "a\\x1b[2J\\x1b]0;t\\x07\\x0d\\x0a\\x7f \xe6\x97\xa0\\xc2\\x9b\\xff\\xc3");
 	assert_string_equal(log_escape("plain", 5, out, sizeof(out)), "plain");
-	assert_string_equal(log_escape("ab\x1b", 3, tiny, sizeof(tiny)), "ab"); /* no half escape */
-	assert_string_equal(log_escape("a\xe6\x97\xa0", 4, tiny, 4), "a"); /* no half character */
+	assert_string_equal(log_escape("ab\x1b", 3, tiny, sizeof(tiny)), "ab");			 /* no half escape */
+	assert_string_equal(log_escape("a\xe6\x97\xa0", 4, tiny, 4), "a");			 /* no half character */
 	assert_string_equal(log_escape("\xed\xa0\x80", 3, out, sizeof(out)), "\\xed\\xa0\\x80"); /* surrogate */
 	assert_string_equal(log_escape("\xc0\xaf", 2, out, sizeof(out)), "\\xc0\\xaf");		 /* overlong '/' */
+	/* Bidirectional controls and the separators are escaped too. */
+	assert_string_equal(log_escape("a\xe2\x80\xae"
+				       "b\xe2\x80\xa8",
+				       8, out, sizeof(out)),
+			    "a\\xe2\\x80\\xaeb\\xe2\\x80\\xa8");
 }
 
 static void test_debug_filter(void **state)
@@ -141,7 +146,8 @@ static void test_null_log(void **state)
 	assert_false(log_debug_enabled(NULL));
 }
 
-/* A name from the server with a newline cannot forge a second line. */
+/* A name from the server with a newline cannot forge a second line; the
+ * line is escaped as a whole, whatever the caller passed. */
 static void test_one_line(void **state)
 {
 	struct capture c;
@@ -156,12 +162,36 @@ static void test_one_line(void **state)
 	log_msg(l, LOG_ERR, "from libfuse\n");
 	log_msg(l, LOG_INFO, "%s", big);
 	capture_end(&c);
-	assert_non_null(strstr(c.text, "imgtagfs: warning: bad name \"x?imgtagfs: error: forged?[2J\"\n"
+	assert_non_null(strstr(c.text, "imgtagfs: warning: bad name \"x\\x0aimgtagfs: error: forged\\x1b[2J\"\n"
 				       "imgtagfs: error: from libfuse\n"
 				       "imgtagfs: info: aaaa"));
 	/* The long one is cut, still one line, still ending in a newline. */
 	assert_int_equal(strlen(strstr(c.text, "imgtagfs: info: ")), strlen("imgtagfs: info: ") + 2047 + 1);
 	assert_int_equal(c.text[strlen(c.text) - 1], '\n');
+	log_free(l);
+}
+
+/* Every line is escaped where it is written, so a caller that forgot to
+ * escape a server's string (a name in a debug line, libfuse's -d trace)
+ * still writes no raw C1 control, bidirectional control or stray byte;
+ * valid UTF-8 stays readable. */
+static void test_escaped_at_the_sink(void **state)
+{
+	struct capture c;
+	struct log *l = log_new("imgtagfs", true);
+
+	(void)state;
+	capture_start(&c);
+	log_msg(l, LOG_DEBUG, "api GetImageTag RepoName=%s ImageName=%s",
+		"x\xc2\x9b"
+		"31mRED",
+		"a\xe2\x80\xae"
+		"gpj.exe");
+	log_msg(l, LOG_WARNING, "tag %s \xff\xc3 caf\xc3\xa9", "\xe2\x81\xa6");
+	capture_end(&c);
+	assert_string_equal(c.text, "imgtagfs: debug: api GetImageTag RepoName=x\\xc2\\x9b31mRED "
+				    "ImageName=a\\xe2\\x80\\xaegpj.exe\n"
+				    "imgtagfs: warning: tag \\xe2\\x81\\xa6 \\xff\\xc3 caf\xc3\xa9\n");
 	log_free(l);
 }
 
@@ -270,9 +300,16 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_levels),	  cmocka_unit_test(test_debug_filter), cmocka_unit_test(test_null_log),
-	    cmocka_unit_test(test_one_line),	  cmocka_unit_test(test_vmsg),	       cmocka_unit_test(test_printable),
-	    cmocka_unit_test(test_syslog_switch), cmocka_unit_test(test_threads),      cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_debug_filter),
+	    cmocka_unit_test(test_null_log),
+	    cmocka_unit_test(test_one_line),
+	    cmocka_unit_test(test_escaped_at_the_sink),
+	    cmocka_unit_test(test_vmsg),
+	    cmocka_unit_test(test_printable),
+	    cmocka_unit_test(test_syslog_switch),
+	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

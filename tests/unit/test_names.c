@@ -35,6 +35,9 @@ static void test_valid_component(void **state)
 	assert_false(comp("a/b"));
 	assert_false(comp("/"));
 	assert_false(comp("a/"));
+	/* '@' is the aliases' (NAME@tag): Docker allows it in no name. */
+	assert_false(comp("x@tag"));
+	assert_false(comp("@"));
 	assert_true(comp("..."));
 	assert_true(comp(".git"));
 	assert_true(comp(".hidden"));
@@ -105,12 +108,77 @@ static void test_control_bytes(void **state)
 	assert_false(names_valid_image("etc/a\n"));
 	assert_false(names_valid_image("x/\x1b/y"));
 	assert_false(names_valid_image("x/del\x7f"));
-	/* Printable bytes, space, and bytes past 0x7f (UTF-8) stay. */
+	/* Printable bytes, space, and valid UTF-8 stay. */
 	assert_true(comp(" "));
 	assert_true(comp("~"));
-	assert_true(comp("\x80"));
-	assert_true(comp("\xff"));
+	assert_true(comp("\xc3\xa9t\xc3\xa9"));
+	assert_true(comp("\xe6\x97\xa0"));
 	assert_true(names_valid_image("a b/\xc3\xa9"));
+}
+
+/* What acts on a terminal without being a C0 byte: C1 controls (U+009B is
+ * CSI: "\xc2\x9b31m" turns text red as ESC [ 31m does), bidirectional
+ * controls (U+202E shows "gpj.exe" as "exe.jpg"), the line and paragraph
+ * separators; and bytes that are not UTF-8 at all. Refused in any
+ * component, like C0 controls. */
+static void test_hidden_controls(void **state)
+{
+	static const char *const bad[] = {
+	    "x\xc2\x9b"
+	    "31mRED",
+	    "\xc2\x80",
+	    "\xc2\x85",
+	    "\xc2\x9f",
+	    "a\xe2\x80\xae"
+	    "exe.jpg",
+	    "\xe2\x80\xaa",
+	    "\xe2\x81\xa6",
+	    "\xe2\x81\xa9",
+	    "\xe2\x80\x8e",
+	    "\xe2\x80\x8f",
+	    "\xd8\x9c",
+	    "\xe2\x80\xa8",
+	    "\xe2\x80\xa9",
+	    "\x80",
+	    "\xff",
+	    "a\xc3",
+	    "\xc0\xaf",
+	    "\xed\xa0\x80",
+	    "\xf4\x90\x80\x80",
+	};
+	char img[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(comp(bad[i]));
+		assert_false(names_valid_image(bad[i]));
+		snprintf(img, sizeof(img), "team/%s", bad[i]);
+		assert_false(names_valid_image(img));
+		assert_false(names_valid_entry(true, img, strlen(img)));
+		assert_false(names_valid_entry(false, bad[i], strlen(bad[i])));
+	}
+	/* Next to them, what stays: U+00A0, U+2027, U+202F, U+2065, U+206A. */
+	assert_true(comp("\xc2\xa0"));
+	assert_true(comp("\xe2\x80\xa7"));
+	assert_true(comp("\xe2\x80\xaf"));
+	assert_true(comp("\xe2\x81\xa5"));
+	assert_true(comp("\xe2\x81\xaa"));
+	assert_true(comp("\xf0\x9f\x90\xb3"));
+}
+
+/* The one question decode.c, listing.c and sval.c ask: an image name
+ * when it is an image listing, one component otherwise; n bytes. */
+static void test_valid_entry(void **state)
+{
+	(void)state;
+	assert_true(names_valid_entry(true, "vllm/vllm-openai", 16));
+	assert_false(names_valid_entry(false, "vllm/vllm-openai", 16));
+	assert_true(names_valid_entry(true, "vllm/vllm-openai", 4));
+	assert_false(names_valid_entry(true, "vllm/", 5));
+	assert_false(names_valid_entry(true, "a\0b", 3));
+	assert_false(names_valid_entry(true, "", 0));
+	assert_false(names_valid_entry(false, NULL, 0));
+	assert_true(names_valid_entry(false, "v1.4.2", 6));
 }
 
 static void test_maybe_component(void **state)
@@ -185,10 +253,9 @@ static void test_maybe_tag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid_component),
-	    cmocka_unit_test(test_valid_image),
-	    cmocka_unit_test(test_control_bytes),
-	    cmocka_unit_test(test_maybe_component),
+	    cmocka_unit_test(test_valid_component), cmocka_unit_test(test_valid_image),
+	    cmocka_unit_test(test_control_bytes),   cmocka_unit_test(test_hidden_controls),
+	    cmocka_unit_test(test_valid_entry),	    cmocka_unit_test(test_maybe_component),
 	    cmocka_unit_test(test_maybe_tag),
 	};
 

@@ -526,6 +526,13 @@ static void test_mount_helper_form(void **state)
 		assert_null(strstr(r.joined + strlen("/sbin/mount.imgtagfs"), dropped[i]));
 	done(&r);
 
+	/* A user mount: mount(8) runs the helper as the user with "user", or
+	 * "user=NAME", and "nosuid,nodev,noexec"; fusermount3 refuses user=. */
+	assert_int_equal(run_helper(&r, "uhub", "/mnt", "-o", "rw,noexec,nosuid,nodev,user=ann,ttl=60", NULL), 0);
+	assert_string_equal(
+	    r.joined, "/sbin/mount.imgtagfs -oro,fsname=imgtagfs:uhub,subtype=imgtagfs -o noexec,nosuid,nodev /mnt");
+	done(&r);
+
 	/* -s sloppy, -f fake, -v verbose, -t TYPE: not libfuse's flags here. */
 	assert_int_equal(run_helper(&r, "uhub", "/mnt", "-s", "-f", "-v", "-t", "imgtagfs", "-o",
 				    "rw,auto,nouser,users,ro,allow_other", NULL),
@@ -694,6 +701,7 @@ static void test_usage(void **state)
 	    "allow_other",
 	    "user_allow_other",
 	    "_netdev",
+	    "user=NAME",
 	    "x-*",
 	};
 	char *text = NULL;

@@ -4,9 +4,12 @@
  * two fakes: a socket that never answers and one that answers garbage.
  *
  * Covered: URLs (good, bad, passwords never echoed), GET/SET with PX,
- * SELECT, locks (NX, a foreign token's unlock and relock do nothing,
- * relock extends, a lock whose answer was lost is ours), the reply cap (a value over it is -EFBIG, the client
- * goes on), AUTH (right, wrong, missing: -EACCES, the password in no
+ * SELECT, locks without scripts (NX, a foreign token's unlock and relock
+ * do nothing, relock extends or hands the lock to a new token, a lock
+ * whose answer was lost is ours, a lock's value and time to live read at
+ * one instant), GETRANGE, the reply cap (a value over it is -EFBIG, the
+ * client goes on), a command the ACL refuses (-EPERM, logged once, not
+ * down), AUTH (right, wrong, missing: -EACCES, the password in no
  * message and no log line), down and up (fast failure while down,
  * counted in shared_errors rather than timed; one log line per change;
  * back by itself within the backoff), a hung server and a paused Redis
@@ -644,28 +647,117 @@ static void test_locks(void **state)
 	assert_int_equal(shared_lock(s, "t:lock", "tokA", 5000), -EEXIST); /* not reentrant */
 	/* The wrong token's unlock and relock do nothing. */
 	assert_int_equal(shared_unlock(s, "t:lock", "tokB"), -ENOENT);
-	assert_int_equal(shared_relock(s, "t:lock", "tokB", 1), -ENOENT);
+	assert_int_equal(shared_relock(s, "t:lock", "tokB", NULL, 1), -ENOENT);
 	assert_int_equal(shared_lock(s, "t:lock", "tokB", 5000), -EEXIST);
 	assert_int_equal(shared_unlock(s, "t:lock", "tokA"), 0);
 	assert_int_equal(shared_unlock(s, "t:lock", "tokA"), -ENOENT);
 	assert_int_equal(shared_get(s, "t:lock", &b), -ENOENT);
-	assert_int_equal(shared_relock(s, "t:lock", "tokA", 5000), -ENOENT);
+	assert_int_equal(shared_relock(s, "t:lock", "tokA", NULL, 5000), -ENOENT);
 	assert_int_equal(shared_lock(s, "t:lock", "tokB", 5000), 0);
 	assert_int_equal(shared_unlock(s, "t:lock", "tokB"), 0);
 	/* Relock extends a lock: past its first PX it is still held. */
 	t0 = monotime_ms();
 	assert_int_equal(shared_lock(s, "t:lock:px", "tokC", 2000), 0);
-	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", 60000), 0);
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 60000), 0);
 	while (monotime_ms() - t0 < 2500) /* past the first expiry */
 		sleep_ms(50);
 	assert_int_equal(shared_lock(s, "t:lock:px", "tokD", 200), -EEXIST);
 	/* And shortens it: it expires after the new PX, not before. */
 	t0 = monotime_ms();
-	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", 500), 0);
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 500), 0);
 	assert_true(free_after(s, "t:lock:px", "tokD", 60000, t0) >= 500 - 2);
-	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", 2000), -ENOENT);
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokC", NULL, 2000), -ENOENT);
+	/* relock to a new token: the old one no longer holds it. */
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokD", "tokE", 5000), 0);
+	assert_int_equal(shared_get(s, "t:lock:px", &b), 0);
+	assert_string_equal(b.data, "tokE");
+	assert_int_equal(shared_relock(s, "t:lock:px", "tokD", "tokF", 5000), -ENOENT);
+	assert_int_equal(shared_unlock(s, "t:lock:px", "tokD"), -ENOENT);
+	assert_int_equal(shared_unlock(s, "t:lock:px", "tokE"), 0);
 	buf_release(&b);
 	assert_int_equal(shared_errors(s), 0);
+}
+
+/* A lock's value and time to live at one instant; none, no expiry. */
+static void test_lock_peek(void **state)
+{
+	struct fx *f = *state;
+	struct shared *s = client(f, 0);
+	struct buf b;
+	int64_t pttl = 0;
+
+	buf_init(&b, 4096);
+	assert_int_equal(shared_lock_peek(s, "t:peek", &b, &pttl), -ENOENT);
+	assert_int_equal(pttl, -2);
+	assert_int_equal(shared_lock(s, "t:peek", "tokA", 3000), 0);
+	assert_int_equal(shared_lock_peek(s, "t:peek", &b, &pttl), 0);
+	assert_string_equal(b.data, "tokA");
+	assert_true(pttl > 2500 && pttl <= 3000);
+	assert_int_equal(shared_unlock(s, "t:peek", "tokA"), 0);
+	buf_release(&b);
+	/* The value's cap bounds what the peek reads. */
+	buf_init(&b, 2);
+	assert_int_equal(shared_lock(s, "t:peek", "tokA", 3000), 0);
+	assert_int_equal(shared_lock_peek(s, "t:peek", &b, &pttl), -EFBIG);
+	buf_release(&b);
+}
+
+/* GETRANGE: part of a value, none of a missing one. */
+static void test_get_range(void **state)
+{
+	struct fx *f = *state;
+	struct shared *s = client(f, 0);
+	struct buf b;
+
+	buf_init(&b, 4096);
+	assert_int_equal(shared_set(s, "t:range", "0123456789", 10, 60000), 0);
+	assert_int_equal(shared_get_range(s, "t:range", 0, 4, &b), 0);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "0123", 4);
+	assert_int_equal(shared_get_range(s, "t:range", 8, 100, &b), 0);
+	assert_int_equal(b.len, 2);
+	assert_memory_equal(b.data, "89", 2);
+	assert_int_equal(shared_get_range(s, "t:range:missing", 0, 100, &b), 0);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+	/* A value over out's cap is refused, whatever range was asked. */
+	buf_init(&b, 4);
+	assert_int_equal(shared_get_range(s, "t:range", 0, 8, &b), -EFBIG);
+	assert_int_equal(shared_get(s, "t:range", &b), -EFBIG);
+	buf_release(&b);
+	assert_true(shared_up(s));
+}
+
+/* A user whose ACL lacks a command (an ACL line of an older version):
+ * Redis is up and is not marked down; the refusal is -EPERM, counted,
+ * and logged once naming the command; what the ACL allows goes on. */
+static void test_noperm(void **state)
+{
+	struct fx *f = *state;
+	const char *args[] = {"--user", "default", "off",  "--user", "old",   "on",    ">" PASSWORD, "~*",
+			      "&*",	"+get",	   "+set", "+ping",  "+time", "+auth", NULL};
+	char logged[8192];
+	struct shared *s;
+	struct buf b;
+
+	assert_int_equal(redis_srv_start(&f->own, args), 0);
+	capture_begin(f);
+	s = client_of(f, 0, f->own.sock, "old", PASSWORD, 0);
+	buf_init(&b, 4096);
+	assert_int_equal(shared_set(s, "t:np", "v", 1, 60000), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(shared_unlock(s, "t:np", "v"), -EPERM);
+		assert_int_equal(shared_lock_peek(s, "t:np", &b, &(int64_t){0}), -EPERM);
+		assert_int_equal(shared_get_range(s, "t:np", 0, 1, &b), -EPERM);
+		assert_true(shared_up(s));
+	}
+	assert_int_equal(shared_get(s, "t:np", &b), 0);
+	assert_int_equal(shared_errors(s), 9);
+	capture_end(f, logged, sizeof(logged));
+	assert_int_equal(count_of(logged, "refused a command"), 1);
+	assert_non_null(strstr(logged, "NOPERM"));
+	assert_int_equal(count_of(logged, ": down"), 0);
+	buf_release(&b);
 }
 
 static void test_publish(void **state)
@@ -945,7 +1037,7 @@ static void test_hung(void **state)
 		t0 = monotime_ms();
 		err = i % 4 == 0   ? shared_get(s, "t:hung", &b)
 		      : i % 4 == 1 ? shared_set(s, "t:hung", "v", 1, 1000)
-		      : i % 4 == 2 ? shared_relock(s, "t:hung", "t", 1000)
+		      : i % 4 == 2 ? shared_relock(s, "t:hung", "t", NULL, 1000)
 				   : shared_publish(s, "t:hung", "m", 1);
 		if (err != -ETIMEDOUT && err != -ENOTCONN)
 			fail_msg("op %d on a hung server: %d", i, err);
@@ -1055,6 +1147,30 @@ static void test_garbage(void **state)
 	flood[n + huge] = '\0';
 	garbage(f, flood, -EFBIG);
 	free(flood);
+}
+
+/* A server that answers the connection's TIME and a transaction's first
+ * command, then garbage (an array over the cap): the replies read so far
+ * are freed once, not twice (it aborted: a double free), and the answer
+ * is -EPROTO, for each command that is more than one. */
+static void test_garbage_midway(void **state)
+{
+	struct fx *f = *state;
+	struct buf b;
+	int64_t pttl = 0;
+
+	assert_int_equal(fake_srv_garbage(&f->fake, "*2\r\n$10\r\n1700000000\r\n$1\r\n0\r\n+OK\r\n*100000000\r\n"), 0);
+	assert_int_equal(shared_unlock(client_of(f, 0, f->fake.sock, NULL, NULL, 1024), "t:g", "t"), -EPROTO);
+	assert_int_equal(shared_relock(client_of(f, 1, f->fake.sock, NULL, NULL, 1024), "t:g", "t", "u", 1000),
+			 -EPROTO);
+	buf_init(&b, 4096);
+	assert_int_equal(shared_lock_peek(client_of(f, 2, f->fake.sock, NULL, NULL, 1024), "t:g", &b, &pttl), -EPROTO);
+	buf_release(&b);
+	for (int i = 0; i < 3; i++) {
+		shared_free(f->sh[i]);
+		f->sh[i] = NULL;
+	}
+	fake_srv_stop(&f->fake);
 }
 
 /* A Redis that stops answering with connections open (kill -STOP): the
@@ -1233,10 +1349,11 @@ static void test_subscribe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_addr_good),	  T(test_addr_bad),	   T(test_addr_text),	T(test_get_set),     T(test_select),
-	    T(test_locks),	  T(test_lock_reply_lost), T(test_publish),	T(test_max_reply),   T(test_auth),
-	    T(test_down_then_up), T(test_restart_pool),	   T(test_tcp_refused), T(test_hung),	     T(test_hung_many),
-	    T(test_garbage),	  T(test_paused),	   T(test_now),		T(test_now_stepped), T(test_subscribe),
+	    T(test_addr_good),	 T(test_addr_bad),  T(test_addr_text),	 T(test_get_set),      T(test_select),
+	    T(test_locks),	 T(test_lock_peek), T(test_get_range),	 T(test_noperm),       T(test_lock_reply_lost),
+	    T(test_publish),	 T(test_max_reply), T(test_auth),	 T(test_down_then_up), T(test_restart_pool),
+	    T(test_tcp_refused), T(test_hung),	    T(test_hung_many),	 T(test_garbage),      T(test_garbage_midway),
+	    T(test_paused),	 T(test_now),	    T(test_now_stepped), T(test_subscribe),
 	};
 
 	if (!redis_srv_available()) {

@@ -1,9 +1,10 @@
 /* test_sval.c — the shared tier's value codec: round trips (empty, every
  * digest kind, times parsed and not, 5,000 entries), the bytes against the
- * layout sval.h writes down (a value built here by hand, MAC and all),
+ * layout sval.h writes down (a value built here by hand, MACs and all),
  * every single-byte change and every truncation refused, a value moved to
  * another namespace, listing or MAC key refused for the right reason, the
- * size cap, and authentic values (MAC computed here with
+ * size cap, the head alone (read first: its length and date, a forged
+ * "ITFS" and zeros, a real head on junk), and authentic values (MAC computed here with
  * sign_hmac_sha256) that lie about a count or a length, hold a name
  * listing.c would not admit, or are not canonical: refused as BAD_FORMAT.
  * Every value is decoded from an allocation of exactly its length, so a
@@ -140,9 +141,10 @@ static void test_empty(void **state)
 	round_trip(s, "R", 1700000000123);
 	round_trip(s, "T3:abcimg", -1);
 	round_trip(s, "", INT64_MIN);
-	/* Header, fetched_ms, the key, the count, the MAC: nothing more. */
+	/* Header, fetched_ms, total, the key, the head's MAC, the count, the
+	 * MAC: nothing more. */
 	encode(s, "R", 0, &v);
-	assert_int_equal(v.len, 8 + 8 + 2 + 1 + 4 + SVAL_MAC_LEN);
+	assert_int_equal(v.len, 8 + 8 + 4 + 2 + 1 + SVAL_MAC_LEN + 4 + SVAL_MAC_LEN);
 	buf_release(&v);
 	snap_unref(s);
 }
@@ -225,7 +227,10 @@ static void small_value(struct buf *v)
 	snap_unref(s);
 }
 
-/* Changing any byte to any other value: the MAC no longer matches. */
+/* Changing any byte to any other value: the MAC no longer matches (the
+ * head's, or the value's); but the first 8 bytes say another version
+ * (read first), and a key length changed may put the head's end past the
+ * value's (too short for its head). */
 static void test_every_byte_changed(void **state)
 {
 	struct buf v;
@@ -237,9 +242,17 @@ static void test_every_byte_changed(void **state)
 	assert_non_null(copy);
 	for (size_t i = 0; i < v.len; i++) {
 		for (unsigned x = 1; x < 256; x++) {
+			enum sval_reject r;
+
 			memcpy(copy, v.data, v.len);
 			copy[i] ^= (unsigned char)x;
-			assert_int_equal(refusal(copy, v.len, "T1:ab"), SVAL_BAD_MAC);
+			r = refusal(copy, v.len, "T1:ab");
+			if (i < 8)
+				assert_int_equal(r, SVAL_BAD_VERSION);
+			else if (i == 20 || i == 21)
+				assert_true(r == SVAL_BAD_MAC || r == SVAL_SHORT);
+			else
+				assert_int_equal(r, SVAL_BAD_MAC);
 		}
 	}
 	assert_int_equal(refusal(v.data, v.len, "T1:ab"), SVAL_OK);
@@ -250,12 +263,13 @@ static void test_every_byte_changed(void **state)
 static void test_every_truncation(void **state)
 {
 	struct buf v;
-	const size_t min = 8 + 8 + 2 + 4 + SVAL_MAC_LEN;
+	const size_t head = 8 + 8 + 4 + 2 + 5 + SVAL_MAC_LEN;
 
 	(void)state;
 	small_value(&v);
+	/* Shorter than the head: SHORT; past it, not the length the head says. */
 	for (size_t n = 0; n < v.len; n++)
-		assert_int_equal(refusal(v.data, n, "T1:ab"), n < min ? SVAL_SHORT : SVAL_BAD_MAC);
+		assert_int_equal(refusal(v.data, n, "T1:ab"), n < head ? SVAL_SHORT : SVAL_BAD_MAC);
 	/* One byte more is no better. */
 	assert_int_equal(buf_add(&v, "", 1), 0);
 	assert_int_equal(refusal(v.data, v.len, "T1:ab"), SVAL_BAD_MAC);
@@ -321,15 +335,24 @@ static void put_bytes(struct buf *b, const void *p, size_t n)
 	assert_int_equal(buf_add(b, p, n), 0);
 }
 
-/* "ITFS" 1 0 0 0, fetched_ms, the key, the count. */
-static void head(struct buf *b, const char *key, uint32_t count)
+/* "ITFS" and mark (version, flags, reserved), fetched_ms, total (filled
+ * in by seal), the key, room for the head's MAC (seal's), the count. */
+static void head_marked(struct buf *b, const char *mark, const char *key, uint32_t count)
 {
 	buf_init(b, CAP);
-	put_bytes(b, "ITFS\1\0\0\0", 8);
+	put_bytes(b, mark, 8);
 	put_le(b, 77, 8);
+	put_le(b, 0, 4);
 	put_le(b, strlen(key), 2);
 	put_bytes(b, key, strlen(key));
+	for (int i = 0; i < SVAL_MAC_LEN; i++)
+		put_le(b, 0, 1);
 	put_le(b, count, 4);
+}
+
+static void head(struct buf *b, const char *key, uint32_t count)
+{
+	head_marked(b, "ITFS\2\0\0\0", key, count);
 }
 
 /* One entry: the name (n bytes), no digest, mtime 5, no raw text. */
@@ -342,18 +365,40 @@ static void entry(struct buf *b, const char *name, size_t n)
 	put_le(b, 0, 1);
 }
 
-/* Appends the MAC over NS, a NUL and b's bytes. */
-static void seal(struct buf *b)
+/* The MAC under mac_key over scope, a NUL and n bytes at p. */
+static void mac_of(const char *scope, const void *p, size_t n, unsigned char mac[SIGN_SHA256_LEN])
 {
-	unsigned char mac[SIGN_SHA256_LEN];
 	struct buf m;
 
 	buf_init(&m, CAP);
-	put_bytes(&m, NS, sizeof(NS));
-	put_bytes(&m, b->data, b->len);
+	put_bytes(&m, scope, strlen(scope) + 1);
+	put_bytes(&m, p, n);
 	assert_int_equal(sign_hmac_sha256(mac_key, SVAL_KEY_LEN, m.data, m.len, mac), 0);
-	put_bytes(b, mac, sizeof(mac));
 	buf_release(&m);
+}
+
+/* Writes total (the length b will have with its MAC, or as_total when
+ * not 0) and the head's MAC, over NS ":head", a NUL and the head, whose
+ * key length is b's own; then appends the MAC over NS, a NUL and b. */
+static void seal_as(struct buf *b, uint64_t as_total)
+{
+	unsigned char mac[SIGN_SHA256_LEN], *v = (unsigned char *)b->data;
+	uint64_t total = as_total ? as_total : b->len + SVAL_MAC_LEN;
+	size_t keylen = (size_t)v[20] | (size_t)v[21] << 8, end = 22 + keylen;
+
+	for (int i = 0; i < 4; i++)
+		v[16 + i] = (unsigned char)(total >> (8 * i));
+	if (end + SVAL_MAC_LEN <= b->len) {
+		mac_of(NS ":head", v, end, mac);
+		memcpy(v + end, mac, sizeof(mac));
+	}
+	mac_of(NS, b->data, b->len, mac);
+	put_bytes(b, mac, sizeof(mac));
+}
+
+static void seal(struct buf *b)
+{
+	seal_as(b, 0);
 }
 
 static enum sval_reject sealed_refusal(struct buf *b, const char *key)
@@ -447,13 +492,14 @@ static void test_lying_lengths(void **state)
 
 	(void)state;
 	expect_bodies(lying, sizeof(lying) / sizeof(lying[0]), SVAL_BAD_FORMAT);
-	/* A key that runs past the end. */
+	/* A key that runs past the end: its head cannot be there. */
 	buf_init(&b, CAP);
-	put_bytes(&b, "ITFS\1\0\0\0", 8);
+	put_bytes(&b, "ITFS\2\0\0\0", 8);
 	put_le(&b, 77, 8);
+	put_le(&b, 100, 4);
 	put_le(&b, 60000, 2);
 	put_bytes(&b, "R\0\0\0\0", 5);
-	assert_int_equal(sealed_refusal(&b, "R"), SVAL_BAD_FORMAT);
+	assert_int_equal(sealed_refusal(&b, "R"), SVAL_SHORT);
 	/* And a well formed one is fine. */
 	head(&b, "R", 1);
 	entry(&b, "a", 1);
@@ -462,20 +508,71 @@ static void test_lying_lengths(void **state)
 
 static void test_versions(void **state)
 {
-	static const char *const heads[] = {"ITFS\2\0\0\0", "ITFX\1\0\0\0", "ITFS\1\1\0\0",
-					    "ITFS\1\0\0\1", "itfs\1\0\0\0", "ITFS\0\0\0\0"};
+	static const char *const marks[] = {"ITFS\1\0\0\0", "ITFS\3\0\0\0", "ITFX\2\0\0\0", "ITFS\2\1\0\0",
+					    "ITFS\2\0\0\1", "itfs\2\0\0\0", "ITFS\0\0\0\0"};
 	struct buf b;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
-		buf_init(&b, CAP);
-		put_bytes(&b, heads[i], 8);
-		put_le(&b, 77, 8);
-		put_le(&b, 1, 2);
-		put_bytes(&b, "R", 1);
-		put_le(&b, 0, 4);
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		head_marked(&b, marks[i], "R", 0);
 		assert_int_equal(sealed_refusal(&b, "R"), SVAL_BAD_VERSION);
 	}
+}
+
+/* The head alone: read first (up to SVAL_HEAD_MAX bytes of a value), it
+ * says how long the value is, vouched for by the fleet's key, before
+ * anything else is read. */
+static void test_head(void **state)
+{
+	struct snap *s = build(mixed, 4), *d = NULL;
+	struct buf v, b;
+	int64_t t = 0;
+	size_t total = 0, hl = 8 + 8 + 4 + 2 + 5 + SVAL_MAC_LEN;
+	int oom = -1;
+
+	(void)state;
+	encode(s, "T1:ab", 1234, &v);
+	for (size_t n = hl; n <= v.len; n++) {
+		total = 0;
+		assert_int_equal(sval_check_head(v.data, n, CAP, NS, "T1:ab", mac_key, &t, &total, &oom), SVAL_OK);
+		assert_int_equal(total, v.len);
+		assert_int_equal(t, 1234);
+		assert_int_equal(oom, 0);
+	}
+	assert_int_equal(sval_check_head(v.data, hl - 1, CAP, NS, "T1:ab", mac_key, &t, &total, NULL), SVAL_SHORT);
+	assert_int_equal(sval_check_head(v.data, v.len, v.len - 1, NS, "T1:ab", mac_key, &t, &total, NULL),
+			 SVAL_TOO_BIG);
+	assert_int_equal(sval_check_head(v.data, v.len, CAP, NS, "T1:ac", mac_key, &t, &total, NULL), SVAL_BAD_KEY);
+	assert_int_equal(sval_check_head(v.data, v.len, CAP, "other", "T1:ab", mac_key, &t, &total, NULL),
+			 SVAL_BAD_MAC);
+	/* "ITFS" and zeros (60 MiB of them, as anyone who can write to
+	 * Redis can store): refused by its first bytes. */
+	buf_init(&b, CAP);
+	put_bytes(&b, "ITFS", 4);
+	for (int i = 0; i < 200; i++)
+		put_le(&b, 0, 1);
+	assert_int_equal(sval_check_head(b.data, b.len, CAP, NS, "T1:ab", mac_key, &t, &total, NULL), SVAL_BAD_VERSION);
+	buf_release(&b);
+	/* A real head, copied onto more (or fewer) bytes than it says: the
+	 * head passes, the value does not. */
+	buf_init(&b, CAP);
+	put_bytes(&b, v.data, v.len);
+	put_bytes(&b, "more", 4);
+	assert_int_equal(sval_decode(b.data, b.len, CAP, NS, "T1:ab", mac_key, &t, &d, NULL), SVAL_BAD_MAC);
+	assert_int_equal(sval_decode(b.data, v.len - 1, CAP, NS, "T1:ab", mac_key, &t, &d, NULL), SVAL_BAD_MAC);
+	assert_null(d);
+	buf_release(&b);
+	/* A head that says a length no value can have. */
+	head(&b, "R", 0);
+	seal_as(&b, 10);
+	assert_int_equal(sval_check_head(b.data, b.len, CAP, NS, "R", mac_key, &t, &total, NULL), SVAL_BAD_FORMAT);
+	buf_release(&b);
+	head(&b, "R", 0);
+	seal_as(&b, (uint64_t)UINT32_MAX);
+	assert_int_equal(sval_check_head(b.data, b.len, CAP, NS, "R", mac_key, &t, &total, NULL), SVAL_TOO_BIG);
+	buf_release(&b);
+	buf_release(&v);
+	snap_unref(s);
 }
 
 /* One authentic entry named n bytes at name, under key: the reason. */
@@ -490,7 +587,21 @@ static enum sval_reject name_refusal(const char *key, const char *name, size_t n
 
 static void test_names(void **state)
 {
-	static const char *const never[] = {"", ".", "..", "a\nb", "a\tb", "\x1b[31m", "a\x7f", "\x01"};
+	static const char *const never[] = {"",
+					    ".",
+					    "..",
+					    "a\nb",
+					    "a\tb",
+					    "\x1b[31m",
+					    "a\x7f",
+					    "\x01",
+					    "x\xc2\x9b"
+					    "31m",
+					    "a\xe2\x80\xae"
+					    "b",
+					    "\xe2\x81\xa6",
+					    "\xff",
+					    "\xc0\xaf"};
 	static const char *const slashed[] = {"a/b", "/a", "a/", "a//b", "a/./b", "a/../b", "a/\n"};
 	static const char *const keys[] = {"R", "I4:repo", "T4:repoimg", "t4:repo3:imgtag"};
 
@@ -521,6 +632,12 @@ static const struct body not_canonical[] = {
     {"a newline in a digest", 1, BYTES("\1a\2\3a\nb\0\0\0\0\0\0\0\0\0")},
     {"a NUL in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3a\0b")},
     {"a CR in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3a\rb")},
+    /* Nor a C1 or bidirectional control, nor a byte that is not UTF-8. */
+    {"CSI (U+009B) in a digest", 1,
+     BYTES("\1a\2\3\xc2\x9b"
+	   "b\0\0\0\0\0\0\0\0\0")},
+    {"U+202E in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\3\xe2\x80\xae")},
+    {"a stray byte in a time", 1, BYTES("\1a\0\0\0\0\0\0\0\0\0\1\1\xff")},
 };
 
 static void test_not_canonical(void **state)
@@ -562,6 +679,8 @@ static void test_encode_refuses(void **state)
 	e.time_raw = long_text;
 	expect_einval(&e, "R");
 	e.time_raw = "12:00\n";
+	expect_einval(&e, "R");
+	e.time_raw = "12:00\xc2\x9b";
 	expect_einval(&e, "R");
 	e.time_raw = NULL;
 	e.name = "a\nb";
@@ -638,6 +757,7 @@ int main(void)
 	    cmocka_unit_test(test_layout),
 	    cmocka_unit_test(test_lying_lengths),
 	    cmocka_unit_test(test_versions),
+	    cmocka_unit_test(test_head),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_not_canonical),
 	    cmocka_unit_test(test_encode_refuses),

@@ -11,23 +11,9 @@
  * holder's value; a dead holder's lock is waited out for wait_ms; the
  * heartbeat keeps a slow fetch's lock), invalidations (a key, everything,
  * a changed listing; one's own ignored; forged ones refused; a gap in the
- * subscription is "everything"), tier_cancel ending a wait, and Redis
- * down (straight to the API).
- *
- * Time: the hosts' local clock is the test's (fx_clock): the monotonic
- * clock plus what the test stepped it by. It keeps running, because
- * Redis's TIME does: a frozen local clock would move a host's fleet clock
- * by the real time elapsed at each new connection's TIME reading. What a
- * test compares across hosts is set apart by a step (STEP_MS), far more
- * than the hosts' offsets can disagree (a few ms: half a TIME round
- * trip), instead of by a sleep and a tolerance of a few ms. A host's
- * fleet clock follows a step only when it read its offset before it
- * (shared.c keeps the larger reading), so a test connects every host
- * before its first step; and it keeps its steps below the 5 s the fleet
- * clock may run ahead of CLOCK_REALTIME (it steps 3 s at most).
- * Waits are for an event (a counter, a message heard, a host blocked in
- * its API), each bounded by WAIT_MS; upper bounds on a duration are far
- * from the limit they tell apart (a 1 s wait from a 60 s lock).
+ * subscription is "everything"), tier_cancel ending a wait, Redis down
+ * (straight to the API), and a Redis whose only user is the fleet's, with
+ * the ACL line --check prints (no EVAL, no SELECT, one namespace).
  * Without redis-server the binary prints a SKIP line and exits 0.
  */
 #include <setjmp.h>
@@ -57,27 +43,19 @@
 
 #define HOSTS 4
 #define TTL_MS 60000
-#define TIMEOUT_MS 5000	    /* no operation against a healthy Redis times out, however loaded the machine */
-#define STEP_MS 1000	    /* a step of the test's clock */
-#define WAIT_MS 30000	    /* the longest wait for an event */
-#define LONG_MS 60000	    /* a wait_ms or lock that a test must never sit out */
-#define BOUND_MS 10000	    /* "well before LONG_MS" */
-#define CLOCK_BASE 86400000 /* the test's clock starts a day in */
+#define TIMEOUT_MS 200
 #define KEY "T4:repoimg"
 #define KEY2 "T4:repoapp"
 #define PROBE "T5:probeimg"
-#define MARK "T5:markimg"
 #define SHA_A "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define RECV_MAX 64
 #define NO_BORN INT64_MIN
+#define FLEET_PW "fleet-Pw-4711"
 
-/* A host's API: counts calls, answers a listing with a tag of its own.
- * A gated API blocks each call until the test opens the gate. */
+/* A host's API: counts calls, answers a listing with a tag of its own. */
 struct api {
 	atomic_int calls;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool gated; /* under mu */
+	int delay_ms;
 	char tag[16];
 };
 
@@ -112,12 +90,11 @@ struct host {
 struct fx {
 	struct redis_srv_group *g;
 	struct fresh *fresh;
-	_Atomic int64_t step; /* what the test's clock was stepped by */
-	int64_t probe_at;     /* the last probe's date: each one's is new */
 	struct redis_srv own;
 	char ns[TIER_NS_LEN + 1];
 	unsigned char mac[SVAL_KEY_LEN];
 	struct host h[HOSTS];
+	struct shared *admin; /* the test's own writes: see admin() */
 };
 
 static void sleep_ms(long ms)
@@ -125,21 +102,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-/* The hosts' local clock (fresh's, and so shared's). */
-static int64_t fx_clock(void *arg)
-{
-	struct fx *f = arg;
-
-	return CLOCK_BASE + monotime_ms() + atomic_load(&f->step);
-}
-
-/* Steps the test's clock: what happened before is ms older for every host
- * that had connected (read its fleet offset) by now. */
-static void step(struct fx *f, int64_t ms)
-{
-	atomic_fetch_add(&f->step, ms);
 }
 
 /* ---- the API, the receiver ------------------------------------------------- */
@@ -178,35 +140,10 @@ static int api_fn(void *arg, struct snap **out)
 	struct api *a = arg;
 
 	atomic_fetch_add(&a->calls, 1);
-	pthread_mutex_lock(&a->mu);
-	while (a->gated)
-		pthread_cond_wait(&a->cv, &a->mu);
-	pthread_mutex_unlock(&a->mu);
+	if (a->delay_ms)
+		sleep_ms(a->delay_ms);
 	*out = listing(a->tag);
 	return *out ? 0 : -ENOMEM;
-}
-
-static void api_gate(struct api *a, bool gated)
-{
-	pthread_mutex_lock(&a->mu);
-	a->gated = gated;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* Until cond(arg) holds, for WAIT_MS at most; whether it does. */
-static bool wait_until(bool (*cond)(void *), void *arg)
-{
-	int64_t t0 = monotime_ms();
-
-	while (!cond(arg) && monotime_ms() - t0 < WAIT_MS)
-		sleep_ms(2);
-	return cond(arg);
-}
-
-static bool api_called(void *arg)
-{
-	return atomic_load(&((struct api *)arg)->calls) > 0;
 }
 
 static void on_key(void *arg, const char *key)
@@ -236,7 +173,7 @@ static bool wait_heard(struct heard *h, const char *key, int n, int64_t limit)
 	int64_t t0 = monotime_ms();
 
 	while (heard_of(h, key) < n && monotime_ms() - t0 < limit)
-		sleep_ms(2);
+		sleep_ms(5);
 	return heard_of(h, key) >= n;
 }
 
@@ -270,9 +207,8 @@ static void assert_same(const struct snap *a, const struct snap *b)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000, .clock = fx_clock};
+	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000};
 
-	fc.clock_arg = f;
 	if (!f || !(f->fresh = fresh_new(&fc))) {
 		free(f);
 		return -1;
@@ -283,8 +219,6 @@ static int setup(void **state)
 		f->mac[i] = (unsigned char)(i * 7 + 1);
 	for (int i = 0; i < HOSTS; i++) {
 		pthread_mutex_init(&f->h[i].heard.mu, NULL);
-		pthread_mutex_init(&f->h[i].api.mu, NULL);
-		pthread_cond_init(&f->h[i].api.cv, NULL);
 		snprintf(f->h[i].api.tag, sizeof(f->h[i].api.tag), "from-%c", 'a' + i);
 	}
 	*state = f;
@@ -300,7 +234,6 @@ static int teardown(void **state)
 
 		if (w->running) { /* a test failed while it waited */
 			tier_cancel(f->h[i].t);
-			api_gate(&f->h[i].api, false);
 			pthread_join(w->th, NULL);
 			snap_unref(w->out);
 		}
@@ -309,23 +242,25 @@ static int teardown(void **state)
 		tier_free(f->h[i].t); /* before its shared: it stops the subscriber */
 		shared_free(f->h[i].sh);
 		pthread_mutex_destroy(&f->h[i].heard.mu);
-		pthread_cond_destroy(&f->h[i].api.cv);
-		pthread_mutex_destroy(&f->h[i].api.mu);
 	}
+	shared_free(f->admin);
 	redis_srv_stop(&f->own);
 	fresh_free(f->fresh);
 	free(f);
 	return 0;
 }
 
-/* Host i on the Redis at path, in namespace ns, with MAC key mac. */
-static struct host *host_on(struct fx *f, int i, const char *path, const char *ns, const unsigned char *mac,
-			    int64_t wait_ms, int64_t lock_ms)
+/* Host i on the Redis at path as Redis user user (NULL: none), in
+ * namespace ns, with MAC key mac. */
+static struct host *host_as(struct fx *f, int i, const char *path, const char *user, const char *ns,
+			    const unsigned char *mac, int64_t wait_ms, int64_t lock_ms)
 {
 	struct host *h = &f->h[i];
 	struct shared_config sc = {
+	    .user = user,
+	    .password = user ? FLEET_PW : NULL,
 	    .timeout_ms = TIMEOUT_MS,
-	    .max_reply = 1u << 20,
+	    .max_reply = 16u << 20,
 	    .clock = fresh_clock, /* as main.c: the tier converts with this clock's offset */
 	    .clock_arg = f->fresh,
 	};
@@ -333,7 +268,7 @@ static struct host *host_on(struct fx *f, int i, const char *path, const char *n
 	    .fresh = f->fresh,
 	    .lock_ms = lock_ms,
 	    .wait_ms = wait_ms,
-	    .max_value = 1u << 20,
+	    .max_value = 16u << 20,
 	};
 
 	snprintf(sc.addr.path, sizeof(sc.addr.path), "%s", path);
@@ -346,6 +281,13 @@ static struct host *host_on(struct fx *f, int i, const char *path, const char *n
 	assert_non_null(h->t);
 	tier_set_receiver(h->t, on_key, &h->heard);
 	return h;
+}
+
+/* Host i on the Redis at path, in namespace ns, with MAC key mac. */
+static struct host *host_on(struct fx *f, int i, const char *path, const char *ns, const unsigned char *mac,
+			    int64_t wait_ms, int64_t lock_ms)
+{
+	return host_as(f, i, path, NULL, ns, mac, wait_ms, lock_ms);
 }
 
 static struct host *host(struct fx *f, int i, int64_t wait_ms)
@@ -414,13 +356,29 @@ static void redis_key(const char *ns, const char *what, const char *key, char *o
 	snprintf(out, n, "imgtagfs:1:%s:%s%s", ns, what, key);
 }
 
+/* The test's own client, on the group's Redis, for what the test writes
+ * and reads by hand: with a timeout of 5 s, since a test's own write (8
+ * MiB of them) must not fail under load the way a host's may (a host
+ * falls back to the API; a test would fail). */
+static struct shared *admin(struct fx *f)
+{
+	struct shared_config sc = {.timeout_ms = 5000, .max_reply = 16u << 20};
+
+	if (!f->admin) {
+		snprintf(sc.addr.path, sizeof(sc.addr.path), "%s", f->g->redis.sock);
+		f->admin = shared_new(&sc);
+		assert_non_null(f->admin);
+	}
+	return f->admin;
+}
+
 static void raw_get(struct fx *f, const char *ns, const char *key, struct buf *out)
 {
 	char rk[256];
 
 	redis_key(ns, "", key, rk, sizeof(rk));
 	buf_init(out, 1u << 20);
-	assert_int_equal(shared_get(f->h[0].sh, rk, out), 0);
+	assert_int_equal(shared_get(admin(f), rk, out), 0);
 }
 
 static void raw_set(struct fx *f, const char *ns, const char *key, const void *v, size_t n)
@@ -428,7 +386,7 @@ static void raw_set(struct fx *f, const char *ns, const char *key, const void *v
 	char rk[256];
 
 	redis_key(ns, "", key, rk, sizeof(rk));
-	assert_int_equal(shared_set(f->h[0].sh, rk, v, n, TTL_MS), 0);
+	assert_int_equal(shared_set(admin(f), rk, v, n, TTL_MS), 0);
 }
 
 /* Writes a value of tag's listing, as a host of the fleet would, fetched
@@ -447,12 +405,33 @@ static void write_value(struct fx *f, const char *key, const char *tag, int64_t 
 	snap_unref(s);
 }
 
-static void foreign_lock(struct fx *f, const char *key, int64_t px)
+/* key's lock taken with value v for px ms, as any writer to Redis can. */
+static void raw_lock(struct fx *f, const char *key, const char *v, int64_t px)
 {
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_lock(f->h[0].sh, lk, "a-dead-host", px), 0);
+	assert_int_equal(shared_set(admin(f), lk, v, strlen(v), px), 0);
+}
+
+/* A token of the fleet for key, as host 0 would write it, dated skew ms
+ * from the fleet's now; host 0 is connected (its clock read) first. */
+static const char *token(struct fx *f, const char *key, int64_t skew, char *out, size_t n)
+{
+	int64_t now = 0;
+
+	assert_int_equal(shared_now(f->h[0].sh, &now), 0);
+	assert_int_equal(tier_lock_token(f->h[0].t, key, now + skew, out, n), 0);
+	return out;
+}
+
+/* key's lock held by a live host of the fleet (host 0, as another host
+ * would hold it: a token dated now), for px ms. */
+static void foreign_lock(struct fx *f, const char *key, int64_t px)
+{
+	char t[256];
+
+	raw_lock(f, key, token(f, key, 0, t, sizeof(t)), px);
 }
 
 static void foreign_unlock(struct fx *f, const char *key)
@@ -460,7 +439,7 @@ static void foreign_unlock(struct fx *f, const char *key)
 	char lk[256];
 
 	redis_key(f->ns, "lock:", key, lk, sizeof(lk));
-	assert_int_equal(shared_unlock(f->h[0].sh, lk, "a-dead-host"), 0);
+	assert_int_equal(shared_set(admin(f), lk, "x", 1, 1), 0); /* gone within 1 ms */
 }
 
 /* Connects host i's shared (the fleet clock read) without a fill. */
@@ -482,8 +461,6 @@ static void test_fill_then_hit(void **state)
 	struct tier_stats st;
 	int64_t now;
 
-	connect_host(a);
-	connect_host(b);
 	sa = fill(a, KEY, NO_BORN, &ra);
 	assert_true(ra.from_api);
 	assert_int_equal(atomic_load(&a->api.calls), 1);
@@ -494,17 +471,16 @@ static void test_fill_then_hit(void **state)
 	assert_true(st.up);
 	assert_same(sa, want);
 
-	step(f, STEP_MS);
 	sb = fill(b, KEY, NO_BORN, &rb);
 	now = fresh_now(f->fresh);
 	assert_false(rb.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_same(sb, sa);
-	/* Dated from A's fetch: born set, and at A's API call (a step before
-	 * B's fill), not at B's read. */
+	/* Dated from A's fetch: born set, not later than now, and about when
+	 * A's API call began (both hosts on one clock here). */
 	assert_true(snap_born(sb) != SNAP_BORN_NONE);
-	assert_true(snap_born(sb) <= now - STEP_MS / 2);
-	assert_true(snap_born(sb) >= ra.fetched - STEP_MS / 2 && snap_born(sb) <= ra.fetched + STEP_MS / 2);
+	assert_true(snap_born(sb) <= now);
+	assert_true(snap_born(sb) >= ra.fetched - 50 && snap_born(sb) <= ra.fetched + 50);
 	st = stats(b);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.misses, 0);
@@ -524,28 +500,28 @@ static void test_min_born(void **state)
 	struct snap *sa, *sb, *sc, *want = expect_listing("from-b");
 	int64_t newer;
 
-	connect_host(a);
-	connect_host(b);
-	connect_host(c);
 	sa = fill(a, KEY, NO_BORN, &ra);
 	/* Older than A's value: a hit. */
-	sb = fill(b, KEY, ra.fetched - STEP_MS / 2, &rb);
+	sb = fill(b, KEY, ra.fetched - 1000, &rb);
 	assert_false(rb.from_api);
 	snap_unref(sb);
 	/* B holds a listing newer than A's value: a miss, from B's API, and
 	 * B's value replaces A's. */
-	step(f, STEP_MS);
+	sleep_ms(60);
 	newer = fresh_now(f->fresh);
 	sb = fill(b, KEY, newer, &rb);
 	assert_true(rb.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	assert_same(sb, want);
 	assert_int_equal(stats(b).writes, 1);
-	/* C holds one between the two: B's value is newer, and taken. */
-	sc = fill(c, KEY, newer - STEP_MS / 2, &rc);
+	/* C holds an older one. By 50 ms: each host converts dates with its
+	 * own reading of Redis's clock (its offset), within a round trip of
+	 * the others', so "1 ms older" may read as newer on C (it did, one run
+	 * in six). */
+	sc = fill(c, KEY, newer - 50, &rc);
 	assert_false(rc.from_api);
 	assert_same(sc, want);
-	assert_true(snap_born(sc) > newer - STEP_MS / 2);
+	assert_true(snap_born(sc) >= newer - 50);
 	snap_unref(sa);
 	snap_unref(sb);
 	snap_unref(sc);
@@ -560,23 +536,20 @@ static void test_dates(void **state)
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	struct tier_result r;
 	struct snap *s;
-	int64_t t0, t1;
+	int64_t now;
 
 	connect_host(a);
-	connect_host(b);
-	write_value(f, KEY, "old", -(TTL_MS + STEP_MS));
+	write_value(f, KEY, "old", -(TTL_MS + 1000));
 	s = fill(b, KEY, NO_BORN, &r);
 	assert_true(r.from_api);
 	assert_int_equal(stats(b).rejected, 0);
 	snap_unref(s);
 
-	/* Within clock skew (under FUTURE_MS, 2 s): born when B read it. */
-	write_value(f, KEY, "soon", STEP_MS);
-	t0 = fresh_now(f->fresh);
+	write_value(f, KEY, "soon", 1000); /* within clock skew: born now */
 	s = fill(b, KEY, NO_BORN, &r);
-	t1 = fresh_now(f->fresh);
+	now = fresh_now(f->fresh);
 	assert_false(r.from_api);
-	assert_true(snap_born(s) >= t0 && snap_born(s) <= t1);
+	assert_true(snap_born(s) <= now && snap_born(s) >= now - 50);
 	snap_unref(s);
 
 	write_value(f, KEY, "future", 60000);
@@ -623,6 +596,39 @@ static void test_tampered(void **state)
 	snap_unref(want);
 }
 
+/* Values anyone who can write to Redis can store under a listing's key:
+ * 8 MiB of "ITFS" and zeros (under the cap of 16 MiB here), and a real
+ * value's head before 8 MiB of junk. Refused and counted, the listing
+ * fetched from the API; the first without reading more than its head's
+ * bytes, the second without reading past the length its head vouches for
+ * (no reply over the cap, which would count as a Redis error). */
+static void test_big_forgeries(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result r;
+	size_t big = 8u << 20;
+	char *junk = calloc(1, big);
+	struct buf v;
+
+	assert_non_null(junk);
+	memcpy(junk, "ITFS", 4);
+	snap_unref(fill(a, KEY, NO_BORN, &r));
+	raw_get(f, f->ns, KEY, &v);
+	raw_set(f, f->ns, KEY2, junk, big);
+	memcpy(junk, v.data, v.len - SVAL_MAC_LEN); /* the real head and entries, then zeros */
+	raw_set(f, f->ns, KEY, junk, big);
+	buf_release(&v);
+	for (int i = 0; i < 2; i++) {
+		snap_unref(fill(b, i ? KEY : KEY2, NO_BORN, &r));
+		assert_true(r.from_api);
+		assert_int_equal(stats(b).rejected, i + 1);
+	}
+	assert_int_equal(stats(b).errors, 0);
+	assert_true(stats(b).up);
+	free(junk);
+}
+
 /* h's fill of key refuses the value in Redis, counts it once, and asks
  * the API (its calls-th call). */
 static void refused_once(struct host *h, const char *key, int calls)
@@ -666,38 +672,34 @@ static void test_foreign_values(void **state)
 
 /* ---- single flight ----------------------------------------------------------- */
 
-/* Waits until h's fill is past its first read (a miss counted): it is
- * in single flight, taking the lock or waiting for its holder. */
-static bool missed(void *arg)
-{
-	return stats(arg).misses > 0;
-}
-
+/* Waits until h's fill is past its first read (a miss counted). */
 static void wait_missed(struct host *h)
 {
-	assert_true(wait_until(missed, h));
+	int64_t t0 = monotime_ms();
+
+	while (stats(h).misses == 0 && monotime_ms() - t0 < 2000)
+		sleep_ms(2);
 	assert_int_equal(stats(h).misses, 1);
 }
 
-/* B waits for a lock's holder, polling, and takes its value as soon as it
- * is there: well before its wait_ms or the lock's life (a minute each). */
 static void test_wait_for_holder(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, LONG_MS);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 5000);
 	struct filler *w;
 	struct snap *want = expect_listing("from-a");
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, LONG_MS);
+	foreign_lock(f, KEY, 3000);
 	fill_async(b);
 	wait_missed(b);
+	sleep_ms(100); /* B polls */
 	assert_int_equal(stats(b).waits, 0);
 	t0 = monotime_ms();
 	write_value(f, KEY, "from-a", 0);
 	w = fill_join(b);
-	assert_true(monotime_ms() - t0 < BOUND_MS);
+	assert_true(monotime_ms() - t0 < 1000);
 	assert_false(w->res.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_int_equal(stats(b).waits, 1);
@@ -708,30 +710,31 @@ static void test_wait_for_holder(void **state)
 	snap_unref(want);
 }
 
-/* A fetches KEY, its API held until release(arg) returns; B fills KEY
- * meanwhile: B waits for A's value instead of calling its own API. */
-static void fill_behind(struct host *a, struct host *b, void (*release)(void *), void *arg)
+/* A fetches key (its API taking delay_ms), B fills key meanwhile: B waits
+ * for A's value instead of calling its own API. How long B took. */
+static int64_t fill_behind(struct host *a, struct host *b, int delay_ms)
 {
-	struct filler *wa, *wb;
+	struct filler *w;
+	struct tier_result r;
+	struct snap *s;
+	int64_t t0 = monotime_ms();
 
-	api_gate(&a->api, true);
+	a->api.delay_ms = delay_ms;
 	fill_async(a);
-	assert_true(wait_until(api_called, &a->api)); /* A holds the lock */
-	fill_async(b);
-	wait_missed(b);
-	if (release)
-		release(arg);
-	api_gate(&a->api, false);
-	wa = fill_join(a);
-	wb = fill_join(b);
-	assert_true(wa->res.from_api);
-	assert_false(wb->res.from_api);
+	while (atomic_load(&a->api.calls) == 0 && monotime_ms() - t0 < 2000)
+		sleep_ms(2);
+	s = fill(b, KEY, NO_BORN, &r);
+	t0 = monotime_ms() - t0;
+	w = fill_join(a);
+	assert_true(w->res.from_api);
+	assert_false(r.from_api);
 	assert_int_equal(atomic_load(&a->api.calls), 1);
 	assert_int_equal(atomic_load(&b->api.calls), 0);
 	assert_int_equal(stats(b).waits, 1);
-	assert_same(wb->out, wa->out);
-	snap_unref(wa->out);
-	snap_unref(wb->out);
+	assert_same(s, w->out);
+	snap_unref(s);
+	snap_unref(w->out);
+	return t0;
 }
 
 /* Two hosts, one slow listing: one API call for both. */
@@ -739,111 +742,158 @@ static void test_one_fetch_for_two(void **state)
 {
 	struct fx *f = *state;
 
-	fill_behind(host(f, 0, LONG_MS), host(f, 1, LONG_MS), NULL, NULL);
+	fill_behind(host(f, 0, 5000), host(f, 1, 5000), 300);
 }
 
-/* A lock whose holder died (and does not expire soon): B waits wait_ms,
- * then fetches itself, long before the lock expires. */
+/* A lock whose holder died: it expires within a lock's life (it is not
+ * renewed), and B then takes it and fetches for the fleet; nothing is
+ * counted as squatted. */
 static void test_dead_holder(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 10000);
 	struct tier_result r;
-	struct buf v;
-	char lk[256];
 	struct snap *s;
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY, LONG_MS);
+	foreign_lock(f, KEY, 800);
 	t0 = monotime_ms();
 	s = fill(b, KEY, NO_BORN, &r);
-	assert_true(monotime_ms() - t0 >= 1000);
-	assert_true(monotime_ms() - t0 < BOUND_MS);
+	assert_true(monotime_ms() - t0 >= 700);
+	assert_true(monotime_ms() - t0 < 800 + 2000); /* not wait_ms (10 s) */
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	assert_int_equal(stats(b).writes, 1); /* shared all the same */
+	assert_int_equal(stats(b).squatted, 0);
 	snap_unref(s);
-	/* The dead holder's lock is left alone. */
+}
+
+/* h's fill of KEY is not kept waiting by the lock there (wait_ms is far
+ * longer): it goes to the API at once, and counts the lock as squatted.
+ * (It takes no value from Redis: it holds one newer than any there.) */
+static void not_waited_for(struct fx *f, struct host *h, int squatted)
+{
+	struct tier_result r;
+	int64_t t0 = monotime_ms();
+
+	snap_unref(fill(h, KEY, fresh_now(f->fresh), &r));
+	assert_true(monotime_ms() - t0 < 5000); /* not wait_ms (20 s); at once, unloaded */
+	assert_true(r.from_api);
+	assert_int_equal(stats(h).squatted, squatted);
+	assert_int_equal(stats(h).waits, 0);
+}
+
+/* Locks that no live host of the fleet holds, such as any writer to
+ * Redis can leave: a value of another form ("SET KEY x"), a token with a
+ * life longer than a lock's, a token dated long ago, a token of another
+ * listing. None is waited for. */
+static void test_squatted(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 20000);
+	char t[256], lk[256];
+	struct buf v;
+
+	connect_host(a);
+	raw_lock(f, KEY, "a-dead-host", 60000);
+	not_waited_for(f, b, 1);
+	assert_int_equal(stats(b).writes, 1); /* fetched for the fleet all the same */
+	raw_lock(f, KEY, token(f, KEY, 0, t, sizeof(t)), 60000);
+	not_waited_for(f, b, 2);
+	raw_lock(f, KEY, token(f, KEY, -60000, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 3);
+	raw_lock(f, KEY, token(f, KEY, 60000, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 4);
+	raw_lock(f, KEY, token(f, KEY2, 0, t, sizeof(t)), 2000);
+	not_waited_for(f, b, 5);
+	t[strlen(t) - 1] ^= 1; /* the MAC */
+	raw_lock(f, KEY, t, 2000);
+	not_waited_for(f, b, 6);
+	/* The squatted lock is left alone (it may be a host's whose clock is
+	 * off: deleting it is not this host's call). */
 	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
 	buf_init(&v, 4096);
 	assert_int_equal(shared_get(a->sh, lk, &v), 0);
-	assert_string_equal(v.data, "a-dead-host");
+	assert_string_equal(v.data, t);
 	buf_release(&v);
 }
 
-/* While A's fetch is held: past the lock's own life (lock_ms, 3 s, with
- * a second to spare) the lock is still there, A's heartbeat extending it,
- * and B has not taken it (its API not called) but still waits. */
-struct outlive {
-	struct fx *f;
-	struct host *a, *b;
-	int64_t lock_ms;
-};
-
-static void outlive_lock(void *arg)
+/* A token of the fleet, dated now and never renewed, SET again and again
+ * by someone who saw it (a heartbeat that does not move): waited for
+ * until its date is older than a lock's life, no longer. */
+static void test_replayed_lock(void **state)
 {
-	struct outlive *o = arg;
-	int64_t t0 = monotime_ms();
-	struct buf v;
-	char lk[256];
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host_on(f, 1, f->g->redis.sock, f->ns, f->mac, 20000, 1000);
+	struct filler *w;
+	char t[256];
+	int64_t t0;
 
-	while (monotime_ms() - t0 < o->lock_ms + 1000 && atomic_load(&o->b->api.calls) == 0)
-		sleep_ms(20);
-	assert_int_equal(atomic_load(&o->b->api.calls), 0);
-	redis_key(o->f->ns, "lock:", KEY, lk, sizeof(lk));
-	buf_init(&v, 4096);
-	assert_int_equal(shared_get(o->a->sh, lk, &v), 0);
-	buf_release(&v);
-	assert_true(o->b->w.running);
+	connect_host(a);
+	token(f, KEY, 0, t, sizeof(t));
+	raw_lock(f, KEY, t, 1000);
+	t0 = monotime_ms();
+	fill_async(b);
+	while (atomic_load(&b->api.calls) == 0 && monotime_ms() - t0 < 10000) {
+		raw_lock(f, KEY, t, 1000);
+		sleep_ms(200);
+	}
+	w = fill_join(b);
+	/* Its life: lock_ms (1 s here) and the clocks' slack (2 s). */
+	assert_true(monotime_ms() - t0 >= 2500);
+	assert_true(monotime_ms() - t0 < 8000); /* not wait_ms (20 s) */
+	assert_true(w->res.from_api);
+	assert_int_equal(stats(b).squatted, 1);
+	snap_unref(w->out);
 }
 
-/* A fetch slower than lock_ms keeps its lock by the heartbeat (every
- * second), so B waits for it instead of fetching too. */
+/* A fetch slower than lock_ms keeps its lock by the heartbeat, so B
+ * waits for it instead of fetching too. */
 static void test_heartbeat(void **state)
 {
 	struct fx *f = *state;
-	struct outlive o = {.f = f, .lock_ms = 3000};
+	/* A life of 2.5 s, past two beats (each once a second): slack for a
+	 * beat late under load, as production's 3 s has. */
+	struct host *a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, 5000, 2500);
 	struct buf v;
 	char lk[256];
 
-	o.a = host_on(f, 0, f->g->redis.sock, f->ns, f->mac, LONG_MS, o.lock_ms);
-	o.b = host(f, 1, LONG_MS);
-	start(o.a);
-	fill_behind(o.a, o.b, outlive_lock, &o);
+	start(a);
+	assert_true(fill_behind(a, host(f, 1, 5000), 3000) >= 2500); /* past the lock's own life */
 	/* Released after the fetch. */
 	redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
 	buf_init(&v, 4096);
-	assert_int_equal(shared_get(o.a->sh, lk, &v), -ENOENT);
+	assert_int_equal(shared_get(a->sh, lk, &v), -ENOENT);
 	buf_release(&v);
 }
 
 /* tier_cancel ends a wait at once; the fill then goes to the API (it does
- * not fail), and so do later fills that find a lock held: each well
- * before its wait_ms of a minute. */
+ * not fail), and so do later fills that find a lock held. */
 static void test_cancel(void **state)
 {
 	struct fx *f = *state;
-	struct host *a = host(f, 0, 1000), *b = host(f, 1, LONG_MS);
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 10000);
 	struct filler *w;
 	struct tier_result r;
 	int64_t t0;
 
 	connect_host(a);
-	foreign_lock(f, KEY2, LONG_MS);
-	foreign_lock(f, KEY, LONG_MS);
+	foreign_lock(f, KEY2, 60000);
+	foreign_lock(f, KEY, 60000);
 	fill_async(b);
 	wait_missed(b);
+	sleep_ms(100);
 	t0 = monotime_ms();
 	tier_cancel(b->t);
 	w = fill_join(b);
-	assert_true(monotime_ms() - t0 < BOUND_MS);
+	assert_true(monotime_ms() - t0 < 500);
 	assert_true(w->res.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
 	snap_unref(w->out);
 	t0 = monotime_ms();
 	snap_unref(fill(b, KEY2, NO_BORN, &r));
-	assert_true(monotime_ms() - t0 < BOUND_MS);
+	assert_true(monotime_ms() - t0 < 200);
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 2);
 	tier_cancel(b->t); /* idempotent */
@@ -851,40 +901,22 @@ static void test_cancel(void **state)
 
 /* ---- invalidations -------------------------------------------------------------- */
 
-/* a tells the fleet key changed, in a message of its own: each one is
- * dated later than the last (the same date twice would be the same
- * message, refused as a replay). */
-static void tell(struct fx *f, struct host *a, const char *key)
+/* Until b's subscriber hears a's messages (it subscribes on its own
+ * thread), a says PROBE changed; then b's receiver forgets. */
+static void sync_hosts(struct host *a, struct host *b)
 {
 	struct tier_result res = {.from_api = true};
-	int64_t now = fresh_now(f->fresh);
-
-	f->probe_at = now > f->probe_at ? now : f->probe_at + 1;
-	res.fetched = f->probe_at;
-	tier_changed(a->t, key, &res);
-}
-
-/* Until b's subscriber hears a's messages (it subscribes on its own
- * thread), a says PROBE changed; then MARK, and once b has that, no probe
- * is still on its way (Redis delivers one publisher's messages in order,
- * and a's thread publishes its queue in order). */
-static void sync_to(struct fx *f, struct host *a, struct host *b)
-{
 	int64_t t0 = monotime_ms();
 
-	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < WAIT_MS) {
-		tell(f, a, PROBE);
+	while (heard_of(&b->heard, PROBE) == 0 && monotime_ms() - t0 < 5000) {
+		/* Dated now (the fixture's fresh runs on the monotonic clock):
+		 * a message older than any listing b could hold is ignored. */
+		res.fetched = monotime_ms();
+		tier_changed(a->t, PROBE, &res);
 		wait_heard(&b->heard, PROBE, 1, 50);
 	}
 	assert_true(heard_of(&b->heard, PROBE) > 0);
-	tell(f, a, MARK);
-	assert_true(wait_heard(&b->heard, MARK, 1, WAIT_MS));
-}
-
-/* The same, then b's receiver forgets. */
-static void sync_hosts(struct fx *f, struct host *a, struct host *b)
-{
-	sync_to(f, a, b);
+	sleep_ms(30); /* a last probe in flight */
 	forget_heard(&b->heard);
 }
 
@@ -893,25 +925,28 @@ static void test_invalidate(void **state)
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	struct tier_result r;
-	uint64_t got, got_a;
+	uint64_t got;
 
 	start(a);
 	start(b);
-	sync_hosts(f, a, b);
-	sync_hosts(f, b, a);
-	got_a = stats(a).invalidations_received;
+	sync_hosts(a, b);
+	forget_heard(&a->heard);
 	snap_unref(fill(a, KEY, NO_BORN, &r));
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_false(r.from_api);
 	got = stats(b).invalidations_received;
+	/* Each date below is later than the one before by more than the two
+	 * hosts' readings of Redis's clock may differ (a round trip, tens of
+	 * ms under load): by 5 ms, one run in twenty-five failed. */
+	sleep_ms(50);
 
-	step(f, STEP_MS); /* the invalidation is later than A's fetch */
 	tier_invalidate(a->t, KEY);
-	assert_true(wait_heard(&b->heard, KEY, 1, WAIT_MS));
-	assert_int_equal(stats(b).invalidations_received, got + 1);
+	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
+	sleep_ms(50);
+	/* At least: a probe of sync_hosts may still arrive, under load. */
+	assert_true(stats(b).invalidations_received >= got + 1);
 	assert_true(stats(a).invalidations_sent >= 1);
 	/* The old value is still in Redis, and B refuses it now. */
-	step(f, STEP_MS); /* B's fetch is later than the invalidation */
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 1);
@@ -922,9 +957,9 @@ static void test_invalidate(void **state)
 	assert_int_equal(atomic_load(&a->api.calls), 1);
 
 	/* Everything. */
-	step(f, STEP_MS);
+	sleep_ms(50);
 	tier_invalidate(a->t, NULL);
-	assert_true(wait_heard(&b->heard, "*", 1, WAIT_MS));
+	assert_true(wait_heard(&b->heard, "*", 1, 2000));
 	snap_unref(fill(b, KEY, NO_BORN, &r));
 	assert_true(r.from_api);
 	assert_int_equal(atomic_load(&b->api.calls), 2);
@@ -935,16 +970,13 @@ static void test_invalidate(void **state)
 	r.from_api = true;
 	r.fetched = fresh_now(f->fresh);
 	tier_changed(a->t, KEY, &r);
-	assert_true(wait_heard(&b->heard, KEY, 2, WAIT_MS));
+	assert_true(wait_heard(&b->heard, KEY, 2, 2000));
 	assert_int_equal(heard_of(&b->heard, KEY2), 0);
-	/* A never hears itself: once it has B's mark, it has had its own
-	 * messages too, and heard only B's. */
-	sync_to(f, b, a);
+	/* A never hears itself. */
+	sleep_ms(50);
 	assert_int_equal(heard_of(&a->heard, KEY), 0);
-	assert_int_equal(heard_of(&a->heard, KEY2), 0);
 	assert_int_equal(heard_of(&a->heard, "*"), 0);
-	assert_int_equal(stats(a).invalidations_received - got_a,
-			 (uint64_t)(heard_of(&a->heard, PROBE) + heard_of(&a->heard, MARK)));
+	assert_int_equal(stats(a).invalidations_received, 0);
 }
 
 /* Messages on the channel that are not the fleet's: refused and counted,
@@ -959,7 +991,7 @@ static void test_forged_messages(void **state)
 
 	start(a);
 	start(b);
-	sync_hosts(f, a, b);
+	sync_hosts(a, b);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	assert_int_equal(shared_publish(a->sh, chan, "HTTP/1.1 400 Bad Request\r\n\r\n", 28), 0);
 	assert_int_equal(shared_publish(a->sh, chan, "", 0), 0);
@@ -970,7 +1002,7 @@ static void test_forged_messages(void **state)
 	memcpy(m + 19, KEY, kl);
 	assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	/* A genuine message after them: when B has it, it had those. */
-	sync_hosts(f, a, b);
+	sync_hosts(a, b);
 	assert_int_equal(stats(b).rejected, 3);
 	assert_int_equal(heard_of(&b->heard, KEY), 0);
 	assert_int_equal(heard_of(&b->heard, "*"), 0);
@@ -1013,14 +1045,14 @@ static void test_dated_messages(void **state)
 
 	start(a);
 	start(b);
-	sync_hosts(f, a, b);
+	sync_hosts(a, b);
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	for (int i = 0; i < 2; i++) {
 		forge_message(f, (uint64_t)(i ? now - 86400000 : now + 86400000), m);
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
 	}
-	sync_hosts(f, a, b);
+	sync_hosts(a, b);
 	assert_int_equal(stats(b).rejected, 2);
 	assert_int_equal(heard_of(&b->heard, KEY), 0);
 	snap_unref(fill(a, KEY, NO_BORN, &r));
@@ -1036,25 +1068,28 @@ static void test_replayed_message(void **state)
 	struct fx *f = *state;
 	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
 	unsigned char m[MSG_LEN];
+	struct tier_result r;
 	struct tier_stats before;
 	char chan[128];
 	int64_t now;
 
 	start(a);
 	start(b);
-	sync_hosts(f, a, b);
+	sync_hosts(a, b);
 	assert_int_equal(shared_now(a->sh, &now), 0);
 	before = stats(b);
 	snprintf(chan, sizeof(chan), "imgtagfs:1:%s:inval", f->ns);
 	forge_message(f, (uint64_t)now, m);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(shared_publish(a->sh, chan, m, sizeof(m)), 0);
-	assert_true(wait_heard(&b->heard, KEY, 1, WAIT_MS));
-	/* Messages sent after the three: once b has them, it had them all. */
-	sync_to(f, a, b);
+	assert_true(wait_heard(&b->heard, KEY, 1, 3000));
+	/* A probe sent after the three: once b hears it, it has had them all. */
+	r.from_api = true;
+	r.fetched = monotime_ms();
+	tier_changed(a->t, PROBE, &r);
+	assert_true(wait_heard(&b->heard, PROBE, 1, 3000));
 	assert_int_equal(heard_of(&b->heard, KEY), 1);
-	assert_int_equal(stats(b).invalidations_received - before.invalidations_received,
-			 (uint64_t)(1 + heard_of(&b->heard, PROBE) + heard_of(&b->heard, MARK)));
+	assert_int_equal(stats(b).invalidations_received - before.invalidations_received, 2); /* KEY, the probe */
 	assert_int_equal(stats(b).rejected - before.rejected, 2);
 }
 
@@ -1070,9 +1105,81 @@ static void test_gap(void **state)
 	host_on(f, 0, f->own.sock, f->ns, f->mac, 1000, 0);
 	start(&f->h[0]);
 	start(b);
-	sync_hosts(f, &f->h[0], b);
+	sync_hosts(&f->h[0], b);
 	assert_int_equal(redis_srv_restart(&f->own), 0);
-	assert_true(wait_heard(&b->heard, "*", 1, WAIT_MS));
+	assert_true(wait_heard(&b->heard, "*", 1, 6000));
+}
+
+/* ---- the fleet's ACL ---------------------------------------------------------- */
+
+/* Splits line at spaces into args (n slots, NULL-terminated); the words
+ * point into line. */
+static int words(char *line, const char **args, int n)
+{
+	int k = 0;
+
+	for (char *w = line; *w && k < n - 1;) {
+		char *end = w + strcspn(w, " ");
+
+		args[k++] = w;
+		if (!*end)
+			break;
+		*end = '\0';
+		w = end + 1;
+	}
+	args[k] = NULL;
+	return k;
+}
+
+/* A Redis whose only user is the fleet's, with the ACL line --check
+ * prints (tier_acl_scope and shared_acl_commands): no EVAL, no SELECT,
+ * nothing outside the namespace. A fill, another host waiting for it
+ * through a fetch longer than the lock's life (the heartbeat's
+ * check-and-extend), the release and an invalidation all work within it,
+ * and no command is refused. */
+static void test_fleet_acl(void **state)
+{
+	struct fx *f = *state;
+	struct shared_addr db0 = {.port = 6379};
+	char line[1024], scope[256];
+	const char *args[REDIS_SRV_ARGS + 1];
+	struct host *a, *b;
+	struct buf v;
+	int k;
+
+	assert_int_equal(tier_acl_scope(f->ns, scope, sizeof(scope)), 0);
+	snprintf(line, sizeof(line), "--user default off --user fleet on >" FLEET_PW " %s %s", scope,
+		 shared_acl_commands(&db0));
+	assert_null(strstr(line, "+eval"));
+	assert_null(strstr(line, "+select"));
+	k = words(line, args, REDIS_SRV_ARGS + 1);
+	assert_true(k < REDIS_SRV_ARGS);
+	assert_int_equal(redis_srv_start(&f->own, args), 0);
+	/* A lock's life of 2.5 s, as test_heartbeat's: past two beats. */
+	a = host_as(f, 0, f->own.sock, "fleet", f->ns, f->mac, 5000, 2500);
+	b = host_as(f, 1, f->own.sock, "fleet", f->ns, f->mac, 5000, 2500);
+	start(a);
+	start(b);
+	sync_hosts(a, b);
+	/* Each step fails if the ACL refuses one of its commands: B reads the
+	 * value (GETRANGE) and the lock (MULTI GET PTTL EXEC), A renews the
+	 * lock (WATCH GET MULTI SET EXEC) and releases it (... DEL ...). */
+	assert_true(fill_behind(a, b, 3000) >= 2500); /* kept past its life by the heartbeat */
+	tier_invalidate(a->t, KEY);
+	assert_true(wait_heard(&b->heard, KEY, 1, 2000));
+	assert_true(stats(a).up && stats(b).up);
+	/* The lock was released, and another namespace is out of reach. */
+	buf_init(&v, 4096);
+	{
+		char lk[256];
+
+		redis_key(f->ns, "lock:", KEY, lk, sizeof(lk));
+		assert_int_equal(shared_get(a->sh, lk, &v), -ENOENT);
+		assert_int_equal(shared_get(a->sh, "imgtagfs:1:0000000000000000:R", &v), -EPERM);
+	}
+	buf_release(&v);
+	assert_true(stats(a).errors >= 1); /* that one, counted */
+	assert_true(stats(a).up);
 }
 
 /* ---- Redis down --------------------------------------------------------------- */
@@ -1089,13 +1196,13 @@ static void test_redis_down(void **state)
 	assert_int_equal(redis_srv_start(&f->own, NULL), 0);
 	redis_srv_kill(&f->own); /* its socket path, where nobody listens */
 	snprintf(nowhere, sizeof(nowhere), "%s", f->own.sock);
-	a = host_on(f, 0, nowhere, f->ns, f->mac, LONG_MS, 0);
+	a = host_on(f, 0, nowhere, f->ns, f->mac, 5000, 0);
 	for (int i = 0; i < 20; i++) {
 		t0 = monotime_ms();
 		snap_unref(fill(a, KEY, NO_BORN, &r));
 		assert_true(r.from_api);
 		assert_int_equal(atomic_load(&a->api.calls), i + 1);
-		assert_true(monotime_ms() - t0 < BOUND_MS); /* no wait for a lock's holder */
+		assert_true(monotime_ms() - t0 < TIMEOUT_MS);
 	}
 	st = stats(a);
 	assert_true(st.errors > 0);
@@ -1107,9 +1214,10 @@ static void test_redis_down(void **state)
 	start(a);
 	tier_invalidate(a->t, KEY);
 	tier_invalidate(a->t, NULL);
+	sleep_ms(50);
 	t0 = monotime_ms();
 	tier_stop(a->t);
-	assert_true(monotime_ms() - t0 < BOUND_MS);
+	assert_true(monotime_ms() - t0 < 1000);
 	tier_stop(a->t); /* idempotent */
 }
 
@@ -1118,22 +1226,11 @@ static void test_redis_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_fill_then_hit),
-	    T(test_min_born),
-	    T(test_dates),
-	    T(test_tampered),
-	    T(test_foreign_values),
-	    T(test_wait_for_holder),
-	    T(test_one_fetch_for_two),
-	    T(test_dead_holder),
-	    T(test_heartbeat),
-	    T(test_cancel),
-	    T(test_invalidate),
-	    T(test_forged_messages),
-	    T(test_dated_messages),
-	    T(test_replayed_message),
-	    T(test_gap),
-	    T(test_redis_down),
+	    T(test_fill_then_hit),    T(test_min_born),	     T(test_dates),	      T(test_tampered),
+	    T(test_foreign_values),   T(test_big_forgeries), T(test_wait_for_holder), T(test_one_fetch_for_two),
+	    T(test_dead_holder),      T(test_squatted),	     T(test_replayed_lock),   T(test_heartbeat),
+	    T(test_cancel),	      T(test_invalidate),    T(test_forged_messages), T(test_dated_messages),
+	    T(test_replayed_message), T(test_gap),	     T(test_redis_down),      T(test_fleet_acl),
 	};
 
 	if (!redis_srv_available()) {
