@@ -381,10 +381,24 @@ static int store_file(void *arg, const char *name, const char *bytes, size_t len
 	return 0;
 }
 
+/* Whether invalidations wait behind the batch running. */
+static bool jobs_waiting(struct notify *n)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&n->mu);
+	waiting = n->done != n->queued || n->stopping;
+	pthread_mutex_unlock(&n->mu);
+	return waiting;
+}
+
 /* Stores the files of job chunk by chunk, each from the listing cached
  * then, going on after the last file met (or after what the reader read
- * meanwhile: the source skips that). False when the listing changed
- * between chunks (or went): what was stored must be taken back. */
+ * meanwhile: the source skips that). A batch ends early when
+ * invalidations are queued (a request may be waiting for them: settle,
+ * a refresh): they wait one chunk at most, and the reader's next read
+ * starts the next batch. False when the listing changed between chunks
+ * (or went): what was stored must be taken back. */
 static bool store_chunks(struct notify *n, const struct store_job *job, const char *path, struct batch *b)
 {
 	struct notify_chunk c = {.dir = job->dir, .path = path, .after = b->last};
@@ -399,8 +413,8 @@ static bool store_chunks(struct notify *n, const struct store_job *job, const ch
 		if (b->changed || (b->first && b->stamp != b->first))
 			return false;
 		b->first = b->stamp;
-		if (b->seen == before)
-			break; /* the directory's end */
+		if (b->seen == before || jobs_waiting(n))
+			break; /* the directory's end, or the kernel to tell first */
 	}
 	return !b->count || n->files.stamp(n->files.arg, path) == b->first;
 }

@@ -42,6 +42,7 @@ struct fake {
 	int change; /* what happens at file change_at of a batch */
 	int change_at;
 	uint64_t ticket; /* of the change's invalidation, when queued */
+	int forget_at;	 /* storing this file queues an invalidation */
 	bool block;	 /* list() waits while true */
 	int entered;	 /* list() calls begun */
 	pthread_mutex_t mu;
@@ -96,6 +97,8 @@ static int k_store(void *arg, uint64_t ino, const char *bytes, size_t len)
 		return -ENOENT;
 	snprintf(f->page[i], sizeof(f->page[i]), "%.*s", (int)len, bytes);
 	logf_(f, 's', i);
+	if (i == f->forget_at)
+		f->ticket = notify_forget(f->n, f->ino[FILES], NOTIFY_INODE);
 	return 0;
 }
 
@@ -346,6 +349,33 @@ static void test_change_while_forgotten(void **state)
 	assert_int_equal(st.stored, 0);
 }
 
+static size_t count(const char *log, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = log; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+/* An invalidation queued while a batch runs (a request may wait for it)
+ * waits for the chunk being stored, not for the batch: the batch ends
+ * there, what it did not store goes back to the budget. */
+static void test_batch_yields(void **state)
+{
+	struct fake *f = *state;
+	char want[16];
+
+	f->forget_at = 2;
+	assert_int_equal(notify_store(f->n, f->dir, "", 100), 0);
+	wait_batches(f, 1);
+	snprintf(want, sizeof(want), "s%d i%d ", NOTIFY_STORE_CHUNK, FILES);
+	assert_non_null(strstr(f->log, want));
+	assert_int_equal(count(f->log, "s"), NOTIFY_STORE_CHUNK);
+	assert_int_equal(f->unused, 100 - NOTIFY_STORE_CHUNK);
+	assert_string_equal(f->page[NOTIFY_STORE_CHUNK], "v1");
+}
+
 /* An invalidation queued before a batch is sent before it. */
 static void test_invalidations_first(void **state)
 {
@@ -357,15 +387,6 @@ static void test_invalidations_first(void **state)
 	release_thread(f);
 	wait_batches(f, 2);
 	assert_string_equal(f->log, "s1 i2 s2 ");
-}
-
-static size_t count(const char *log, const char *what)
-{
-	size_t n = 0;
-
-	for (const char *p = log; (p = strstr(p, what)); p++)
-		n++;
-	return n;
 }
 
 /* A flush tells the kernel to drop the names right below the directory
@@ -410,6 +431,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_change_while_forgotten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_between_chunks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalidations_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_yields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 	};
