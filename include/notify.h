@@ -123,8 +123,10 @@ void notify_set_files(struct notify *n, const struct notify_files *f);
 /* Queues a batch: the tag files of directory dir after the one named
  * after (copied), max at most, put into the kernel's page cache (those
  * whose inodes the kernel holds), after the invalidations queued before
- * it. 0, or -EAGAIN when the queue is full or no source is set (done is
- * then not called), -ENOMEM. */
+ * it; invalidations queued while it runs end it after the chunk being
+ * stored (done then hears the rest unused). Never waits for the thread.
+ * 0, or -EAGAIN when the queue is full or no source is set (done is then
+ * not called), -ENOMEM. */
 int notify_store(struct notify *n, uint64_t dir, const char *after, size_t max);
 
 struct notify_stats {

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
-# scale-report.pl PARAMS RESULTS OUTDIR — the report of tests/bench/scale.sh:
-# OUTDIR/scale.md (tables of time and memory by tag count, against the
-# network's bound and tmpfs) and OUTDIR/scale.png (gnuplot, when installed).
+# scale-report.pl PARAMS RESULTS OUTDIR [PLOT] — the report of
+# tests/bench/scale.sh: OUTDIR/scale.md (tables of time and memory by tag
+# count, against the network's bound and tmpfs) and the plot of both, an
+# SVG (gnuplot, when installed) at PLOT (default OUTDIR/scale.svg).
 #
 # PARAMS: KEY=VALUE lines. RESULTS: POINT TAB KEY TAB VALUE lines, POINT a
 # tag count or "big" (the one large image).
@@ -9,9 +10,12 @@ use strict;
 use warnings;
 use POSIX qw(ceil);
 use List::Util qw(max);
+use File::Basename qw(dirname);
+use File::Spec;
 
-die "usage: scale-report.pl PARAMS RESULTS OUTDIR\n" unless @ARGV == 3;
-my ($params_file, $results_file, $outdir) = @ARGV;
+die "usage: scale-report.pl PARAMS RESULTS OUTDIR [PLOT]\n" unless @ARGV == 3 || @ARGV == 4;
+my ($params_file, $results_file, $outdir, $plot) = @ARGV;
+$plot //= "$outdir/scale.svg";
 my (%P, %R);
 open my $pf, '<', $params_file or die "scale-report.pl: $params_file: $!\n";
 while (<$pf>) { chomp; $P{$1} = $2 if /^(\w+)=(.*)$/; }
@@ -35,6 +39,12 @@ sub images { return $_[0] / 10000; }
 sub bound {
 	my $i = images(shift);
 	return $lat * (trips(pages(10)) + level_trips(10, pages($i)) + level_trips(10 * $i, pages(1000)));
+}
+# The same with the pages the overlap check makes (src/pages.c).
+sub overlap_bound {
+	my $i = images(shift);
+	return $lat * (trips(overlap_pages(10)) + level_trips(10, overlap_pages($i)) +
+		       level_trips(10 * $i, overlap_pages(1000)));
 }
 sub plain_calls { my $i = images(shift); return 10 * $i * pages(1000); }
 sub overlap_calls { my $i = images(shift); return 10 * $i * overlap_pages(1000); }
@@ -68,18 +78,20 @@ out sprintf('Machine: %s CPUs (%s), %s GiB, %s; %s; load average %s at the start
 	    $P{nproc}, $P{cpu}, $P{mem}, $P{kernel}, $P{date}, $P{load_start}, $P{load_end}, $P{commit}, $P{elapsed});
 out '';
 out sprintf('Parameters: latency %s ms per request, server page cap %s, page_size=%s max_requests=%s ttl=%s, '
-	    . 'cache_size at its default (256M: cache_evictions stayed 0 on every registry); %s repetitions of each '
+	    . 'cache_size at its default (256M; cache_evictions: %s); %s repetitions of each '
 	    . 'warm run (median). Registries: 10 repositories x I images x 1,000 tags (uhub-sim --gen, every fifth '
 	    . 'image nested as team/img-NN); the large image: one image of %s tags.',
-	    $P{latency_ms}, $P{cap} || 'none', $P{page_size}, $P{max_requests}, $P{ttl}, $P{reps}, commify($P{big}));
+	    $P{latency_ms}, $P{cap} || 'none', $P{page_size}, $P{max_requests}, $P{ttl},
+	    join(', ', map { $R{$_}{cache_evictions} // '?' } @points), $P{reps}, commify($P{big}));
 out '', '## Time (seconds)', '';
-out '| tags | cold `find` | network bound | ÷ bound | API calls (plain paging; with the overlap check) | warm `find` | tmpfs | ÷ tmpfs | first `grep -rl` (READs) | warm `grep -rl` | tmpfs | ÷ tmpfs | load |';
+out '| tags | cold `find` | network bound (with the overlap check) | ÷ bound (÷ with the check) | API calls (plain paging; with the overlap check) | warm `find` | tmpfs | ÷ tmpfs | first `grep -rl` (READs) | warm `grep -rl` | tmpfs | ÷ tmpfs | load |';
 out '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 for my $p (@points) {
 	my $r = $R{$p};
-	out sprintf('| %s | %s | %s | %s | %s (%s; %s) | %s | %s | %s | %s (%s) | %s | %s | %s | %s |', commify($p),
+	out sprintf('| %s | %s | %s (%s) | %s (%s) | %s (%s; %s) | %s | %s | %s | %s (%s) | %s | %s | %s | %s |', commify($p),
 		    t($r->{cold_find}) . ($r->{cold_find_status} ? " ($r->{cold_find_status})" : ''), t(bound($p)),
-		    ratio($r->{cold_find}, bound($p)), $r->{cold_calls} // '—', plain_calls($p), overlap_calls($p),
+		    t(overlap_bound($p)), ratio($r->{cold_find}, bound($p)), ratio($r->{cold_find}, overlap_bound($p)),
+		    $r->{cold_calls} // '—', plain_calls($p), overlap_calls($p),
 		    t($r->{warm_find}), t($r->{tmpfs_find}), ratio($r->{warm_find}, $r->{tmpfs_find}),
 		    t($r->{first_grep}), $r->{first_grep_reads} // '—', t($r->{warm_grep}), t($r->{tmpfs_grep}),
 		    ratio($r->{warm_grep}, $r->{tmpfs_grep}), $r->{load} // '—');
@@ -97,13 +109,30 @@ for my $p (@points) {
 		    mib($r->{rss_after_drop}), t($r->{find_after_drop}), $r->{find_after_drop_calls} // '—',
 		    t($r->{hup_logged}), t($r->{hup_forgotten}), mib($r->{rss_after_hup}));
 }
+# Linear in what it touches: each operation's time per tag at the largest
+# registry against the smallest (1.00: exactly linear).
+if (@points > 1) {
+	my ($lo, $hi) = ($points[0], $points[-1]);
+	my @l;
+	for (['cold `find`', 'cold_find'], ['warm `find`', 'warm_find'], ['first `grep -rl`', 'first_grep'],
+	     ['warm `grep -rl`', 'warm_grep'], ['drop_caches forgets', 'drop_forgotten'],
+	     ['SIGHUP until the kernel let go', 'hup_forgotten'], ['RSS growth', undef]) {
+		my ($name, $k) = @$_;
+		my ($a, $b) = $k ? ($R{$lo}{$k}, $R{$hi}{$k})
+				 : (per_tag($lo, 'rss_cached', 'rss_mounted'), per_tag($hi, 'rss_cached', 'rss_mounted'));
+		next unless defined $a && defined $b && $a =~ /^[\d.]+$/ && $b =~ /^[\d.]+$/ && $a > 0;
+		push @l, sprintf('%s %.2f', $name, $k ? ($b / $hi) / ($a / $lo) : $b / $a);
+	}
+	out '', sprintf('**Per tag, %s tags against %s** (1.00: linear; above it, slower than linear): %s.',
+			commify($hi), commify($lo), join('; ', @l));
+}
 my $b = $R{big};
 my $bb = $lat * trips(pages($P{big}));
 out '', sprintf('**One image of %s tags**: a cold `ls -l` took %s s (%s API calls; the network bound %s s, '
 		. '%s x), a warm one %s s, tmpfs %s s (%s x); the daemon held %s MiB.', commify($P{big}), t($b->{cold_ls}),
 		$b->{cold_calls} // '—', t($bb), ratio($b->{cold_ls}, $bb), t($b->{warm_ls}), t($b->{tmpfs_ls}),
 		ratio($b->{warm_ls}, $b->{tmpfs_ls}), mib($b->{rss}));
-out '', '![time and memory against tag count](scale.png)' if plot();
+out '', sprintf('![time and memory against tag count](%s)', File::Spec->abs2rel($plot, $outdir)) if plot();
 out '', '## Every run', '';
 out '| registry | measurement | value |', '|---|---|---|';
 for my $p (@points, 'big') {
@@ -118,7 +147,6 @@ print $md;
 sub plot {
 	return 0 unless grep { -x "$_/gnuplot" } split /:/, $ENV{PATH};
 	my $dat = "$outdir/.scale.dat";
-	my $png = "$outdir/scale.png";
 	open my $df, '>', $dat or die "scale-report.pl: $dat: $!\n";
 	print $df "# tags bound cold warm_find tmpfs_find first_grep warm_grep tmpfs_grep hup rss_mib cache_mib table_mib\n";
 	for my $p (@points) {
@@ -133,15 +161,15 @@ sub plot {
 	my $title = sprintf('latency %s ms, page cap %s, max_requests %s (%s CPUs, %s)', $P{latency_ms}, $P{cap},
 			    $P{max_requests}, $P{nproc}, substr($P{date}, 0, 10));
 	my $gp = <<"GP";
-set terminal pngcairo size 1200,520 font ",10" noenhanced
-set output "$png"
+set terminal svg size 1200,600 font "sans,11" noenhanced dynamic background rgb "white"
+set output "$plot"
 set datafile missing "?"
 set multiplot layout 1,2 title "imgtagfs by tag count: $title"
 set logscale xy
 set xlabel "tags"
 set ylabel "seconds (log scale)"
 set format x "%.0s%c"
-set key top left reverse Left box opaque
+set key below reverse Left
 set grid
 plot "$dat" using 1:2 with lines dashtype 2 linecolor rgb "gray40" title "network bound (cold find)", \\
      "" using 1:3 with linespoints linewidth 2 title "cold find", \\
@@ -164,5 +192,5 @@ GP
 	print $gf $gp;
 	close $gf or warn "scale-report.pl: gnuplot failed\n";
 	unlink $dat;
-	return -s $png ? 1 : 0;
+	return -s $plot ? 1 : 0;
 }

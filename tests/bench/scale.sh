@@ -3,11 +3,13 @@
 # part of `make check`): registries of 100,000 to 1,000,000 tags (10
 # repositories of 1,000-tag images, uhub-sim --gen) and one image of
 # 200,000 tags, against the network's bound and tmpfs holding the same
-# files, with the same simulated latency. Writes scale.md (the table) and
-# scale.png (time and memory against tag count) in --out.
+# files, with the same simulated latency. Writes scale.md (the table) in
+# --out and the plot of time and memory against tag count (an SVG, with
+# gnuplot) at --plot: docs/scale.svg, the README's, when --out is left at
+# tests/bench; DIR/scale.svg otherwise.
 #
 #   tests/bench/scale.sh [--points "100000 250000 500000 1000000"] [--big 200000]
-#                        [--latency MS] [--reps N] [--out DIR] [--quick]
+#                        [--latency MS] [--reps N] [--out DIR] [--plot FILE] [--quick]
 #
 # For each registry, on one fresh mount (cache_size left at its default,
 # which holds these listings: cache_evictions is checked to be 0): a cold
@@ -38,10 +40,11 @@ TTL=3600
 REPS=3
 TIMEOUT=600
 OUT=
+PLOT=
 QUICK=0
 
 usage() {
-	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -51,6 +54,7 @@ while (($#)); do
 	--latency) LATENCY=$2 && shift ;;
 	--reps) REPS=$2 && shift ;;
 	--out) OUT=$2 && shift ;;
+	--plot) PLOT=$2 && shift ;;
 	--quick) QUICK=1 ;;
 	-h | --help) usage && exit 0 ;;
 	*) echo "scale.sh: unknown option $1" >&2 && usage >&2 && exit 2 ;;
@@ -64,6 +68,8 @@ if ((QUICK)); then
 	OUT=${OUT:-/tmp/imgtagfs-scale-quick}
 fi
 OUT=$(realpath -m "${OUT:-$here}")
+[[ $OUT == "$here" ]] && PLOT=${PLOT:-$top/docs/scale.svg}
+PLOT=$(realpath -m "${PLOT:-$OUT/scale.svg}")
 for n in $POINTS; do
 	[[ $n =~ ^[0-9]+$ ]] && ((n % 10000 == 0)) || { echo "scale.sh: a point is 10 x I x 1000 tags: $n" >&2 && exit 2; }
 done
@@ -268,7 +274,8 @@ main() {
 		echo "big=$BIG"
 		echo "quick=$QUICK"
 	} >>"$WORK/params"
-	perl "$here/scale-report.pl" "$WORK/params" "$RES" "$OUT" || return 1
+	mkdir -p "$(dirname "$PLOT")"
+	perl "$here/scale-report.pl" "$WORK/params" "$RES" "$OUT" "$PLOT" || return 1
 	log "scale: done in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $OUT/scale.md"
 }
 
