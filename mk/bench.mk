@@ -11,10 +11,11 @@
 #
 #   make bench-scale                            a registry of a million tags, and
 #                                               100k-500k on the way (tests/bench/
-#                                               scale.sh; about 25 min, root; not
+#                                               scale.sh; about 6 min, root; not
 #                                               part of make check): scale.md and
-#                                               scale.png in tests/bench/
-#   make bench-scale SCALE_ARGS=--quick         its smoke run (about a minute)
+#                                               its numbers in tests/bench/, the
+#                                               plot (SVG) in docs/scale.svg
+#   make bench-scale SCALE_ARGS=--quick         its smoke run (seconds)
 #
 # tests/bench/run.sh --help lists the parameters. tests/bench/deps.sh
 # installs the missing Debian packages (httpdirfs rclone gnuplot-nox fuse3

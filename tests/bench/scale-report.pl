@@ -84,18 +84,22 @@ out sprintf('Parameters: latency %s ms per request, server page cap %s, page_siz
 	    $P{latency_ms}, $P{cap} || 'none', $P{page_size}, $P{max_requests}, $P{ttl},
 	    join(', ', map { $R{$_}{cache_evictions} // '?' } @points), $P{reps}, commify($P{big}));
 out '', '## Time (seconds)', '';
-out '| tags | cold `find` | network bound (with the overlap check) | ÷ bound (÷ with the check) | API calls (plain paging; with the overlap check) | warm `find` | tmpfs | ÷ tmpfs | first `grep -rl` (READs) | warm `grep -rl` | tmpfs | ÷ tmpfs | load |';
+out '| tags | cold `find` | network bound (with the overlap check) | ÷ bound (÷ with the check) | API calls (plain paging; with the overlap check) | warm `find` (requests) | tmpfs | ÷ tmpfs | first `grep -rl` (READs) | warm `grep -rl` (requests) | tmpfs | ÷ tmpfs | load |';
 out '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 for my $p (@points) {
 	my $r = $R{$p};
-	out sprintf('| %s | %s | %s (%s) | %s (%s) | %s (%s; %s) | %s | %s | %s | %s (%s) | %s | %s | %s | %s |', commify($p),
+	out sprintf('| %s | %s | %s (%s) | %s (%s) | %s (%s; %s) | %s (%s) | %s | %s | %s (%s) | %s (%s) | %s | %s | %s |', commify($p),
 		    t($r->{cold_find}) . ($r->{cold_find_status} ? " ($r->{cold_find_status})" : ''), t(bound($p)),
 		    t(overlap_bound($p)), ratio($r->{cold_find}, bound($p)), ratio($r->{cold_find}, overlap_bound($p)),
 		    $r->{cold_calls} // '—', plain_calls($p), overlap_calls($p),
-		    t($r->{warm_find}), t($r->{tmpfs_find}), ratio($r->{warm_find}, $r->{tmpfs_find}),
-		    t($r->{first_grep}), $r->{first_grep_reads} // '—', t($r->{warm_grep}), t($r->{tmpfs_grep}),
+		    t($r->{warm_find}), $r->{warm_find_ops} // '—', t($r->{tmpfs_find}), ratio($r->{warm_find}, $r->{tmpfs_find}),
+		    t($r->{first_grep}), $r->{first_grep_reads} // '—', t($r->{warm_grep}), $r->{warm_grep_ops} // '—',
+		    t($r->{tmpfs_grep}),
 		    ratio($r->{warm_grep}, $r->{tmpfs_grep}), $r->{load} // '—');
 }
+out '', 'Requests: the lookups, stats and directory reads (and reads, for grep) that reached imgtagfs during the '
+    . 'warm runs, all repetitions together (API calls: none). Tens of thousands mean the kernel let names go '
+    . 'meanwhile (memory pressure, or a drop_caches by another process on a shared machine).';
 out '', '## Memory and the kernel letting go', '';
 out '| tags | daemon RSS mounted / cached (MiB) | RSS per cached tag | listings (cache_bytes) per tag | inodes held | inode table | tmpfs (a page a file) | drop_caches: forgets in (s) | RSS after (MiB) | `find` after (s, API calls) | SIGHUP: flushed in (s) | kernel let go in (s) | RSS after (MiB) |';
 out '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
@@ -171,7 +175,7 @@ set ylabel "seconds (log scale)"
 set format x "%.0s%c"
 set key below reverse Left
 set grid
-plot "$dat" using 1:2 with lines dashtype 2 linecolor rgb "gray40" title "network bound (cold find)", \\
+plot "$dat" using 1:2 with lines linewidth 1 linecolor rgb "gray50" title "network bound (cold find)", \\
      "" using 1:3 with linespoints linewidth 2 title "cold find", \\
      "" using 1:4 with linespoints linewidth 2 title "warm find", \\
      "" using 1:5 with linespoints title "tmpfs warm find", \\
@@ -179,9 +183,9 @@ plot "$dat" using 1:2 with lines dashtype 2 linecolor rgb "gray40" title "networ
      "" using 1:7 with linespoints linewidth 2 title "warm grep -rl", \\
      "" using 1:8 with linespoints title "tmpfs warm grep -rl", \\
      "" using 1:9 with linespoints title "SIGHUP, until the kernel let go"
-unset logscale y
-set logscale x
-set ylabel "MiB"
+unset logscale
+set xrange [0:*]
+set ylabel "MiB (linear scales: a straight line is linear)"
 set yrange [0:*]
 plot "$dat" using 1:10 with linespoints linewidth 2 title "daemon RSS growth", \\
      "" using 1:11 with linespoints linewidth 2 title "cached listings (cache_bytes)", \\

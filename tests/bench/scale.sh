@@ -3,10 +3,11 @@
 # part of `make check`): registries of 100,000 to 1,000,000 tags (10
 # repositories of 1,000-tag images, uhub-sim --gen) and one image of
 # 200,000 tags, against the network's bound and tmpfs holding the same
-# files, with the same simulated latency. Writes scale.md (the table) in
-# --out and the plot of time and memory against tag count (an SVG, with
-# gnuplot) at --plot: docs/scale.svg, the README's, when --out is left at
-# tests/bench; DIR/scale.svg otherwise.
+# files, with the same simulated latency. Writes scale.md (the table) and
+# its raw numbers (scale.params, scale.tsv) in --out, and the plot of
+# time and memory against tag count (an SVG, with gnuplot) at --plot:
+# docs/scale.svg, the README's, when --out is left at tests/bench;
+# DIR/scale.svg otherwise.
 #
 #   tests/bench/scale.sh [--points "100000 250000 500000 1000000"] [--big 200000]
 #                        [--latency MS] [--reps N] [--out DIR] [--plot FILE] [--quick]
@@ -44,7 +45,7 @@ PLOT=
 QUICK=0
 
 usage() {
-	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -84,6 +85,8 @@ stat1() { stats "$1" | awk -F': ' -v k="$2" '$1 == k { print $2 }'; }
 api() { sim_stats "$1" | jq '(.GetRepo // 0) + (.GetRepoImage // 0) + (.GetImageTag // 0)'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 hups() { grep -c "SIGHUP: dropped every cached listing" "$WORK/imgtagfs.log" 2>/dev/null || true; }
+# fuse_ops MNT: the lookups, stats and directory reads the kernel sent.
+fuse_ops() { stats "$1" | awk -F': ' '$1 ~ /^fuse_(lookups|getattrs|readdirs)$/ { n += $2 } END { print n + 0 }'; }
 inodes_at_most() { local n; n=$(stat1 "$1" inodes) && [[ -n $n ]] && ((n <= $2)); }
 # wait_for SECONDS CMD...: polls CMD every 20 ms; T_WAIT: seconds it took.
 wait_for() {
@@ -135,13 +138,21 @@ registry() {
 	[[ $ST == ok && $(wc -l <"$WORK/out") == "$(wc -l <"$WORK/dump")" ]] || put "$p" cold_find_status "$ST/$(wc -l <"$WORK/out")"
 	put "$p" cold_calls "$(api "$S")"
 	sim_reset "$S"
+	# What reached the daemon meanwhile: none on a quiet machine (a
+	# drop_caches elsewhere on the machine makes the kernel ask again).
+	n0=$(fuse_ops "$mnt")
 	reps "$p" warm_find find "$mnt" -type f
+	put "$p" warm_find_ops $(($(fuse_ops "$mnt") - n0))
+	n0=$(stat1 "$mnt" fuse_reads)
 	timed "$WORK/out" grep -rl "$digest" "$mnt"
 	put "$p" first_grep "$T"
 	[[ $(wc -l <"$WORK/out") == "$hits" ]] || put "$p" first_grep_status "wrong: $(wc -l <"$WORK/out") of $hits"
-	put "$p" first_grep_reads "$(stat1 "$mnt" fuse_reads)"
+	put "$p" first_grep_reads $(($(stat1 "$mnt" fuse_reads) - n0))
 	put "$p" first_grep_stored "$(stat1 "$mnt" store_files)"
+	put "$p" first_grep_skipped "$(stat1 "$mnt" store_batches_skipped)"
+	n0=$(($(fuse_ops "$mnt") + $(stat1 "$mnt" fuse_reads)))
 	reps "$p" warm_grep grep -rl "$digest" "$mnt"
+	put "$p" warm_grep_ops $(($(fuse_ops "$mnt") + $(stat1 "$mnt" fuse_reads) - n0))
 	rss1=$(rss_bytes "$FS_PID")
 	put "$p" rss_mounted "$rss0"
 	put "$p" rss_cached "$rss1"
@@ -274,6 +285,9 @@ main() {
 		echo "big=$BIG"
 		echo "quick=$QUICK"
 	} >>"$WORK/params"
+	# The raw numbers beside the report, so that it and the plot can be
+	# made again without a run: scale-report.pl scale.params scale.tsv DIR PLOT
+	cp "$WORK/params" "$OUT/scale.params" && cp "$RES" "$OUT/scale.tsv"
 	mkdir -p "$(dirname "$PLOT")"
 	perl "$here/scale-report.pl" "$WORK/params" "$RES" "$OUT" "$PLOT" || return 1
 	log "scale: done in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $OUT/scale.md"
