@@ -93,7 +93,7 @@ struct imgtagfs {
 	struct dirh *dirs;
 	size_t ndirs;
 	_Atomic size_t dirs_kept_bytes; /* listings open directories hold */
-	_Atomic unsigned long hunted; /* names looked at for bare inodes */
+	_Atomic unsigned long hunted;	/* names looked at for bare inodes */
 };
 
 /* An open directory: the listing it reads from and where it is. */
@@ -158,7 +158,7 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->fresh = tree_fresh(t);
 	cache_set_wait_limit(c, cfg->deadline_ms);
 	cache_set_stale_wait(c, cfg->deadline_ms > 0 && cfg->deadline_ms / 4 < STALE_WAIT_MS ? cfg->deadline_ms / 4
-											  : STALE_WAIT_MS);
+											     : STALE_WAIT_MS);
 	tree_set_changed(t, on_changed, fs);
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();
@@ -827,12 +827,18 @@ static void forget_idle_locked(struct imgtagfs *fs)
 	size_t n = 0, total = 0;
 
 	for (struct dirh *h = fs->dirs; h && v; h = h->next) {
-		int64_t until = tree_dir_until(h->d);
+		int64_t until;
 
-		if (until && !pthread_mutex_trylock(&h->mu)) {
-			v[n] = (struct kept){.until = until, .bytes = tree_dir_bytes(h->d), .h = h};
-			total += v[n++].bytes;
+		/* h->d is h's: read only under h->mu (a reader replaces it). */
+		if (pthread_mutex_trylock(&h->mu))
+			continue;
+		until = tree_dir_until(h->d);
+		if (!until) {
+			pthread_mutex_unlock(&h->mu);
+			continue;
 		}
+		v[n] = (struct kept){.until = until, .bytes = tree_dir_bytes(h->d), .h = h};
+		total += v[n++].bytes;
 	}
 	if (v && total > fs->cfg.dir_keep_bytes)
 		qsort(v, n, sizeof(*v), by_until);
@@ -899,7 +905,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fi->fh = (uintptr_t)h;
 	fi->cache_readdir = 1;
+	pthread_mutex_lock(&h->mu); /* the tick may trim h->d already */
 	fi->keep_cache = notify_copy_current(o.fs->kn, ino, tree_dir_stamp(h->d));
+	pthread_mutex_unlock(&h->mu);
 	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
 		dirh_close(o.fs, h);
 	op_end(&o);
