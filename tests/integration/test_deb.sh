@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_deb.sh — the Debian packages (issue 11), installed like sshfs: make
+# test_deb.sh — the Debian packages, installed like sshfs: make
 # deb builds imgtagfs and uhub-sim (unit tests included); each promised
 # file is in the .deb; lintian finds no error; apt-get installs them; the
 # man pages are found and --version says VERSION; an fstab line (the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_kernel.sh — the kernel's caches follow the ttl (issues 10 and 13):
+# test_kernel.sh — the kernel's caches follow the ttl:
 # warm walks make no upcall, yet nothing the kernel shows is older than
 # ttl (a same-second re-push, a rewound descriptor, a slow fill); a refresh
 # and SIGHUP reach the kernel at once (pushes, deletes); inode numbers are

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_shared.sh — the shared tier (issue 12): several mounts (daemons) and
+# test_shared.sh — the shared tier (Redis): several mounts (daemons) and
 # one redis-server of the test's own on a unix socket (and one on loopback
 # TCP). Later mounts walk the registry without an API call beyond their
 # start-up check; cold listings are fetched once for the fleet; values
