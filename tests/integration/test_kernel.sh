@@ -39,7 +39,7 @@ expect_eq "no two paths share an inode number" "" "$(find "$M" -printf '%i\n' | 
 ok "the daemon counts the inodes the kernel holds" test "$(stat_of "$M" inodes)" -gt "$files"
 
 # --- file handles (what NFS re-export uses) survive dropped caches ---------------
-# (while the listings they came from are cached: see the README)
+# (while the listings they came from are cached: see imgtagfs(1))
 tag=$(head -1 "$WORK/grep1")
 h=$("$DIRTOOL" handle "$tag")
 hd=$("$DIRTOOL" handle "$(dirname "$tag")")

@@ -887,13 +887,13 @@ static void test_man_page_matches_table(void **state)
 }
 
 /* Words a page may write as NAME= that are not our options: libfuse's and
- * mount(8)'s options, the kernel's (findmnt shows them), and the lines of a
+ * mount(8)'s options, the kernel's (findmnt shows them), exportfs's, and the lines of a
  * credentials file. */
 static bool foreign_option(const char *name, size_t n)
 {
-	static const char *const foreign[] = {"user",	     "fsname",	    "subtype",	 "comment",
-					      "max_threads", "max_read",    "user_id",	 "group_id",
-					      "public_key",  "private_key", "project_id"};
+	static const char *const foreign[] = {"user",	     "fsname",	    "subtype",	  "comment",
+					      "max_threads", "max_read",    "user_id",	  "group_id",
+					      "public_key",  "private_key", "project_id", "fsid"};
 
 	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++)
 		if (strlen(foreign[i]) == n && !strncmp(foreign[i], name, n))
