@@ -179,71 +179,81 @@ static const struct str_opt strs[] = {
  * enforces. A new option: its key, a line in opt_table, a row here, an
  * entry in man/imgtagfs.1's OPTIONS. */
 struct opt_row {
-	int key;
 	const char *name;
 	const char *arg;   /* "SECONDS"; NULL for a flag */
 	const char *range; /* NULL: nums[]'s for a number, else none */
 	const char *def;   /* NULL: nothing to state */
-	bool literal;	   /* def is a value, applied before parsing */
-	bool shared;	   /* listed under the shared tier */
 	const char *help;  /* one line, wrapped by --help */
+	int key;
+	bool literal; /* def is a value, applied before parsing */
+	bool shared;  /* listed under the shared tier */
 };
 
 static const struct opt_row rows[] = {
-    {KEY_ENDPOINT, "endpoint", "URL", NULL,
-     "$UCLOUD_API_BASE_URL, else base_url in ~/.ucloud/config.json, else " OPTS_DEFAULT_ENDPOINT, false, false,
-     "API endpoint: https://, or http:// to a loopback address"},
-    {KEY_PROJECT, "project", "ID", NULL,
-     "SOURCE's, else $UCLOUD_PROJECT_ID, else the credentials or config file's, else the key's default", false, false,
-     "project id org-...; must agree with SOURCE's"},
-    {KEY_CREDENTIALS, "credentials", "FILE", NULL, NULL, false, false, "read the keys from FILE (see Credentials)"},
-    {KEY_PROFILE, "profile", "NAME", NULL, NULL, false, false,
-     "profile in the vendor's credential.json and config.json"},
-    {KEY_TTL, "ttl", "SECONDS", NULL, "60", true, false,
+    {"endpoint", "URL", NULL,
+     "$UCLOUD_API_BASE_URL, else base_url in ~/.ucloud/config.json, else " OPTS_DEFAULT_ENDPOINT,
+     "API endpoint: https://, or http:// to a loopback address", KEY_ENDPOINT, false, false},
+    {"project", "ID", NULL,
+     "SOURCE's, else $UCLOUD_PROJECT_ID, else the credentials or config file's, else the key's default",
+     "project id org-...; must agree with SOURCE's", KEY_PROJECT, false, false},
+    {"credentials", "FILE", NULL, NULL, "read the keys from FILE (see Credentials)", KEY_CREDENTIALS, false, false},
+    {"profile", "NAME", NULL, NULL, "profile in the vendor's credential.json and config.json", KEY_PROFILE, false,
+     false},
+    {"ttl", "SECONDS", NULL, "60",
      "nothing shown is older than this, counted from a listing's first request; the kernel keeps what it was "
-     "told for the time left on that listing"},
-    {KEY_DEADLINE, "deadline", "SECONDS", NULL, "30", true, false,
+     "told for the time left on that listing",
+     KEY_TTL, true, false},
+    {"deadline", "SECONDS", NULL, "30",
      "no operation waits longer; it fails with ETIMEDOUT while the listing goes on being fetched in the "
-     "background, so trying again finds it; 0: no deadline"},
-    {KEY_NEGATIVE_TTL, "negative_ttl", "SECONDS", NULL, "5", true, false,
-     "remember \"no such tag\" this long, never longer than ttl"},
-    {KEY_PAGE_SIZE, "page_size", "N", NULL, "100", true, false, "Limit asked for per API page"},
-    {KEY_MAX_REQUESTS, "max_requests", "N", NULL, "8", true, false, "API requests in flight at once"},
-    {KEY_TIMEOUT, "timeout", "SECONDS", NULL, "30", true, false, "time allowed for one HTTP request"},
-    {KEY_RETRIES, "retries", "N", NULL, "3", true, false, "extra tries after a transient failure"},
-    {KEY_MAX_STALE, "max_stale", "SECONDS", NULL, "600", true, false,
+     "background, so trying again finds it; 0: no deadline",
+     KEY_DEADLINE, true, false},
+    {"negative_ttl", "SECONDS", NULL, "5", "remember \"no such tag\" this long, never longer than ttl",
+     KEY_NEGATIVE_TTL, true, false},
+    {"page_size", "N", NULL, "100", "Limit asked for per API page", KEY_PAGE_SIZE, true, false},
+    {"max_requests", "N", NULL, "8", "API requests in flight at once", KEY_MAX_REQUESTS, true, false},
+    {"timeout", "SECONDS", NULL, "30", "time allowed for one HTTP request", KEY_TIMEOUT, true, false},
+    {"retries", "N", NULL, "3", "extra tries after a transient failure", KEY_RETRIES, true, false},
+    {"max_stale", "SECONDS", NULL, "600",
      "when a refresh fails, keep serving the last good listing this long past its ttl, with a warning; 0: fail "
-     "at once with the error"},
-    {KEY_MAX_RPS, "max_rps", "N", NULL, "0", true, false,
-     "API requests a second at most, shared by all threads; 0: no limit"},
-    {KEY_PREFETCH, "prefetch", "N", NULL, "256", true, false,
+     "at once with the error",
+     KEY_MAX_STALE, true, false},
+    {"max_rps", "N", NULL, "0", "API requests a second at most, shared by all threads; 0: no limit", KEY_MAX_RPS, true,
+     false},
+    {"prefetch", "N", NULL, "256",
      "after listing a directory, fetch up to N of its subdirectories' listings in the background, 0: off; once "
-     "mounted, / is listed so"},
-    {KEY_CACHE_SIZE, "cache_size", "BYTES", "1M..64G", "256M", true, false,
-     "memory for cached listings, K/M/G suffix allowed; whole listings evicted, least recently used first"},
-    {KEY_REPO_TYPE, "repo_type", "TYPE", "private or public", "private", true, false, "the repositories / lists"},
-    {KEY_API_TZ, "api_tz", "ZONE", NULL, "+08:00", true, false,
-     "zone of the API's zone-less times: +08:00, -05:30, +0800, Z"},
-    {KEY_UID, "uid", "N", "0..4294967294", "the mounting user", false, false, "owner of every file, numeric"},
-    {KEY_GID, "gid", "N", "0..4294967294", "the mounting user's group", false, false, "group of every file, numeric"},
-    {KEY_UMASK, "umask", "OCTAL", "0..0777", "022", true, false, "mask on the modes 0444 and 0555"},
-    {KEY_DEBUG, "debug", NULL, NULL, NULL, false, false,
+     "mounted, / is listed so",
+     KEY_PREFETCH, true, false},
+    {"cache_size", "BYTES", "1M..64G", "256M",
+     "memory for cached listings, K/M/G suffix allowed; whole listings evicted, least recently used first",
+     KEY_CACHE_SIZE, true, false},
+    {"repo_type", "TYPE", "private or public", "private", "the repositories / lists", KEY_REPO_TYPE, true, false},
+    {"api_tz", "ZONE", NULL, "+08:00", "zone of the API's zone-less times: +08:00, -05:30, +0800, Z", KEY_API_TZ, true,
+     false},
+    {"uid", "N", "0..4294967294", "the mounting user", "owner of every file, numeric", KEY_UID, false, false},
+    {"gid", "N", "0..4294967294", "the mounting user's group", "group of every file, numeric", KEY_GID, false, false},
+    {"umask", "OCTAL", "0..0777", "022", "mask on the modes 0444 and 0555", KEY_UMASK, true, false},
+    {"debug", NULL, NULL, NULL,
      "log every API call: action, parameters without keys or signature, RetCode, milliseconds (libfuse's "
-     "trace: -d)"},
-    {KEY_LAZY, "lazy", NULL, NULL, NULL, false, false,
+     "trace: -d)",
+     KEY_DEBUG, false, false},
+    {"lazy", NULL, NULL, NULL,
      "skip the signed call made before mounting and the warm-up after it: no call until first used (for "
-     "boot)"},
-    {KEY_SHARED, "shared_cache", "URL", NULL, "none", false, true,
+     "boot)",
+     KEY_LAZY, false, false},
+    {"shared_cache", "URL", NULL, "none",
      "share whole listings with every mount using the same Redis, project and key: redis://HOST[:PORT][/DB] or "
-     "unix:PATH; a password never goes here"},
-    {KEY_SHARED_AUTH, "shared_cache_auth", "FILE", NULL, NULL, false, true,
+     "unix:PATH; a password never goes here",
+     KEY_SHARED, false, true},
+    {"shared_cache_auth", "FILE", NULL, NULL,
      "Redis AUTH from FILE: \"PASSWORD\" or \"USER PASSWORD\" (mode 0600, owned by you or root, like "
-     "credentials)"},
-    {KEY_SHARED_TIMEOUT, "shared_cache_timeout", "MS", NULL, "200", true, true,
+     "credentials)",
+     KEY_SHARED_AUTH, false, true},
+    {"shared_cache_timeout", "MS", NULL, "200",
      "bound of every Redis operation, at most a quarter of deadline; Redis failing means the local cache and "
-     "the API, never an error"},
-    {KEY_SHARED_KEY, "shared_cache_key", "FILE", NULL, "derived from the API private key and the project", false, true,
-     "the fleet's secret for authenticating shared values (at least 16 bytes, mode 0600)"},
+     "the API, never an error",
+     KEY_SHARED_TIMEOUT, true, true},
+    {"shared_cache_key", "FILE", NULL, "derived from the API private key and the project",
+     "the fleet's secret for authenticating shared values (at least 16 bytes, mode 0600)", KEY_SHARED_KEY, false, true},
 };
 
 /* The state of one opts_parse: the data pointer fuse_opt hands back. */
