@@ -514,8 +514,8 @@ static void fuse_log_shim(enum fuse_log_level level, const char *fmt, va_list ap
 	log_vmsg(fuse_log_target, (int)level, fmt, ap);
 }
 
-/* Memory that a listing freed must go back to the system (issue 10: RSS
- * returns after a flush and drop_caches). glibc's defaults work against
+/* Memory that a listing freed must go back to the system (RSS returns
+ * after a flush and drop_caches: test_memory.sh checks it). glibc's defaults work against
  * a daemon whose large blocks come and go: the mmap threshold rises to
  * the largest block ever freed, so later large blocks (snapshots, the
  * inode table) land in heaps that are never returned, and every thread

@@ -264,8 +264,9 @@ for my $w (@rows) {
 		$target = '≤ 2x bound';
 		$ok = num($rb) <= 2 ? 1 : 0 if defined num($rb);
 	} elsif ($w eq 'W3w' || $w eq 'W4') {
-		# Issue 10: just above a minimal low-level FUSE filesystem's floor
-		# on this machine (1.31x for find, 1.37x for grep -r).
+		# The low-level FUSE layer's target: just above a minimal low-level
+		# FUSE filesystem's floor on this machine (1.31x for find, 1.37x
+		# for grep -r).
 		my $lim = $w eq 'W3w' ? 1.35 : 1.45;
 		$target = "≤ ${lim}x tmpfs";
 		$ok = num($rt) <= $lim ? 1 : 0 if defined num($rt);
@@ -281,7 +282,7 @@ if (%w6) {
 	out sprintf('| W6 imgtagfs RSS per cached tag | | | | | | | ≤ 150 B/tag (measured %.0f) | %s |', $w6{per_tag},
 		    verdict($w6{per_tag} <= 150));
 }
-# W7: the fleet (issue 12).
+# W7: the fleet (eight mounts sharing one Redis).
 my %w7;
 if ($P{w7_walks}) {
 	my @t = split ' ', $P{w7_times};
