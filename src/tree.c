@@ -366,7 +366,7 @@ static bool root_cached(struct tree *t)
 {
 	struct snap *s;
 
-	if (cache_peek(t->c, "R", t->cfg.ttl_ms, &s) != 0)
+	if (cache_peek(t->c, LISTKEY_REPOS, t->cfg.ttl_ms, &s) != 0)
 		return false;
 	snap_unref(s);
 	return true;

@@ -734,7 +734,7 @@ int tree_warm(struct tree *t)
 	if (!b || !t->cfg.prefetch)
 		return 0;
 	if (!t->repo)
-		return bg_push(b, warm_job, t, "R");
+		return bg_push(b, warm_job, t, LISTKEY_REPOS);
 	tree_key_of(key, UHUB_IMAGES, t->repo, NULL, NULL);
 	return bg_push(b, prefetch_job, t, key);
 }
