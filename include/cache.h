@@ -44,6 +44,15 @@ void cache_free(struct cache *c);
  * reference the caller must snap_unref. */
 int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
 	      struct snap **out);
+/* The same, and a wait for the refill of an expired listing that may
+ * still be served (cache_set_stale_wait) ends by stale_by at the latest
+ * (the cache's clock): one request resting on several such listings
+ * shares one bound (see cache_stale_by). INT64_MAX: the bound alone. */
+int cache_get_by(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+		 int64_t stale_by, struct snap **out);
+/* Now plus the stale bound (INT64_MAX when there is none): the stale_by
+ * a request takes at its start. */
+int64_t cache_stale_by(struct cache *c);
 /* The cached snapshot if present and younger than ttl_ms, without filling:
  * 0 (and a reference in *out), -ENOENT for a live negative entry, -EAGAIN
  * when absent or stale. Counts no miss. */
@@ -101,9 +110,18 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
  * (cache_set_ahead), a caller waits for its refill at most ms (counted
  * from when it was asked for), then gets the old snapshot (on_stale told
  * once, with -EINPROGRESS) while the refill goes on; once one refill was
- * that slow, nobody waits until a fill succeeds. 0 turns it off (the
+ * that slow (or failed), nobody waits until a fill succeeds. 0 turns it off (the
  * default: callers wait for the refill, up to the wait limit). */
 void cache_set_stale_wait(struct cache *c, int64_t ms);
+/* How far the fill in flight whose argument is fill_arg has come: a
+ * count that moves while the API answers it (pages received). Called
+ * with the cache's lock held: it must only read. With it, a caller
+ * waiting for the refill of a listing that may still be served waits on,
+ * a stale bound at a time, as long as the count moves (up to the wait
+ * limit): a listing that takes long to fetch is not a hung API. NULL:
+ * nothing (the default). */
+typedef uint64_t (*cache_progress_fn)(void *fill_arg);
+void cache_set_progress(struct cache *c, cache_progress_fn progress);
 /* True when key holds a snapshot past ttl_ms that may still be served
  * (the refill and wait above apply to it). */
 bool cache_stale_held(struct cache *c, const char *key, int64_t ttl_ms);

@@ -40,10 +40,10 @@ struct fs_config {
 	bool foreground;	/* else log to syslog once mounted */
 	bool warm;		/* once mounted, fetch "/" and its listings (tree_warm) */
 	uid_t owner;		/* who may refresh, besides root */
-	/* Expired listings kept by open directories (so that a seekdir to a
-	 * telldir position taken before the ttl goes on exactly), at most
-	 * this many bytes in all; past it, the longest expired keep only
-	 * where reading stopped. 0: none kept. */
+	/* Listings held by open directories (also past their ttl, so that a
+	 * seekdir to a telldir position goes on exactly), at most this many
+	 * bytes in all, each directory's counted; past it, the first to
+	 * expire keep only where reading stopped. */
 	size_t dir_keep_bytes;
 	/* Called once, from the FUSE layer's thread, when the session ends
 	 * (unmount or signal), so that work in flight can be cancelled

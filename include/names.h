@@ -14,7 +14,9 @@
 
 #define NAMES_MAX 255 /* bytes in one path component */
 
-/* Non-empty, not "." or "..", <= 255 bytes, no '/', and every one of its
+/* Non-empty, not "." or "..", <= 255 bytes, no '/' and no '@' (which the
+ * tree's NAME@tag aliases take; Docker's grammar allows it in no name),
+ * and every one of its
  * n bytes part of a character text.h shows as it is: no NUL, no control
  * (a newline, tab or escape in a name would forge lines in what lists the
  * mount; C1 controls, U+009B CSI among them, act on terminals as ESC

@@ -16,8 +16,10 @@
  *
  * The first pass plans pages at a stride of one page less one item (one
  * call in a hundred more than plain paging at the default page size);
- * a server that gives one item a page cannot overlap, and its pages are
- * joined by their TotalCount agreeing instead. Why not TotalCount alone:
+ * a server that gives one or two items a page does not overlap (at two,
+ * overlapping would double the calls), and its pages are joined by their
+ * TotalCount agreeing instead, which proves nothing: such a list is
+ * always unsure. Why not TotalCount alone:
  * a delete ahead of a boundary and a push behind it leave TotalCount as it
  * was and still lose an item. Nothing here depends on the order the
  * server sorts its list in, only on that order being the same for items

@@ -106,9 +106,11 @@ void uhub_list_release(struct uhub_list *l);
  * one of the max_requests slots free, and wait while a foreground request
  * waits, so prefetching never delays what a user is waiting for. Storing
  * false in *bg (any thread, while the call runs) raises it to the
- * foreground: for when a user comes to wait for this very listing. */
+ * foreground: for when a user comes to wait for this very listing. Each
+ * page answered adds one to *progress (may be NULL): how a caller tells a
+ * slow listing from a hung API. */
 int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
-		 struct uhub_list *out);
+		 _Atomic uint64_t *progress, struct uhub_list *out);
 
 /* One tag by name (GetImageTag with TagName). 0, -ENOENT, or -errno. */
 int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out);

@@ -72,11 +72,13 @@ struct cache {
 	cache_ahead_fn on_ahead;
 	void *ahead_arg;
 	cache_join_fn on_join;
+	cache_progress_fn progress;
 	cache_change_fn on_change;
 	void *change_arg;
 	int64_t wait_limit_ms; /* a waiter gives up after this (0: never) */
 	int64_t stale_wait_ms; /* a refill slower than this serves the old listing */
-	bool hung;	       /* a refill was that slow, and no fill has succeeded since */
+	bool failing;	       /* a refill failed or was that slow, and no fill has
+				  succeeded since: nobody waits for refills */
 };
 
 static int64_t monotonic_ms(void *arg)
@@ -387,8 +389,13 @@ static void fill_done(struct cache *c, struct centry *e, int err, struct snap *s
 	e->fail_told = !err;
 	if (err)
 		c->st.fill_errors++;
-	else
-		c->hung = false;
+	/* An API that fails, fast or by not answering, is failing for every
+	 * listing until one fill succeeds: expired listings that may still be
+	 * served are, without waiting for their refills (refill_or_stale). */
+	if (err && err != -ENOENT)
+		c->failing = true;
+	else if (!err)
+		c->failing = false;
 	/* A failed refill of a listing that may still be served: serve it,
 	 * without asking the API, for a while (answer()). */
 	if (err && err != -ENOENT && e->snap && c->max_stale_ms > 0 && e->retry_at <= c->clock(c->clock_arg))
@@ -467,18 +474,50 @@ static bool wait_done(struct cache *c, struct centry *e, int64_t until)
 	return e->done != seen;
 }
 
+/* How far e's fill in flight has come (0: none in flight, or no hook). */
+static uint64_t progress_of(const struct cache *c, const struct centry *e)
+{
+	return c->progress && e->filling && e->fill_arg ? c->progress(e->fill_arg) : 0;
+}
+
+/* Waits (locked, e pinned) for e's refill until until; while its fill
+ * makes progress (pages arriving: the API answers) the wait goes on, a
+ * stale bound at a time, up to the wait limit from the fill's start.
+ * True when a fill completed. */
+static bool wait_refill(struct cache *c, struct centry *e, int64_t until)
+{
+	for (;;) {
+		uint64_t seen = progress_of(c, e);
+		int64_t now, cap;
+
+		if (wait_done(c, e, until))
+			return true;
+		now = c->clock(c->clock_arg);
+		if (!e->linked || !e->filling || progress_of(c, e) == seen)
+			return false;
+		until = now + c->stale_wait_ms;
+		cap = e->fill_born + c->wait_limit_ms;
+		if (c->wait_limit_ms > 0 && until > cap)
+			until = cap;
+		if (now >= until)
+			return false;
+	}
+}
+
 /* e's listing expired but may still be served: its refill runs in the
  * background (queued once), and a caller waits for it at most
- * stale_wait_ms from when it was asked for; a refill slower than that is
- * treated as a failure, and the old listing is served meanwhile. While
- * one refill is known to be that slow (c->hung, until any fill succeeds)
- * nobody waits at all, so a path resting on several expired listings
- * costs one bound, not one each. Without a background to queue on, the
- * refill runs here as before. RETRY: look again (a fill completed). */
+ * stale_wait_ms from when it was asked for (and no later than stale_by,
+ * the request's own bound), but on while the refill makes progress; a
+ * refill silent for that long is treated as a failure, and the old
+ * listing is served meanwhile. While the API is known to fail (a refill
+ * failed or was that silent: c->failing, until any fill succeeds) nobody
+ * waits at all, so a path resting on several expired listings costs one
+ * bound, not one each. Without a background to queue on, the refill runs
+ * here as before. RETRY: look again (a fill completed). */
 static int refill_or_stale(struct cache *c, struct centry *e, const char *key, uint64_t h, int64_t neg_ttl_ms,
-			   cache_fill_fn fill, void *arg, struct snap **out)
+			   cache_fill_fn fill, void *arg, int64_t stale_by, struct snap **out)
 {
-	int64_t now = c->clock(c->clock_arg), since;
+	int64_t now = c->clock(c->clock_arg), since, until;
 
 	if (!e->filling && !e->refill_at) {
 		e->refill_at = now;
@@ -490,18 +529,19 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 	since = e->filling ? e->fill_born : e->refill_at;
 	if (e->filling && e->refill_at && e->refill_at < since)
 		since = e->refill_at;
-	if (!c->hung && now < since + c->stale_wait_ms) {
+	until = since + c->stale_wait_ms < stale_by ? since + c->stale_wait_ms : stale_by;
+	if (!c->failing && now < until) {
 		bool done;
 
 		e->pins++;
 		c->st.waits++;
-		done = wait_done(c, e, since + c->stale_wait_ms);
+		done = wait_refill(c, e, until);
 		e->pins--;
 		if (done || !e->linked || !e->snap) {
 			entry_maybe_free(e); /* dropped meanwhile: freed here */
 			return RETRY;
 		}
-		c->hung = true;
+		c->failing = true;
 	}
 	now = c->clock(c->clock_arg);
 	*out = snap_ref(e->snap);
@@ -514,6 +554,22 @@ static int refill_or_stale(struct cache *c, struct centry *e, const char *key, u
 
 int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
 	      struct snap **out)
+{
+	return cache_get_by(c, key, ttl_ms, neg_ttl_ms, fill, arg, INT64_MAX, out);
+}
+
+int64_t cache_stale_by(struct cache *c)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&c->mu);
+	ms = c->stale_wait_ms;
+	pthread_mutex_unlock(&c->mu);
+	return ms > 0 ? c->clock(c->clock_arg) + ms : INT64_MAX;
+}
+
+int cache_get_by(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_ms, cache_fill_fn fill, void *arg,
+		 int64_t stale_by, struct snap **out)
 {
 	uint64_t h = hash_key(key);
 	bool missed = false;
@@ -531,7 +587,7 @@ int cache_get(struct cache *c, const char *key, int64_t ttl_ms, int64_t neg_ttl_
 		c->st.misses += !missed;
 		missed = true;
 		if (e && stale_servable(c, e, c->clock(c->clock_arg), ttl_ms))
-			err = refill_or_stale(c, e, key, h, neg_ttl_ms, fill, arg, out);
+			err = refill_or_stale(c, e, key, h, neg_ttl_ms, fill, arg, stale_by, out);
 		else if (e && e->filling)
 			err = wait_fill(c, e, arg, out);
 		else
@@ -642,6 +698,13 @@ void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead,
 	c->ahead_ms = ahead_ms;
 	c->on_ahead = on_ahead;
 	c->ahead_arg = arg;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void cache_set_progress(struct cache *c, cache_progress_fn progress)
+{
+	pthread_mutex_lock(&c->mu);
+	c->progress = progress;
 	pthread_mutex_unlock(&c->mu);
 }
 

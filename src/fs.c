@@ -92,7 +92,7 @@ struct imgtagfs {
 	pthread_mutex_t dirs_mu; /* guards dirs and ndirs; a leaf */
 	struct dirh *dirs;
 	size_t ndirs;
-	_Atomic size_t dirs_kept_bytes; /* expired listings open directories keep */
+	_Atomic size_t dirs_kept_bytes; /* listings open directories hold */
 	_Atomic unsigned long hunted; /* names looked at for bare inodes */
 };
 
@@ -812,14 +812,16 @@ static int by_until(const void *a, const void *b)
 	return (x->until > y->until) - (x->until < y->until);
 }
 
-/* The tick: open directories keep the listing they read past its ttl
- * (so that seekdir to a telldir position goes on exactly, by the name
- * there), but not more than dir_keep_bytes of such listings in all:
- * past that, the longest expired keep only where reading stopped
- * (tree_dir_forget), so that descriptors held open cannot pile up
- * versions of listings the cache has let go of. Never blocks: a
- * directory being read is left for the next tick. Lock held: dirs_mu. */
-static void forget_idle_locked(struct imgtagfs *fs, int64_t now)
+/* The tick: open directories keep the listing they read, past its ttl
+ * too (so that seekdir to a telldir position goes on exactly, by the name
+ * there), but not more than dir_keep_bytes of listings in all, counted
+ * per directory whether or not the cache still holds the same one (a
+ * directory held open pins its listing after the cache let go of it):
+ * past that, those that expired first (or expire soonest) keep only where
+ * reading stopped (tree_dir_forget), and read on from a fresh listing.
+ * Never blocks: a directory being read is left for the next tick. Lock
+ * held: dirs_mu. */
+static void forget_idle_locked(struct imgtagfs *fs)
 {
 	struct kept *v = malloc((fs->ndirs ? fs->ndirs : 1) * sizeof(*v));
 	size_t n = 0, total = 0;
@@ -827,7 +829,7 @@ static void forget_idle_locked(struct imgtagfs *fs, int64_t now)
 	for (struct dirh *h = fs->dirs; h && v; h = h->next) {
 		int64_t until = tree_dir_until(h->d);
 
-		if (until && now >= until && !pthread_mutex_trylock(&h->mu)) {
+		if (until && !pthread_mutex_trylock(&h->mu)) {
 			v[n] = (struct kept){.until = until, .bytes = tree_dir_bytes(h->d), .h = h};
 			total += v[n++].bytes;
 		}
@@ -848,10 +850,8 @@ static void forget_idle_locked(struct imgtagfs *fs, int64_t now)
 
 static void forget_idle_dirs(struct imgtagfs *fs)
 {
-	int64_t now = fresh_now(fs->fresh);
-
 	pthread_mutex_lock(&fs->dirs_mu);
-	forget_idle_locked(fs, now);
+	forget_idle_locked(fs);
 	pthread_mutex_unlock(&fs->dirs_mu);
 }
 
@@ -1183,7 +1183,7 @@ static int render_stats(struct imgtagfs *fs, struct buf *v)
 		err = buf_printf(v,
 				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
 				 "fuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\nopen_dirs: %zu\n"
-				 "open_dirs_expired_bytes: %zu\ndeadline_timeouts: %lu\n",
+				 "open_dirs_bytes: %zu\ndeadline_timeouts: %lu\n",
 				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
 				 atomic_load(&fs->readdirs), atomic_load(&fs->forgets), atomic_load(&fs->hunted),
 				 inode_count(fs->inodes), dirs_open(fs), atomic_load(&fs->dirs_kept_bytes),

@@ -14,7 +14,10 @@
  * sequence as ESC does; a bidirectional control (U+202E) makes a listing
  * show names reordered; bytes that are not UTF-8 are shown by each tool
  * its own way. What text.h would not show as it is is refused: Docker's
- * grammar allows none of it in a repository, image or tag name. The
+ * grammar allows none of it in a repository, image or tag name. Nor does
+ * it allow '@', which the tree's aliases take (a tag x that shares its
+ * name with a nested image directory x is shown as x@tag): a server's
+ * "x@tag" would hide the tag x, or be reached through it. The
  * maybe_* checks guard the API from the kernel: shells, file managers
  * and git probe for ".git", ".hidden", "Thumbs.db~" and the like, and a
  * name that Docker's grammar rules out is answered ENOENT without a call.
@@ -33,8 +36,8 @@ bool names_valid_component(const char *s, size_t n)
 		return false;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
-	/* NUL and every control are not printable; '/' is. */
-	return !memchr(s, '/', n) && text_printable(s, n);
+	/* NUL and every control are not printable; '/' and '@' are. */
+	return !memchr(s, '/', n) && !memchr(s, '@', n) && text_printable(s, n);
 }
 
 /* n bytes of one or more valid components, separated by single '/'. */

@@ -179,8 +179,11 @@ struct pages *pages_new(struct decode_reply *r, long long max, size_t max_bytes,
 	p->max = max;
 	p->max_bytes = max_bytes;
 	p->page = got > 0 ? got : 1;
-	p->overlap = p->page >= 2;
-	p->stride = p->overlap ? p->page - 1 : 1;
+	/* Two a page would overlap at a stride of one: twice the calls of
+	 * plain paging, past the call budget of a list that grows while it
+	 * is paged. Pages of two are joined like pages of one (unsure). */
+	p->overlap = p->page >= 3;
+	p->stride = p->overlap ? p->page - 1 : p->page;
 	p->next = p->stride;
 	p->end = got > 0 ? total_end(p, r->total) : 0;
 	p->first_end = p->end;
@@ -315,17 +318,20 @@ struct clash {
 enum walk_result { WALK_OK, WALK_CLASH, WALK_NOMEM };
 
 /* Whether q names what the chain names at the positions they share below
- * upto. *compared: some position was compared (both sides had a name). */
+ * upto. A position whose item one side refused (no name) and the other
+ * did not is a disagreement too: two different items stand there.
+ * *compared: some position was compared (both sides had a name). */
 static bool agrees(const struct pages *p, const struct piece *q, long long upto, size_t *owner, bool *compared)
 {
 	for (long long pos = q->off; pos < upto; pos++) {
 		size_t o = 0;
 		const char *a = chain_name(p, pos, &o), *b = name_at(q, pos);
 
-		if (!a || !b)
+		if (!a && !b)
 			continue;
-		*compared = true;
-		if (strcmp(a, b)) {
+		if (a && b)
+			*compared = true;
+		if (!a || !b || strcmp(a, b)) {
 			*owner = o;
 			return false;
 		}
@@ -334,19 +340,18 @@ static bool agrees(const struct pages *p, const struct piece *q, long long upto,
 }
 
 /* A join with no position compared (pages of one item, or names the
- * decoder refused on both sides): the two TotalCounts must agree; with
- * either absent nothing can be said, and the list is unverified. */
+ * decoder refused on both sides): the two TotalCounts must agree, and
+ * even then the list is unverified (a delete ahead of the join and a push
+ * behind it leave TotalCount as it was), so it is taken unsure: a name it
+ * lacks is looked for before anyone is told it does not exist. */
 static bool joins(struct pages *p, size_t qi, struct clash *cl)
 {
 	size_t pi = p->chain[p->nchain - 1].piece;
 	const struct piece *prev = &p->v[pi], *q = &p->v[qi];
 
-	if (prev->total < 0 || q->total < 0) {
-		p->unverified = true;
-		return true;
-	}
+	p->unverified = true;
 	*cl = (struct clash){pi, qi};
-	return prev->total == q->total;
+	return prev->total < 0 || q->total < 0 || prev->total == q->total;
 }
 
 /* An empty page says the list ends at its offset: any piece holding an

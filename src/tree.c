@@ -74,12 +74,14 @@ struct node {
 	int64_t until; /* earliest expiry of the listings consulted */
 	bool never;    /* the name could never exist (no listing asked) */
 	bool peek;     /* resolve from what is cached only (tree_stat_cached) */
+	int64_t stale_by; /* waits for slow refills end by then (cache_get_by) */
 	struct snap *hold[2];
 };
 
 static void on_stale(void *arg, const char *key, int err, int64_t age_ms);
 static int on_ahead(void *arg, const char *key);
 static void on_join(void *waiter, void *filler);
+static uint64_t fill_progress(void *filler);
 struct fill_req;
 static void note_changes(struct tree *t, const struct fill_req *r, const char *key, struct snap *s);
 
@@ -137,6 +139,7 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	}
 	cache_set_stale(c, t->cfg.max_stale_ms, fresh_stale_retry_ms(t->fresh), on_stale, t);
 	cache_set_join(c, on_join);
+	cache_set_progress(c, fill_progress);
 	return t;
 }
 
@@ -180,9 +183,16 @@ struct fill_req {
 	enum uhub_kind kind;
 	const char *repo, *image, *tag;
 	atomic_bool bg;		/* a background fill: lower priority while true */
+	_Atomic uint64_t pages;	/* pages answered so far (tree_progress) */
 	int64_t min_born;	/* a shared listing must be born after this */
 	struct tier_result res; /* where the listing came from */
 };
+
+/* How far a fill in flight has come (cache lock held). */
+static uint64_t fill_progress(void *filler)
+{
+	return atomic_load(&((struct fill_req *)filler)->pages);
+}
 
 /* A user comes to wait for a background fill: it competes as the
  * foreground does from then on (else it would yield to every other
@@ -222,7 +232,7 @@ static int fill_api(void *arg, struct snap **out)
 {
 	struct fill_req *r = arg;
 	struct uhub_list l;
-	int err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &l);
+	int err = uhub_list_bg(r->t->u, r->kind, r->repo, r->image, &r->bg, &r->pages, &l);
 
 	if (!err) {
 		size_t n = l.n;
@@ -752,7 +762,7 @@ static int get_snap(struct tree *t, enum uhub_kind k, const char *repo, const ch
 			return -ENOENT;
 		}
 	} else {
-		err = cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, out);
+		err = cache_get_by(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, n->stale_by, out);
 	}
 	if (!err)
 		note(t, &n->until, *out);
@@ -887,8 +897,10 @@ static int relist(struct tree *t, enum uhub_kind k, const char *repo, const char
 
 /* A tag that the unsure listing *s lacks: asked for alone, within the
  * listing's budget; past it, the listing fetched again (once in the
- * window) answers; else a "no" that nobody keeps. On 0, *s holds it (a
- * single tag's answer, or the new listing). */
+ * window) answers; else -EAGAIN: doubt is not "no such file", and the
+ * budget (what made-up names may cost the owner) is spent until the
+ * window ends. On 0, *s holds it (a single tag's answer, or the new
+ * listing). */
 static int doubt_tag(struct tree *t, struct node *n, const char *key, const char *tag, struct snap **s)
 {
 	struct snap *one;
@@ -913,7 +925,7 @@ static int doubt_tag(struct tree *t, struct node *n, const char *key, const char
 		break;
 	}
 	n->until = 0;
-	return -ENOENT;
+	return -EAGAIN;
 }
 
 /* A tag of an image whose listing is not fresh: the listing being
@@ -976,8 +988,10 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 /* A repository or image that an unsure list (listing k of n->repo: the
  * root's or the repository's) lacks may exist: its own listing (child,
  * of kind ck) answers, within the list's budget. 0: it exists, and
- * *mtime is its newest entry's time; -EAGAIN: the list was fetched again
- * into *list, look again; -ENOENT (nobody keeps it), or -errno. */
+ * *mtime is its newest entry's time; LOOK_AGAIN: the list was fetched
+ * anew into *list; -ENOENT (nobody keeps it); -EAGAIN when the budget is
+ * spent (doubt is not "no such file"); or -errno. */
+#define LOOK_AGAIN 1
 static int doubt_child(struct tree *t, struct node *n, enum uhub_kind k, enum uhub_kind ck, const char *child,
 		       struct snap **list, int64_t *mtime)
 {
@@ -1002,11 +1016,12 @@ static int doubt_child(struct tree *t, struct node *n, enum uhub_kind k, enum uh
 		return 0;
 	case QBUDGET_LIST:
 		err = relist(t, k, repo, NULL, n, list);
-		return err ? err : -EAGAIN;
+		return err ? err : LOOK_AGAIN;
 	case QBUDGET_NONE:
+		err = -EAGAIN;
 		break;
 	}
-	if (err == -ENOENT)
+	if (err == -ENOENT || err == -EAGAIN)
 		n->until = 0;
 	return err;
 }
@@ -1038,8 +1053,8 @@ static int resolve_alias(struct tree *t, struct node *n, struct snap *imgs, cons
 
 /* Whether image (a name of n->repo) stands though the repository's image
  * list, n->hold[0], lacks it: only an unsure list is asked again
- * (doubt_child); 0 and *mtime, -EAGAIN (look again: the list was
- * fetched anew), -ENOENT or -errno. */
+ * (doubt_child); 0 and *mtime, LOOK_AGAIN (the list was fetched anew),
+ * -ENOENT, -EAGAIN (doubt) or -errno. */
 static int image_stands(struct tree *t, struct node *n, const char *image, int64_t *mtime)
 {
 	if (!snap_unsure(n->hold[0]))
@@ -1048,15 +1063,19 @@ static int image_stands(struct tree *t, struct node *n, const char *image, int64
 }
 
 /* Splits "rest" (under repository n->repo, images in n->hold[0]) into an
- * image directory, a prefix directory or a tag. */
+ * image directory, a prefix directory or a tag. A tag of an image the
+ * list has is looked for first; only then is an unsure list asked
+ * whether it lacks rest as an image (image_stands), and the image of a
+ * tag path when the list lacks that. */
 static int resolve_in_repo(struct tree *t, struct node *n, const char *rest)
 {
 	size_t lo, hi, len = strlen(rest);
+	const char *slash = strrchr(rest, '/');
 	const struct snap *imgs;
-	const char *slash;
 	int64_t mtime;
+	bool parent = false;
 	long i;
-	int err;
+	int err = -ENOENT;
 
 	if (len >= sizeof(n->image))
 		return -ENAMETOOLONG;
@@ -1076,26 +1095,28 @@ again:
 		n->mtime = newest(imgs, lo, hi);
 		return 0;
 	}
-	slash = strrchr(rest, '/');
+	if (slash) {
+		n->image[slash - rest] = '\0';
+		parent = snap_find(imgs, n->image) >= 0;
+		if (parent && (err = resolve_alias(t, n, n->hold[0], slash + 1)) != -ENOENT)
+			return err;
+		memcpy(n->image, rest, len + 1);
+	}
 	err = image_stands(t, n, rest, &mtime);
-	if (err == -EAGAIN)
+	if (err == LOOK_AGAIN)
 		goto again;
 	if (!err) {
 		n->kind = NODE_IMAGE;
 		n->mtime = mtime;
 		return 0;
 	}
-	if (!slash || (err != -ENOENT))
+	if (!slash || parent || err != -ENOENT)
 		return err;
 	n->image[slash - rest] = '\0';
-	if (snap_find(imgs, n->image) < 0) {
-		err = image_stands(t, n, n->image, &mtime);
-		if (err == -EAGAIN)
-			goto again;
-		if (err)
-			return err;
-	}
-	return resolve_alias(t, n, n->hold[0], slash + 1);
+	err = image_stands(t, n, n->image, &mtime);
+	if (err == LOOK_AGAIN)
+		goto again;
+	return err ? err : resolve_alias(t, n, n->hold[0], slash + 1);
 }
 
 /* Finds repository n->repo in the root's listing s (held by n from
@@ -1111,7 +1132,7 @@ static int resolve_repo(struct tree *t, struct node *n, struct snap *s)
 		if (!snap_unsure(n->hold[0]))
 			return -ENOENT;
 		err = doubt_child(t, n, UHUB_REPOS, UHUB_IMAGES, n->repo, &n->hold[0], &mtime);
-		if (err == -EAGAIN)
+		if (err == LOOK_AGAIN)
 			continue;
 		if (err)
 			return err;
@@ -1147,6 +1168,7 @@ static int resolve_as(struct tree *t, const char *path, struct node *n, bool pee
 
 	memset(n, 0, sizeof(*n));
 	n->peek = peek;
+	n->stale_by = cache_stale_by(t->c);
 	n->mtime = t->cfg.mount_time;
 	n->until = INT64_MAX;
 	if (t->repo) {

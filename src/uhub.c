@@ -558,6 +558,7 @@ struct listing {
 	enum uhub_kind kind;
 	const char *repo, *image;
 	const atomic_bool *bg; /* background priority while true; NULL: foreground */
+	_Atomic uint64_t *progress; /* pages answered, for the caller; or NULL */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct pages *pages;
@@ -626,6 +627,8 @@ static void *worker(void *arg)
 		if (!err) {
 			note_badnames(l, &r);
 			err = pages_add(l->pages, &s, sent, &r, l->why, sizeof(l->why));
+			if (l->progress)
+				atomic_fetch_add(l->progress, 1);
 		}
 		decode_reply_release(&r);
 		if (err && !l->err)
@@ -693,6 +696,8 @@ static int first_page(struct listing *l, long long max, size_t max_bytes)
 	if (!err) {
 		note_badnames(l, &r);
 		l->pages = pages_new(&r, max, max_bytes, &err, l->why, sizeof(l->why));
+		if (l->progress)
+			atomic_fetch_add(l->progress, 1);
 	}
 	decode_reply_release(&r);
 	if (err)
@@ -725,9 +730,9 @@ static void log_listing(const struct listing *l, int err, const struct uhub_list
 }
 
 static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
-		struct uhub_list *out)
+		_Atomic uint64_t *progress, struct uhub_list *out)
 {
-	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image, .bg = bg};
+	struct listing l = {.u = u, .kind = kind, .repo = repo, .image = image, .bg = bg, .progress = progress};
 	long long max = u->cfg.max_entries ? (long long)u->cfg.max_entries : 1000000;
 	size_t max_bytes = u->cfg.max_listing_bytes ? u->cfg.max_listing_bytes : (size_t)256 << 20;
 	int err;
@@ -755,13 +760,13 @@ static int list(struct uhub *u, enum uhub_kind kind, const char *repo, const cha
 
 int uhub_list(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, struct uhub_list *out)
 {
-	return list(u, kind, repo, image, NULL, out);
+	return list(u, kind, repo, image, NULL, NULL, out);
 }
 
 int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const char *image, const atomic_bool *bg,
-		 struct uhub_list *out)
+		 _Atomic uint64_t *progress, struct uhub_list *out)
 {
-	return list(u, kind, repo, image, bg, out);
+	return list(u, kind, repo, image, bg, progress, out);
 }
 
 static void entry_release(struct uhub_entry *e)

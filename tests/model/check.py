@@ -204,7 +204,10 @@ class Checker:
         the wait."""
         decided = o["ta"]
         needed, p = [], o["p"]
-        if o["op"] in ("list", "scan", "held", "open", "seek"):
+        # open() of a directory (a read of one) is an OPENDIR: it needs the
+        # directory's own listing too.
+        if o["op"] in ("list", "scan", "held", "open", "seek") or (
+                o["op"] == "read" and self.history.held(p, o["tb"], o["ta"], is_dir)):
             needed.append(p)
         while p:
             p = parent(p)

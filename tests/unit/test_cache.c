@@ -765,6 +765,7 @@ static void test_stale_while_refill_hangs(void **state)
 	struct stale_log l = {0};
 	struct snap *s = NULL, *old;
 	pthread_t th;
+	int64_t t0;
 
 	sem_init(&q.queued, 0, 0);
 	cache_set_stale(c, 3000, 500, record_stale, &l);
@@ -804,11 +805,24 @@ static void test_stale_while_refill_hangs(void **state)
 	assert_int_equal(atomic_load(&f->calls), 3);
 	snap_unref(s);
 	snap_unref(old);
+	/* A request's own deadline (cache_get_by) ends the wait before the
+	 * bound: 60 s here, the request's 100 ms (a path's second listing
+	 * does not get a bound of its own). */
+	f->now += TTL + 100;
+	old = NULL;
+	assert_int_equal(cache_peek(c, "k", TTL, &old), -EAGAIN);
+	t0 = monotime_ms();
+	assert_int_equal(cache_get_by(c, "k", TTL, NEG_TTL, fake_fill, f, f->now + 100, &s), 0);
+	assert_true(monotime_ms() - t0 < 10000); /* far from the bound's 60 s */
+	assert_int_equal(atomic_load(&f->calls), 3); /* the old one, the refill queued */
+	snap_unref(s);
+	assert_int_equal(sem_trywait(&q.queued), 0);
+	assert_int_equal(cache_refill(c, "k", NEG_TTL, fake_fill, f), 0);
 	/* No background to queue on: the caller refills, as before. */
 	q.refuse = true;
 	f->now += TTL + 100;
 	assert_int_equal(get(c, f, "k", &s), 0);
-	assert_int_equal(atomic_load(&f->calls), 4);
+	assert_int_equal(atomic_load(&f->calls), 5);
 	snap_unref(s);
 	sem_destroy(&q.queued);
 	cache_free(c);

@@ -35,6 +35,9 @@ static void test_valid_component(void **state)
 	assert_false(comp("a/b"));
 	assert_false(comp("/"));
 	assert_false(comp("a/"));
+	/* '@' is the aliases' (NAME@tag): Docker allows it in no name. */
+	assert_false(comp("x@tag"));
+	assert_false(comp("@"));
 	assert_true(comp("..."));
 	assert_true(comp(".git"));
 	assert_true(comp(".hidden"));
