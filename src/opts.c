@@ -670,6 +670,21 @@ static int check_positionals(struct parse *p, struct fuse_args *args)
 	return add_mount_opts(p, args);
 }
 
+/* Options that are valid alone but not together. */
+static int check_combinations(struct parse *p)
+{
+	const struct config *c = p->cfg;
+
+	if (!c->shared_cache && (c->shared_auth || c->shared_key))
+		return refuse(p, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
+	/* A fill may meet a hung Redis once or twice before it is marked
+	 * down: that must stay well within the deadline. */
+	if (c->shared_cache && c->deadline && (uint64_t)c->shared_timeout * 4 > (uint64_t)c->deadline * 1000)
+		return refuse(p, "imgtagfs: shared_cache_timeout=%u: must be at most a quarter of deadline=%u (%u ms)",
+			      c->shared_timeout, c->deadline, c->deadline * 250);
+	return 0;
+}
+
 int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t errlen)
 {
 	struct parse p = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -691,6 +706,8 @@ int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t err
 		goto out;
 	}
 	rc = (cfg->help || cfg->version) ? 0 : check_positionals(&p, args);
+	if (!rc && !cfg->help && !cfg->version)
+		rc = check_combinations(&p);
 out:
 	if (rc == -ENOMEM)
 		refuse(&p, "imgtagfs: out of memory");
