@@ -2,11 +2,13 @@
  * single-flight fills and a byte budget enforced by evicting whole
  * least-recently-used snapshots.
  *
- * A decorator over the API, after sshfs's cache.c: callers ask for a key
- * and a fill function; the cache calls fill at most once at a time per key
- * (concurrent callers wait for that fill), never while holding its lock.
- * The clock is injected, so tests control time.
- * Thread-safe: one mutex guards the table; fills run unlocked.
+ * It knows nothing of the API: the tree hands it a key and a fill function
+ * (which pages through the API), and the cache calls fill at most once at a
+ * time per key (concurrent callers wait for that fill), never while
+ * holding its lock. The clock is injected, so tests control time.
+ * Thread-safe: one mutex guards the table; fills run unlocked; the hooks
+ * set with cache_set_ahead, cache_set_change and cache_set_stale run with
+ * it held (lock order: cache -> {bg, notify, tier}; see HACKING.md).
  */
 #ifndef IMGTAGFS_CACHE_H
 #define IMGTAGFS_CACHE_H

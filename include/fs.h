@@ -68,8 +68,11 @@ void fs_free(struct imgtagfs *fs);
 const struct fuse_lowlevel_ops *fs_operations(void);
 
 /* Before serving se (after daemonizing): starts the FUSE layer's thread.
- * single_thread: requests are served one at a time (-s), so kernel
- * notifications are never sent from inside one. 0 or -errno. */
+ * single_thread: requests are served one at a time (-s); then no request
+ * waits for the notify thread to tell the kernel a file's pages changed
+ * (the kernel may need that one thread for what it waits on). Kernel
+ * notifications come from the notify thread in either form, never from
+ * inside a request. 0 or -errno. */
 int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread);
 /* After the loop ended: stops that thread. */
 void fs_detach(struct imgtagfs *fs);

@@ -13,19 +13,24 @@
 #ifndef IMGTAGFS_LISTKEY_H
 #define IMGTAGFS_LISTKEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "names.h"
 #include "uhub.h"
+
+/* The key of the repositories' listing (the root's, for a whole-registry
+ * mount): the same string listkey_format writes for UHUB_REPOS. */
+#define LISTKEY_REPOS "R"
 
 /* Room for any key, and for an image name parsed back out of one. */
 #define LISTKEY_MAX (3 * NAMES_MAX + 4096)
 
 struct listkey {
 	enum uhub_kind kind;
-	const char *repo;	/* NULL for UHUB_REPOS */
-	const char *image;	/* tags only */
-	const char *tag;	/* one tag alone, else NULL */
+	const char *repo;  /* NULL for UHUB_REPOS */
+	const char *image; /* tags only */
+	const char *tag;   /* one tag alone, else NULL */
 };
 
 /* Storage for the strings listkey_parse hands back. */
@@ -39,6 +44,9 @@ struct listkey_buf {
 void listkey_format(char *key, const struct listkey *k);
 /* The inverse: k's strings point into b. 0 or -EINVAL. */
 int listkey_parse(const char *key, struct listkey *k, struct listkey_buf *b);
+/* True when key is a repository's image listing, whose entry names are
+ * image names (with '/'); every other listing's are one path component. */
+bool listkey_lists_images(const char *key);
 /* "/repo/image/tag" for a log line ("?" for a bad key). */
 void listkey_describe(const char *key, char *out, size_t n);
 

@@ -36,30 +36,31 @@ struct config {
 	char *endpoint;	   /* -o endpoint=; NULL: see opts_endpoint() */
 	char *credentials; /* -o credentials=FILE */
 	char *profile;
-	char *repo_type;       /* "private" (default) or "public" */
-	long api_tz;	       /* seconds east of UTC, default +08:00 */
-	unsigned ttl;	       /* seconds, default 60 */
-	unsigned negative_ttl; /* seconds, default 5 */
-	unsigned page_size;    /* default 100 */
-	unsigned max_requests; /* default 8 */
-	unsigned timeout;      /* seconds per HTTP request, default 30 */
-	unsigned retries;      /* default 3 */
-	unsigned max_stale;    /* seconds past ttl a failed refresh may serve the old listing, default 600 */
-	unsigned max_rps;      /* API requests a second, 0 = no limit (default) */
-	unsigned prefetch;     /* subdirectory listings fetched ahead per listing, default 256 */
-	unsigned deadline;     /* seconds any operation may wait, 0 = none, default 30 */
-	unsigned shared_timeout; /* ms per Redis operation, default 200 */
+	/* Options: ranges, defaults and meaning in opts.c's option table. */
+	char *repo_type;       /* "private" or "public" */
+	long api_tz;	       /* seconds east of UTC */
+	unsigned ttl;	       /* seconds */
+	unsigned negative_ttl; /* seconds */
+	unsigned page_size;
+	unsigned max_requests;
+	unsigned timeout; /* seconds per HTTP request */
+	unsigned retries;
+	unsigned max_stale;	 /* seconds past ttl a failed refresh may serve the old listing */
+	unsigned max_rps;	 /* API requests a second, 0 = no limit */
+	unsigned prefetch;	 /* subdirectory listings fetched ahead per listing */
+	unsigned deadline;	 /* seconds any operation may wait, 0 = none */
+	unsigned shared_timeout; /* ms per Redis operation */
 	char *shared_cache;	 /* -o shared_cache=URL (no password), NULL = no tier */
 	char *shared_auth;	 /* -o shared_cache_auth=FILE */
 	char *shared_key;	 /* -o shared_cache_key=FILE */
-	size_t cache_size;     /* bytes, default 256 MiB */
-	uid_t uid;	       /* default getuid() */
-	gid_t gid;	       /* default getgid() */
-	mode_t umask;	       /* default 022 */
-	bool debug;	       /* -o debug: log every API call */
-	bool lazy;	       /* -o lazy: no mount-time check */
-	bool foreground;       /* -f or -d seen */
-	bool check;	       /* --check: probe and exit, no mount */
+	size_t cache_size;	 /* bytes */
+	uid_t uid;		 /* default getuid() */
+	gid_t gid;		 /* default getgid() */
+	mode_t umask;
+	bool debug;	 /* -o debug: log every API call */
+	bool lazy;	 /* -o lazy: no mount-time check */
+	bool foreground; /* -f or -d seen */
+	bool check;	 /* --check: probe and exit, no mount */
 	bool help, version;
 	bool mount_helper; /* called as mount.imgtagfs: mount(8)'s form */
 	bool fake;	   /* mount(8)'s -f: validate, mount nothing */
@@ -87,6 +88,20 @@ void opts_release(struct config *cfg);
 /* Writes the --help text: both forms, every option with default and range,
  * the credentials order, the environment, a note on libfuse's options. */
 void opts_usage(FILE *f, const char *prog);
+
+/* One -o option as the option table documents it, for the tests that hold
+ * --help and the manual pages to it. A plain value. */
+struct opts_doc {
+	const char *name; /* "ttl" */
+	const char *arg;  /* "SECONDS"; NULL for a flag */
+	char range[32];	  /* "0..86400", "1M..64G", "private or public"; "" for none */
+	const char *def;  /* "60", or words ("the mounting user"); NULL for none */
+	bool literal;	  /* def is a value, the one opts_parse starts from */
+	const char *help; /* one line */
+};
+/* Fills doc with the i-th option of the table (0, 1, ...); false past the
+ * last. */
+bool opts_doc(size_t i, struct opts_doc *doc);
 /* True when argv0's basename starts with "mount." (mount.imgtagfs). */
 bool opts_is_mount_helper(const char *argv0);
 /* The endpoint: -o endpoint=, else $UCLOUD_API_BASE_URL, else

@@ -16,7 +16,10 @@
  * When a tag of image X has the name of a nested image directory X/NAME,
  * the directory keeps NAME and the tag file is shown as NAME@tag (see
  * TREE_TAG_ALIAS); neither is lost.
- * Thread-safe: all state lives in the cache and the uhub client.
+ * Thread-safe: listings live in the cache, the point-query budget in
+ * qbudget, and the tree's own state is set once before serving but for the
+ * stash of replaced listings (kept to compare with their next fetch),
+ * which its own mutex guards, a leaf.
  */
 #ifndef IMGTAGFS_TREE_H
 #define IMGTAGFS_TREE_H

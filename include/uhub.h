@@ -122,7 +122,7 @@ void uhub_entry_release(struct uhub_entry *e);
 int uhub_probe(struct uhub *u, char *why, size_t whylen);
 
 /* Maps a RetCode to -errno (0 for 0), after the RetCode table of
- * ../shared/api/UHUB-API.md: 110 ETIMEDOUT; 170-174 and 292-299 EACCES
+ * the UHub API reference: 110 ETIMEDOUT; 170-174 and 292-299 EACCES
  * (keys, project, IP, lock, IAM); 230 ENOENT when lookup says a name was
  * being looked up, else EIO; everything else EIO. The only such map. */
 int uhub_retcode_errno(long retcode, bool lookup);

@@ -10,10 +10,12 @@
  * (lookup counts). The work itself goes on (a listing still being fetched
  * is cached when it arrives), so the caller trying again finds it.
  *
- * The thread also calls a tick function at least every tick_ms and
- * whenever watchdog_kick is called: the FUSE layer uses it to notice the
- * end of the session and to send kernel invalidations from outside any
- * request (sending them from inside one can deadlock with -s).
+ * The thread also calls a tick function at least every tick_ms: the FUSE
+ * layer uses it to return memory, to let open directories' old listings
+ * go, and to notice the end of the session. (Kernel invalidations are not
+ * sent from here: notify.c has a thread of its own for them.)
+ * watchdog_kick runs the tick at once; nothing in the daemon calls it
+ * today (test_watchdog does).
  *
  * Lock order: the watchdog's mutex is a leaf; tick runs without it.
  * Thread-safe.
@@ -31,7 +33,7 @@ struct watchdog;
 /* One request in flight; lives in the handler's stack frame. */
 struct watch_op {
 	struct fuse_req *req;
-	int64_t due;	/* monotonic ms */
+	int64_t due; /* monotonic ms */
 	atomic_int state;
 	bool linked;
 	struct watch_op *prev, *next;
@@ -51,6 +53,7 @@ void watchdog_free(struct watchdog *w);
  * 0 or -errno. */
 int watchdog_start(struct watchdog *w);
 void watchdog_stop(struct watchdog *w);
+/* Wakes the thread to run the tick now. */
 void watchdog_kick(struct watchdog *w);
 
 void watchdog_begin(struct watchdog *w, struct watch_op *op, struct fuse_req *req);

@@ -1,4 +1,4 @@
-# mk/bench.mk — the benchmark of issue 5 (tests/bench/): imgtagfs against
+# mk/bench.mk — the benchmark (tests/bench/): imgtagfs against
 # the network's lower bound, tmpfs, httpdirfs, rclone and a naive curl
 # script, on the same simulated registries with the same latency.
 #

@@ -1,4 +1,4 @@
-# mk/release.mk — releases (issue 11): the Debian packages and the tarball.
+# mk/release.mk — releases: the Debian packages and the tarball.
 #
 #   make deb        install what the package build needs (as root, like
 #                   make check), then build imgtagfs_VERSION_ARCH.deb and

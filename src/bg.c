@@ -44,9 +44,11 @@ struct lane {
 };
 
 struct bg {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *slots; /* cap of them */
+	pthread_mutex_t mu; /* guards the queue, the slots and the counts; a leaf:
+			       jobs run without it (the cache's hooks push
+			       under the cache's mutex: cache -> bg) */
+	pthread_cond_t cv;  /* a job was queued, or stop */
+	struct job *slots;  /* cap of them */
 	struct job *free;
 	struct job **bucket; /* nbuckets (a power of two) chains */
 	size_t cap, n, nbuckets;

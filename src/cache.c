@@ -13,8 +13,13 @@
  * dropped key back. Whole snapshots are evicted least-recently-used first
  * until the accounted bytes fit the budget.
  *
- * Lock order: the cache mutex is a leaf. fill runs without it; the clock
- * runs with it held, so a clock must not call into the cache.
+ * Lock order: the cache mutex is not a leaf. fill runs without it, but the
+ * hooks run with it held and take other modules' locks: on_ahead queues a
+ * refresh (bg's mutex), on_change tells the kernel and the fleet (notify's
+ * and tier's mutexes), on_stale logs. So cache -> {bg, notify, tier}, and
+ * none of those may call back into the cache while holding its own lock.
+ * The clock runs with it held too, so a clock must not call into the cache.
+ * HACKING.md has the whole order.
  */
 #include "cache.h"
 
@@ -55,8 +60,9 @@ struct centry {
 };
 
 struct cache {
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* a fill completed (any key) */
+	pthread_mutex_t mu; /* guards everything below but the clock and the hooks,
+			       set before use; held while hooks run (see above) */
+	pthread_cond_t cv;  /* a fill completed (any key) */
 	cache_clock_fn clock;
 	void *clock_arg;
 	size_t max_bytes;

@@ -38,23 +38,18 @@
 #include "buf.h"
 #include "cache.h"
 #include "fresh.h"
+#include "fs_int.h"
 #include "inode.h"
+#include "inode_hunt.h"
 #include "notify.h"
 #include "log.h"
 #include "names.h"
 #include "prestore.h"
 #include "tier.h"
 #include "tree.h"
-#include "uhub.h"
 #include "watchdog.h"
 
 #define XATTR_PREFIX "user.imgtagfs."
-/* How long a refresh or a flush waits for the kernel to have been told
- * before it answers anyway (the kernel may be waiting for a worker). */
-#define FORGET_WAIT_MS 1000
-/* How long a stat that found a tag changed waits for the kernel to have
- * dropped its pages (settle). */
-#define SETTLE_WAIT_MS 200
 #define TICK_MS 200
 /* How long a caller waits for the refill of an expired listing that may
  * still be served (stale-if-error) before it gets the old one (the refill
@@ -64,89 +59,8 @@
  * deadline, so a hung API gives the last good listing, not ETIMEDOUT. */
 #define STALE_WAIT_MS 2000
 #define READ_MAX (64 * 1024) /* a tag file is far smaller */
-#define HUNT_MAX 16384	     /* names a bare inode's search looks at */
-
-struct imgtagfs {
-	struct fs_config cfg;
-	struct tree *t;
-	struct uhub *u;
-	struct cache *c;
-	struct bg *bg;
-	struct log *log;
-	const struct fresh *fresh;
-	struct inode_table *inodes;
-	struct watchdog *wd;
-	struct notify *kn; /* the kernel's copies, and telling it to forget */
-	struct prestore *ps; /* when to store a scanned directory's files */
-	struct tier *tier; /* the shared tier, or NULL */
-	struct fuse_session *se;
-	bool no_open;	    /* the kernel can do without our opens */
-	bool single_thread; /* -s: no request may wait for the notify thread */
-	bool prestore;	    /* store scanned directories' files (not with -s) */
-	atomic_bool ended;  /* on_end was called */
-	/* The last ticket of the files told changed (settle). */
-	_Atomic uint64_t files_ticket;
-	pthread_mutex_t mu; /* refresh tokens; a leaf */
-	double tokens;
-	int64_t tokens_at;
-	size_t trim_mark; /* inodes live at the last malloc_trim (or since) */
-	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets, reads;
-	/* The open directories, so that those whose RELEASEDIR never comes
-	 * (the kernel drops the ones still queued when the connection ends
-	 * at unmount) are closed at the end of the session. */
-	pthread_mutex_t dirs_mu; /* guards dirs and ndirs; a leaf */
-	struct dirh *dirs;
-	size_t ndirs;
-	_Atomic size_t dirs_kept_bytes; /* listings open directories hold */
-	_Atomic unsigned long hunted; /* names looked at for bare inodes */
-};
-
-/* An open directory: the listing it reads from and where it is. */
-struct dirh {
-	pthread_mutex_t mu; /* guards d: a READDIR, and the tick letting go of an
-			       expired listing; taken after fs->dirs_mu */
-	struct tree_dir *d;
-	uint64_t ino;
-	struct dirh *prev, *next; /* in fs->dirs */
-	char path[];
-};
-
-/* A directory offset, as the kernel hands it back (telldir, and each
- * READDIR after the first): the entry's index in the listing it was read
- * from, in the low 40 bits, and 22 bits of that listing's stamp above,
- * so that an offset from a listing since replaced is known for one: it
- * is then translated by the name it stood at (tree_dir_resume) instead
- * of being taken as a position in another listing. */
-#define OFF_IDX_BITS 40
-#define OFF_TAG_MASK ((uint64_t)0x3fffff)
-
-static uint64_t off_tag(uint64_t stamp)
-{
-	return (stamp ^ stamp >> 22 ^ stamp >> 44) & OFF_TAG_MASK;
-}
-
-static off_t off_make(const struct tree_dir *d, off_t idx)
-{
-	return (off_t)(off_tag(tree_dir_stamp(d)) << OFF_IDX_BITS | (uint64_t)idx);
-}
-
-static off_t off_idx(off_t off)
-{
-	return (off_t)((uint64_t)off & (((uint64_t)1 << OFF_IDX_BITS) - 1));
-}
-
-static bool off_from(const struct tree_dir *d, off_t off)
-{
-	return ((uint64_t)off >> OFF_IDX_BITS & OFF_TAG_MASK) == off_tag(tree_dir_stamp(d));
-}
-
-static void close_dirs(struct imgtagfs *fs);
-static void forget_idle_dirs(struct imgtagfs *fs);
 
 static void tick(void *arg);
-static void on_changed(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how);
-static int still_there(void *arg, const char *path, bool dir);
-static void set_files(struct imgtagfs *fs);
 
 struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub *u, struct cache *c, struct bg *b,
 			struct log *log)
@@ -164,14 +78,14 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->fresh = tree_fresh(t);
 	cache_set_wait_limit(c, cfg->deadline_ms);
 	cache_set_stale_wait(c, cfg->deadline_ms > 0 && cfg->deadline_ms / 4 < STALE_WAIT_MS ? cfg->deadline_ms / 4
-											  : STALE_WAIT_MS);
-	tree_set_changed(t, on_changed, fs);
+											     : STALE_WAIT_MS);
+	tree_set_changed(t, fs_on_changed, fs);
 	fs->tokens = FS_REFRESH_BURST;
 	fs->inodes = inode_table_new();
 	if (fs->inodes)
 		inode_table_set_key(fs->inodes, cfg->gen_key);
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
-	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, still_there, fs) : NULL;
+	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, fs_still_there, fs) : NULL;
 	fs->ps = prestore_new();
 	if (!fs->inodes || !fs->wd || !fs->kn || !fs->ps || pthread_mutex_init(&fs->mu, NULL) ||
 	    pthread_mutex_init(&fs->dirs_mu, NULL)) {
@@ -182,7 +96,7 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 		free(fs);
 		return NULL;
 	}
-	set_files(fs);
+	fs_set_files(fs);
 	return fs;
 }
 
@@ -192,176 +106,12 @@ void fs_free(struct imgtagfs *fs)
 		return;
 	tree_set_changed(fs->t, NULL, NULL);
 	watchdog_free(fs->wd);
-	close_dirs(fs);
+	fs_close_dirs(fs);
 	notify_free(fs->kn);
-	prestore_free(fs->ps); /* after notify: its last batches end there */
 	inode_table_free(fs->inodes);
 	pthread_mutex_destroy(&fs->dirs_mu);
 	pthread_mutex_destroy(&fs->mu);
 	free(fs);
-}
-
-/* ---- telling the kernel what to forget ---------------------------------- */
-
-/* Past this many of a directory's files to tell the kernel about, it is
- * told about the whole directory instead (one job, not a queue's worth). */
-#define FILES_ONE_BY_ONE 64
-
-/* Queues, for the held inodes among files names[0..n) of directory dir
- * (each also as NAME@tag, the name a tag has beside a nested image
- * directory of its name), the loss of their attributes and pages. */
-static void forget_files(struct imgtagfs *fs, uint64_t dir, const char *const *names, size_t n)
-{
-	uint64_t ino, v[FILES_ONE_BY_ONE], ticket = 0;
-	char alias[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
-	size_t nv = 0;
-
-	for (size_t i = 0; i < n; i++)
-		for (int k = 0; k < 2; k++) {
-			if (k && snprintf(alias, sizeof(alias), "%s%s", names[i], TREE_TAG_ALIAS) >= (int)sizeof(alias))
-				continue;
-			if (inode_find(fs->inodes, dir, k ? alias : names[i], false, &ino) != 0)
-				continue;
-			if (nv == FILES_ONE_BY_ONE) {
-				notify_forget(fs->kn, dir, NOTIFY_CHANGED);
-				return;
-			}
-			v[nv++] = ino;
-		}
-	for (size_t i = 0; i < nv; i++)
-		ticket = notify_forget(fs->kn, v[i], NOTIFY_INODE);
-	/* Tickets only grow, but two threads may store out of order. */
-	for (uint64_t was = atomic_load(&fs->files_ticket);
-	     nv && was < ticket && !atomic_compare_exchange_weak(&fs->files_ticket, &was, ticket);)
-		;
-}
-
-/* A request that found a tag's bytes changed (a fill it caused named the
- * file to the kernel: forget_files) replies once the kernel has dropped
- * the old pages, within a bound: the kernel keeps a file's pages across a
- * GETATTR that shows the same mtime and size, so the read that follows
- * the stat would find them. Not with -s, whose one thread the kernel may
- * need for what the notify thread waits on. */
-static void settle(struct imgtagfs *fs, uint64_t before)
-{
-	uint64_t t = atomic_load(&fs->files_ticket);
-
-	if (t > before && !fs->single_thread)
-		notify_wait(fs->kn, t, SETTLE_WAIT_MS);
-}
-
-/* A listing just fetched contradicts what the kernel may hold under path
- * (the cache's lock may be held: queue only): it forgets that now,
- * instead of when it would have expired. Only what it holds is named: the
- * numbers are looked up in our inode table (a collision's salt included). */
-static void on_changed(void *arg, const char *path, const char *const *names, size_t n, enum tree_change how)
-{
-	struct imgtagfs *fs = arg;
-	uint64_t ino;
-
-	if (inode_find_path(fs->inodes, path, true, &ino) != 0)
-		return; /* the kernel holds nothing there */
-	if (how == TREE_CHANGED_FILES)
-		forget_files(fs, ino, names, n);
-	else if (how == TREE_CHANGED_DEEP)
-		notify_forget(fs->kn, ino == INODE_ROOT ? 0 : ino, NOTIFY_FLUSH);
-	else
-		notify_forget(fs->kn, ino, NOTIFY_CHANGED);
-}
-
-/* For notify: does path still stand as what the kernel knows it as? From
- * cached listings only: the notify thread must not wait on the network
- * (a name that cannot be told now is forgotten by the kernel, which then
- * asks again). */
-static int still_there(void *arg, const char *path, bool dir)
-{
-	struct imgtagfs *fs = arg;
-	struct stat st;
-
-	return tree_stat_cached(fs->t, path, &st) == 0 && !!S_ISDIR(st.st_mode) == dir;
-}
-
-/* ---- storing ahead of a scan (prestore.h decides, notify's thread stores) ---- */
-
-/* A chunk's files but the first skip (left to the reader). */
-struct chunk_skip {
-	notify_file_fn each;
-	void *arg;
-	size_t skip;
-};
-
-static int chunk_one(void *arg, const char *name, const char *bytes, size_t len)
-{
-	struct chunk_skip *k = arg;
-
-	if (k->skip) {
-		k->skip--;
-		return 0;
-	}
-	return k->each(k->arg, name, bytes, len);
-}
-
-/* For notify: a chunk of a batch, from the listings cached now, after
- * what its reader has read (prestore_after). */
-static int files_list(void *arg, const struct notify_chunk *c, notify_file_fn each, void *each_arg, uint64_t *stamp)
-{
-	struct imgtagfs *fs = arg;
-	char after[NAMES_MAX + sizeof(TREE_TAG_ALIAS)];
-	struct chunk_skip k = {.each = each, .arg = each_arg};
-	struct tree_dir *d;
-	int err = tree_opendir_cached(fs->t, c->path, &d);
-
-	if (err)
-		return err;
-	*stamp = tree_dir_stamp(d);
-	k.skip = prestore_after(fs->ps, c->dir, c->after, after, sizeof(after));
-	err = tree_dir_files(d, after, c->max + k.skip, chunk_one, &k);
-	tree_closedir(d);
-	return err;
-}
-
-static uint64_t files_stamp(void *arg, const char *path)
-{
-	struct imgtagfs *fs = arg;
-	struct tree_dir *d;
-	uint64_t stamp;
-
-	if (tree_opendir_cached(fs->t, path, &d) != 0)
-		return 0;
-	stamp = tree_dir_stamp(d);
-	tree_closedir(d);
-	return stamp;
-}
-
-static void files_done(void *arg, uint64_t dir, size_t unused)
-{
-	struct imgtagfs *fs = arg;
-
-	prestore_done(fs->ps, dir, unused, true);
-}
-
-static void set_files(struct imgtagfs *fs)
-{
-	const struct notify_files f = {.list = files_list, .stamp = files_stamp, .done = files_done, .arg = fs};
-
-	notify_set_files(fs->kn, &f);
-}
-
-/* A READ of file ino at path (as the tree shows it now) reached us: when
- * the policy sees a scan, the files after it are queued for storing
- * (before the reply, so that the storing starts before the next READ). */
-static void scan_note(struct imgtagfs *fs, uint64_t ino, const char *path)
-{
-	const char *name = strrchr(path, '/');
-	uint64_t dir, parent;
-	size_t max;
-
-	if (!fs->prestore || !name || inode_parent(fs->inodes, ino, &dir) != 0 ||
-	    inode_parent(fs->inodes, dir, &parent) != 0 ||
-	    !prestore_read(fs->ps, dir, parent, ino, name + 1, fresh_now(fs->fresh), &max))
-		return;
-	if (notify_store(fs->kn, dir, name + 1, max) != 0)
-		prestore_done(fs->ps, dir, max, false);
 }
 
 /* When the kernel has forgotten half of what it held (drop_caches, memory
@@ -390,38 +140,9 @@ static void tick(void *arg)
 	struct imgtagfs *fs = arg;
 
 	maybe_trim(fs);
-	forget_idle_dirs(fs);
+	fs_forget_idle_dirs(fs);
 	if (fs->se && fuse_session_exited(fs->se) && !atomic_exchange(&fs->ended, true) && fs->cfg.on_end)
 		fs->cfg.on_end(fs->cfg.on_end_arg);
-}
-
-void fs_flush(struct imgtagfs *fs)
-{
-	/* Our cache first: a lookup between the two steps must find nothing
-	 * old to bring back into the kernel. */
-	tree_flush(fs->t);
-	notify_wait(fs->kn, notify_forget(fs->kn, 0, NOTIFY_FLUSH), FORGET_WAIT_MS);
-}
-
-/* Another host invalidated a listing (NULL: every one): ours goes, and
- * the kernel is told; on the subscriber's thread, not in a request. */
-static void on_remote(void *arg, const char *key)
-{
-	struct imgtagfs *fs = arg;
-
-	if (key) {
-		tree_forget(fs->t, key);
-	} else {
-		cache_clear(fs->c); /* not tree_flush: that would tell the fleet back */
-		notify_forget(fs->kn, 0, NOTIFY_FLUSH);
-	}
-}
-
-void fs_set_tier(struct imgtagfs *fs, struct tier *tier)
-{
-	fs->tier = tier;
-	if (tier)
-		tier_set_receiver(tier, on_remote, fs);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -476,7 +197,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		tree_set_background(fs->t, fs->bg);
 		/* Someone who mounts looks inside next: have the top ready. */
 		if (fs->cfg.warm)
-			tree_warm(fs->t);
+			prestore_free(fs->ps); /* after notify: its last batches end there */
+		tree_warm(fs->t);
 	}
 	log_msg(fs->log, LOG_INFO, "mounted");
 }
@@ -489,7 +211,7 @@ static void fs_destroy(void *userdata)
 		tree_set_background(fs->t, NULL);
 		bg_stop(fs->bg);
 	}
-	close_dirs(fs); /* no request runs any more */
+	fs_close_dirs(fs); /* no request runs any more */
 	log_msg(fs->log, LOG_INFO, "unmounted");
 }
 
@@ -644,102 +366,6 @@ static bool is_dot(const char *name)
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 }
 
-/* A search of the cached listings for the path whose inode number is
- * want (a handle the kernel kept while it forgot the inode). */
-struct hunt {
-	struct imgtagfs *fs;
-	uint64_t want;
-	char path[PATH_MAX];
-	bool found, dir;
-	int depth;
-	uint64_t at; /* the number of the directory being read */
-	size_t len;  /* of its path in path */
-	size_t seen; /* names looked at, up to HUNT_MAX */
-};
-
-static int hunt_dir(struct hunt *h);
-
-static int hunt_entry(void *arg, const char *name, const struct stat *st, off_t next)
-{
-	struct hunt *h = arg;
-	bool dir;
-	size_t len = h->len, nl = strlen(name);
-	uint64_t at = h->at, ino;
-
-	(void)next;
-	if (!st)
-		return 0; /* "." and ".." */
-	if (++h->seen > HUNT_MAX)
-		return 1;
-	dir = S_ISDIR(st->st_mode);
-	ino = inode_hash(at, name, dir);
-	if (len + 1 + nl >= sizeof(h->path))
-		return 0;
-	snprintf(h->path + len, sizeof(h->path) - len, "%s%s", len > 1 ? "/" : "", name);
-	if (ino == h->want) {
-		h->found = true;
-		h->dir = dir;
-		return 1;
-	}
-	if (dir && h->depth < 32) {
-		h->at = ino;
-		h->len = strlen(h->path);
-		h->depth++;
-		hunt_dir(h);
-		h->depth--;
-		h->at = at;
-		h->len = len;
-		if (h->found || h->seen > HUNT_MAX)
-			return 1;
-	}
-	h->path[len] = '\0';
-	return 0;
-}
-
-/* Reads the cached listing of h->path (never fetching one). */
-static int hunt_dir(struct hunt *h)
-{
-	struct tree_dir *d;
-	int err = tree_opendir_cached(h->fs->t, h->path, &d);
-
-	if (err)
-		return err;
-	err = tree_dir_read(d, 0, hunt_entry, h);
-	tree_closedir(d);
-	return err;
-}
-
-/* The kernel asks for a bare inode it forgot (open_by_handle_at after
- * drop_caches): the number is a hash of the path, so find the path among
- * the cached listings and make the entries again. Only numbers without a
- * collision salt can be found; a listing not cached any more: ESTALE.
- * The search looks at HUNT_MAX names at most, directories before tags,
- * in a FUSE worker: a stale handle costs milliseconds, not a walk of the
- * whole cache (42.8 ms at 100,000 cached tags before, seconds at the
- * default cache size); a handle found further on is stale. */
-static int resurrect(struct imgtagfs *fs, uint64_t ino, uint64_t *got, bool *dir)
-{
-	struct hunt *h = calloc(1, sizeof(*h));
-	int err = -ESTALE;
-
-	if (!h)
-		return -ENOMEM;
-	h->fs = fs;
-	h->want = ino;
-	h->at = INODE_ROOT;
-	memcpy(h->path, "/", 2);
-	h->len = 1;
-	hunt_dir(h);
-	atomic_fetch_add(&fs->hunted, h->seen > HUNT_MAX ? HUNT_MAX : h->seen);
-	if (h->found && (err = inode_ref_path(fs->inodes, h->path, h->dir, got)) == 0 && *got != ino) {
-		inode_forget(fs->inodes, *got, 1, NULL); /* taken by a colliding path */
-		err = -ESTALE;
-	}
-	*dir = h->dir;
-	free(h);
-	return err;
-}
-
 /* LOOKUP of "." or ".." names the inode itself or its parent: the kernel
  * asks so for a bare inode (open_by_handle_at, NFS re-export). */
 static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
@@ -748,11 +374,14 @@ static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
 	struct stat st;
 	uint64_t got;
 	int64_t until;
+	size_t seen = 0;
 	bool dir;
 	int err = path ? inode_ref_known(o->fs->inodes, ino, name[1] == '.', &got, &dir) : -ENOMEM;
 
-	if (err == -ESTALE && !name[1])
-		err = resurrect(o->fs, ino, &got, &dir);
+	if (err == -ESTALE && !name[1]) {
+		err = inode_hunt(o->fs->inodes, o->fs->t, ino, &got, &dir, &seen);
+		atomic_fetch_add(&o->fs->hunted, seen);
+	}
 	if (err) {
 		op_err(o, err);
 	} else if ((err = file_path(o->fs, got, path, &st, &until)) != 0) {
@@ -789,7 +418,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (!err)
-		settle(o.fs, seen);
+		fs_settle(o.fs, seen);
 	if (!err)
 		err = inode_ref(o.fs->inodes, parent, name, S_ISDIR(st.st_mode), &ino);
 	if (err)
@@ -840,7 +469,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		op_err(&o, err);
 		return;
 	}
-	settle(o.fs, seen);
+	fs_settle(o.fs, seen);
 	st.st_ino = ino;
 	if (op_claim(&o))
 		fuse_reply_attr(req, &st, fresh_kernel_timeout(o.fs->fresh, until));
@@ -848,134 +477,6 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /* ---- directories ------------------------------------------------------------- */
-
-static int dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct dirh **out)
-{
-	size_t len = strlen(path) + 1;
-	struct dirh *h = malloc(sizeof(*h) + len);
-	int err = h ? tree_opendir(fs->t, path, &h->d) : -ENOMEM;
-
-	if (!err && pthread_mutex_init(&h->mu, NULL)) {
-		tree_closedir(h->d);
-		err = -ENOMEM;
-	}
-	if (err) {
-		free(h);
-		return err;
-	}
-	h->ino = ino;
-	memcpy(h->path, path, len);
-	pthread_mutex_lock(&fs->dirs_mu);
-	h->prev = NULL;
-	h->next = fs->dirs;
-	if (fs->dirs)
-		fs->dirs->prev = h;
-	fs->dirs = h;
-	fs->ndirs++;
-	pthread_mutex_unlock(&fs->dirs_mu);
-	*out = h;
-	return 0;
-}
-
-static void dirh_close(struct imgtagfs *fs, struct dirh *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&fs->dirs_mu);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		fs->dirs = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	fs->ndirs--;
-	pthread_mutex_unlock(&fs->dirs_mu);
-	tree_closedir(h->d);
-	pthread_mutex_destroy(&h->mu);
-	free(h);
-}
-
-/* An expired listing an open directory keeps, for forget_idle_dirs. */
-struct kept {
-	int64_t until;
-	size_t bytes;
-	struct dirh *h;
-};
-
-static int by_until(const void *a, const void *b)
-{
-	const struct kept *x = a, *y = b;
-
-	return (x->until > y->until) - (x->until < y->until);
-}
-
-/* The tick: open directories keep the listing they read, past its ttl
- * too (so that seekdir to a telldir position goes on exactly, by the name
- * there), but not more than dir_keep_bytes of listings in all, counted
- * per directory whether or not the cache still holds the same one (a
- * directory held open pins its listing after the cache let go of it):
- * past that, those that expired first (or expire soonest) keep only where
- * reading stopped (tree_dir_forget), and read on from a fresh listing.
- * Never blocks: a directory being read is left for the next tick. Lock
- * held: dirs_mu. */
-static void forget_idle_locked(struct imgtagfs *fs)
-{
-	struct kept *v = malloc((fs->ndirs ? fs->ndirs : 1) * sizeof(*v));
-	size_t n = 0, total = 0;
-
-	for (struct dirh *h = fs->dirs; h && v; h = h->next) {
-		int64_t until = tree_dir_until(h->d);
-
-		if (until && !pthread_mutex_trylock(&h->mu)) {
-			v[n] = (struct kept){.until = until, .bytes = tree_dir_bytes(h->d), .h = h};
-			total += v[n++].bytes;
-		}
-	}
-	if (v && total > fs->cfg.dir_keep_bytes)
-		qsort(v, n, sizeof(*v), by_until);
-	for (size_t i = 0; v && i < n; i++) {
-		if (total > fs->cfg.dir_keep_bytes) {
-			tree_dir_forget(v[i].h->d);
-			total -= v[i].bytes;
-		}
-		pthread_mutex_unlock(&v[i].h->mu);
-	}
-	if (v)
-		atomic_store(&fs->dirs_kept_bytes, total);
-	free(v);
-}
-
-static void forget_idle_dirs(struct imgtagfs *fs)
-{
-	pthread_mutex_lock(&fs->dirs_mu);
-	forget_idle_locked(fs);
-	pthread_mutex_unlock(&fs->dirs_mu);
-}
-
-/* At the end of the session: what the kernel never released. */
-static void close_dirs(struct imgtagfs *fs)
-{
-	for (;;) {
-		struct dirh *h;
-
-		pthread_mutex_lock(&fs->dirs_mu);
-		h = fs->dirs;
-		pthread_mutex_unlock(&fs->dirs_mu);
-		if (!h)
-			return;
-		dirh_close(fs, h);
-	}
-}
-
-static size_t dirs_open(struct imgtagfs *fs)
-{
-	size_t n;
-
-	pthread_mutex_lock(&fs->dirs_mu);
-	n = fs->ndirs;
-	pthread_mutex_unlock(&fs->dirs_mu);
-	return n;
-}
 
 /* The kernel keeps its copy of a listing across opens (keep_cache) only
  * while that copy is the listing we would serve now. */
@@ -989,16 +490,18 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	op_begin(&o, req);
 	err = ino_path(o.fs, ino, path, NULL);
 	if (!err)
-		err = dirh_open(o.fs, ino, path, &h);
+		err = fs_dirh_open(o.fs, ino, path, &h);
 	if (err) {
 		op_err(&o, err);
 		return;
 	}
 	fi->fh = (uintptr_t)h;
 	fi->cache_readdir = 1;
+	pthread_mutex_lock(&h->mu); /* the tick may trim h->d already */
 	fi->keep_cache = notify_copy_current(o.fs->kn, ino, tree_dir_stamp(h->d));
+	pthread_mutex_unlock(&h->mu);
 	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
-		dirh_close(o.fs, h);
+		fs_dirh_close(o.fs, h);
 	op_end(&o);
 }
 
@@ -1037,8 +540,8 @@ static int add_one(void *arg, const char *name, const struct stat *st, off_t nex
 		e.attr.st_mode = S_IFDIR;
 		e.attr.st_ino = name[1] ? INODE_ROOT : b->h->ino;
 	}
-	need = b->plus ? fuse_add_direntry_plus(b->req, b->buf + b->pos, room, name, &e, off_make(b->d, next))
-		       : fuse_add_direntry(b->req, b->buf + b->pos, room, name, &e.attr, off_make(b->d, next));
+	need = b->plus ? fuse_add_direntry_plus(b->req, b->buf + b->pos, room, name, &e, fs_off_make(b->d, next))
+		       : fuse_add_direntry(b->req, b->buf + b->pos, room, name, &e.attr, fs_off_make(b->d, next));
 	if (need > room) {
 		if (b->plus && st)
 			inode_forget(b->fs->inodes, e.ino, 1, NULL); /* not sent */
@@ -1056,60 +559,6 @@ static void undo_refs(struct dirbuf *b)
 		inode_forget(b->fs->inodes, b->refs[i], 1, NULL);
 }
 
-/* Replaces h's listing with d. */
-static void handle_take(struct dirh *h, struct tree_dir *d)
-{
-	tree_closedir(h->d);
-	h->d = d;
-}
-
-/* Reading from the start reads the current listing: a rewound descriptor
- * never replays an expired one, nor one that a refresh replaced. */
-static int refresh_handle(struct imgtagfs *fs, struct dirh *h)
-{
-	struct tree_dir *d = NULL;
-	int err;
-
-	if (fresh_now(fs->fresh) < tree_dir_until(h->d) && tree_opendir_cached(fs->t, h->path, &d) == 0 &&
-	    tree_dir_stamp(d) == tree_dir_stamp(h->d)) {
-		tree_closedir(d);
-		return 0; /* still the current listing */
-	}
-	tree_closedir(d);
-	err = tree_opendir(fs->t, h->path, &d);
-	if (!err)
-		handle_take(h, d);
-	return err;
-}
-
-/* Reading on from off (not the start): from the same listing while it
- * lasts; once it expired, from the fresh listing, right after the name
- * the reader had at off (tree_dir_resume), so that going on after the
- * ttl neither replays the old listing nor repeats or skips a name that
- * is in both. An offset from another listing than h's (one that h
- * replaced, or the kernel's copy made by another descriptor) is taken
- * as a position. *idx: the index to read from. */
-static int continue_handle(struct imgtagfs *fs, struct dirh *h, off_t off, off_t *idx)
-{
-	struct tree_dir *d;
-	int err;
-
-	*idx = off_idx(off);
-	if (tree_dir_until(h->d) && fresh_now(fs->fresh) < tree_dir_until(h->d))
-		return 0;
-	err = tree_opendir(fs->t, h->path, &d);
-	if (err)
-		return err;
-	if (off_from(h->d, off))
-		err = tree_dir_resume(h->d, *idx, d, idx);
-	if (err) {
-		tree_closedir(d);
-		return err;
-	}
-	handle_take(h, d);
-	return 0;
-}
-
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct dirbuf b = {.req = req, .h = (struct dirh *)(uintptr_t)fi->fh, .plus = plus, .size = size};
@@ -1122,9 +571,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	atomic_fetch_add(&o.fs->readdirs, 1);
 	pthread_mutex_lock(&b.h->mu);
 	if (off == 0)
-		err = refresh_handle(o.fs, b.h);
+		err = fs_refresh_handle(o.fs, b.h);
 	else
-		err = continue_handle(o.fs, b.h, off, &idx);
+		err = fs_continue_handle(o.fs, b.h, off, &idx);
 	b.d = b.h->d;
 	b.buf = err ? NULL : malloc(size ? size : 1);
 	/* An entry takes at least 24 bytes (more with attributes). */
@@ -1165,7 +614,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dirh_close(ctx(req), (struct dirh *)(uintptr_t)fi->fh);
+	fs_dirh_close(ctx(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1227,7 +676,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	if (got < 0) {
 		op_err(&o, (int)got);
 	} else {
-		scan_note(o.fs, ino, path);
+		fs_scan_note(o.fs, ino, path);
 		if (op_claim(&o))
 			fuse_reply_buf(req, buf, (size_t)got);
 		op_end(&o);
@@ -1246,126 +695,6 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- extended attributes ---------------------------------------------------- */
 
-/* The counters of user.imgtagfs.stats, one "name: value" a line. */
-static int render_tier(struct imgtagfs *fs, struct buf *v)
-{
-	struct tier_stats ts;
-
-	tier_get_stats(fs->tier, &ts);
-	return buf_printf(v,
-			  "shared_up: %d\nshared_hits: %llu\nshared_misses: %llu\nshared_writes: %llu\n"
-			  "shared_rejected: %llu\nshared_errors: %llu\nshared_waits: %llu\nshared_squatted: %llu\n"
-			  "shared_invalidations_sent: %llu\nshared_invalidations_received: %llu\n",
-			  ts.up, (unsigned long long)ts.hits, (unsigned long long)ts.misses,
-			  (unsigned long long)ts.writes, (unsigned long long)ts.rejected, (unsigned long long)ts.errors,
-			  (unsigned long long)ts.waits, (unsigned long long)ts.squatted,
-			  (unsigned long long)ts.invalidations_sent, (unsigned long long)ts.invalidations_received);
-}
-
-/* The stores ahead of scans (prestore.h, notify.h). */
-static int render_store(struct imgtagfs *fs, struct buf *v)
-{
-	struct prestore_stats ps;
-	struct notify_stats ns;
-
-	prestore_get_stats(fs->ps, &ps);
-	notify_get_stats(fs->kn, &ns);
-	return buf_printf(v,
-			  "store_batches: %llu\nstore_batches_skipped: %llu\nstore_files: %llu\n"
-			  "store_files_skipped: %llu\nstore_files_dropped: %llu\n",
-			  (unsigned long long)ps.batches, (unsigned long long)ps.batches_skipped,
-			  (unsigned long long)ns.stored, (unsigned long long)ns.skipped,
-			  (unsigned long long)ns.dropped);
-}
-
-static int render_stats(struct imgtagfs *fs, struct buf *v)
-{
-	struct uhub_stats us;
-	struct cache_stats cs;
-	int err = 0;
-
-	uhub_get_stats(fs->u, &us);
-	cache_get_stats(fs->c, &cs);
-	for (int k = UHUB_REPOS; k <= UHUB_TAGS && !err; k++)
-		err = buf_printf(v, "api_calls.%s: %llu\n", uhub_action(k), (unsigned long long)us.calls[k]);
-	if (!err)
-		err = buf_printf(v, "api_retries: %llu\napi_errors: %llu\n", (unsigned long long)us.retries,
-				 (unsigned long long)us.errors);
-	for (size_t i = 0; i < us.nretcodes && !err; i++)
-		err = buf_printf(v, "api_retcode.%ld: %llu\n", us.retcodes[i].code,
-				 (unsigned long long)us.retcodes[i].count);
-	if (!err)
-		err = buf_printf(v,
-				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
-				 "fuse_reads: %lu\nfuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\n"
-				 "open_dirs: %zu\nopen_dirs_bytes: %zu\ndeadline_timeouts: %lu\n",
-				 atomic_load(&fs->opens), atomic_load(&fs->getattrs), atomic_load(&fs->lookups),
-				 atomic_load(&fs->readdirs), atomic_load(&fs->reads), atomic_load(&fs->forgets),
-				 atomic_load(&fs->hunted), inode_count(fs->inodes), dirs_open(fs),
-				 atomic_load(&fs->dirs_kept_bytes), watchdog_timeouts(fs->wd));
-	if (!err)
-		err = render_store(fs, v);
-	if (!err)
-		err = buf_printf(v,
-				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"
-				 "cache_fills: %llu\ncache_fill_errors: %llu\ncache_waits: %llu\n"
-				 "cache_stale_served: %llu\ncache_refreshes_ahead: %llu\n"
-				 "cache_snapshots: %zu\ncache_bytes: %zu\ncache_oldest_age_s: %lld\n",
-				 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-				 (unsigned long long)cs.evictions, (unsigned long long)cs.fills,
-				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits,
-				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead,
-				 cs.entries, cs.bytes, (long long)(cs.oldest_ms / 1000));
-	return err || !fs->tier ? err : render_tier(fs, v);
-}
-
-/* Refreshing costs the owner's API calls: only the owner and root may,
- * at a bounded rate (a token bucket). 0, -EPERM or -EAGAIN. */
-static int may_refresh(struct imgtagfs *fs, fuse_req_t req)
-{
-	const struct fuse_ctx *who = fuse_req_ctx(req);
-	int64_t now = fresh_now(fs->fresh);
-	int err = 0;
-
-	if (who->uid != 0 && who->uid != fs->cfg.owner)
-		return -EPERM;
-	pthread_mutex_lock(&fs->mu);
-	fs->tokens += (double)(now - fs->tokens_at) * FS_REFRESH_PER_S / 1000.0;
-	if (fs->tokens > FS_REFRESH_BURST)
-		fs->tokens = FS_REFRESH_BURST;
-	fs->tokens_at = now;
-	if (fs->tokens < 1.0)
-		err = -EAGAIN;
-	else
-		fs->tokens -= 1.0;
-	pthread_mutex_unlock(&fs->mu);
-	return err;
-}
-
-/* Drops path's listing, then (ours first, fs_flush's order) the kernel's
- * names, attributes, pages and directory copy under it: inline when other
- * threads serve requests meanwhile, from our own thread with -s. */
-static int refresh(struct imgtagfs *fs, fuse_req_t req, fuse_ino_t ino, const char *path, bool dir)
-{
-	int err = may_refresh(fs, req);
-
-	if (err)
-		return err;
-	if (strcmp(path, "/") == 0)
-		tree_flush(fs->t);
-	else if ((err = tree_refresh(fs->t, path)) != 0)
-		return err;
-	/* A tag's refresh drops its image's listing: forget the directory. */
-	if (!dir && inode_parent(fs->inodes, ino, &ino) != 0)
-		return 0; /* the kernel holds no such inode any more */
-	/* Told from notify's thread, never from this request (the kernel may
-	 * need a lock held by a request waiting for a worker); the reply waits
-	 * for it, within a bound, so the change is visible when it comes. */
-	notify_wait(fs->kn, notify_forget(fs->kn, ino == INODE_ROOT ? 0 : ino, NOTIFY_FLUSH), FORGET_WAIT_MS);
-	log_msg(fs->log, LOG_INFO, "refreshed %s", path);
-	return 0;
-}
-
 /* The value of one of our attributes into v. size is the caller's
  * buffer: getfattr asks for the length first (size 0), and only the read
  * that takes the value refreshes. */
@@ -1373,9 +702,9 @@ static int our_xattr(struct op *o, fuse_ino_t ino, const char *path, bool dir, c
 		     struct buf *v)
 {
 	if (strcmp(name, "stats") == 0)
-		return render_stats(o->fs, v);
+		return fs_ctl_stats(o->fs, v);
 	if (strcmp(name, "refresh") == 0) {
-		int err = size ? refresh(o->fs, o->req, ino, path, dir) : 0;
+		int err = size ? fs_ctl_refresh(o->fs, o->req, ino, path, dir) : 0;
 
 		return err ? err : buf_adds(v, "refreshed");
 	}

@@ -35,7 +35,7 @@ struct islot {
 _Static_assert(sizeof(struct islot) == 32, "an inode slot is 32 bytes");
 
 struct inode_table {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;		  /* guards the slots and the counts; a leaf */
 	unsigned char key[INODE_KEY_LEN]; /* of generations; set before use */
 	struct islot *slot;
 	size_t mask; /* slots - 1, a power of two minus one */

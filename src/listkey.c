@@ -12,7 +12,7 @@ void listkey_format(char *key, const struct listkey *k)
 {
 	switch (k->kind) {
 	case UHUB_REPOS:
-		snprintf(key, LISTKEY_MAX, "R");
+		snprintf(key, LISTKEY_MAX, "%s", LISTKEY_REPOS);
 		break;
 	case UHUB_IMAGES:
 		snprintf(key, LISTKEY_MAX, "I%zu:%s", strlen(k->repo), k->repo);
@@ -46,7 +46,7 @@ int listkey_parse(const char *key, struct listkey *k, struct listkey_buf *b)
 	const char *p = key + 1;
 
 	memset(k, 0, sizeof(*k));
-	if (key[0] == 'R' && !key[1]) {
+	if (strcmp(key, LISTKEY_REPOS) == 0) {
 		k->kind = UHUB_REPOS;
 		return 0;
 	}
@@ -83,4 +83,9 @@ void listkey_describe(const char *key, char *out, size_t n)
 		snprintf(out, n, "/%s%s%s%s%s", k.repo ? k.repo : "", k.image ? "/" : "", k.image ? k.image : "",
 			 k.tag ? "/" : "", k.tag ? k.tag : "");
 	free(b);
+}
+
+bool listkey_lists_images(const char *key)
+{
+	return key[0] == 'I';
 }

@@ -199,19 +199,8 @@ static int prepare_tier(struct app *a, char *err, size_t n)
 	const struct config *c = &a->cfg;
 	int rc;
 
-	if (!c->shared_cache) {
-		if (!c->shared_auth && !c->shared_key)
-			return 0;
-		snprintf(err, n, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
-		return -EINVAL;
-	}
-	/* A fill may meet a hung Redis once or twice before it is marked
-	 * down: that must stay well within the deadline. */
-	if (c->deadline && (uint64_t)c->shared_timeout * 4 > (uint64_t)c->deadline * 1000) {
-		snprintf(err, n, "imgtagfs: shared_cache_timeout=%u: must be at most a quarter of deadline=%u (%u ms)",
-			 c->shared_timeout, c->deadline, c->deadline * 250);
-		return -EINVAL;
-	}
+	if (!c->shared_cache)
+		return 0; /* opts refused shared_cache_auth= or _key= without it */
 	if (c->shared_auth) {
 		rc = creds_read_secret("shared_cache_auth", c->shared_auth, &a->auth, &a->auth_len, err, n);
 		if (rc)
@@ -514,8 +503,8 @@ static void fuse_log_shim(enum fuse_log_level level, const char *fmt, va_list ap
 	log_vmsg(fuse_log_target, (int)level, fmt, ap);
 }
 
-/* Memory that a listing freed must go back to the system (issue 10: RSS
- * returns after a flush and drop_caches). glibc's defaults work against
+/* Memory that a listing freed must go back to the system (RSS returns
+ * after a flush and drop_caches: test_memory.sh checks it). glibc's defaults work against
  * a daemon whose large blocks come and go: the mmap threshold rises to
  * the largest block ever freed, so later large blocks (snapshots, the
  * inode table) land in heaps that are never returned, and every thread

@@ -53,8 +53,11 @@ struct notify {
 	notify_exists_fn exists;
 	void *arg;
 	struct fuse_session *se;
-	pthread_mutex_t mu;
-	pthread_cond_t work, done_cv;
+	pthread_mutex_t mu;	      /* guards copies, the queue and the tickets; a leaf:
+					 the thread tells the kernel without it (the
+					 cache's hooks queue under the cache's mutex:
+					 cache -> notify) */
+	pthread_cond_t work, done_cv; /* a job queued or stop; a ticket done */
 	struct copy *copies[BUCKETS];
 	struct job *q;
 	size_t nq, aq;

@@ -171,6 +171,91 @@ static const struct str_opt strs[] = {
 #define CACHE_SIZE_MAX (64ull << 30)
 #define PROJECT_MAX 64
 
+/* One row per -o option of ours, the one place its range, default and
+ * meaning are written: --help prints the rows (opts_usage), imgtagfs(1)
+ * must state the same range and default (tests/unit/test_opts.c reads the
+ * page), and opts_parse starts from every literal default, parsed as if it
+ * had been given. A numeric option's range is nums[]'s, the one the parser
+ * enforces. A new option: its key, a line in opt_table, a row here, an
+ * entry in man/imgtagfs.1's OPTIONS. */
+struct opt_row {
+	const char *name;
+	const char *arg;   /* "SECONDS"; NULL for a flag */
+	const char *range; /* NULL: nums[]'s for a number, else none */
+	const char *def;   /* NULL: nothing to state */
+	const char *help;  /* one line, wrapped by --help */
+	int key;
+	bool literal; /* def is a value, applied before parsing */
+	bool shared;  /* listed under the shared tier */
+};
+
+static const struct opt_row rows[] = {
+    {"endpoint", "URL", NULL,
+     "$UCLOUD_API_BASE_URL, else base_url in ~/.ucloud/config.json, else " OPTS_DEFAULT_ENDPOINT,
+     "API endpoint: https://, or http:// to a loopback address", KEY_ENDPOINT, false, false},
+    {"project", "ID", NULL,
+     "SOURCE's, else $UCLOUD_PROJECT_ID, else the credentials or config file's, else the key's default",
+     "project id org-...; must agree with SOURCE's", KEY_PROJECT, false, false},
+    {"credentials", "FILE", NULL, NULL, "read the keys from FILE (see Credentials)", KEY_CREDENTIALS, false, false},
+    {"profile", "NAME", NULL, NULL, "profile in the vendor's credential.json and config.json", KEY_PROFILE, false,
+     false},
+    {"ttl", "SECONDS", NULL, "60",
+     "nothing shown is older than this, counted from a listing's first request; the kernel keeps what it was "
+     "told for the time left on that listing",
+     KEY_TTL, true, false},
+    {"deadline", "SECONDS", NULL, "30",
+     "no operation waits longer; it fails with ETIMEDOUT while the listing goes on being fetched in the "
+     "background, so trying again finds it; 0: no deadline",
+     KEY_DEADLINE, true, false},
+    {"negative_ttl", "SECONDS", NULL, "5", "remember \"no such tag\" this long, never longer than ttl",
+     KEY_NEGATIVE_TTL, true, false},
+    {"page_size", "N", NULL, "100", "Limit asked for per API page", KEY_PAGE_SIZE, true, false},
+    {"max_requests", "N", NULL, "8", "API requests in flight at once", KEY_MAX_REQUESTS, true, false},
+    {"timeout", "SECONDS", NULL, "30", "time allowed for one HTTP request", KEY_TIMEOUT, true, false},
+    {"retries", "N", NULL, "3", "extra tries after a transient failure", KEY_RETRIES, true, false},
+    {"max_stale", "SECONDS", NULL, "600",
+     "when a refresh fails, keep serving the last good listing this long past its ttl, with a warning; 0: fail "
+     "at once with the error",
+     KEY_MAX_STALE, true, false},
+    {"max_rps", "N", NULL, "0", "API requests a second at most, shared by all threads; 0: no limit", KEY_MAX_RPS, true,
+     false},
+    {"prefetch", "N", NULL, "256",
+     "after listing a directory, fetch up to N of its subdirectories' listings in the background, 0: off; once "
+     "mounted, / is listed so",
+     KEY_PREFETCH, true, false},
+    {"cache_size", "BYTES", "1M..64G", "256M",
+     "memory for cached listings, K/M/G suffix allowed; whole listings evicted, least recently used first",
+     KEY_CACHE_SIZE, true, false},
+    {"repo_type", "TYPE", "private or public", "private", "the repositories / lists", KEY_REPO_TYPE, true, false},
+    {"api_tz", "ZONE", NULL, "+08:00", "zone of the API's zone-less times: +08:00, -05:30, +0800, Z", KEY_API_TZ, true,
+     false},
+    {"uid", "N", "0..4294967294", "the mounting user", "owner of every file, numeric", KEY_UID, false, false},
+    {"gid", "N", "0..4294967294", "the mounting user's group", "group of every file, numeric", KEY_GID, false, false},
+    {"umask", "OCTAL", "0..0777", "022", "mask on the modes 0444 and 0555", KEY_UMASK, true, false},
+    {"debug", NULL, NULL, NULL,
+     "log every API call: action, parameters without keys or signature, RetCode, milliseconds (libfuse's "
+     "trace: -d)",
+     KEY_DEBUG, false, false},
+    {"lazy", NULL, NULL, NULL,
+     "skip the signed call made before mounting and the warm-up after it: no call until first used (for "
+     "boot)",
+     KEY_LAZY, false, false},
+    {"shared_cache", "URL", NULL, "none",
+     "share whole listings with every mount using the same Redis, project and key: redis://HOST[:PORT][/DB] or "
+     "unix:PATH; a password never goes here",
+     KEY_SHARED, false, true},
+    {"shared_cache_auth", "FILE", NULL, NULL,
+     "Redis AUTH from FILE: \"PASSWORD\" or \"USER PASSWORD\" (mode 0600, owned by you or root, like "
+     "credentials)",
+     KEY_SHARED_AUTH, false, true},
+    {"shared_cache_timeout", "MS", NULL, "200",
+     "bound of every Redis operation, at most a quarter of deadline; Redis failing means the local cache and "
+     "the API, never an error",
+     KEY_SHARED_TIMEOUT, true, true},
+    {"shared_cache_key", "FILE", NULL, "derived from the API private key and the project",
+     "the fleet's secret for authenticating shared values (at least 16 bytes, mode 0600)", KEY_SHARED_KEY, false, true},
+};
+
 /* The state of one opts_parse: the data pointer fuse_opt hands back. */
 struct parse {
 	struct config *cfg;
@@ -482,25 +567,30 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	return r < 0 ? -1 : r;
 }
 
+/* What the option table does not hold: ids of the caller, and zeroes. */
 static void set_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->api_tz = 8 * 3600;
-	c->ttl = 60;
-	c->negative_ttl = 5;
-	c->page_size = 100;
-	c->max_requests = 8;
-	c->timeout = 30;
-	c->retries = 3;
-	c->max_stale = 600;
-	c->max_rps = 0;
-	c->prefetch = 256;
-	c->deadline = 30;
-	c->shared_timeout = 200;
-	c->cache_size = (size_t)256 << 20;
 	c->uid = getuid();
 	c->gid = getgid();
-	c->umask = 022;
+}
+
+/* Every literal default of the table, parsed as if it had been given, so
+ * that the value --help and imgtagfs(1) state is the value used. */
+static int apply_defaults(struct parse *p)
+{
+	char arg[64];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int n;
+
+		if (!rows[i].literal)
+			continue;
+		n = snprintf(arg, sizeof(arg), "%s=%s", rows[i].name, rows[i].def);
+		if (n < 0 || (size_t)n >= sizeof(arg) || dispatch(p, arg, rows[i].key) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 bool opts_is_mount_helper(const char *argv0)
@@ -580,6 +670,21 @@ static int check_positionals(struct parse *p, struct fuse_args *args)
 	return add_mount_opts(p, args);
 }
 
+/* Options that are valid alone but not together. */
+static int check_combinations(struct parse *p)
+{
+	const struct config *c = p->cfg;
+
+	if (!c->shared_cache && (c->shared_auth || c->shared_key))
+		return refuse(p, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
+	/* A fill may meet a hung Redis once or twice before it is marked
+	 * down: that must stay well within the deadline. */
+	if (c->shared_cache && c->deadline && (uint64_t)c->shared_timeout * 4 > (uint64_t)c->deadline * 1000)
+		return refuse(p, "imgtagfs: shared_cache_timeout=%u: must be at most a quarter of deadline=%u (%u ms)",
+			      c->shared_timeout, c->deadline, c->deadline * 250);
+	return 0;
+}
+
 int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t errlen)
 {
 	struct parse p = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -589,10 +694,10 @@ int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t err
 		err[0] = '\0';
 	set_defaults(cfg);
 	cfg->mount_helper = args->argc > 0 && opts_is_mount_helper(args->argv[0]);
-	if (!(cfg->repo_type = strdup("private"))) {
-		rc = -ENOMEM;
+	rc = apply_defaults(&p);
+	if (rc)
 		goto out;
-	}
+	rc = -EINVAL;
 	if (fuse_opt_parse(args, &p, opt_table, opt_proc) == -1) {
 		/* libfuse's own complaints ("missing argument after `-o'")
 		 * went to stderr; still give a line of ours. */
@@ -601,6 +706,8 @@ int opts_parse(struct fuse_args *args, struct config *cfg, char *err, size_t err
 		goto out;
 	}
 	rc = (cfg->help || cfg->version) ? 0 : check_positionals(&p, args);
+	if (!rc && !cfg->help && !cfg->version)
+		rc = check_combinations(&p);
 out:
 	if (rc == -ENOMEM)
 		refuse(&p, "imgtagfs: out of memory");
@@ -687,70 +794,85 @@ static void usage_synopsis(FILE *f, const char *prog)
 		prog, prog, prog);
 }
 
+/* "0..86400" from nums[] for a number, else the row's own range. */
+static void row_range(const struct opt_row *r, char *buf, size_t len)
+{
+	if (r->range)
+		snprintf(buf, len, "%s", r->range);
+	else if (r->key < KEY_NUMS)
+		snprintf(buf, len, "%lu..%lu", nums[r->key].min, nums[r->key].max);
+	else
+		snprintf(buf, len, "%s", "");
+}
+
+bool opts_doc(size_t i, struct opts_doc *doc)
+{
+	if (i >= sizeof(rows) / sizeof(rows[0]))
+		return false;
+	doc->name = rows[i].name;
+	doc->arg = rows[i].arg;
+	row_range(&rows[i], doc->range, sizeof(doc->range));
+	doc->def = rows[i].def;
+	doc->literal = rows[i].literal;
+	doc->help = rows[i].help;
+	return true;
+}
+
+#define USAGE_INDENT 21
+#define USAGE_WIDTH 79
+
+/* Writes text from column col on, wrapped at word boundaries to
+ * USAGE_WIDTH, continuation lines indented USAGE_INDENT. */
+static void usage_wrap(FILE *f, const char *text, int col)
+{
+	while (*text) {
+		size_t word = strcspn(text, " ");
+
+		if (col > USAGE_INDENT && col + 1 + (int)word > USAGE_WIDTH) {
+			fprintf(f, "\n%*s", USAGE_INDENT, "");
+			col = USAGE_INDENT;
+		} else if (col > USAGE_INDENT) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(text, 1, word, f);
+		col += (int)word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
+/* "  ttl=SECONDS        the one line (0..86400, default 60)". */
+static void usage_row(FILE *f, const struct opt_row *r)
+{
+	char head[48], range[32], text[512];
+	int col;
+
+	snprintf(head, sizeof(head), "%s%s%s", r->name, r->arg ? "=" : "", r->arg ? r->arg : "");
+	row_range(r, range, sizeof(range));
+	snprintf(text, sizeof(text), "%s%s%s%s%s%s%s", r->help, *range || r->def ? " (" : "", range,
+		 *range && r->def ? ", " : "", r->def ? "default " : "", r->def ? r->def : "",
+		 *range || r->def ? ")" : "");
+	col = fprintf(f, "  %s", head);
+	if (col >= USAGE_INDENT - 1) {
+		fprintf(f, "\n%*s", USAGE_INDENT - 1, "");
+		col = USAGE_INDENT - 1;
+	}
+	fprintf(f, "%*s", USAGE_INDENT - col, "");
+	usage_wrap(f, text, USAGE_INDENT);
+}
+
 static void usage_options(FILE *f)
 {
-	fputs("\n"
-	      "Options (-o NAME=VALUE, comma-separated):\n"
-	      "  endpoint=URL       API endpoint: https://, or http:// to a loopback address\n"
-	      "                     (default: $UCLOUD_API_BASE_URL, else base_url in\n"
-	      "                     ~/.ucloud/config.json, else " OPTS_DEFAULT_ENDPOINT ")\n"
-	      "  project=ID         project id org-... (default: SOURCE's, else\n"
-	      "                     $UCLOUD_PROJECT_ID, else the credentials or config file's,\n"
-	      "                     else the key's default); must agree with SOURCE's\n"
-	      "  credentials=FILE   read the keys from FILE (see Credentials)\n"
-	      "  profile=NAME       profile in the vendor's credential.json and config.json\n"
-	      "  ttl=SECONDS        nothing shown is older than this, 0..86400 (default 60),\n"
-	      "                     counted from a listing's first request; the kernel keeps\n"
-	      "                     what it was told for the time left on that listing\n"
-	      "  negative_ttl=SECONDS\n"
-	      "                     remember \"no such tag\" this long, 0..3600 (default 5),\n"
-	      "                     never longer than ttl\n"
-	      "  page_size=N        Limit asked for per API page, 1..10000 (default 100)\n"
-	      "  max_requests=N     API requests in flight at once, 1..64 (default 8)\n"
-	      "  timeout=SECONDS    time allowed for one HTTP request, 1..600 (default 30)\n"
-	      "  retries=N          extra tries after a transient failure, 0..10 (default 3)\n"
-	      "  max_stale=SECONDS  when a refresh fails, keep serving the last good listing\n"
-	      "                     this long past its ttl, with a warning, 0..86400\n"
-	      "                     (default 600; 0: fail at once with the error)\n"
-	      "  deadline=SECONDS   no operation waits longer; it fails with ETIMEDOUT while\n"
-	      "                     the listing goes on being fetched in the background,\n"
-	      "                     so trying again finds it, 0..3600 (default 30; 0: none)\n"
-	      "  max_rps=N          API requests a second at most, shared by all threads,\n"
-	      "                     0..10000 (default 0: no limit)\n"
-	      "  prefetch=N         after listing a directory, fetch up to N of its\n"
-	      "                     subdirectories' listings in the background, 0..4096\n"
-	      "                     (default 256; 0: off); once mounted, / is listed so\n"
-	      "                     (the repositories' image lists fetched ahead)\n"
-	      "  cache_size=BYTES   memory for cached listings, K/M/G suffix allowed,\n"
-	      "                     1M..64G (default 256M); whole listings evicted, LRU\n"
-	      "  repo_type=TYPE     private or public: the repositories / lists\n"
-	      "                     (default private)\n"
-	      "  api_tz=ZONE        zone of the API's zone-less times: +08:00, -05:30, +0800,\n"
-	      "                     Z (default +08:00)\n"
-	      "  uid=N, gid=N       owner and group of every file, numeric, 0..4294967294\n"
-	      "                     (default: the mounting user and group)\n"
-	      "  umask=OCTAL        mask on the modes 0444 and 0555, 0..0777 (default 022)\n"
-	      "  debug              log every API call: action, parameters without keys or\n"
-	      "                     signature, RetCode, milliseconds (libfuse's trace: -d)\n"
-	      "  lazy               skip the signed call made before mounting and the\n"
-	      "                     warm-up after it: no call until first used (for boot)\n"
-	      "\n"
-	      "Shared tier (many hosts, one Redis; see the README's \"Many hosts\"):\n"
-	      "  shared_cache=URL   share whole listings with every mount using the same\n"
-	      "                     Redis, project and key: redis://HOST[:PORT][/DB] or\n"
-	      "                     unix:PATH (default: none). A password never goes here\n"
-	      "  shared_cache_auth=FILE\n"
-	      "                     Redis AUTH from FILE: \"PASSWORD\" or \"USER PASSWORD\"\n"
-	      "                     (mode 0600, owned by you or root, like credentials)\n"
-	      "  shared_cache_timeout=MS\n"
-	      "                     bound of every Redis operation, 1..60000 (default 200),\n"
-	      "                     at most a quarter of deadline; Redis failing means the\n"
-	      "                     local cache and the API, never an error\n"
-	      "  shared_cache_key=FILE\n"
-	      "                     the fleet's secret for authenticating shared values\n"
-	      "                     (at least 16 bytes, mode 0600); default: derived from\n"
-	      "                     the API private key and the project\n",
-	      f);
+	fputs("\nOptions (-o NAME=VALUE, comma-separated):\n", f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (!rows[i].shared)
+			usage_row(f, &rows[i]);
+	fputs("\nShared tier (many hosts, one Redis; see imgtagfs(1), SHARED CACHE):\n", f);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (rows[i].shared)
+			usage_row(f, &rows[i]);
 }
 
 static void usage_credentials(FILE *f)

@@ -37,7 +37,9 @@
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 
 struct conn {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu; /* guards rc and gen: one command at a time on a
+			       connection; held while st_mu is taken
+			       (conn mu -> st_mu) */
 	redisContext *rc;
 	unsigned gen; /* shared.gen when rc was opened */
 };
@@ -50,7 +52,8 @@ struct shared {
 	redisReplyObjectFunctions fns; /* hiredis's own, arrays capped */
 	const redisReplyObjectFunctions *plain;
 	atomic_uint rr;
-	pthread_mutex_t st_mu; /* guards the four below */
+	pthread_mutex_t st_mu; /* guards the four below; a leaf, taken under
+				  a connection's mu */
 	enum state st;
 	int64_t retry_at, backoff;
 	atomic_int_fast64_t offset; /* fleet ms minus local ms */

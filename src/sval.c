@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listkey.h"
 #include "names.h"
 #include "sign.h"
 #include "text.h"
@@ -47,7 +48,7 @@ _Static_assert(TEXT_MAX + 1 >= SNAP_SHA256_TEXT, "a digest slot holds a formatte
  * image names (with '/'), every other listing's are one path component. */
 static bool name_ok(const char *key, const char *s, size_t n)
 {
-	return n <= TEXT_MAX && names_valid_entry(key[0] == 'I', s, n);
+	return n <= TEXT_MAX && names_valid_entry(listkey_lists_images(key), s, n);
 }
 
 /* A digest or a time text ends up in a tag file: printable, as listing.c

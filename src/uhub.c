@@ -355,7 +355,7 @@ struct call_result {
  * MiB with 6,656 values, and cJSON holds some 3 MiB parsing it, where an
  * 8 MiB "[0,0,...]" would have cost 330 MiB; max_requests of them at once
  * stay within 8 x 3 MiB. Bounding the reply rather than the number of
- * parses keeps requests parallel (see README "Memory"). */
+ * parses keeps requests parallel (imgtagfs(1), RELIABILITY). */
 #define REPLY_FLOOR ((size_t)64 << 10)
 #define REPLY_PER_ITEM ((size_t)16 << 10)
 #define VALUES_FLOOR 256

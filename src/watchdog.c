@@ -21,8 +21,9 @@
 enum { OP_PENDING, OP_DONE, OP_TIMED_OUT };
 
 struct watchdog {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_mutex_t mu; /* guards the list, running, stopping, kicked; a leaf:
+			       tick and expire run without it */
+	pthread_cond_t cv;  /* a request was added, a kick, or stop */
 	struct watch_op *head, *tail;
 	int64_t deadline_ms, tick_ms;
 	watchdog_tick_fn tick;

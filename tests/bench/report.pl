@@ -304,7 +304,7 @@ if (%w6) {
 	out sprintf('| W6 imgtagfs RSS per cached tag | | | | | | | ≤ 150 B/tag (measured %.0f) | %s |', $w6{per_tag},
 		    verdict($w6{per_tag} <= 150));
 }
-# W7: the fleet (issue 12).
+# W7: the fleet (eight mounts sharing one Redis).
 my %w7;
 if ($P{w7_walks}) {
 	my @t = split ' ', $P{w7_times};

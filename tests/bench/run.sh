@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — imgtagfs's benchmark (issue 5; `make bench` runs it): every
+# run.sh — imgtagfs's benchmark (`make bench` runs it): every
 # contender on the same simulated registries with the same latency, in one
 # invocation, then a table of medians and ratios (stdout and results.md)
 # and a plot of cold listing time against tag count (cold-listing.png).
@@ -346,7 +346,7 @@ registry_plain() {
 	done
 }
 
-# W7 (issue 12): eight mounts and one Redis, a cold walk (W3's find) on
+# W7 (the shared tier): eight mounts and one Redis, a cold walk (W3's find) on
 # each in turn, every mount started just before its walk. Counted: every
 # API call of it all, start-up checks and warm-ups included, against one
 # cold walk of a mount without the tier (the baseline, same invocation);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_bounds.sh — "never lie, never hang" (issue 13): what a hostile
+# test_bounds.sh — "never lie, never hang": what a hostile
 # server can no longer do to the daemon. Each case asserts the outcome
 # (errno, or the true listing), the API requests the simulator saw, and the
 # daemon's peak memory (VmHWM, reset before each case), with margins:

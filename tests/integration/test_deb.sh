@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_deb.sh — the Debian packages (issue 11), installed like sshfs: make
+# test_deb.sh — the Debian packages, installed like sshfs: make
 # deb builds imgtagfs and uhub-sim (unit tests included); each promised
 # file is in the .deb; lintian finds no error; apt-get installs them; the
 # man pages are found and --version says VERSION; an fstab line (the
@@ -155,9 +155,9 @@ expect_eq "man -w imgtagfs mount.imgtagfs uhub-sim" \
 expect_eq "imgtagfs --version" "imgtagfs $V" "$(/usr/bin/imgtagfs --version | cut -d' ' -f1,2)"
 expect_eq "uhub-sim --version" "uhub-sim $V" "$(/usr/bin/uhub-sim --version | cut -d' ' -f1,2)"
 
-# The packaged systemd unit is the README's, and systemd accepts it.
-readme_unit=$(sed -n '/^    \[Unit\]/,/^    WantedBy=/{s/^    //;p}' "$top/README.md")
-expect_eq "examples/mnt-registry.mount is the README's unit" "$readme_unit" "$(cat $doc/examples/mnt-registry.mount)"
+# The packaged systemd unit is mount.imgtagfs(8)'s, and systemd accepts it.
+man_unit=$(sed -n '/^\[Unit\]/,/^WantedBy=/{s/\\-/-/g;p}' "$top/man/mount.imgtagfs.8")
+expect_eq "examples/mnt-registry.mount is mount.imgtagfs(8)'s unit" "$man_unit" "$(cat $doc/examples/mnt-registry.mount)"
 mkdir -p "$WORK/unit"
 cp $doc/examples/mnt-registry.mount "$WORK/unit/"
 out=$(systemd-analyze verify "$WORK/unit/mnt-registry.mount" 2>&1)

@@ -107,7 +107,7 @@ sim_tags() {
 }
 
 # FAULTS_SHARED=1 (test_faults_shared.sh): every mount goes through the
-# shared tier (issue 12), each with a redis-server of its own so that the
+# shared tier, each with a redis-server of its own so that the
 # mounts' call counts stay their own: every fault must end exactly as
 # without the tier (no error is shared, no retry is saved or added).
 mount_as() { # mount_as VAR MNT OPTS: mounts, sets VAR to the daemon's pid

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_faults_shared.sh — the fault suite (test_faults.sh) again with the
-# shared tier in the path of every mount (issue 12: "the tier is in the
-# fault suite"): each API fault must end in the same errno, within the same
+# shared tier in the path of every mount (the tier must survive every
+# fault the API suite injects): each API fault must end in the same errno, within the same
 # bounds and with the same API call counts as without it. Skipped where
 # redis-server is missing.
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_kernel.sh — the kernel's caches follow the ttl (issues 10 and 13):
+# test_kernel.sh — the kernel's caches follow the ttl:
 # warm walks make no upcall, yet nothing the kernel shows is older than
 # ttl (a same-second re-push, a rewound descriptor, a slow fill); a refresh
 # and SIGHUP reach the kernel at once (pushes, deletes); inode numbers are
@@ -39,7 +39,7 @@ expect_eq "no two paths share an inode number" "" "$(find "$M" -printf '%i\n' | 
 ok "the daemon counts the inodes the kernel holds" test "$(stat_of "$M" inodes)" -gt "$files"
 
 # --- file handles (what NFS re-export uses) survive dropped caches ---------------
-# (while the listings they came from are cached: see the README)
+# (while the listings they came from are cached: see imgtagfs(1))
 tag=$(head -1 "$WORK/grep1")
 h=$("$DIRTOOL" handle "$tag")
 hd=$("$DIRTOOL" handle "$(dirname "$tag")")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_shared.sh — the shared tier (issue 12): several mounts (daemons) and
+# test_shared.sh — the shared tier (Redis): several mounts (daemons) and
 # one redis-server of the test's own on a unix socket (and one on loopback
 # TCP). Later mounts walk the registry without an API call beyond their
 # start-up check; cold listings are fetched once for the fleet; values
@@ -445,11 +445,11 @@ ok "and the daemon's peak memory grew by less than 16 MB (${hwm} kB to ${hwm2} k
 fusermount3 -u "$WORK/ga"
 
 # --- AUTH over loopback TCP, with examples/redis-shared-cache.conf --------------
-# The README's configuration as shipped: one user per fleet, confined to
+# imgtagfs(1)'s configuration as shipped: one user per fleet, confined to
 # its namespace's keys and channel, with neither +eval nor +select. The
-# CI fleet's namespace and ACL line come from --check, as the README says;
+# CI fleet's namespace and ACL line come from --check, as imgtagfs(1) says;
 # the example's CI line, filled in, must be that very line. The auth file
-# as the README says ("USER PASSWORD"); no password anywhere.
+# as imgtagfs(1) says ("USER PASSWORD"); no password anywhere.
 PW="pw-$RANDOM-$RANDOM-secret"
 PW2="pw2-$RANDOM-$RANDOM-secret"
 # A port the kernel says is free (a random pick once collided with one in

@@ -17,7 +17,7 @@
 # report (summary greps the logs).
 #
 # With redis-server installed (SOAK_SHARED=1, the default), the readers
-# are split over two mounts sharing one Redis (issue 12's tier), and Redis
+# are split over two mounts sharing one Redis (the shared tier), and Redis
 # itself misbehaves meanwhile: stopped for a second, flushed, killed and
 # restarted, in turn. The same checks hold for both mounts.
 set -uo pipefail

@@ -68,7 +68,7 @@ else
 	echo "SKIP: no fusectl at $fusectl: the session that ends with a directory open"
 fi
 
-# The shared tier (issue 12): two mounts and one Redis, the second under
+# The shared tier (Redis): two mounts and one Redis, the second under
 # valgrind reading what the first wrote, then a refresh sent from the
 # first received by the second, and Redis killed while it is mounted.
 received_one() { (($(stat_of "$1" shared_invalidations_received) >= 1)); }

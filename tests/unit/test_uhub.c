@@ -563,7 +563,7 @@ static void test_errno_map(void **state)
 	assert_int_equal(uhub_retcode_errno(161, false), -EIO);
 	assert_int_equal(uhub_retcode_errno(292, false), -EACCES);
 	assert_int_equal(uhub_retcode_errno(110, false), -ETIMEDOUT);
-	/* README: 170-174 and 292-299 are EACCES, every one of them. */
+	/* imgtagfs(1): 170-174 and 292-299 are EACCES, every one of them. */
 	for (long c = 170; c <= 174; c++)
 		assert_int_equal(uhub_retcode_errno(c, true), -EACCES);
 	for (long c = 292; c <= 299; c++)

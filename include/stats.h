@@ -1,0 +1,39 @@
+/* stats.h — the stats attribute's value (user.imgtagfs.stats): the
+ * counters of the API client (uhub.h), the listing cache (cache.h), the
+ * shared tier (tier.h) and those the FUSE layer gives, one "name: value"
+ * a line. Reads each module's counters under its own lock.
+ */
+#ifndef IMGTAGFS_STATS_H
+#define IMGTAGFS_STATS_H
+
+#include <stddef.h>
+
+struct buf;
+struct cache;
+struct notify;
+struct prestore;
+struct tier;
+struct uhub;
+
+/* Whose counters are shown (borrowed); tier NULL: no shared_* lines. */
+struct stats_src {
+	struct uhub *u;
+	struct cache *c;
+	struct tier *tier;
+	struct prestore *ps; /* the stores ahead of scans */
+	struct notify *kn;
+};
+
+/* The FUSE layer's own counters, as read by it. */
+struct stats_fuse {
+	unsigned long opens, getattrs, lookups, readdirs, reads, forgets;
+	unsigned long handle_names; /* names looked at for bare inodes */
+	size_t inodes, open_dirs, open_dirs_bytes;
+	unsigned long deadline_timeouts;
+};
+
+/* Appends every counter to v. 0 or buf's -errno (-ENOSPC past its cap,
+ * -ENOMEM). */
+int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct buf *v);
+
+#endif
