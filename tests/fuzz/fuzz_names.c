@@ -61,7 +61,7 @@ static bool ref_component(const char *s, size_t n)
 	if (n == 0 || n > NAMES_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/')
+		if (s[i] == '/' || s[i] == '@') /* '@' would hide NAME@tag aliases */
 			return false;
 	return fuzz_ref_printable(s, n); /* no NUL, no control, UTF-8 */
 }
@@ -412,6 +412,22 @@ struct listing {
 	bool stopped;
 };
 
+/* An entry is a valid name with a directory's or a file's mode; or the
+ * alias of a tag that shares its name with a nested image directory:
+ * NAME@tag, a regular file, NAME itself valid (tree.h, TREE_TAG_ALIAS). */
+static bool entry_name_ok(const char *name, const struct stat *st)
+{
+	size_t n = strlen(name), a = strlen(TREE_TAG_ALIAS);
+
+	if (!st || !(S_ISDIR(st->st_mode) || S_ISREG(st->st_mode)))
+		return false;
+	if (names_valid_component(name, n))
+		return true;
+	return S_ISREG(st->st_mode) && n > a &&
+	       !strcmp(name + n - a, TREE_TAG_ALIAS) &&
+	       names_valid_component(name, n - a);
+}
+
 static int collect(void *arg, const char *name, const struct stat *st)
 {
 	struct listing *l = arg;
@@ -424,8 +440,7 @@ static int collect(void *arg, const char *name, const struct stat *st)
 	else if (i == 1)
 		FUZZ_CHECK(!strcmp(name, ".."));
 	else
-		FUZZ_CHECK(names_valid_component(name, strlen(name)) && st &&
-			   (S_ISDIR(st->st_mode) || S_ISREG(st->st_mode)));
+		FUZZ_CHECK(entry_name_ok(name, st));
 	if (i >= 2) {
 		if (l->n == l->alloc) {
 			l->alloc = l->alloc ? 2 * l->alloc : 16;
