@@ -40,11 +40,13 @@ struct imgtagfs {
 	const struct fresh *fresh;
 	struct inode_table *inodes;
 	struct watchdog *wd;
-	struct notify *kn; /* the kernel's copies, and telling it to forget */
-	struct tier *tier; /* the shared tier, or NULL */
+	struct notify *kn;   /* the kernel's copies, and telling it to forget */
+	struct prestore *ps; /* when to store a scanned directory's files */
+	struct tier *tier;   /* the shared tier, or NULL */
 	struct fuse_session *se;
 	bool no_open;	    /* the kernel can do without our opens */
 	bool single_thread; /* -s: no request may wait for the notify thread */
+	bool prestore;	    /* store scanned directories' files (not with -s) */
 	atomic_bool ended;  /* on_end was called */
 	/* The last ticket of the files told changed (settle). */
 	_Atomic uint64_t files_ticket;
@@ -52,7 +54,7 @@ struct imgtagfs {
 	double tokens;
 	int64_t tokens_at;
 	size_t trim_mark; /* inodes live at the last malloc_trim (or since) */
-	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets;
+	_Atomic unsigned long opens, getattrs, lookups, readdirs, forgets, reads;
 	/* The open directories, so that those whose RELEASEDIR never comes
 	 * (the kernel drops the ones still queued when the connection ends
 	 * at unmount) are closed at the end of the session. */
@@ -107,6 +109,14 @@ int fs_still_there(void *arg, const char *path, bool dir);
 
 /* fs_ctl.c: the stats attribute's value into v (stats.h). 0 or -errno. */
 int fs_ctl_stats(struct imgtagfs *fs, struct buf *v);
+
+/* ---- fs_store.c: storing a scanned directory's files ahead ---------------- */
+
+/* Gives notify the listings to store from (at fs_new). */
+void fs_set_files(struct imgtagfs *fs);
+/* A READ of file ino at path reached us: when prestore sees a scan, the
+ * files after it are queued for storing. */
+void fs_scan_note(struct imgtagfs *fs, uint64_t ino, const char *path);
 /* fs_ctl.c: a refresh of path (ino, a directory or not) asked by req:
  * drops path's listing, then the kernel's names, attributes, pages and
  * directory copy under it. 0, -EPERM (not the owner or root), -EAGAIN

@@ -10,6 +10,8 @@
 
 struct buf;
 struct cache;
+struct notify;
+struct prestore;
 struct tier;
 struct uhub;
 
@@ -18,11 +20,13 @@ struct stats_src {
 	struct uhub *u;
 	struct cache *c;
 	struct tier *tier;
+	struct prestore *ps; /* the stores ahead of scans */
+	struct notify *kn;
 };
 
 /* The FUSE layer's own counters, as read by it. */
 struct stats_fuse {
-	unsigned long opens, getattrs, lookups, readdirs, forgets;
+	unsigned long opens, getattrs, lookups, readdirs, reads, forgets;
 	unsigned long handle_names; /* names looked at for bare inodes */
 	size_t inodes, open_dirs, open_dirs_bytes;
 	unsigned long deadline_timeouts;

@@ -127,15 +127,26 @@ struct tree_dir;
 typedef int (*tree_dirfill_fn)(void *arg, const char *name, const struct stat *st, off_t next);
 /* 0, -ENOTDIR, -ENOENT, -ENOMEM, or the API's -errno. */
 int tree_opendir(struct tree *t, const char *path, struct tree_dir **out);
-/* The same for the listing as cached now (fetching no listing of the
- * directory itself; its parents' are fetched to resolve path): -ENOENT
- * when it is not cached. For telling the kernel what to forget. */
+/* The same from the listings cached now, fetching none (the path's
+ * parents' included, so that nothing waits for the API): -ENOENT when
+ * one is not cached. For telling the kernel what to forget or store. */
 int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out);
 /* Entries from offset off (0 = the first) until fill declines one or the
  * directory ends. 0, -ENOMEM, or -ESTALE after tree_dir_forget. Not to be
  * called concurrently on one d. */
 int tree_dir_read(struct tree_dir *d, off_t off, tree_dirfill_fn fill, void *arg);
 void tree_closedir(struct tree_dir *d);
+/* A tag file's bytes are at most this many. */
+#define TREE_FILE_MAX (64 * 1024)
+/* Called by tree_dir_files for each tag file, with its bytes (len of
+ * them, valid during the call); a non-zero return stops it. */
+typedef int (*tree_filefn)(void *arg, const char *name, const char *bytes, size_t len);
+/* The tag files of d (an image directory; none for another) as a read
+ * of d lists them, names as shown (NAME@tag included), starting after
+ * the one named after ("": from the first), max of them at most. 0,
+ * -ENOMEM, or -ESTALE after tree_dir_forget. Not to be called
+ * concurrently with another use of d. */
+int tree_dir_files(struct tree_dir *d, const char *after, size_t max, tree_filefn fn, void *arg);
 /* Bytes of the snapshots d holds (0 once forgotten). */
 size_t tree_dir_bytes(const struct tree_dir *d);
 /* Lets go of d's snapshots (a listing past its ttl, kept by a descriptor

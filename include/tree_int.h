@@ -100,6 +100,9 @@ void tree_drop(struct tree *t, enum uhub_kind k, const char *repo, const char *i
 
 /* Resolves path into n. 0 or -errno; on 0 the caller releases n. */
 int tree_resolve(struct tree *t, const char *path, struct node *n);
+/* The same; peek: only from fresh listings already cached, never asking
+ * the API (for the notify thread). */
+int tree_resolve_as(struct tree *t, const char *path, struct node *n, bool peek);
 /* Drops the snapshots n holds. */
 void tree_node_release(struct node *n);
 /* The attributes of a directory with time mtime, of tag file e. */

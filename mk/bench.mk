@@ -9,14 +9,23 @@
 #   make bench BENCH_ARGS="--latency 50 --cap 50 --reps 5"
 #   make bench BENCH_ARGS=--quick               a smoke run on small sizes (< 1 min)
 #
+#   make bench-scale                            a registry of a million tags, and
+#                                               100k-500k on the way (tests/bench/
+#                                               scale.sh; about 6 min, root; not
+#                                               part of make check): scale.md and
+#                                               its numbers in tests/bench/, the
+#                                               plot (SVG) in docs/scale.svg
+#   make bench-scale SCALE_ARGS=--quick         its smoke run (seconds)
+#
 # tests/bench/run.sh --help lists the parameters. tests/bench/deps.sh
 # installs the missing Debian packages (httpdirfs rclone gnuplot-nox fuse3
 # jq ...) as root; as another user it names them, and the run leaves out
 # what it cannot run (the FUSE contenders need root or /dev/fuse access).
 
 BENCH_ARGS ?=
+SCALE_ARGS ?=
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-scale
 
 bench-deps:
 	@tests/bench/deps.sh
@@ -24,3 +33,7 @@ bench-deps:
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) tests/bench/run.sh $(BENCH_ARGS)
+
+bench-scale: bench-deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) tests/bench/scale.sh $(SCALE_ARGS)

@@ -10,7 +10,9 @@
  * single upcall: names and attributes by their timeouts, directory
  * listings by cache_readdir (kept across opens only while they still are
  * the current listing), file pages by no-open until the tree finds a tag's
- * bytes changed and says so (on_changed). A refresh or a
+ * bytes changed and says so (on_changed); a directory being scanned has
+ * its tag files stored in the kernel's page cache ahead of the reader
+ * (prestore.h, by notify's thread). A refresh or a
  * flush tells the kernel at once, from our inode table, every name it
  * holds under the directory, after our own cache let go of it.
  *
@@ -42,6 +44,7 @@
 #include "notify.h"
 #include "log.h"
 #include "names.h"
+#include "prestore.h"
 #include "tier.h"
 #include "tree.h"
 #include "watchdog.h"
@@ -83,14 +86,17 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 		inode_table_set_key(fs->inodes, cfg->gen_key);
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
 	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, fs_still_there, fs) : NULL;
-	if (!fs->inodes || !fs->wd || !fs->kn || pthread_mutex_init(&fs->mu, NULL) ||
+	fs->ps = prestore_new();
+	if (!fs->inodes || !fs->wd || !fs->kn || !fs->ps || pthread_mutex_init(&fs->mu, NULL) ||
 	    pthread_mutex_init(&fs->dirs_mu, NULL)) {
+		prestore_free(fs->ps);
 		notify_free(fs->kn);
 		inode_table_free(fs->inodes);
 		watchdog_free(fs->wd);
 		free(fs);
 		return NULL;
 	}
+	fs_set_files(fs);
 	return fs;
 }
 
@@ -146,6 +152,10 @@ int fs_attach(struct imgtagfs *fs, struct fuse_session *se, bool single_thread)
 	int err;
 
 	fs->single_thread = single_thread; /* notifications never come from a request */
+	/* A store meeting a page under a READ waits for the worker that
+	 * answers it; with -s that worker may be waiting for the notify
+	 * thread (a refresh), so nothing is stored ahead there. */
+	fs->prestore = !single_thread;
 	fs->se = se;
 	err = notify_start(fs->kn, se);
 	if (!err)
@@ -187,7 +197,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		tree_set_background(fs->t, fs->bg);
 		/* Someone who mounts looks inside next: have the top ready. */
 		if (fs->cfg.warm)
-			tree_warm(fs->t);
+			prestore_free(fs->ps); /* after notify: its last batches end there */
+		tree_warm(fs->t);
 	}
 	log_msg(fs->log, LOG_INFO, "mounted");
 }
@@ -656,6 +667,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 	(void)fi;
 	op_begin(&o, req);
+	atomic_fetch_add(&o.fs->reads, 1);
 	if (size > READ_MAX)
 		size = READ_MAX;
 	got = file_path(o.fs, ino, path, &st, &until);
@@ -664,6 +676,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	if (got < 0) {
 		op_err(&o, (int)got);
 	} else {
+		fs_scan_note(o.fs, ino, path);
 		if (op_claim(&o))
 			fuse_reply_buf(req, buf, (size_t)got);
 		op_end(&o);

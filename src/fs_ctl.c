@@ -23,11 +23,12 @@
 
 int fs_ctl_stats(struct imgtagfs *fs, struct buf *v)
 {
-	const struct stats_src src = {.u = fs->u, .c = fs->c, .tier = fs->tier};
+	const struct stats_src src = {.u = fs->u, .c = fs->c, .tier = fs->tier, .ps = fs->ps, .kn = fs->kn};
 	const struct stats_fuse f = {.opens = atomic_load(&fs->opens),
 				     .getattrs = atomic_load(&fs->getattrs),
 				     .lookups = atomic_load(&fs->lookups),
 				     .readdirs = atomic_load(&fs->readdirs),
+				     .reads = atomic_load(&fs->reads),
 				     .forgets = atomic_load(&fs->forgets),
 				     .handle_names = atomic_load(&fs->hunted),
 				     .inodes = inode_count(fs->inodes),

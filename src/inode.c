@@ -601,11 +601,31 @@ size_t inode_count(struct inode_table *t)
 	return n;
 }
 
-/* Appends slot s to l (arrays sized by the caller). */
-static void list_add(struct inode_list *l, const struct islot *s, size_t *pos)
+/* Appends slot s to l, growing its arrays (*av items, *an name bytes
+ * allocated). 0 or -ENOMEM. */
+static int list_add(struct inode_list *l, const struct islot *s, size_t *av, size_t *an, size_t *pos)
 {
-	struct inode_item *it = &l->v[l->n++];
+	struct inode_item *it;
 
+	if (l->n == *av) {
+		size_t want = *av ? *av * 2 : 64;
+		struct inode_item *v = realloc(l->v, want * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		*av = want;
+	}
+	if (*pos + s->len + 1u > *an) {
+		size_t want = *an ? *an * 2 : 1024;
+		char *names = realloc(l->names, want);
+
+		if (!names)
+			return -ENOMEM;
+		l->names = names;
+		*an = want;
+	}
+	it = &l->v[l->n++];
 	it->ino = s->ino;
 	it->parent = s->parent;
 	it->dir = s->flags & F_DIR;
@@ -613,6 +633,7 @@ static void list_add(struct inode_list *l, const struct islot *s, size_t *pos)
 	memcpy(l->names + *pos, slot_name(s), s->len);
 	l->names[*pos + s->len] = '\0';
 	*pos += s->len + 1u;
+	return 0;
 }
 
 /* Is slot s below parent (0: everywhere): its child, or (deep) anywhere
@@ -633,28 +654,19 @@ static bool below(const struct inode_table *t, const struct islot *s, uint64_t p
 	return false;
 }
 
+/* One pass over the table (the lock is held meanwhile, so every request
+ * that needs the table waits for it: with a million names the kernel
+ * holds, a pass is some milliseconds). */
 int inode_list_get(struct inode_table *t, uint64_t parent, bool deep, struct inode_list *out)
 {
-	size_t n = 0, bytes = 0, pos = 0;
+	size_t av = 0, an = 0, pos = 0;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->mu);
-	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep)) {
-			n++;
-			bytes += t->slot[i].len + 1u;
-		}
-	out->v = malloc((n ? n : 1) * sizeof(out->v[0]));
-	out->names = malloc(bytes ? bytes : 1);
-	if (!out->v || !out->names || bytes > UINT32_MAX) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i <= t->mask; i++)
+	for (size_t i = 0; i <= t->mask && !err; i++)
 		if (t->slot[i].ino && below(t, &t->slot[i], parent, deep))
-			list_add(out, &t->slot[i], &pos);
-out:
+			err = pos + 256 > UINT32_MAX ? -ENOMEM : list_add(out, &t->slot[i], &av, &an, &pos);
 	pthread_mutex_unlock(&t->mu);
 	if (err)
 		inode_list_release(out);

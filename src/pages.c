@@ -583,33 +583,33 @@ static int cmp_held(const void *a, const void *b)
 	return x->seq > y->seq ? -1 : x->seq < y->seq;
 }
 
-static bool in_chain(const struct pages *p, size_t i)
-{
-	for (size_t k = 0; k < p->nchain; k++)
-		if (p->chain[k].piece == i)
-			return true;
-	return false;
-}
-
-/* The items of the pieces taken (the chain's, or every piece's). */
+/* The items of the pieces taken (the chain's, or every piece's). The
+ * chain's pieces are marked first: a listing of a million entries is ten
+ * thousand pieces, and looking each up in the chain would be quadratic. */
 static struct held *collect(const struct pages *p, bool all, size_t *n)
 {
 	size_t want = 0;
 	struct held *h;
+	bool *take = calloc(p->n ? p->n : 1, sizeof(*take));
 
 	for (size_t i = 0; i < p->n; i++)
 		want += p->v[i].n;
 	*n = 0;
-	h = malloc((want ? want : 1) * sizeof(*h));
-	if (!h)
+	h = take ? malloc((want ? want : 1) * sizeof(*h)) : NULL;
+	if (!h) {
+		free(take);
 		return NULL;
+	}
+	for (size_t k = 0; k < p->nchain; k++)
+		take[p->chain[k].piece] = true;
 	for (size_t i = 0; i < p->n; i++) {
-		if (!all && !in_chain(p, i))
+		if (!all && !take[i])
 			continue;
 		for (size_t j = 0; j < p->v[i].n; j++)
 			h[(*n)++] = (struct held){
 			    .it = &p->v[i].items[j], .t = item_time(&p->v[i].items[j]), .seq = p->v[i].seq};
 	}
+	free(take);
 	return h;
 }
 

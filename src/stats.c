@@ -8,6 +8,8 @@
 
 #include "buf.h"
 #include "cache.h"
+#include "notify.h"
+#include "prestore.h"
 #include "tier.h"
 #include "uhub.h"
 
@@ -25,6 +27,22 @@ static int render_tier(struct tier *tier, struct buf *v)
 			  (unsigned long long)ts.writes, (unsigned long long)ts.rejected, (unsigned long long)ts.errors,
 			  (unsigned long long)ts.waits, (unsigned long long)ts.squatted,
 			  (unsigned long long)ts.invalidations_sent, (unsigned long long)ts.invalidations_received);
+}
+
+/* The stores ahead of scans (prestore.h, notify.h). */
+static int render_store(const struct stats_src *src, struct buf *v)
+{
+	struct prestore_stats ps;
+	struct notify_stats ns;
+
+	prestore_get_stats(src->ps, &ps);
+	notify_get_stats(src->kn, &ns);
+	return buf_printf(v,
+			  "store_batches: %llu\nstore_batches_skipped: %llu\nstore_files: %llu\n"
+			  "store_files_skipped: %llu\nstore_files_dropped: %llu\n",
+			  (unsigned long long)ps.batches, (unsigned long long)ps.batches_skipped,
+			  (unsigned long long)ns.stored, (unsigned long long)ns.skipped,
+			  (unsigned long long)ns.dropped);
 }
 
 int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct buf *v)
@@ -46,10 +64,12 @@ int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct
 	if (!err)
 		err = buf_printf(v,
 				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
-				 "fuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\nopen_dirs: %zu\n"
-				 "open_dirs_bytes: %zu\ndeadline_timeouts: %lu\n",
-				 f->opens, f->getattrs, f->lookups, f->readdirs, f->forgets, f->handle_names, f->inodes,
-				 f->open_dirs, f->open_dirs_bytes, f->deadline_timeouts);
+				 "fuse_reads: %lu\nfuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\n"
+				 "open_dirs: %zu\nopen_dirs_bytes: %zu\ndeadline_timeouts: %lu\n",
+				 f->opens, f->getattrs, f->lookups, f->readdirs, f->reads, f->forgets, f->handle_names,
+				 f->inodes, f->open_dirs, f->open_dirs_bytes, f->deadline_timeouts);
+	if (!err && src->ps && src->kn)
+		err = render_store(src, v);
 	if (!err)
 		err = buf_printf(v,
 				 "cache_hits: %llu\ncache_misses: %llu\ncache_evictions: %llu\n"

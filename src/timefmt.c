@@ -238,20 +238,46 @@ static int split(int64_t t, struct civil *c, int *sod)
 	return c->year < 0 || c->year > YEAR_MAX ? -EOVERFLOW : 0;
 }
 
-/* Formats t shifted by off as date, sep, time, then suffix. */
+/* Writes v (>= 0) as width digits at p; returns the end. */
+static char *put_digits(char *p, int v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
+/* Formats t shifted by off as date, sep, time, then suffix. By hand, not
+ * with snprintf: every tag file's bytes are formatted so, and a scan has
+ * a million of them stored (prestore.h). */
 static int format(int64_t t, long off, char sep, const char *suffix, char *out, size_t n)
 {
 	struct civil c;
-	int sod, len, err;
+	size_t sl = strlen(suffix);
+	int sod, err;
+	char *p = out;
 
 	err = split(t, &c, &sod);
 	if (!err && off)
 		err = split(t + off, &c, &sod); /* t is bounded now: no overflow */
 	if (err)
 		return err;
-	len = snprintf(out, n, "%04d-%02d-%02d%c%02d:%02d:%02d%s", (int)c.year, c.month, c.day, sep, sod / 3600,
-		       sod / 60 % 60, sod % 60, suffix);
-	return len < 0 || (size_t)len >= n ? -EOVERFLOW : 0;
+	if (19 + sl >= n)
+		return -EOVERFLOW;
+	p = put_digits(p, (int)c.year, 4); /* 0 to YEAR_MAX: split says */
+	*p++ = '-';
+	p = put_digits(p, c.month, 2);
+	*p++ = '-';
+	p = put_digits(p, c.day, 2);
+	*p++ = sep;
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	memcpy(p, suffix, sl + 1);
+	return 0;
 }
 
 int timefmt_rfc3339(int64_t t, char *out, size_t n)

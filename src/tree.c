@@ -374,7 +374,7 @@ static bool root_cached(struct tree *t)
 
 /* Resolves path into n (peek: only from fresh listings already cached,
  * never asking the API). 0 or -errno; on 0 the caller node_releases n. */
-static int resolve_as(struct tree *t, const char *path, struct node *n, bool peek)
+int tree_resolve_as(struct tree *t, const char *path, struct node *n, bool peek)
 {
 	const char *rest = path + strspn(path, "/");
 	struct snap *s = NULL;
@@ -484,13 +484,13 @@ static void root_time(struct tree *t, struct node *n)
 /* Resolves path into n. 0 or -errno; on 0 the caller node_releases n. */
 int tree_resolve(struct tree *t, const char *path, struct node *n)
 {
-	return resolve_as(t, path, n, false);
+	return tree_resolve_as(t, path, n, false);
 }
 
 static int stat_as(struct tree *t, const char *path, struct stat *st, int64_t *until, bool peek)
 {
 	struct node n;
-	int err = resolve_as(t, path, &n, peek);
+	int err = tree_resolve_as(t, path, &n, peek);
 
 	if (err) {
 		/* The kernel may keep a "no" only for a name that can never

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "snap.h"
+#include "tagfile.h"
 #include "tree_int.h"
 
 /* ---- listings -------------------------------------------------------------- */
@@ -93,26 +95,37 @@ static bool shadowed_tag(const struct snap *imgs, const char *dir, const char *t
 	return tree_alias_base(tag, base) && tree_has_child_dir(imgs, dir, base);
 }
 
-/* Tag i of an image directory under the name it is shown as, aliasing
- * names that collide with nested image directories; false to skip it. */
-static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out)
+/* Tag i of an image directory under the name it is shown as (in
+ * out->name), aliasing names that collide with nested image directories,
+ * and its entry in e; false to skip it. */
+static bool tag_name_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
 {
-	struct snap_entry e;
-
-	snap_get(d->tags, i, &e);
-	out->name = e.name;
-	if (shadowed_tag(d->list, d->n.image, e.name))
+	snap_get(d->tags, i, e);
+	out->name = e->name;
+	/* No nested image directory below this one (the common case): no
+	 * name to share, so no alias, and nothing to look up per tag. */
+	if (d->lo == d->hi)
+		return true;
+	if (shadowed_tag(d->list, d->n.image, e->name))
 		return false;
-	if (tree_has_child_dir(d->list, d->n.image, e.name)) {
+	if (tree_has_child_dir(d->list, d->n.image, e->name)) {
 		/* A longer alias could not be a file name. */
-		if ((size_t)snprintf(out->buf, sizeof(out->buf), "%s%s", e.name, TREE_TAG_ALIAS) > NAMES_MAX)
+		if ((size_t)snprintf(out->buf, sizeof(out->buf), "%s%s", e->name, TREE_TAG_ALIAS) > NAMES_MAX)
 			return false;
 		/* An image directory NAME@tag takes the name first. */
 		if (tree_has_child_dir(d->list, d->n.image, out->buf))
 			return false;
 		out->name = out->buf;
 	}
-	tree_tag_stat(d->t, &e, &out->st);
+	return true;
+}
+
+/* The same with its attributes in out->st. */
+static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out, struct snap_entry *e)
+{
+	if (!tag_name_at(d, i, out, e))
+		return false;
+	tree_tag_stat(d->t, e, &out->st);
 	return true;
 }
 
@@ -120,6 +133,7 @@ static bool tag_at(struct tree_dir *d, size_t i, struct dir_entry *out)
  * the end. */
 static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struct dir_entry *out)
 {
+	struct snap_entry te;
 	size_t next;
 
 	out->has_st = true;
@@ -166,7 +180,7 @@ static bool dir_peek(struct tree_dir *d, enum dir_phase *phase, size_t *i, struc
 				*phase = PH_END;
 				continue;
 			}
-			if (tag_at(d, (*i)++, out))
+			if (tag_at(d, (*i)++, out, &te))
 				return true;
 			continue;
 		case PH_END:
@@ -209,7 +223,7 @@ static int opendir_impl(struct tree *t, const char *path, bool cached_only, stru
 	if (!d)
 		return -ENOMEM;
 	d->t = t;
-	err = tree_resolve(t, path, &d->n);
+	err = tree_resolve_as(t, path, &d->n, cached_only);
 	if (err) {
 		free(d);
 		return err;
@@ -313,6 +327,47 @@ static void keep_key(struct tree_dir *d, enum dir_phase from, size_t at)
 	d->key = k;
 	d->key_phase = from;
 	d->key_pos = d->pos;
+}
+
+/* The index in d->tags of the first tag after the file named after. */
+static size_t files_start(const struct tree_dir *d, const char *after)
+{
+	char base[NAMES_MAX + 1];
+	size_t at;
+
+	if (!*after)
+		return 0;
+	if (tree_alias_base(after, base) && tree_has_child_dir(d->list, d->n.image, base))
+		after = base;
+	at = snap_lower_bound(d->tags, after);
+	return at < snap_count(d->tags) && snap_find(d->tags, after) == (long)at ? at + 1 : at;
+}
+
+int tree_dir_files(struct tree_dir *d, const char *after, size_t max, tree_filefn fn, void *arg)
+{
+	struct dir_entry *e;
+	struct snap_entry se;
+	struct buf b;
+	size_t n = 0;
+
+	if (d->forgotten)
+		return -ESTALE;
+	if (!d->tags)
+		return 0;
+	if (!(e = malloc(sizeof(*e))))
+		return -ENOMEM;
+	buf_init(&b, TREE_FILE_MAX);
+	for (size_t i = files_start(d, after); i < snap_count(d->tags) && n < max; i++) {
+		if (!tag_name_at(d, i, e, &se))
+			continue;
+		n++;
+		buf_reset(&b);
+		if (tagfile_render(&se, &b) == 0 && fn(arg, e->name, b.data ? b.data : "", b.len))
+			break;
+	}
+	buf_release(&b);
+	free(e);
+	return 0;
 }
 
 size_t tree_dir_bytes(const struct tree_dir *d)

@@ -94,8 +94,9 @@ fs_up() {
 	local kind=$1 url=$2 mnt=$3 i
 	mkdir -p "$mnt"
 	case $kind in
-	imgtagfs)
-		"$FS_BIN" uhub "$mnt" -f -o "endpoint=$url,credentials=$WORK/creds" \
+	imgtagfs | baseline)
+		"$([[ $kind == baseline ]] && echo "$BASE_BIN" || echo "$FS_BIN")" uhub "$mnt" -f \
+			-o "endpoint=$url,credentials=$WORK/creds" \
 			-o "page_size=$PAGE_SIZE,max_requests=$MAXREQ,ttl=$TTL${FS_EXTRA:+,$FS_EXTRA}" 2>>"$WORK/imgtagfs.log" &
 		;;
 	httpdirfs)
@@ -196,9 +197,12 @@ measure() {
 # and say nothing more); imgtagfs and tmpfs always get their medians.
 again() {
 	[[ $ST == ok ]] || return 1
-	[[ $1 == imgtagfs || $1 == tmpfs ]] && return 0
+	[[ $1 == imgtagfs || $1 == baseline || $1 == tmpfs ]] && return 0
 	awk -v t="$T" -v s="$SLOW" 'BEGIN { exit !(t <= s) }'
 }
+
+# meminfo FIELD: /proc/meminfo's FIELD in bytes.
+meminfo() { awk -v f="$1:" '$1 == f { print $2 * 1024 }' /proc/meminfo; }
 
 # The daemon's resident set in bytes.
 rss_bytes() {

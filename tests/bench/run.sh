@@ -24,6 +24,11 @@
 # so its warm runs are cold ones. Warm means: the same mount again, right
 # after a cold run, well within the TTL (--ttl; rclone's --dir-cache-time
 # is set to the same; httpdirfs never expires).
+# W4 first is the first grep -rl after a cold find on each fresh mount (the
+# tag files' bytes are in the daemon, none in the kernel's page cache);
+# W4 warm, the ones after it. --baseline BIN adds the contender
+# "baseline", imgtagfs built from another commit, run the same way in the
+# same invocation, for before/after ratios on this shared machine.
 # Repetitions: --reps each, except that a run that failed or timed out
 # ends its series, and so does, for the peers and the naive script, a run
 # slower than --slow seconds (its median is of what ran; results.md marks it). A run longer than --timeout is stopped and
@@ -36,6 +41,9 @@ top=$(cd "$here/../.." && pwd)
 BUILD=$(cd "$top" && realpath -m "${B:-build}")
 SIM_BIN=${SIM_BIN:-$BUILD/uhub-sim}
 FS_BIN=${FS_BIN:-$BUILD/imgtagfs}
+BASE_BIN=
+BASE_LABEL="another build"
+FLEET=1
 
 LATENCY=20
 CAP=100
@@ -68,6 +76,9 @@ usage: tests/bench/run.sh [OPTIONS]
   --w1 "N..."         the sizes of W1/W2 (default "$W1SIZES"; the largest is W5's)
   --registry R,I,T    W3/W4/W6: repos, images per repo, tags per image (default $REGISTRY)
   --contenders "..."  a subset of: $CONTENDERS
+  --baseline BIN      also run BIN (another build of imgtagfs) as "baseline"
+  --baseline-label S  what the report calls it (default "$BASE_LABEL")
+  --no-fleet          leave W7 (eight mounts and one Redis) out
   --out DIR           where results.md and cold-listing.png go
                       (default tests/bench; --quick: /tmp/imgtagfs-bench-quick)
   --quick             a smoke run on small sizes (well under a minute)
@@ -88,6 +99,9 @@ while (($#)); do
 	--w1) W1SIZES=$2 && shift ;;
 	--registry) REGISTRY=$2 && shift ;;
 	--contenders) CONTENDERS=$2 && shift ;;
+	--baseline) BASE_BIN=$(realpath "$2") && shift ;;
+	--baseline-label) BASE_LABEL=$2 && shift ;;
+	--no-fleet) FLEET=0 ;;
 	--out) OUT=$2 && shift ;;
 	--quick) QUICK=1 ;;
 	-h | --help) usage && exit 0 ;;
@@ -104,6 +118,11 @@ if ((QUICK)); then
 	OUT=${OUT:-/tmp/imgtagfs-bench-quick}
 fi
 OUT=$(realpath -m "${OUT:-$here}")
+if [[ -n $BASE_BIN ]]; then
+	[[ -x $BASE_BIN ]] || { echo "run.sh: --baseline $BASE_BIN: not an executable" >&2 && exit 2; }
+	[[ " $CONTENDERS " == *" baseline "* ]] || CONTENDERS="$CONTENDERS baseline"
+fi
+export BASE_BIN
 IFS=, read -r NREPOS NIMAGES NTAGS <<<"$REGISTRY"
 for v in LATENCY CAP REPS PAGE_SIZE MAXREQ TTL TIMEOUT NREPOS NIMAGES NTAGS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: $v must be a number: ${!v}" >&2 && exit 2; }
@@ -126,7 +145,7 @@ check_tools() {
 	done
 	if [[ ! -c /dev/fuse ]]; then
 		log "bench: /dev/fuse is missing: no FUSE contender can run here"
-		CONTENDERS=$(tr ' ' '\n' <<<"$CONTENDERS" | grep -vxE 'imgtagfs|httpdirfs|rclone' | tr '\n' ' ')
+		CONTENDERS=$(tr ' ' '\n' <<<"$CONTENDERS" | grep -vxE 'imgtagfs|baseline|httpdirfs|rclone' | tr '\n' ' ')
 	fi
 	for t in httpdirfs rclone; do
 		if has "$t" && ! command -v "$t" >/dev/null; then
@@ -254,17 +273,25 @@ naive_env() {
 	export NAIVE_URL=$1 NAIVE_PUB=$BENCH_PUB NAIVE_PRIV=$BENCH_PRIV NAIVE_SIGN=$SIM_BIN NAIVE_LIMIT=$PAGE_SIZE
 }
 
-# W3 cold (find over a fresh mount), then on the first mount W3 warm, W4
-# (grep -rl for one digest) and, for imgtagfs, W6 (its RSS once the whole
-# registry is cached, against its RSS right after mounting).
+# W3 cold (find over a fresh mount) and W4 first (the first grep -rl for one
+# digest right after it), then on the first mount W3 warm, W4 warm and, for
+# imgtagfs, W6 (its RSS once the whole registry is cached, against its RSS
+# right after mounting). The first mount also records what W4 first cost
+# in page cache (Cached of /proc/meminfo before and after it), READs and
+# stores (the daemon's stats).
 registry_fuse() {
-	local c=$1 rep wrep mnt="$WORK/mnt-$1" rss0 rss1 bytes
+	local c=$1 rep wrep mnt="$WORK/mnt-$1" rss0 rss1 bytes cached0
 	for ((rep = 1; rep <= REPS; rep++)); do
 		fs_up "$c" "$R" "$mnt" || break
 		rss0=$(rss_bytes "$FS_PID")
 		drop_caches
 		measure W3c "$c" "$rep" "$R" "$TOTAL" find "$mnt" -type f
 		local cold=$ST cold_t=$T
+		if [[ $cold == ok ]]; then
+			cached0=$(meminfo Cached)
+			measure W4c "$c" "$rep" "$R" "$DIGEST_HITS" grep -rl "$DIGEST" "$mnt"
+			((rep == 1)) && [[ $c != httpdirfs && $c != rclone ]] && w4c_costs "$c" "$mnt" "$cached0"
+		fi
 		if ((rep == 1)) && [[ $cold == ok ]]; then
 			for ((wrep = 1; wrep <= REPS; wrep++)); do
 				measure W3w "$c" "$wrep" "$R" "$TOTAL" find "$mnt" -type f
@@ -274,18 +301,28 @@ registry_fuse() {
 				measure W4 "$c" "$wrep" "$R" "$DIGEST_HITS" grep -rl "$DIGEST" "$mnt"
 				again "$c" || break
 			done
-			if [[ $c == imgtagfs ]]; then
+			if [[ $c == imgtagfs || $c == baseline ]]; then
 				rss1=$(rss_bytes "$FS_PID")
 				bytes=$(getfattr --only-values -n user.imgtagfs.stats "$mnt" 2>/dev/null |
 					awk -F': ' '$1 == "cache_bytes" { print $2 }')
-				printf 'rss_mounted=%s\nrss_cached=%s\ncache_bytes=%s\n' "$rss0" "$rss1" "${bytes:-}" \
-					>"$WORK/w6"
+				printf '%s_rss_mounted=%s\n%s_rss_cached=%s\n%s_cache_bytes=%s\n' "$c" "$rss0" "$c" "$rss1" \
+					"$c" "${bytes:-}" >>"$WORK/w6"
 			fi
 		fi
 		ST=$cold T=$cold_t
 		fs_down "$mnt"
 		again "$c" || break
 	done
+}
+
+# w4c_costs CONTENDER MNT CACHED_BEFORE: what the first grep cost.
+w4c_costs() {
+	local stats
+	stats=$(getfattr --only-values -n user.imgtagfs.stats "$2" 2>/dev/null)
+	{
+		printf '%s_w4c_cached=%s\n' "$1" "$(($(meminfo Cached) - $3))"
+		awk -F': ' -v c="$1" '$1 ~ /^(fuse_reads|store_files|store_batches)$/ { print c "_w4c_" $1 "=" $2 }' <<<"$stats"
+	} >>"$WORK/w6"
 }
 
 registry_plain() {
@@ -296,11 +333,11 @@ registry_plain() {
 		measure W3c naive 1 "$R" "$TOTAL" "$here/naive.sh" find
 		return
 	fi
-	for w in W3c W3w W4; do
+	for w in W3c W4c W3w W4; do
 		for ((rep = 1; rep <= REPS; rep++)); do
-			[[ $w == W3c ]] && drop_caches
-			if [[ $w == W4 ]]; then
-				measure W4 "$c" "$rep" "$R" "$DIGEST_HITS" grep -rl "$DIGEST" "$root"
+			[[ $w == W3c || $w == W4c ]] && drop_caches
+			if [[ $w == W4 || $w == W4c ]]; then
+				measure "$w" "$c" "$rep" "$R" "$DIGEST_HITS" grep -rl "$DIGEST" "$root"
 			else
 				measure "$w" "$c" "$rep" "$R" "$TOTAL" find "$root" -type f
 			fi
@@ -365,6 +402,7 @@ kernel=$(uname -sr)
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" diff --quiet HEAD -- src include 2>/dev/null || echo +changes)
+baseline=${BASE_BIN:+$BASE_LABEL ($("$BASE_BIN" --version 2>/dev/null | head -1))}
 httpdirfs=$(httpdirfs --version 2>&1 | sed -n 's/^HTTPDirFS version //p' | head -1)
 rclone=$(rclone version 2>/dev/null | sed -n '1s/^rclone //p')
 EOF
@@ -384,18 +422,18 @@ main() {
 	for c in $CONTENDERS; do
 		log "bench: $c: listings (W1, W2, W5)"
 		case $c in
-		imgtagfs | httpdirfs | rclone) listing_fuse "$c" ;;
+		imgtagfs | baseline | httpdirfs | rclone) listing_fuse "$c" ;;
 		*) listing_plain "$c" ;;
 		esac
 	done
 	for c in $CONTENDERS; do
 		log "bench: $c: the registry (W3, W4, W6)"
 		case $c in
-		imgtagfs | httpdirfs | rclone) registry_fuse "$c" ;;
+		imgtagfs | baseline | httpdirfs | rclone) registry_fuse "$c" ;;
 		*) registry_plain "$c" ;;
 		esac
 	done
-	has imgtagfs && fleet
+	has imgtagfs && ((FLEET)) && fleet
 	cat >>"$WORK/params" <<EOF
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
@@ -418,6 +456,7 @@ w5tag=$W5TAG
 dropped=${DROPPED:-no}
 contenders=$CONTENDERS
 quick=$QUICK
+tmpfs_r_bytes=$(du -s -B1 "$WORK/tmpfs/R" 2>/dev/null | cut -f1)
 EOF
 	[[ -f $WORK/w6 ]] && cat "$WORK/w6" >>"$WORK/params"
 	[[ -f $WORK/w7 ]] && cat "$WORK/w7" >>"$WORK/params"

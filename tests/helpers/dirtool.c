@@ -13,6 +13,8 @@
  *   dirtool seek DIR N GO        readdir(3) N names, telldir, reads the rest;
  *                                prints all and "--", waits for GO, seekdir
  *                                to the position taken, prints what follows
+ *   dirtool uncache FILE...      drops the files' pages from the page cache
+ *                                (POSIX_FADV_DONTNEED), their inodes kept
  */
 #include <dirent.h>
 #include <errno.h>
@@ -213,8 +215,27 @@ static int do_seek(const char *dir, const char *count, const char *go)
 	return 0;
 }
 
+static int do_uncache(int n, char **files)
+{
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		int fd = open(files[i], O_RDONLY);
+
+		if (fd < 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) {
+			perror(files[i]);
+			bad = 1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "uncache"))
+		return do_uncache(argc - 2, argv + 2);
 	if (argc == 5 && !strcmp(argv[1], "resume"))
 		return do_resume(argv[2], argv[3], argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "seek"))
@@ -225,7 +246,9 @@ int main(int argc, char **argv)
 		return do_handle(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "byhandle"))
 		return do_byhandle(argv[2], argv[3]);
-	fprintf(stderr, "usage: dirtool rewind DIR SECONDS | handle PATH | byhandle MNT HEX | resume DIR N GO | "
-			"seek DIR N GO\n");
+	fprintf(
+	    stderr,
+	    "usage: dirtool rewind DIR SECONDS | handle PATH | byhandle MNT HEX | resume DIR N GO | uncache FILE... | "
+	    "seek DIR N GO\n");
 	return 2;
 }

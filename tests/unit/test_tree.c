@@ -789,6 +789,75 @@ static void test_root_time(void **state)
 	tree_free(t);
 }
 
+/* What notify's thread stores ahead of a reader: the tag files after a
+ * name, as a read lists them (aliases included), each with the bytes a
+ * read gives, at most max; from cached listings only, fetching none. */
+struct files_seen {
+	char names[512];
+	size_t n;
+	struct fixture *x;
+	bool same;
+};
+
+static int files_one(void *arg, const char *name, const char *bytes, size_t len)
+{
+	struct files_seen *f = arg;
+	char path[256], buf[512];
+	ssize_t got;
+
+	snprintf(f->names + strlen(f->names), sizeof(f->names) - strlen(f->names), "%s ", name);
+	f->n++;
+	snprintf(path, sizeof(path), "/web/team/%s", name);
+	got = tree_read(f->x->t, path, buf, sizeof(buf), 0);
+	f->same = f->same && got == (ssize_t)len && memcmp(buf, bytes, len) == 0;
+	return 0;
+}
+
+static void files_after(struct fixture *x, const char *path, const char *after, size_t max, struct files_seen *f)
+{
+	struct tree_dir *d;
+
+	memset(f, 0, sizeof(*f));
+	f->x = x;
+	f->same = true;
+	assert_int_equal(tree_opendir_cached(x->t, path, &d), 0);
+	assert_int_equal(tree_dir_files(d, after, max, files_one, f), 0);
+	tree_closedir(d);
+}
+
+static void test_dir_files(void **state)
+{
+	struct fixture *x = *state;
+	struct tree_dir *d;
+	struct files_seen f;
+
+	/* Nothing cached: nothing fetched, nothing listed. */
+	assert_int_equal(tree_opendir_cached(x->t, "/web/team", &d), -ENOENT);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 0);
+	assert_string_equal(ls(x, "/web/team"), "app app@tag forged v1");
+	fake_api_reset_calls(x->f);
+	files_after(x, "/web/team", "", 10, &f);
+	assert_string_equal(f.names, "app@tag forged v1 ");
+	assert_true(f.same);
+	files_after(x, "/web/team", "app@tag", 10, &f);
+	assert_string_equal(f.names, "forged v1 ");
+	files_after(x, "/web/team", "forged", 10, &f);
+	assert_string_equal(f.names, "v1 ");
+	files_after(x, "/web/team", "", 2, &f);
+	assert_string_equal(f.names, "app@tag forged ");
+	files_after(x, "/web/team", "v1", 10, &f);
+	assert_int_equal(f.n, 0);
+	/* A directory without tags has no files. */
+	files_after(x, "/web", "", 10, &f);
+	assert_int_equal(f.n, 0);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 0);
+	/* Expired: the cached-only open fetches nothing, the parents' listings
+	 * included. */
+	x->now += 61000;
+	assert_int_equal(tree_opendir_cached(x->t, "/web/team", &d), -ENOENT);
+	assert_int_equal(fake_api_calls(x->f, NULL, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +876,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_errors_pass_through, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_reads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_after_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contents, setup, teardown),
