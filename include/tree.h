@@ -59,9 +59,6 @@ struct tree_config {
 	void *wall_arg;
 };
 
-/* Called by tree_readdir for each entry; a non-zero return stops it. */
-typedef int (*tree_fill_fn)(void *arg, const char *name, const struct stat *st);
-
 /* Borrows u, c and log (they must outlive the tree), and sets the cache's
  * stale-if-error policy from cfg. NULL on -ENOMEM. */
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
@@ -101,9 +98,8 @@ int tree_warm(struct tree *t);
 /* stat of path. 0, -ENOENT, or the API's -errno. Times are whole
  * seconds: a tag's mtime is its update time; its ctime is the same while
  * its bytes are those this mount first saw with that update time, and
- * the time it noticed otherwise (a re-push within the same second). */
-int tree_getattr(struct tree *t, const char *path, struct stat *st);
-/* The same, and *until: how long the answer may be kept (fresh.h's clock;
+ * the time it noticed otherwise (a re-push within the same second).
+ * *until: how long the answer may be kept (fresh.h's clock;
  * the earliest expiry of the listings it came from, rule 3; INT64_MAX for
  * the top directory, which rests on none); on -ENOENT
  * only for a name that could never exist (negative_ttl), else 0. */
@@ -112,11 +108,8 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
  * nothing (for the notify thread, which must not wait on the network):
  * -ENOENT too when what path rests on is not cached. */
 int tree_stat_cached(struct tree *t, const char *path, struct stat *st);
-/* Lists a directory ("." and ".." included) with full attributes
- * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
-int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
-
-/* The same in chunks, as the kernel reads a directory: an open directory
+/* A directory's entries with full attributes ("." and ".." included,
+ * with none: NULL), in chunks as the kernel reads it: an open directory
  * keeps the snapshots it lists from until closed, so offsets hold across
  * chunks even if the listing is refreshed meanwhile, and reading on from
  * where the last chunk stopped costs nothing extra. Opening queues the

@@ -522,13 +522,6 @@ int tree_stat_cached(struct tree *t, const char *path, struct stat *st)
 	return stat_as(t, path, st, &until, true);
 }
 
-int tree_getattr(struct tree *t, const char *path, struct stat *st)
-{
-	int64_t until;
-
-	return tree_stat(t, path, st, &until);
-}
-
 /* ---- contents ---------------------------------------------------------------- */
 
 ssize_t tree_read(struct tree *t, const char *path, char *dst, size_t size, off_t off)

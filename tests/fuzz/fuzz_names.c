@@ -45,6 +45,7 @@
 #include "params.h"
 #include "sign.h"
 #include "tree.h"
+#include "tree_walk.h"
 #include "uhub.h"
 
 #define MAX_OPS 64

@@ -18,6 +18,7 @@
 #include "fake_api.h"
 #include "qbudget.h"
 #include "tree.h"
+#include "tree_walk.h"
 
 struct fixture {
 	struct fake_api *f;
