@@ -38,20 +38,17 @@
 #define TREE_TAG_ALIAS "@tag"
 
 struct tree_config {
-	int64_t ttl_ms;	    /* listing snapshot lifetime */
-	int64_t neg_ttl_ms; /* lifetime of a "does not exist" answer */
-	const char *repo;   /* mount only this repository as the root, or NULL */
-	long api_tz;	    /* zone of zone-less API times, seconds east */
+	const char *repo; /* mount only this repository as the root, or NULL */
+	long api_tz;	  /* zone of zone-less API times, seconds east */
 	uid_t uid;
 	gid_t gid;
-	mode_t umask;	      /* applied to 0444 files and 0555 directories */
-	int64_t mount_time;   /* shown for a time not known: a tag's unparsable
-			       * one, the root's before its listing (Unix s) */
-	unsigned prefetch;    /* listings fetched ahead per listed directory */
-	int64_t max_stale_ms; /* stale-if-error window past ttl_ms, 0 = off */
-	/* The freshness policy (borrowed; it must run on the cache's clock).
-	 * When given, it overrides ttl_ms, neg_ttl_ms and max_stale_ms; when
-	 * NULL, the tree makes one from them on the cache's clock. */
+	mode_t umask;	    /* applied to 0444 files and 0555 directories */
+	int64_t mount_time; /* shown for a time not known: a tag's unparsable
+			     * one, the root's before its listing (Unix s) */
+	unsigned prefetch;  /* listings fetched ahead per listed directory */
+	/* The freshness policy: every ttl, the stale-if-error window and the
+	 * refresh-ahead point (borrowed; required; it must run on the cache's
+	 * clock). */
 	const struct fresh *fresh;
 	/* The wall clock (Unix seconds) that dates a change noticed here (a
 	 * tag's ctime); NULL: time(2). */
@@ -60,7 +57,8 @@ struct tree_config {
 };
 
 /* Borrows u, c and log (they must outlive the tree), and sets the cache's
- * stale-if-error policy from cfg. NULL on -ENOMEM. */
+ * stale-if-error policy from cfg->fresh. NULL on -ENOMEM, or without
+ * cfg->fresh. */
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
 void tree_free(struct tree *t);
 /* The freshness policy in force (fresh.h). */
