@@ -35,7 +35,8 @@ int bg_push(struct bg *b, bg_fn fn, void *arg, const char *key);
  * non-urgent job is dropped to make room. -EAGAIN only when stopped or
  * full of urgent jobs. */
 int bg_push_urgent(struct bg *b, bg_fn fn, void *arg, const char *key);
-/* Jobs run so far. */
+/* Jobs run so far. A window for test_bg (nothing in the daemon reads
+ * it): the count lives under the queue's lock, out of the tests' reach. */
 unsigned long bg_done(struct bg *b);
 
 #endif

@@ -82,7 +82,9 @@ void http_cancel(struct http *h);
  * may overwrite the text at any time. */
 void http_last_error(struct http *h, char *out, size_t n);
 
-/* A snapshot of the counters since http_new. */
+/* A snapshot of the counters since http_new. http_last_error and this
+ * are windows for test_http (nothing in the daemon reads them; the stats
+ * attribute counts at uhub's level): they read state under h's lock. */
 void http_get_stats(struct http *h, struct http_stats *out);
 
 /* True for an http:// URL whose host cannot resolve off this machine:

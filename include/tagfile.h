@@ -14,12 +14,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "buf.h"
 #include "snap.h"
 
-/* Appends the file's contents for e to out. 0, -EFBIG, -ENOMEM. */
-int tagfile_render(const struct snap_entry *e, struct buf *out);
-/* The rendered length, without rendering into a buffer. */
+/* The length of the file's contents for e (its st_size). */
 size_t tagfile_size(const struct snap_entry *e);
 /* Copies at most size bytes from offset off of e's contents into dst.
  * Returns the bytes copied (0 at or past the end) or -errno. */

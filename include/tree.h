@@ -38,20 +38,17 @@
 #define TREE_TAG_ALIAS "@tag"
 
 struct tree_config {
-	int64_t ttl_ms;	    /* listing snapshot lifetime */
-	int64_t neg_ttl_ms; /* lifetime of a "does not exist" answer */
-	const char *repo;   /* mount only this repository as the root, or NULL */
-	long api_tz;	    /* zone of zone-less API times, seconds east */
+	const char *repo; /* mount only this repository as the root, or NULL */
+	long api_tz;	  /* zone of zone-less API times, seconds east */
 	uid_t uid;
 	gid_t gid;
-	mode_t umask;	      /* applied to 0444 files and 0555 directories */
-	int64_t mount_time;   /* shown for a time not known: a tag's unparsable
-			       * one, the root's before its listing (Unix s) */
-	unsigned prefetch;    /* listings fetched ahead per listed directory */
-	int64_t max_stale_ms; /* stale-if-error window past ttl_ms, 0 = off */
-	/* The freshness policy (borrowed; it must run on the cache's clock).
-	 * When given, it overrides ttl_ms, neg_ttl_ms and max_stale_ms; when
-	 * NULL, the tree makes one from them on the cache's clock. */
+	mode_t umask;	    /* applied to 0444 files and 0555 directories */
+	int64_t mount_time; /* shown for a time not known: a tag's unparsable
+			     * one, the root's before its listing (Unix s) */
+	unsigned prefetch;  /* listings fetched ahead per listed directory */
+	/* The freshness policy: every ttl, the stale-if-error window and the
+	 * refresh-ahead point (borrowed; required; it must run on the cache's
+	 * clock). */
 	const struct fresh *fresh;
 	/* The wall clock (Unix seconds) that dates a change noticed here (a
 	 * tag's ctime); NULL: time(2). */
@@ -59,11 +56,9 @@ struct tree_config {
 	void *wall_arg;
 };
 
-/* Called by tree_readdir for each entry; a non-zero return stops it. */
-typedef int (*tree_fill_fn)(void *arg, const char *name, const struct stat *st);
-
 /* Borrows u, c and log (they must outlive the tree), and sets the cache's
- * stale-if-error policy from cfg. NULL on -ENOMEM. */
+ * stale-if-error policy from cfg->fresh. NULL on -ENOMEM, or without
+ * cfg->fresh. */
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log);
 void tree_free(struct tree *t);
 /* The freshness policy in force (fresh.h). */
@@ -101,9 +96,8 @@ int tree_warm(struct tree *t);
 /* stat of path. 0, -ENOENT, or the API's -errno. Times are whole
  * seconds: a tag's mtime is its update time; its ctime is the same while
  * its bytes are those this mount first saw with that update time, and
- * the time it noticed otherwise (a re-push within the same second). */
-int tree_getattr(struct tree *t, const char *path, struct stat *st);
-/* The same, and *until: how long the answer may be kept (fresh.h's clock;
+ * the time it noticed otherwise (a re-push within the same second).
+ * *until: how long the answer may be kept (fresh.h's clock;
  * the earliest expiry of the listings it came from, rule 3; INT64_MAX for
  * the top directory, which rests on none); on -ENOENT
  * only for a name that could never exist (negative_ttl), else 0. */
@@ -112,11 +106,8 @@ int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
  * nothing (for the notify thread, which must not wait on the network):
  * -ENOENT too when what path rests on is not cached. */
 int tree_stat_cached(struct tree *t, const char *path, struct stat *st);
-/* Lists a directory ("." and ".." included) with full attributes
- * ("." and ".." have none: NULL). 0, -ENOTDIR, -ENOENT, or -errno. */
-int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *arg);
-
-/* The same in chunks, as the kernel reads a directory: an open directory
+/* A directory's entries with full attributes ("." and ".." included,
+ * with none: NULL), in chunks as the kernel reads it: an open directory
  * keeps the snapshots it lists from until closed, so offsets hold across
  * chunks even if the listing is refreshed meanwhile, and reading on from
  * where the last chunk stopped costs nothing extra. Opening queues the

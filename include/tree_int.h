@@ -49,7 +49,6 @@ struct tree {
 	const struct fresh *fresh; /* the freshness policy (fresh.h) */
 	tree_changed_fn changed;   /* set once, before serving */
 	void *changed_arg;
-	struct fresh *own_fresh;  /* made here when the caller gave none */
 	struct tier *tier;	  /* the shared tier, or NULL; set once, before serving */
 	struct qbudget *qb;	  /* what names a listing lacks may cost */
 	pthread_mutex_t stash_mu; /* a leaf */

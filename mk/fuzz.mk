@@ -53,7 +53,7 @@ $(FUZZ_B)/libimgtagfs-fuzz.a: $(FUZZ_LIB_OBJ)
 	$(Q)ar rcs $@ $^
 
 # The tree is fuzzed over the unit tests' in-memory API.
-$(FUZZ_B)/fuzz_names: $(FUZZ_B)/obj/tests/unit/fake_api.o
+$(FUZZ_B)/fuzz_names: $(FUZZ_B)/obj/tests/unit/fake_api.o $(FUZZ_B)/obj/tests/unit/tree_walk.o
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libimgtagfs-fuzz.a
 	@$(if $(V),,echo "  FUZZLD  $@")

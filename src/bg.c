@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define BG_MAX_THREADS 16
 
 enum { LANE_PREFETCH, LANE_URGENT, LANES };
@@ -100,10 +102,8 @@ struct bg *bg_new(unsigned threads, size_t cap)
  * (C gives no portable integer for it): find() compares it. */
 static size_t hash_of(const void *arg, const char *key)
 {
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = hash_fnv64_str(HASH_FNV64_BASIS, key);
 
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
 	h ^= (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ULL;
 	return (size_t)(h ^ (h >> 29));
 }

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "monotime.h"
 
 #define BUCKETS_MIN 64
@@ -124,11 +125,7 @@ out_free:
 
 static uint64_t hash_key(const char *s)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
+	return hash_fnv64_str(HASH_FNV64_BASIS, s);
 }
 
 static struct centry *lookup(const struct cache *c, const char *key, uint64_t h)

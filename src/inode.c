@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define INLINE_NAME 10
 #define SALTS 4
 #define MIN_SLOTS 1024
@@ -100,13 +102,14 @@ static uint64_t mix(uint64_t x)
 
 static uint64_t salted_hash(uint64_t parent, const char *name, bool dir, unsigned salt)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a over parent, name, kind */
+	unsigned char le[8], kind = dir ? 'd' : 'f';
+	uint64_t h;
 
-	for (int i = 0; i < 8; i++)
-		h = (h ^ ((parent >> (8 * i)) & 0xff)) * 1099511628211u;
-	for (const char *p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	h = (h ^ (dir ? 'd' : 'f')) * 1099511628211u;
+	for (int i = 0; i < 8; i++) /* parent's bytes, least significant first */
+		le[i] = (unsigned char)(parent >> (8 * i));
+	h = hash_fnv64(HASH_FNV64_BASIS, le, sizeof(le));
+	h = hash_fnv64_str(h, name);
+	h = hash_fnv64(h, &kind, 1);
 	h = mix(h + salt);
 	return h > INODE_ROOT ? h : h + 2; /* 0 and 1 are taken */
 }

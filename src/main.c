@@ -35,8 +35,8 @@
 #include "log.h"
 #include "sign.h"
 #include "opts.h"
-#include "shared.h"
 #include "tier.h"
+#include "tier_setup.h"
 #include "tree.h"
 #include "uhub.h"
 #include "updatedb.h"
@@ -59,14 +59,7 @@ struct app {
 	struct tree *tree;
 	struct bg *bg;
 	struct imgtagfs *fs;
-	/* The shared tier (-o shared_cache=), or NULLs. */
-	struct shared *shared;
-	struct tier *tier;
-	struct tier_config tier_cfg; /* the MAC key and namespace, derived early */
-	char *auth;		     /* shared_cache_auth's contents, until shared_new copied them */
-	size_t auth_len;
-	const char *auth_user, *auth_pass; /* into auth */
-	char acl_user[128];		   /* the AUTH user, for --check's ACL line ("" if none) */
+	struct tier_setup *tier; /* the shared tier (-o shared_cache=), or NULL */
 };
 
 /* The signature has no nonce, so a request seen on the wire can be
@@ -135,137 +128,41 @@ static void on_end(void *arg)
 	struct app *a = arg;
 
 	tree_set_background(a->tree, NULL);
-	tier_cancel(a->tier);
+	tier_cancel(tier_setup_tier(a->tier));
 	uhub_cancel(a->uhub);
 }
 
-/* shared_cache_auth's file: one line, "PASSWORD" or "USER PASSWORD". */
-static int split_auth(struct app *a)
+/* What the shared tier is set up from (tier_setup.h). */
+static struct tier_setup_src tier_src(const struct app *a)
 {
-	char *tok[3];
-	int n = 0;
-
-	for (char *p = a->auth; *p && n < 3;) {
-		p += strspn(p, " \t\r\n");
-		if (!*p)
-			break;
-		tok[n++] = p;
-		p += strcspn(p, " \t\r\n");
-		if (*p)
-			*p++ = '\0';
-	}
-	if (n < 1 || n > 2)
-		return -EINVAL;
-	a->auth_user = n == 2 ? tok[0] : NULL;
-	a->auth_pass = tok[n - 1];
-	snprintf(a->acl_user, sizeof(a->acl_user), "%s", a->auth_user ? a->auth_user : "");
-	return 0;
-}
-
-/* The fleet's MAC key: from shared_cache_key's file, else from the API
- * private key (which build_client drops, hence so early). */
-static int derive_mac_key(struct app *a, char *err, size_t n)
-{
-	const char *project = pick_project(a);
-	char *k = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (!a->cfg.shared_key)
-		return tier_derive_key(a->creds.private_key, strlen(a->creds.private_key), project,
-				       a->tier_cfg.mac_key);
-	rc = creds_read_secret("shared_cache_key", a->cfg.shared_key, &k, &len, err, n);
-	if (rc)
-		return rc;
-	while (len && strchr(" \t\r\n", k[len - 1]))
-		len--;
-	if (len < 16) {
-		snprintf(err, n,
-			 "imgtagfs: shared_cache_key=%s: holds fewer than 16 bytes; make one with: head -c 32 "
-			 "/dev/urandom | base64 > FILE; chmod 600 FILE",
-			 a->cfg.shared_key);
-		rc = -EINVAL;
-	} else {
-		rc = tier_derive_key(k, len, project, a->tier_cfg.mac_key);
-	}
-	creds_secret_free(k, len);
-	return rc;
-}
-
-/* What the shared tier needs from files and keys, read before the keys
- * are dropped; the tier itself is built with the rest (build_tier). */
-static int prepare_tier(struct app *a, char *err, size_t n)
-{
-	const struct config *c = &a->cfg;
-	int rc;
-
-	if (!c->shared_cache)
-		return 0; /* opts refused shared_cache_auth= or _key= without it */
-	if (c->shared_auth) {
-		rc = creds_read_secret("shared_cache_auth", c->shared_auth, &a->auth, &a->auth_len, err, n);
-		if (rc)
-			return rc;
-		if (split_auth(a)) {
-			snprintf(err, n,
-				 "imgtagfs: shared_cache_auth=%s: expected one line: PASSWORD, or USER PASSWORD",
-				 c->shared_auth);
-			return -EINVAL;
-		}
-	}
-	return derive_mac_key(a, err, n);
-}
-
-static int build_tier(struct app *a)
-{
-	const struct config *c = &a->cfg;
-	struct shared_config sc = {
-	    .user = a->auth_user,
-	    .password = a->auth_pass,
-	    .timeout_ms = c->shared_timeout,
-	    .max_reply = c->cache_size < (64u << 20) ? c->cache_size : (64u << 20),
-	    .clock = fresh_clock,
-	    .clock_arg = a->fresh,
-	    .log = a->log,
-	};
-
-	/* Mounts share only listings that would be the same on both: the
-	 * registry and the options that shape a listing are in the
-	 * namespace (a repo_type=public mount's root is not a private one's). */
-	struct tier_scope scope = {
+	return (struct tier_setup_src){
+	    .cfg = &a->cfg,
 	    .project = pick_project(a),
 	    .public_key = a->creds.public_key,
+	    .private_key = a->creds.private_key,
 	    .endpoint = a->endpoint,
-	    .repo_type = c->repo_type,
-	    .api_tz = c->api_tz,
 	};
-	int err = tier_namespace(&scope, a->tier_cfg.ns);
+}
+
+/* The shared tier's secrets, read before the keys are dropped; the tier
+ * itself is built with the rest (build_tier). */
+static int prepare_tier(struct app *a, char *err, size_t n)
+{
+	struct tier_setup_src src = tier_src(a);
+
+	return tier_setup_prepare(&src, &a->tier, err, n);
+}
+
+/* The shared tier, for the tree and the FUSE layer. */
+static int build_tier(struct app *a)
+{
+	struct tier_setup_src src = tier_src(a);
+	int err = tier_setup_build(a->tier, &src, a->fresh, a->log);
 
 	if (err)
 		return err;
-	if (shared_addr_parse(c->shared_cache, &sc.addr, NULL, 0))
-		return -EINVAL; /* checked by opts already */
-	a->shared = shared_new(&sc);
-	creds_secret_free(a->auth, a->auth_len); /* shared_new has its copy */
-	a->auth = NULL;
-	a->auth_user = a->auth_pass = NULL;
-	if (!a->shared)
-		return -ENOMEM;
-	a->tier_cfg.sh = a->shared;
-	a->tier_cfg.fresh = a->fresh;
-	a->tier_cfg.log = a->log;
-	a->tier_cfg.max_value = sc.max_reply;
-	/* Waiting for another host's fetch leaves half the deadline for our
-	 * own: a wait of the whole deadline answers the user ETIMEDOUT
-	 * whenever the lock is never released (a holder that hangs, or any
-	 * writer to Redis: SET imgtagfs:1:NS:lock:KEY x; tests/review/
-	 * lock_forever.sh). */
-	a->tier_cfg.wait_ms = c->deadline ? (int64_t)c->deadline * 1000 / 2 : 30000;
-	a->tier = tier_new(&a->tier_cfg);
-	sign_wipe(a->tier_cfg.mac_key, sizeof(a->tier_cfg.mac_key)); /* tier_new has its copy */
-	if (!a->tier)
-		return -ENOMEM;
-	tree_set_tier(a->tree, a->tier);
-	fs_set_tier(a->fs, a->tier);
+	tree_set_tier(a->tree, tier_setup_tier(a->tier));
+	fs_set_tier(a->fs, tier_setup_tier(a->tier));
 	return 0;
 }
 
@@ -337,17 +234,14 @@ static int build(struct app *a)
 	sign_wipe(fc.gen_key, sizeof(fc.gen_key)); /* the inode table has its copy */
 	if (!a->fs)
 		return -ENOMEM;
-	return c->shared_cache ? build_tier(a) : 0;
+	return a->tier ? build_tier(a) : 0;
 }
 
 static void teardown(struct app *a)
 {
 	fs_free(a->fs);
 	bg_free(a->bg); /* stopped at unmount already; before what its jobs use */
-	tier_free(a->tier);
-	shared_free(a->shared);
-	creds_secret_free(a->auth, a->auth_len);
-	sign_wipe(a->tier_cfg.mac_key, sizeof(a->tier_cfg.mac_key));
+	tier_setup_free(a->tier);
 	tree_free(a->tree);
 	cache_free(a->cache);
 	fresh_free(a->fresh);
@@ -384,38 +278,6 @@ static void check_updatedb(const struct app *a)
 	       mnt ? mnt : "imgtagfs mounts", UPDATEDB_FSTYPE, advice);
 }
 
-/* --check with shared_cache=: Redis answers (AUTH, SELECT, TIME, PING),
- * and the fleet's namespace with the ACL line that confines a Redis user
- * to it, for an administrator to paste. 0 or 1. */
-static int check_shared(struct app *a)
-{
-	struct timespec t0;
-	struct shared_addr addr;
-	char why[256] = "", shown[4 * sizeof(why)], where[SHARED_HOST_MAX + SHARED_PATH_MAX + 32], scope[256],
-	     user[160];
-	int err;
-
-	if (!a->shared)
-		return 0;
-	if (shared_addr_parse(a->cfg.shared_cache, &addr, NULL, 0) ||
-	    tier_acl_scope(a->tier_cfg.ns, scope, sizeof(scope)))
-		return 1;
-	shared_addr_text(&addr, where, sizeof(where));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = shared_check(a->shared, why, sizeof(why));
-	/* why may quote the server: shown as the logs show it. */
-	printf("shared cache: %s: %s (%.0f ms)\n", where, err ? log_printable(why, shown, sizeof(shown)) : "ok",
-	       elapsed_ms(&t0));
-	snprintf(user, sizeof(user), "%s%s", a->acl_user[0] ? "" : "imgtagfs-",
-		 a->acl_user[0] ? a->acl_user : a->tier_cfg.ns);
-	printf("namespace:   %s\n", a->tier_cfg.ns);
-	printf("redis ACL:   user %s on >PASSWORD %s %s\n", user, scope, shared_acl_commands(&addr));
-	printf("             (a line of redis.conf, or ACL SETUSER with the same words; PASSWORD:\n"
-	       "             the password in shared_cache_auth's file, as \"%s PASSWORD\")\n",
-	       user);
-	return err ? 1 : 0;
-}
-
 /* --check: each step with its time, then 0 or 1. */
 static int run_check(struct app *a)
 {
@@ -447,40 +309,7 @@ static int run_check(struct app *a)
 	for (size_t i = 0; i < l.n && i < 20; i++)
 		printf("  %s\n", log_printable(l.v[i].name, shown, sizeof(shown)));
 	uhub_list_release(&l);
-	return check_shared(a);
-}
-
-/* The mount-time check of the shared tier: a refused AUTH is a mistake
- * in the configuration and fails the mount; Redis unreachable is a fault
- * like any later one (a warning; the tier comes up when Redis does). */
-static int check_tier(struct app *a, char *err, size_t n)
-{
-	char why[256] = "", shown[512];
-	int rc;
-
-	if (!a->shared)
-		return 0;
-	rc = shared_check(a->shared, why, sizeof(why));
-	/* why may quote the server: shown as the logs show it. */
-	log_printable(why, shown, sizeof(shown));
-	if (rc == -EACCES) {
-		snprintf(err, n,
-			 "imgtagfs: cannot mount %s: shared_cache: Redis refused the authentication (%s); check "
-			 "shared_cache_auth's file",
-			 a->cfg.source, shown);
-		return rc;
-	}
-	if (rc == -EPERM) {
-		snprintf(err, n,
-			 "imgtagfs: cannot mount %s: shared_cache: Redis refused a command (%s); imgtagfs --check "
-			 "with the same options prints the ACL line the fleet's user needs",
-			 a->cfg.source, shown);
-		return rc;
-	}
-	if (rc)
-		log_msg(a->log, LOG_WARNING,
-			"shared cache unreachable at mount (%s): mounting without it until it answers", why);
-	return 0;
+	return tier_setup_report(a->tier, a->cfg.shared_cache);
 }
 
 static int load_creds(struct app *a, char *err, size_t n)
@@ -575,7 +404,7 @@ int main(int argc, char **argv)
 		rc = fail;
 		goto out;
 	}
-	if (!a.cfg.lazy && check_tier(&a, err, sizeof(err))) {
+	if (!a.cfg.lazy && tier_setup_check(a.tier, a.cfg.source, a.log, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		rc = fail;
 		goto out;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "hash.h"
+
 #define SLOTS 256
 
 struct window {
@@ -47,11 +49,7 @@ void qbudget_free(struct qbudget *q)
 
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a; never 0 below */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h | 1;
+	return hash_fnv64_str(HASH_FNV64_BASIS, s) | 1; /* never 0 */
 }
 
 /* key's window, current at now (lock held). A slot whose window is over

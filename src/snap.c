@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define NO_OFF UINT32_MAX /* in a packed record: no string */
 #define NO_BOFF SIZE_MAX  /* in the builder: no string */
 
@@ -285,11 +287,7 @@ static uint32_t pack_str(const struct snap_builder *b, size_t off, char *area, s
 /* FNV-1a, 32-bit: a change detector, not a defence (see snap.h). */
 static uint32_t fnv(uint32_t h, const void *p, size_t n)
 {
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 16777619u;
-	return h;
+	return hash_fnv32(h, p, n);
 }
 
 static uint32_t fnv_str(uint32_t h, const char *s)
@@ -310,7 +308,7 @@ static uint32_t entry_hash(uint32_t h, const struct snap_entry *e)
 
 static uint32_t listing_version(const struct snap *s)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = HASH_FNV32_BASIS;
 	struct snap_entry e;
 
 	for (size_t i = 0; i < s->count; i++) {

@@ -53,23 +53,6 @@ static void pieces_of(const struct snap_entry *e, struct pieces *ps)
 	piece(ps, "\n");
 }
 
-int tagfile_render(const struct snap_entry *e, struct buf *out)
-{
-	struct pieces ps;
-	size_t mark = out->len;
-	int err = 0;
-
-	pieces_of(e, &ps);
-	for (size_t i = 0; i < ps.n && !err; i++)
-		err = buf_add(out, ps.p[i], ps.len[i]);
-	if (err && out->data) {
-		/* All or nothing: drop a partial rendering. */
-		out->len = mark;
-		out->data[mark] = '\0';
-	}
-	return err;
-}
-
 size_t tagfile_size(const struct snap_entry *e)
 {
 	struct pieces ps;

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "listkey.h"
 #include "monotime.h"
 #include "sign.h"
@@ -126,14 +127,11 @@ int tier_derive_key(const void *secret, size_t n, const char *project, unsigned 
 	return sign_hkdf_sha256(secret, n, salt, sizeof(salt) - 1, info, (size_t)len, key);
 }
 
+/* FNV-1a from a basis of its own (a digit short of the standard one; any
+ * basis hashes as well, and these values never leave the process). */
 static uint64_t bytes_hash(const void *v, size_t n)
 {
-	const unsigned char *p = v;
-	uint64_t h = 1469598103934665603u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211u;
-	return h;
+	return hash_fnv64(1469598103934665603u, v, n);
 }
 
 static uint64_t key_hash(const char *key)

@@ -153,7 +153,7 @@ static int cold_tag(struct tree *t, struct node *n, const char *key, const char 
 	/* An expired listing that may still be served is refreshed rather
 	 * than bypassed: with the API hung, its old copy answers within the
 	 * stale bound, where a query for the tag would wait the deadline. */
-	if (cache_filling(t->c, key) || cache_stale_held(t->c, key, t->cfg.ttl_ms))
+	if (cache_filling(t->c, key) || cache_stale_held(t->c, key, fresh_ttl_ms(t->fresh)))
 		return tree_get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, s);
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
@@ -178,7 +178,7 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	int err;
 
 	tree_key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
-	err = cache_peek(t->c, key, t->cfg.ttl_ms, &s);
+	err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s);
 	if (err == -EAGAIN)
 		err = cold_tag(t, n, key, tag, &s);
 	else if (!err)
@@ -366,7 +366,7 @@ static bool root_cached(struct tree *t)
 {
 	struct snap *s;
 
-	if (cache_peek(t->c, LISTKEY_REPOS, t->cfg.ttl_ms, &s) != 0)
+	if (cache_peek(t->c, LISTKEY_REPOS, fresh_ttl_ms(t->fresh), &s) != 0)
 		return false;
 	snap_unref(s);
 	return true;
@@ -471,7 +471,7 @@ static void root_time(struct tree *t, struct node *n)
 	struct snap *s;
 
 	tree_key_of(key, t->repo ? UHUB_IMAGES : UHUB_REPOS, t->repo, NULL, NULL);
-	if (cache_peek(t->c, key, t->cfg.ttl_ms, &s) != 0) {
+	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s) != 0) {
 		n->mtime = t->cfg.mount_time;
 		n->until = 0;
 		return;
@@ -520,13 +520,6 @@ int tree_stat_cached(struct tree *t, const char *path, struct stat *st)
 	int64_t until;
 
 	return stat_as(t, path, st, &until, true);
-}
-
-int tree_getattr(struct tree *t, const char *path, struct stat *st)
-{
-	int64_t until;
-
-	return tree_stat(t, path, st, &until);
 }
 
 /* ---- contents ---------------------------------------------------------------- */

@@ -36,29 +36,6 @@ static uint64_t fill_progress(void *filler);
 struct fill_req;
 static void note_changes(struct tree *t, const struct fill_req *r, const char *key, struct snap *s);
 
-static int64_t cache_clock(void *c)
-{
-	return cache_now(c);
-}
-
-/* The policy: the caller's, or one made from cfg on the cache's clock. */
-static int set_fresh(struct tree *t, const struct tree_config *cfg, struct cache *c)
-{
-	struct fresh_config fc = {.ttl_ms = cfg->ttl_ms,
-				  .neg_ttl_ms = cfg->neg_ttl_ms,
-				  .max_stale_ms = cfg->max_stale_ms,
-				  .clock = cache_clock,
-				  .clock_arg = c};
-
-	if (!cfg->fresh && !(t->own_fresh = fresh_new(&fc)))
-		return -ENOMEM;
-	t->fresh = cfg->fresh ? cfg->fresh : t->own_fresh;
-	t->cfg.ttl_ms = fresh_ttl_ms(t->fresh);
-	t->cfg.neg_ttl_ms = fresh_neg_ttl_ms(t->fresh);
-	t->cfg.max_stale_ms = fresh_max_stale_ms(t->fresh);
-	return 0;
-}
-
 struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cache *c, struct log *log)
 {
 	struct tree *t = calloc(1, sizeof(*t));
@@ -74,21 +51,19 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->u = u;
 	t->c = c;
 	t->log = log;
-	if (set_fresh(t, cfg, c) || !(t->qb = qbudget_new(t->cfg.ttl_ms))) {
-		qbudget_free(t->qb);
-		fresh_free(t->own_fresh);
+	t->fresh = cfg->fresh;
+	if (!t->fresh || !(t->qb = qbudget_new(fresh_ttl_ms(t->fresh)))) {
 		free(t->repo);
 		free(t);
 		return NULL;
 	}
 	if (pthread_mutex_init(&t->stash_mu, NULL)) {
 		qbudget_free(t->qb);
-		fresh_free(t->own_fresh);
 		free(t->repo);
 		free(t);
 		return NULL;
 	}
-	cache_set_stale(c, t->cfg.max_stale_ms, fresh_stale_retry_ms(t->fresh), on_stale, t);
+	cache_set_stale(c, fresh_max_stale_ms(t->fresh), fresh_stale_retry_ms(t->fresh), on_stale, t);
 	cache_set_join(c, on_join);
 	cache_set_progress(c, fill_progress);
 	return t;
@@ -103,7 +78,6 @@ void tree_free(struct tree *t)
 	qbudget_free(t->qb);
 	stash_clear(t);
 	pthread_mutex_destroy(&t->stash_mu);
-	fresh_free(t->own_fresh);
 	free(t->repo);
 	free(t);
 }
@@ -257,7 +231,7 @@ static void prefetch_job(void *arg, const char *key)
 	struct snap *s = NULL;
 
 	if (b && key_parse(key, &r, b) == 0 &&
-	    cache_get(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, &s) == 0)
+	    cache_get(t->c, key, fresh_ttl_ms(t->fresh), fresh_neg_ttl_ms(t->fresh), fill, &r, &s) == 0)
 		snap_unref(s);
 	free(b);
 }
@@ -271,12 +245,12 @@ static void refresh_job(void *arg, const char *key)
 	struct snap *s;
 
 	/* From the fleet, only a listing newer than the one held. */
-	if (cache_peek(t->c, key, t->cfg.ttl_ms, &s) == 0) {
+	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s) == 0) {
 		r.min_born = snap_born(s);
 		snap_unref(s);
 	}
 	if (b && key_parse(key, &r, b) == 0)
-		cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
+		cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), fill, &r);
 	free(b);
 }
 
@@ -698,15 +672,16 @@ int tree_get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char
 
 	tree_key_of(key, k, repo, image, tag);
 	if (!plausible || n->peek) {
-		err = cache_peek(t->c, key, t->cfg.ttl_ms, out);
+		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), out);
 		if (err == -EAGAIN) {
-			now = fresh_now(t->fresh) + t->cfg.neg_ttl_ms;
+			now = fresh_now(t->fresh) + fresh_neg_ttl_ms(t->fresh);
 			n->until = now < n->until ? now : n->until;
 			n->never = true;
 			return -ENOENT;
 		}
 	} else {
-		err = cache_get_by(t->c, key, t->cfg.ttl_ms, t->cfg.neg_ttl_ms, fill, &r, n->stale_by, out);
+		err = cache_get_by(t->c, key, fresh_ttl_ms(t->fresh), fresh_neg_ttl_ms(t->fresh), fill, &r, n->stale_by,
+				   out);
 	}
 	if (!err)
 		tree_note(t, &n->until, *out);
@@ -750,9 +725,9 @@ int tree_relist(struct tree *t, enum uhub_kind k, const char *repo, const char *
 
 	tree_key_of(key, k, repo, image, NULL);
 	qbudget_listed(t->qb, key, fresh_now(t->fresh));
-	err = cache_refill(t->c, key, t->cfg.neg_ttl_ms, fill, &r);
+	err = cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), fill, &r);
 	if (!err)
-		err = cache_peek(t->c, key, t->cfg.ttl_ms, &again);
+		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &again);
 	if (err)
 		return err == -EAGAIN ? -EIO : err;
 	snap_unref(*s);

@@ -45,6 +45,7 @@
 #include "params.h"
 #include "sign.h"
 #include "tree.h"
+#include "tree_walk.h"
 #include "uhub.h"
 
 #define MAX_OPS 64
@@ -321,6 +322,7 @@ struct world {
 	struct wide w;
 	struct uhub *u;
 	struct cache *c;
+	struct fresh *fresh; /* the tree's policy, on the cache's clock */
 	struct tree *t;
 	int64_t now; /* the cache's clock, ms */
 	const char *repo, *image, *time, *digest;
@@ -357,9 +359,7 @@ static void world_init(struct world *x, unsigned flags)
 	    .max_entries = 100000,
 	    .max_reply = 1 << 22,
 	};
-	struct tree_config tc = {.ttl_ms = TTL_MS,
-				 .neg_ttl_ms = 5000,
-				 .repo = (flags & 2) ? "r" : NULL,
+	struct tree_config tc = {.repo = (flags & 2) ? "r" : NULL,
 				 .api_tz = 8 * 3600,
 				 .umask = 022,
 				 .mount_time = 1700000000};
@@ -379,8 +379,11 @@ static void world_init(struct world *x, unsigned flags)
 	}
 	x->u = uhub_new(&uc, &tr, NULL);
 	x->c = cache_new(64 << 20, world_clock, x);
+	x->fresh = fresh_new(&(struct fresh_config){
+	    .ttl_ms = TTL_MS, .neg_ttl_ms = 5000, .clock = world_clock, .clock_arg = x});
+	tc.fresh = x->fresh;
 	x->t = tree_new(&tc, x->u, x->c, NULL);
-	FUZZ_CHECK(x->u && x->c && x->t);
+	FUZZ_CHECK(x->u && x->c && x->fresh && x->t);
 	x->repo = "r";
 	x->image = "i";
 	x->time = "1764200000";
@@ -393,6 +396,7 @@ static void world_init(struct world *x, unsigned flags)
 static void world_release(struct world *x)
 {
 	tree_free(x->t);
+	fresh_free(x->fresh);
 	cache_free(x->c);
 	uhub_free(x->u);
 	fake_api_free(x->f);

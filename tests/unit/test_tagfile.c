@@ -10,13 +10,28 @@
 #include <errno.h>
 #include <string.h>
 
+#include "buf.h"
 #include "tagfile.h"
 
 #define DIGEST "sha256:3f1c000000000000000000000000000000000000000000000000000000000001"
 #define T_2026 1795745700 /* 2026-11-27T02:15:00Z */
+#define TEXT_CAP 4096	  /* longer than any text below */
 
 static const struct snap_entry full = {.name = "v1.4.2", .digest = DIGEST, .mtime = T_2026};
 static const char full_text[] = "digest: " DIGEST "\nupdated: 2026-11-27T02:15:00Z\n";
+
+/* Appends e's whole contents to out as a read from offset 0 gets them,
+ * asking for more than tagfile_size: the read must stop there. 0,
+ * -EFBIG (nothing appended) or -ENOMEM. */
+static int tagfile_render(const struct snap_entry *e, struct buf *out)
+{
+	char text[2 * TEXT_CAP];
+	size_t n = tagfile_size(e);
+
+	assert_true(n < sizeof(text));
+	assert_int_equal(tagfile_read(e, text, sizeof(text), 0), n);
+	return buf_add(out, text, n);
+}
 
 /* Renders e and checks it against want, and the size against both. */
 static void check_render(const struct snap_entry *e, const char *want)

@@ -18,11 +18,13 @@
 #include "fake_api.h"
 #include "qbudget.h"
 #include "tree.h"
+#include "tree_walk.h"
 
 struct fixture {
 	struct fake_api *f;
 	struct uhub *u;
 	struct cache *c;
+	struct fresh *fresh; /* the tree's policy, on the cache's clock */
 	struct tree *t;
 	int64_t now;	/* the cache's clock, ms */
 	int64_t wall;	/* the tree's wall clock, s */
@@ -42,9 +44,7 @@ static int64_t fake_wall(void *arg)
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct tree_config tc = {.ttl_ms = 60000,
-				 .neg_ttl_ms = 5000,
-				 .api_tz = 8 * 3600,
+	struct tree_config tc = {.api_tz = 8 * 3600,
 				 .uid = 1000,
 				 .gid = 1000,
 				 .umask = 022,
@@ -76,6 +76,9 @@ static int setup(void **state)
 	fake_api_add_image(x->f, "web", "big", "1764000000");
 	x->u = fake_api_client(x->f, 100, 4);
 	x->c = cache_new(64 << 20, fake_clock, x);
+	x->fresh = fresh_new(&(struct fresh_config){
+	    .ttl_ms = 60000, .neg_ttl_ms = 5000, .clock = fake_clock, .clock_arg = x});
+	tc.fresh = x->fresh;
 	x->t = tree_new(&tc, x->u, x->c, NULL);
 	*state = x;
 	return 0;
@@ -86,6 +89,7 @@ static int teardown(void **state)
 	struct fixture *x = *state;
 
 	tree_free(x->t);
+	fresh_free(x->fresh);
 	cache_free(x->c);
 	uhub_free(x->u);
 	fake_api_free(x->f);
@@ -339,8 +343,7 @@ static void test_unsure_image_list(void **state)
 	tree_free(x->t);
 	x->u = fake_api_client(x->f, 100, 1);
 	fake_api_set_cap(x->f, 10);
-	x->t = tree_new(&(struct tree_config){.ttl_ms = 60000, .neg_ttl_ms = 5000, .mount_time = 1700000000}, x->u,
-			x->c, NULL);
+	x->t = tree_new(&(struct tree_config){.fresh = x->fresh, .mount_time = 1700000000}, x->u, x->c, NULL);
 	/* At every call once the list is being paged, the two front images
 	 * go and two images that sort last come: pages fetched one after
 	 * the other shift left by two, the overlap of one cannot catch every
@@ -429,7 +432,7 @@ static void test_refresh_image_drops_lone_tags(void **state)
 static void test_repo_root(void **state)
 {
 	struct fixture *x = *state;
-	struct tree_config tc = {.ttl_ms = 60000, .neg_ttl_ms = 5000, .repo = "ucloudai", .mount_time = 1};
+	struct tree_config tc = {.fresh = x->fresh, .repo = "ucloudai", .mount_time = 1};
 	struct tree *t = tree_new(&tc, x->u, x->c, NULL);
 	struct listing l = {.n = 0};
 	struct stat st;
@@ -768,7 +771,7 @@ static void test_changes_told(void **state)
 static void test_root_time(void **state)
 {
 	struct fixture *x = *state;
-	struct tree_config tc = {.ttl_ms = 60000, .neg_ttl_ms = 5000, .repo = "web", .mount_time = 1};
+	struct tree_config tc = {.fresh = x->fresh, .repo = "web", .mount_time = 1};
 	struct tree *t;
 	struct stat st;
 	int64_t until;
