@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "snap.h"
 #include "tagfile.h"
 #include "tree_int.h"
@@ -347,25 +346,33 @@ int tree_dir_files(struct tree_dir *d, const char *after, size_t max, tree_filef
 {
 	struct dir_entry *e;
 	struct snap_entry se;
-	struct buf b;
+	char *bytes;
 	size_t n = 0;
 
 	if (d->forgotten)
 		return -ESTALE;
 	if (!d->tags)
 		return 0;
-	if (!(e = malloc(sizeof(*e))))
+	e = malloc(sizeof(*e));
+	bytes = malloc(TREE_FILE_MAX);
+	if (!e || !bytes) {
+		free(e);
+		free(bytes);
 		return -ENOMEM;
-	buf_init(&b, TREE_FILE_MAX);
+	}
 	for (size_t i = files_start(d, after); i < snap_count(d->tags) && n < max; i++) {
+		ssize_t len;
+
 		if (!tag_name_at(d, i, e, &se))
 			continue;
 		n++;
-		buf_reset(&b);
-		if (tagfile_render(&se, &b) == 0 && fn(arg, e->name, b.data ? b.data : "", b.len))
+		/* The same bytes a read gives (tagfile_read), so what is stored
+		 * ahead is what the file says. */
+		len = tagfile_read(&se, bytes, TREE_FILE_MAX, 0);
+		if (len >= 0 && fn(arg, e->name, bytes, (size_t)len))
 			break;
 	}
-	buf_release(&b);
+	free(bytes);
 	free(e);
 	return 0;
 }
