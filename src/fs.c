@@ -108,6 +108,7 @@ void fs_free(struct imgtagfs *fs)
 	watchdog_free(fs->wd);
 	fs_close_dirs(fs);
 	notify_free(fs->kn);
+	prestore_free(fs->ps); /* after notify: its last batches end there */
 	inode_table_free(fs->inodes);
 	pthread_mutex_destroy(&fs->dirs_mu);
 	pthread_mutex_destroy(&fs->mu);
@@ -197,8 +198,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		tree_set_background(fs->t, fs->bg);
 		/* Someone who mounts looks inside next: have the top ready. */
 		if (fs->cfg.warm)
-			prestore_free(fs->ps); /* after notify: its last batches end there */
-		tree_warm(fs->t);
+			tree_warm(fs->t);
 	}
 	log_msg(fs->log, LOG_INFO, "mounted");
 }
