@@ -1220,7 +1220,7 @@ static int resolve_as(struct tree *t, const char *path, struct node *n, bool pee
 static void dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFDIR | (0555 & ~t->cfg.umask);
+	st->st_mode = S_IFDIR | ((t->cfg.writable_dirs ? 0755 : 0555) & ~t->cfg.umask);
 	st->st_nlink = 1; /* "unknown", as btrfs: find must not guess leaves */
 	st->st_uid = t->cfg.uid;
 	st->st_gid = t->cfg.gid;
@@ -1853,6 +1853,134 @@ int tree_refresh(struct tree *t, const char *path)
 		drop(t, UHUB_TAGS, n.repo, n.image, NULL);
 		break;
 	}
+	node_release(&n);
+	return 0;
+}
+
+/* ---- deletions (prune.h) ------------------------------------------------------ */
+
+static const enum tree_kind ident_kind[] = {
+    [NODE_ROOT] = TREE_ROOT,   [NODE_REPO] = TREE_REPO, [NODE_DIR] = TREE_PREFIX,
+    [NODE_IMAGE] = TREE_IMAGE, [NODE_TAG] = TREE_TAG,
+};
+
+static int dup_or_null(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -ENOMEM : 0;
+}
+
+int tree_ident(struct tree *t, const char *path, struct tree_ident *out)
+{
+	struct node n;
+	int64_t until;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = tree_stat(t, path, &out->st, &until);
+	if (!err)
+		err = resolve(t, path, &n);
+	if (err)
+		return err;
+	out->kind = t->repo && n.kind == NODE_REPO ? TREE_ROOT : ident_kind[n.kind];
+	snprintf(out->repo, sizeof(out->repo), "%s", n.repo);
+	snprintf(out->image, sizeof(out->image), "%s", n.image);
+	if (n.kind == NODE_TAG) {
+		snprintf(out->tag, sizeof(out->tag), "%s", n.e.name);
+		out->mtime = n.e.mtime;
+		err = dup_or_null(&out->digest, n.e.digest);
+		if (!err)
+			err = dup_or_null(&out->time, n.e.time_raw);
+	}
+	node_release(&n);
+	return err;
+}
+
+void tree_ident_release(struct tree_ident *id)
+{
+	free(id->digest);
+	free(id->time);
+	id->digest = id->time = NULL;
+}
+
+bool tree_ident_same_time(const struct tree *t, const struct tree_ident *id, const char *time)
+{
+	int64_t v;
+
+	if (!time || timefmt_parse(time, t->cfg.api_tz, &v) != 0)
+		return id->mtime == SNAP_NO_TIME && (time == id->time || (time && id->time && !strcmp(time, id->time)));
+	return v == id->mtime;
+}
+
+/* The refill that takes one deleted tag out of a cached listing. The
+ * fill request comes first: the cache's hooks take the fill's argument
+ * for one (it came from no API call: no tier result). */
+struct amend {
+	struct fill_req r;
+	struct snap *old;
+	const char *tag;
+};
+
+static int amend_fill(void *arg, const char *key, struct snap **out)
+{
+	struct amend *a = arg;
+	size_t n = snap_count(a->old), nc = 0;
+	struct snap_builder *b = snap_builder_new();
+	struct snap_ctime *ct = malloc((n ? n : 1) * sizeof(*ct));
+	struct snap_entry e;
+	int err = b && ct ? 0 : -ENOMEM;
+
+	(void)key;
+	for (size_t i = 0, j = 0; i < n && !err; i++) {
+		snap_get(a->old, i, &e);
+		if (strcmp(e.name, a->tag) == 0)
+			continue;
+		if (e.ctime != e.mtime)
+			ct[nc++] = (struct snap_ctime){.i = j, .ctime = e.ctime};
+		err = snap_builder_add(b, &e);
+		j++;
+	}
+	*out = err ? NULL : snap_builder_finish(b);
+	if (!err && !*out)
+		err = -ENOMEM;
+	if (err)
+		snap_builder_free(b);
+	if (!err) {
+		/* Its age is the listing's: the deletion makes nothing fresher. */
+		snap_set_born(*out, snap_born(a->old));
+		if (snap_unsure(a->old))
+			snap_set_unsure(*out);
+		snap_set_ctimes(*out, ct, nc);
+	}
+	free(ct);
+	return err;
+}
+
+int tree_deleted(struct tree *t, const char *path)
+{
+	struct amend a = {.r = {.t = t, .kind = UHUB_TAGS}};
+	char key[KEY_MAX];
+	struct node n;
+	int err = resolve(t, path, &n);
+
+	if (err)
+		return err;
+	if (n.kind != NODE_TAG) {
+		node_release(&n);
+		return tree_refresh(t, path);
+	}
+	drop(t, UHUB_TAGS, n.repo, n.image, n.e.name);
+	key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
+	a.r.repo = n.repo;
+	a.r.image = n.image;
+	a.tag = n.e.name;
+	if (cache_held(t->c, key, &a.old) == 0) {
+		if (snap_find(a.old, a.tag) >= 0 && cache_refill(t->c, key, t->cfg.neg_ttl_ms, amend_fill, &a) != 0)
+			forget_key(t, key, &(struct listkey){.kind = UHUB_TAGS, .repo = n.repo, .image = n.image});
+		snap_unref(a.old);
+	}
+	if (t->tier)
+		tier_invalidate(t->tier, key);
 	node_release(&n);
 	return 0;
 }
