@@ -7,7 +7,8 @@ clock for all) just before and just after its call.
 Records are JSON lines:
   history.jsonl  {"k":"init","state":...} then one line per change:
                  {"k":"push"|"delete","repo","image","tag","digest","time",
-                  "t0","t1"} and last {"k":"final","state":...}
+                  "t0","t1"} ("via":"mount" for a deletion made through
+                 the first mount) and last {"k":"final","state":...}
   events.jsonl   {"k":"fault"|"clear"|"redis-stop"|"redis-cont"|
                   "redis-flush", "what", "t0", "t1"}
   obs-M-R.jsonl  one line per observation of reader R on mount M (check.py
@@ -110,10 +111,12 @@ class Mutator(threading.Thread):
     order is known. Each change is one control call; a failed call ends the
     run (the history would no longer be known)."""
 
-    def __init__(self, sim, world, log, rng, rate, stop):
+    def __init__(self, sim, world, log, rng, rate, stop, mount=None):
         super().__init__(name="mutator", daemon=True)
         self.sim, self.world, self.log, self.rng, self.rate, self.stop = sim, world, log, rng, rate, stop
+        self.mount = mount  # half the tags deleted are deleted through it (allow_delete)
         self.count = 0
+        self.unlinks = {}  # outcome of each deletion through the mount -> count
         self.error = None
 
     def run(self):
@@ -130,6 +133,35 @@ class Mutator(threading.Thread):
         rec["t0"] = now()
         self.sim.ctl("POST", rec["k"], query)
         rec["t1"] = now()
+        self.record(rec)
+
+    def unlink(self, key, tag):
+        """Deletes a tag through the mount, as `rm` does. The mount deletes
+        only what it showed, so a refusal (EBUSY: the mount showed other
+        bytes than the registry has; ENOENT: it did not show the tag yet)
+        changes nothing; whether another error changed anything is read
+        from the registry, which only this thread changes."""
+        rec = {"k": "delete", "repo": key[0], "image": key[1], "tag": tag, "via": "mount"}
+        rec["t0"] = now()
+        try:
+            os.unlink(os.path.join(self.mount, key[0], key[1], tag))
+            outcome, done = "deleted", True
+        except OSError as e:
+            outcome = errname(e)
+            done = e.errno not in (errno.EBUSY, errno.ENOENT) and not self.sim_has(key, tag)
+        rec["t1"] = now()
+        self.unlinks[outcome] = self.unlinks.get(outcome, 0) + 1
+        if done:
+            self.record(rec)
+
+    def sim_has(self, key, tag):
+        for r in self.sim.state()["repos"]:
+            for i in r.get("images", []) if r["name"] == key[0] else ():
+                if i["name"] == key[1] and any(t["name"] == tag for t in i.get("tags", [])):
+                    return True
+        return False
+
+    def record(self, rec):
         with self.world.lock:
             self.world.state.apply(rec)
             self.world.snapshot()
@@ -194,7 +226,10 @@ class Mutator(threading.Thread):
         grave.add(tag)
         if len(grave) > 8:
             grave.discard(self.rng.choice(sorted(grave)))
-        self.delete(key, tag)
+        if self.mount and self.rng.random() < 0.5:
+            self.unlink(key, tag)
+        else:
+            self.delete(key, tag)
 
     def repush(self, key):
         """A new digest for a tag, 40% of the time pushed again at once
