@@ -143,7 +143,8 @@ class Run:
         dump = self.sim.state()
         self.hist.write({"k": "init", "t": t0, "state": dump})
         world = workload.World(State(dump), {(r, i): n for r, i, n in IMAGES})
-        self.mutator = workload.Mutator(self.sim, world, self.hist, self.sub_rng(), 5.0, self.stop, mounts[0])
+        self.mutator = workload.Mutator(self.sim, world, self.hist, self.sub_rng(), 5.0, self.stop, mounts[0],
+                                        self.log("unlinks.jsonl"))
         self.threads.append(self.mutator)
         for m, root in enumerate(mounts):
             for r in range(3 if len(mounts) == 1 else 2):
