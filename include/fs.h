@@ -1,6 +1,7 @@
 /* fs.h — the FUSE layer, on libfuse's low-level API: inode numbers from
  * our own table (inode.h), each request answered within the deadline
- * (watchdog.h), every write refused with EROFS, and the kernel told how
+ * (watchdog.h), every write refused with EROFS (unlink and rmdir too,
+ * unless allow_delete hands them to prune.h), and the kernel told how
  * long it may keep each answer (fresh.h: never past the listing it came
  * from) and told at once what to forget on a refresh or a flush.
  *
@@ -39,7 +40,9 @@ struct fs_config {
 	int64_t deadline_ms;	/* no request waits longer (0 = none) */
 	bool foreground;	/* else log to syslog once mounted */
 	bool warm;		/* once mounted, fetch "/" and its listings (tree_warm) */
-	uid_t owner;		/* who may refresh, besides root */
+	uid_t owner;		/* who may refresh (and delete), besides root */
+	bool allow_delete;	/* unlink and rmdir delete (prune.h); else EROFS */
+	unsigned delete_retries; /* prune_config.retries */
 	/* Listings held by open directories (also past their ttl, so that a
 	 * seekdir to a telldir position goes on exactly), at most this many
 	 * bytes in all, each directory's counted; past it, the first to

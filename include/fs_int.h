@@ -43,6 +43,7 @@ struct imgtagfs {
 	struct notify *kn;   /* the kernel's copies, and telling it to forget */
 	struct prestore *ps; /* when to store a scanned directory's files */
 	struct tier *tier;   /* the shared tier, or NULL */
+	struct prune *pr;    /* deletion (allow_delete), or NULL: EROFS */
 	struct fuse_session *se;
 	bool no_open;	    /* the kernel can do without our opens */
 	bool single_thread; /* -s: no request may wait for the notify thread */

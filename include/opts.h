@@ -15,7 +15,8 @@
  * auto, noauto, user, nouser, users, _netdev, nofail, defaults, rw, ro,
  * x-* and comment=* are dropped, and for a mount
  * "-o ro,fsname=imgtagfs:SOURCE,subtype=imgtagfs" is put in args (fsname=
- * or subtype= given by the user are kept instead of ours).
+ * or subtype= given by the user are kept instead of ours; no "ro" with
+ * allow_delete, for the kernel would refuse every unlink itself).
  * Not thread-safe (runs once, in main).
  */
 #ifndef IMGTAGFS_OPTS_H
@@ -57,10 +58,11 @@ struct config {
 	uid_t uid;		 /* default getuid() */
 	gid_t gid;		 /* default getgid() */
 	mode_t umask;
-	bool debug;	 /* -o debug: log every API call */
-	bool lazy;	 /* -o lazy: no mount-time check */
-	bool foreground; /* -f or -d seen */
-	bool check;	 /* --check: probe and exit, no mount */
+	bool debug;	   /* -o debug: log every API call */
+	bool lazy;	   /* -o lazy: no mount-time check */
+	bool allow_delete; /* -o allow_delete: unlink and rmdir delete (prune.h) */
+	bool foreground;   /* -f or -d seen */
+	bool check;	   /* --check: probe and exit, no mount */
 	bool help, version;
 	bool mount_helper; /* called as mount.imgtagfs: mount(8)'s form */
 	bool fake;	   /* mount(8)'s -f: validate, mount nothing */

@@ -1,6 +1,6 @@
 /* stats.h — the stats attribute's value (user.imgtagfs.stats): the
  * counters of the API client (uhub.h), the listing cache (cache.h), the
- * shared tier (tier.h) and those the FUSE layer gives, one "name: value"
+ * shared tier (tier.h), deletion (prune.h) and those the FUSE layer gives, one "name: value"
  * a line. Reads each module's counters under its own lock.
  */
 #ifndef IMGTAGFS_STATS_H
@@ -12,6 +12,7 @@ struct buf;
 struct cache;
 struct notify;
 struct prestore;
+struct prune;
 struct tier;
 struct uhub;
 
@@ -22,6 +23,7 @@ struct stats_src {
 	struct tier *tier;
 	struct prestore *ps; /* the stores ahead of scans */
 	struct notify *kn;
+	struct prune *pr; /* deletion (allow_delete), or NULL: no deletes_* lines */
 };
 
 /* The FUSE layer's own counters, as read by it. */

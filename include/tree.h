@@ -33,6 +33,7 @@
 #include "cache.h"
 #include "fresh.h"
 #include "log.h"
+#include "names.h"
 #include "uhub.h"
 
 #define TREE_TAG_ALIAS "@tag"
@@ -50,6 +51,10 @@ struct tree_config {
 	 * refresh-ahead point (borrowed; required; it must run on the cache's
 	 * clock). */
 	const struct fresh *fresh;
+	/* Deletion is on (prune.h): directories are 0755 before the umask,
+	 * so that the kernel (default_permissions) lets their owner unlink
+	 * and rmdir in them; tag files stay 0444. */
+	bool writable_dirs;
 	/* The wall clock (Unix seconds) that dates a change noticed here (a
 	 * tag's ctime); NULL: time(2). */
 	int64_t (*wall)(void *arg);
@@ -178,5 +183,33 @@ void tree_set_tier(struct tree *t, struct tier *tier);
  * (and its tags' own answers; it is kept aside as for tree_refresh) and
  * tell the kernel (tree_set_changed). */
 void tree_forget(struct tree *t, const char *key);
+
+/* What a path names, for deleting it (prune.h). */
+enum tree_kind { TREE_ROOT, TREE_REPO, TREE_PREFIX, TREE_IMAGE, TREE_TAG };
+struct tree_ident {
+	enum tree_kind kind;
+	char repo[NAMES_MAX + 1];
+	char image[4096];	 /* TREE_IMAGE, TREE_TAG: the image's name */
+	char tag[NAMES_MAX + 1]; /* TREE_TAG: the registry's name (NAME for NAME@tag) */
+	char *digest;		 /* TREE_TAG: as shown; malloc'd, NULL when none */
+	int64_t mtime;		 /* TREE_TAG: its UpdateTime, SNAP_NO_TIME when none could be read */
+	char *time;		 /* TREE_TAG: UpdateTime as the API wrote it when it could not
+				  * be read; malloc'd, NULL otherwise */
+	struct stat st;		 /* as tree_stat shows the path */
+};
+/* Resolves path as tree_stat does. 0, -ENOENT, -ENOMEM or the API's
+ * -errno; release with tree_ident_release (also after an error). */
+int tree_ident(struct tree *t, const char *path, struct tree_ident *out);
+void tree_ident_release(struct tree_ident *id);
+/* Whether the UpdateTime text time (from the API, NULL when absent) is
+ * the time id was shown with, read as the tree reads times. */
+bool tree_ident_same_time(const struct tree *t, const struct tree_ident *id, const char *time);
+/* Path was deleted through this mount (prune.h). A tag: its image's
+ * cached listing loses it at once (the listing keeps its age, so nothing
+ * is served past its ttl), its own answer goes, and the fleet is told
+ * (tier.h: the other hosts drop the image's listing). An image: as
+ * tree_refresh. The kernel is told through the change hook
+ * (tree_set_changed). 0 or -errno. */
+int tree_deleted(struct tree *t, const char *path);
 
 #endif

@@ -1,5 +1,5 @@
 /* uhub.h — the UHub API as imgtagfs uses it: GetRepo, GetRepoImage,
- * GetImageTag; whole listings fetched as one de-duplicated snapshot with
+ * GetImageTag, and DeleteRepoImage when deletion is on; whole listings fetched as one de-duplicated snapshot with
  * parallel paging; retries with backoff; RetCode -> errno.
  *
  * Requests go through a struct uhub_transport, so tests can replace the
@@ -51,7 +51,8 @@ struct uhub_config {
 	unsigned max_rps;	  /* requests a second across threads, 0 = no limit */
 };
 
-enum uhub_kind { UHUB_REPOS, UHUB_IMAGES, UHUB_TAGS };
+/* UHUB_DELETE is DeleteRepoImage: no listing, only its calls counted. */
+enum uhub_kind { UHUB_REPOS, UHUB_IMAGES, UHUB_TAGS, UHUB_DELETE };
 
 struct uhub_entry {
 	char *name;
@@ -71,7 +72,7 @@ struct uhub_list {
 #define UHUB_STATS_RETCODES 16
 
 struct uhub_stats {
-	uint64_t calls[3]; /* by kind: GetRepo, GetRepoImage, GetImageTag */
+	uint64_t calls[4]; /* by kind: GetRepo, GetRepoImage, GetImageTag, DeleteRepoImage */
 	uint64_t retries;
 	uint64_t errors;       /* calls that failed for good */
 	uint64_t last_retcode; /* most recent non-zero RetCode */
@@ -115,6 +116,18 @@ int uhub_list_bg(struct uhub *u, enum uhub_kind kind, const char *repo, const ch
 /* One tag by name (GetImageTag with TagName). 0, -ENOENT, or -errno. */
 int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char *tag, struct uhub_entry *out);
 void uhub_entry_release(struct uhub_entry *e);
+
+/* One DeleteRepoImage: tag tag of repo/image, or (tag NULL) the image
+ * with every tag it has. Never retried blindly: it is sent again only
+ * after an answer that says it was not carried out (HTTP 429, RetCode
+ * 153 throttled, a connection refused or a host unreachable before
+ * anything was sent), with backoff, up to retries times. Any other
+ * failure returns at once; *unsure (never NULL) then says whether the
+ * deletion may still have happened (a timeout, a cut or unreadable
+ * reply, an HTTP 5xx, a transient RetCode): only a fresh look at the
+ * registry can tell (prune.h). 0 or -errno (ENOENT for RetCode 230: the
+ * tag or image is not there; EACCES, ETIMEDOUT, EIO, ECANCELED, ...). */
+int uhub_delete(struct uhub *u, const char *repo, const char *image, const char *tag, bool *unsure);
 
 /* One signed GetRepo call with Limit=1: the mount-time check. On failure
  * writes a one-line reason (RetCode and the server's Message, or the

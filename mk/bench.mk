@@ -37,3 +37,11 @@ bench: bench-deps
 bench-scale: bench-deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) tests/bench/scale.sh $(SCALE_ARGS)
+
+# Deletion through the mount (allow_delete): deletions a second against the
+# bound the latency, max_requests and max_rps set, and requests per
+# deletion (tests/bench/delete.sh; about 30 s).
+.PHONY: bench-delete
+bench-delete:
+	@$(MAKE) --no-print-directory all
+	@B=$(B) bash tests/bench/delete.sh $(BENCH_DELETE_ARGS)

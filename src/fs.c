@@ -45,6 +45,7 @@
 #include "log.h"
 #include "names.h"
 #include "prestore.h"
+#include "prune.h"
 #include "tier.h"
 #include "tree.h"
 #include "watchdog.h"
@@ -87,12 +88,16 @@ struct imgtagfs *fs_new(const struct fs_config *cfg, struct tree *t, struct uhub
 	fs->wd = watchdog_new(cfg->deadline_ms, TICK_MS, tick, fs, NULL);
 	fs->kn = fs->inodes ? notify_new(fs->inodes, fs->fresh, fs_still_there, fs) : NULL;
 	fs->ps = prestore_new();
-	if (!fs->inodes || !fs->wd || !fs->kn || !fs->ps || pthread_mutex_init(&fs->mu, NULL) ||
-	    pthread_mutex_init(&fs->dirs_mu, NULL)) {
+	if (cfg->allow_delete)
+		fs->pr =
+		    prune_new(&(struct prune_config){.owner = cfg->owner, .retries = cfg->delete_retries}, t, u, log);
+	if (!fs->inodes || !fs->wd || !fs->kn || !fs->ps || (cfg->allow_delete && !fs->pr) ||
+	    pthread_mutex_init(&fs->mu, NULL) || pthread_mutex_init(&fs->dirs_mu, NULL)) {
 		prestore_free(fs->ps);
 		notify_free(fs->kn);
 		inode_table_free(fs->inodes);
 		watchdog_free(fs->wd);
+		prune_free(fs->pr);
 		free(fs);
 		return NULL;
 	}
@@ -110,6 +115,7 @@ void fs_free(struct imgtagfs *fs)
 	notify_free(fs->kn);
 	prestore_free(fs->ps); /* after notify: its last batches end there */
 	inode_table_free(fs->inodes);
+	prune_free(fs->pr);
 	pthread_mutex_destroy(&fs->dirs_mu);
 	pthread_mutex_destroy(&fs->mu);
 	free(fs);
@@ -337,6 +343,7 @@ static void op_entry(struct op *o, fuse_ino_t ino, const struct stat *st, int64_
 	e.attr.st_ino = ino;
 	e.generation = inode_generation(o->fs->inodes, ino);
 	e.attr_timeout = e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until);
+	prune_shown(o->fs->pr, ino, st);
 	if (!op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
 		inode_forget(o->fs->inodes, ino, 1, NULL);
 	op_end(o);
@@ -427,14 +434,23 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_entry(&o, ino, &st, until);
 }
 
+/* The kernel let go of ino altogether. */
+static void forgotten(struct imgtagfs *fs, uint64_t ino, bool dir)
+{
+	if (dir)
+		notify_copy_gone(fs->kn, ino);
+	else
+		prune_forgotten(fs->pr, ino);
+}
+
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct imgtagfs *fs = ctx(req);
 	bool dir = false;
 
 	atomic_fetch_add(&fs->forgets, 1);
-	if (inode_forget(fs->inodes, ino, nlookup, &dir) && dir)
-		notify_copy_gone(fs->kn, ino);
+	if (inode_forget(fs->inodes, ino, nlookup, &dir))
+		forgotten(fs, ino, dir);
 	fuse_reply_none(req);
 }
 
@@ -446,8 +462,8 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 		bool dir = false;
 
 		atomic_fetch_add(&fs->forgets, 1);
-		if (inode_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup, &dir) && dir)
-			notify_copy_gone(fs->kn, forgets[i].ino);
+		if (inode_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup, &dir))
+			forgotten(fs, forgets[i].ino, dir);
 	}
 	fuse_reply_none(req);
 }
@@ -471,6 +487,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fs_settle(o.fs, seen);
 	st.st_ino = ino;
+	prune_shown(o.fs->pr, ino, &st);
 	if (op_claim(&o))
 		fuse_reply_attr(req, &st, fresh_kernel_timeout(o.fs->fresh, until));
 	op_end(&o);
@@ -548,8 +565,10 @@ static int add_one(void *arg, const char *name, const struct stat *st, off_t nex
 		return 1;
 	}
 	b->pos += need;
-	if (b->plus && st)
+	if (b->plus && st) {
 		b->refs[b->nrefs++] = e.ino;
+		prune_shown(b->fs->pr, e.ino, st);
+	}
 	return 0;
 }
 
@@ -672,6 +691,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		size = READ_MAX;
 	got = file_path(o.fs, ino, path, &st, &until);
 	if (!got)
+		prune_shown(o.fs->pr, ino, &st);
+	if (!got)
 		got = (buf = malloc(size ? size : 1)) ? tree_read(o.fs->t, path, buf, size, off) : -ENOMEM;
 	if (got < 0) {
 		op_err(&o, (int)got);
@@ -689,7 +710,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = NAMES_MAX};
 
 	(void)ino;
-	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	sv.f_flag = (ctx(req)->pr ? 0 : ST_RDONLY) | ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &sv);
 }
 
@@ -816,9 +837,33 @@ static void ro_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	ro_mknod(req, parent, name, mode, 0);
 }
 
-static void ro_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: EROFS unless allow_delete, and then prune.h's. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
-	ro_mknod(req, parent, name, 0, 0);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct prune_who who = {.uid = c->uid, .pid = c->pid};
+	char path[PATH_MAX];
+	uint64_t ino = 0;
+	struct op o;
+	int err;
+
+	op_begin(&o, req);
+	err = o.fs->pr ? child_path(o.fs, parent, name, path) : -EROFS;
+	if (!err && !dir && inode_find(o.fs->inodes, parent, name, false, &ino) != 0)
+		ino = 0; /* the kernel holds no such file: never shown, refused */
+	if (!err)
+		err = dir ? prune_rmdir(o.fs->pr, &who, path) : prune_unlink(o.fs->pr, &who, ino, path);
+	op_err(&o, err);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, true);
 }
 
 static void ro_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -891,8 +936,8 @@ static const struct fuse_lowlevel_ops operations = {
     .setattr = ro_setattr,
     .mknod = ro_mknod,
     .mkdir = ro_mkdir,
-    .unlink = ro_unlink,
-    .rmdir = ro_unlink,
+    .unlink = fs_unlink,
+    .rmdir = fs_rmdir,
     .symlink = ro_symlink,
     .rename = ro_rename,
     .link = ro_link,

@@ -23,7 +23,7 @@
 
 int fs_ctl_stats(struct imgtagfs *fs, struct buf *v)
 {
-	const struct stats_src src = {.u = fs->u, .c = fs->c, .tier = fs->tier, .ps = fs->ps, .kn = fs->kn};
+	const struct stats_src src = {.u = fs->u, .c = fs->c, .tier = fs->tier, .ps = fs->ps, .kn = fs->kn, .pr = fs->pr};
 	const struct stats_fuse f = {.opens = atomic_load(&fs->opens),
 				     .getattrs = atomic_load(&fs->getattrs),
 				     .lookups = atomic_load(&fs->lookups),

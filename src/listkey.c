@@ -24,6 +24,9 @@ void listkey_format(char *key, const struct listkey *k)
 		else
 			snprintf(key, LISTKEY_MAX, "T%zu:%s%s", strlen(k->repo), k->repo, k->image);
 		break;
+	case UHUB_DELETE: /* not a listing: no key */
+		snprintf(key, LISTKEY_MAX, "-");
+		break;
 	}
 }
 

@@ -198,12 +198,15 @@ static int build(struct app *a)
 	    .umask = c->umask,
 	    .mount_time = (int64_t)time(NULL),
 	    .prefetch = c->prefetch,
+	    .writable_dirs = c->allow_delete,
 	};
 	struct fs_config fc = {
 	    .deadline_ms = (int64_t)c->deadline * 1000,
 	    .foreground = c->foreground,
 	    .warm = !c->lazy,
 	    .owner = getuid(),
+	    .allow_delete = c->allow_delete,
+	    .delete_retries = c->retries,
 	    .dir_keep_bytes = c->cache_size / 4,
 	    .on_end = on_end,
 	    .on_end_arg = a,

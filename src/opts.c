@@ -54,6 +54,7 @@ enum opt_key {
 	KEY_SHARED_KEY,
 	KEY_DEBUG,
 	KEY_LAZY,
+	KEY_ALLOW_DELETE,
 	KEY_FSNAME,
 	KEY_SUBTYPE,
 	KEY_CHECK,
@@ -94,6 +95,7 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("profile=", KEY_PROFILE),
     FUSE_OPT_KEY("debug", KEY_DEBUG),
     FUSE_OPT_KEY("lazy", KEY_LAZY),
+    FUSE_OPT_KEY("allow_delete", KEY_ALLOW_DELETE),
     FUSE_OPT_KEY("fsname=", KEY_FSNAME),
     FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
     FUSE_OPT_KEY("--check", KEY_CHECK),
@@ -109,7 +111,8 @@ static const struct fuse_opt opt_table[] = {
     FUSE_OPT_KEY("-t ", KEY_T),
     /* Words of mount(8), fstab and systemd that mean nothing to a FUSE
      * mount (libfuse would refuse them). "ro" and "rw" go too: the
-     * mount is always read-only and "ro" is added back below. */
+     * mount is read-only, and "ro" is added back below ("rw" with
+     * allow_delete). */
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
@@ -240,6 +243,11 @@ static const struct opt_row rows[] = {
      "skip the signed call made before mounting and the warm-up after it: no call until first used (for "
      "boot)",
      KEY_LAZY, false, false},
+    {"allow_delete", NULL, NULL, NULL,
+     "rm TAG and find -delete delete tags, rmdir an image with no tags, in the registry (the mount's owner and "
+     "root only); refused (EBUSY) unless the registry still has what the mount showed; without it the mount "
+     "is read-only (EROFS)",
+     KEY_ALLOW_DELETE, false, false},
     {"shared_cache", "URL", NULL, "none",
      "share whole listings with every mount using the same Redis, project and key: redis://HOST[:PORT][/DB] or "
      "unix:PATH; a password never goes here",
@@ -499,6 +507,9 @@ static int bool_opt(struct parse *p, int key)
 	case KEY_LAZY:
 		c->lazy = true;
 		return 0;
+	case KEY_ALLOW_DELETE:
+		c->allow_delete = true;
+		return 0;
 	case KEY_CHECK:
 		c->check = true;
 		return 0;
@@ -641,7 +652,7 @@ static int add_mount_opts(struct parse *p, struct fuse_args *args)
 	char opt[32 + PROJECT_MAX + NAMES_MAX + 64];
 	int n;
 
-	n = snprintf(opt, sizeof(opt), "-oro%s%s%s",
+	n = snprintf(opt, sizeof(opt), "-o%s%s%s%s", p->cfg->allow_delete ? "rw" : "ro",
 		     p->saw_fsname ? "" : ",fsname=imgtagfs:", p->saw_fsname ? "" : p->cfg->source,
 		     p->saw_subtype ? "" : ",subtype=imgtagfs");
 	if (n < 0 || (size_t)n >= sizeof(opt))
@@ -909,8 +920,9 @@ static void usage_fuse(FILE *f)
 	      "libfuse's own options are passed on: allow_other (needs user_allow_other in\n"
 	      "/etc/fuse.conf), allow_root, auto_unmount, max_read=N, max_threads=N,\n"
 	      "fsname=NAME, subtype=NAME, ... (see mount.fuse3(8)); an option that neither\n"
-	      "imgtagfs nor libfuse knows is refused. The mount is always read-only and\n"
-	      "shown as imgtagfs:SOURCE, type fuse.imgtagfs; default_permissions is always on.\n"
+	      "imgtagfs nor libfuse knows is refused. The mount is read-only (but for\n"
+	      "allow_delete) and shown as imgtagfs:SOURCE, type fuse.imgtagfs;\n"
+	      "default_permissions is always on.\n"
 	      "\n"
 	      "mount(8) form (mount.imgtagfs, /etc/fstab): the words auto, noauto, user,\n"
 	      "user=NAME, nouser, users, _netdev, nofail, defaults, rw, ro, x-* and\n"

@@ -10,8 +10,19 @@
 #include "cache.h"
 #include "notify.h"
 #include "prestore.h"
+#include "prune.h"
 #include "tier.h"
 #include "uhub.h"
+
+static int render_prune(struct prune *pr, struct buf *v)
+{
+	struct prune_stats s;
+
+	prune_get_stats(pr, &s);
+	return buf_printf(v, "deletes_done: %llu\ndeletes_refused: %llu\ndeletes_failed: %llu\ndeletes_shown: %zu\n",
+			  (unsigned long long)s.done, (unsigned long long)s.refused, (unsigned long long)s.failed,
+			  s.shown);
+}
 
 /* The counters of user.imgtagfs.stats, one "name: value" a line. */
 static int render_tier(struct tier *tier, struct buf *v)
@@ -53,7 +64,7 @@ int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct
 
 	uhub_get_stats(src->u, &us);
 	cache_get_stats(src->c, &cs);
-	for (int k = UHUB_REPOS; k <= UHUB_TAGS && !err; k++)
+	for (int k = UHUB_REPOS; k <= UHUB_DELETE && !err; k++)
 		err = buf_printf(v, "api_calls.%s: %llu\n", uhub_action(k), (unsigned long long)us.calls[k]);
 	if (!err)
 		err = buf_printf(v, "api_retries: %llu\napi_errors: %llu\n", (unsigned long long)us.retries,
@@ -81,5 +92,7 @@ int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct
 				 (unsigned long long)cs.fill_errors, (unsigned long long)cs.waits,
 				 (unsigned long long)cs.stale_served, (unsigned long long)cs.refreshes_ahead,
 				 cs.entries, cs.bytes, (long long)(cs.oldest_ms / 1000));
+	if (!err && src->pr)
+		err = render_prune(src->pr, v);
 	return err || !src->tier ? err : render_tier(src->tier, v);
 }

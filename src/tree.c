@@ -435,7 +435,7 @@ int tree_resolve_as(struct tree *t, const char *path, struct node *n, bool peek)
 void tree_dir_stat(const struct tree *t, int64_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFDIR | (0555 & ~t->cfg.umask);
+	st->st_mode = S_IFDIR | ((t->cfg.writable_dirs ? 0755 : 0555) & ~t->cfg.umask);
 	st->st_nlink = 1; /* "unknown", as btrfs: find must not guess leaves */
 	st->st_uid = t->cfg.uid;
 	st->st_gid = t->cfg.gid;
@@ -590,4 +590,59 @@ int tree_refresh(struct tree *t, const char *path)
 	}
 	tree_node_release(&n);
 	return 0;
+}
+
+/* ---- deletions (prune.h) ------------------------------------------------------ */
+
+static const enum tree_kind ident_kind[] = {
+    [NODE_ROOT] = TREE_ROOT,   [NODE_REPO] = TREE_REPO, [NODE_DIR] = TREE_PREFIX,
+    [NODE_IMAGE] = TREE_IMAGE, [NODE_TAG] = TREE_TAG,
+};
+
+static int dup_or_null(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -ENOMEM : 0;
+}
+
+int tree_ident(struct tree *t, const char *path, struct tree_ident *out)
+{
+	struct node n;
+	int64_t until;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = tree_stat(t, path, &out->st, &until);
+	if (!err)
+		err = tree_resolve(t, path, &n);
+	if (err)
+		return err;
+	out->kind = t->repo && n.kind == NODE_REPO ? TREE_ROOT : ident_kind[n.kind];
+	snprintf(out->repo, sizeof(out->repo), "%s", n.repo);
+	snprintf(out->image, sizeof(out->image), "%s", n.image);
+	if (n.kind == NODE_TAG) {
+		snprintf(out->tag, sizeof(out->tag), "%s", n.e.name);
+		out->mtime = n.e.mtime;
+		err = dup_or_null(&out->digest, n.e.digest);
+		if (!err)
+			err = dup_or_null(&out->time, n.e.time_raw);
+	}
+	tree_node_release(&n);
+	return err;
+}
+
+void tree_ident_release(struct tree_ident *id)
+{
+	free(id->digest);
+	free(id->time);
+	id->digest = id->time = NULL;
+}
+
+bool tree_ident_same_time(const struct tree *t, const struct tree_ident *id, const char *time)
+{
+	int64_t v;
+
+	if (!time || timefmt_parse(time, t->cfg.api_tz, &v) != 0)
+		return id->mtime == SNAP_NO_TIME && (time == id->time || (time && id->time && !strcmp(time, id->time)));
+	return v == id->mtime;
 }

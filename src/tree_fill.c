@@ -215,8 +215,10 @@ static void on_stale(void *arg, const char *key, int err, int64_t age_ms)
 		return; /* served again within the retry window: said already */
 	listkey_describe(key, name, sizeof(name));
 	if (err == -EINPROGRESS)
-		log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): the API has not answered its "
-			"refresh yet", name, (long long)(age_ms / 1000));
+		log_msg(t->log, LOG_WARNING,
+			"serving a stale listing of %s (%lld s old): the API has not answered its "
+			"refresh yet",
+			name, (long long)(age_ms / 1000));
 	else
 		log_msg(t->log, LOG_WARNING, "serving a stale listing of %s (%lld s old): refresh failed: %s", name,
 			(long long)(age_ms / 1000), strerror(-err));
@@ -753,4 +755,80 @@ void tree_flush(struct tree *t)
 	cache_clear(t->c);
 	if (t->tier)
 		tier_invalidate(t->tier, NULL);
+}
+
+/* ---- deletions (prune.h) ------------------------------------------------------ */
+
+/* The refill that takes one deleted tag out of a cached listing. The
+ * fill request comes first: the cache's hooks take the fill's argument
+ * for one (it came from no API call: no tier result). */
+struct amend {
+	struct fill_req r;
+	struct snap *old;
+	const char *tag;
+};
+
+static int amend_fill(void *arg, const char *key, struct snap **out)
+{
+	struct amend *a = arg;
+	size_t n = snap_count(a->old), nc = 0;
+	struct snap_builder *b = snap_builder_new();
+	struct snap_ctime *ct = malloc((n ? n : 1) * sizeof(*ct));
+	struct snap_entry e;
+	int err = b && ct ? 0 : -ENOMEM;
+
+	(void)key;
+	for (size_t i = 0, j = 0; i < n && !err; i++) {
+		snap_get(a->old, i, &e);
+		if (strcmp(e.name, a->tag) == 0)
+			continue;
+		if (e.ctime != e.mtime)
+			ct[nc++] = (struct snap_ctime){.i = j, .ctime = e.ctime};
+		err = snap_builder_add(b, &e);
+		j++;
+	}
+	*out = err ? NULL : snap_builder_finish(b);
+	if (!err && !*out)
+		err = -ENOMEM;
+	if (err)
+		snap_builder_free(b);
+	if (!err) {
+		/* Its age is the listing's: the deletion makes nothing fresher. */
+		snap_set_born(*out, snap_born(a->old));
+		if (snap_unsure(a->old))
+			snap_set_unsure(*out);
+		snap_set_ctimes(*out, ct, nc);
+	}
+	free(ct);
+	return err;
+}
+
+int tree_deleted(struct tree *t, const char *path)
+{
+	struct amend a = {.r = {.t = t, .kind = UHUB_TAGS}};
+	char key[KEY_MAX];
+	struct node n;
+	int err = tree_resolve(t, path, &n);
+
+	if (err)
+		return err;
+	if (n.kind != NODE_TAG) {
+		tree_node_release(&n);
+		return tree_refresh(t, path);
+	}
+	tree_drop(t, UHUB_TAGS, n.repo, n.image, n.e.name);
+	tree_key_of(key, UHUB_TAGS, n.repo, n.image, NULL);
+	a.r.repo = n.repo;
+	a.r.image = n.image;
+	a.tag = n.e.name;
+	if (cache_held(t->c, key, &a.old) == 0) {
+		if (snap_find(a.old, a.tag) >= 0 &&
+		    cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), amend_fill, &a) != 0)
+			forget_key(t, key, &(struct listkey){.kind = UHUB_TAGS, .repo = n.repo, .image = n.image});
+		snap_unref(a.old);
+	}
+	if (t->tier)
+		tier_invalidate(t->tier, key);
+	tree_node_release(&n);
+	return 0;
 }

@@ -1,5 +1,5 @@
-/* uhub.c — the three read calls of the UHub API, over a replaceable
- * transport: signing, retries with backoff, RetCode -> errno, and whole
+/* uhub.c — the three read calls of the UHub API and DeleteRepoImage,
+ * over a replaceable transport: signing, retries with backoff, RetCode -> errno, and whole
  * listings fetched as one snapshot with parallel paging.
  *
  * Paging never trusts the server: the first page tells TotalCount and the
@@ -25,8 +25,8 @@
 #include "params.h"
 #include "sign.h"
 
-static const char *const action_name[] = {"GetRepo", "GetRepoImage", "GetImageTag"};
-static const enum decode_list decode_kind[] = {DECODE_REPOS, DECODE_IMAGES, DECODE_TAGS};
+static const char *const action_name[] = {"GetRepo", "GetRepoImage", "GetImageTag", "DeleteRepoImage"};
+static const enum decode_list decode_kind[] = {DECODE_REPOS, DECODE_IMAGES, DECODE_TAGS, DECODE_NONE};
 
 struct uhub {
 	struct uhub_config cfg; /* strings owned (copied) */
@@ -41,7 +41,7 @@ struct uhub {
 	int64_t tokens_at; /* when tokens was last topped up (ms) */
 	uint64_t rng;
 	struct uhub_stats rc; /* only its retcodes table is used */
-	_Atomic uint64_t calls[3], retries, errors, last_retcode;
+	_Atomic uint64_t calls[4], retries, errors, last_retcode;
 };
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -436,11 +436,24 @@ static void describe(const struct call_result *r, char *why, size_t n)
 			 r->reply.message ? r->reply.message : "(no message)");
 }
 
+/* Whether a failed attempt certainly did nothing on the server: refused
+ * before the request could be read (a connection refused, a host
+ * unreachable), or answered "not now" (HTTP 429, RetCode 153). The only
+ * failures after which a deletion may be sent again without looking. */
+static bool not_done(const struct call_result *r)
+{
+	if (r->terr)
+		return r->terr == -ECONNREFUSED || r->terr == -EHOSTUNREACH;
+	return r->status == 429 || (r->status == 200 && !r->derr && r->reply.retcode == 153);
+}
+
 /* Signs and sends p, retrying transient failures with backoff. On 0, *out
  * holds the decoded reply (RetCode 0). lookup: a name is being looked up
- * (RetCode 230 then means ENOENT). why gets a reason on failure. */
+ * (RetCode 230 then means ENOENT). why gets a reason on failure. A
+ * deletion (UHUB_DELETE) is retried only when not_done, and *unsure says
+ * whether a failure may have been carried out nonetheless. */
 static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup, const atomic_bool *bg,
-		struct decode_reply *out, char *why, size_t whylen)
+		struct decode_reply *out, char *why, size_t whylen, bool *unsure)
 {
 	struct buf body;
 	struct call_result r;
@@ -465,9 +478,15 @@ static int call(struct uhub *u, struct params *p, enum uhub_kind k, bool lookup,
 		if (!r.terr && !r.derr && r.status == 200 && r.reply.retcode)
 			count_retcode(u, r.reply.retcode);
 		err = outcome(&r, lookup, &retry);
+		if (k == UHUB_DELETE && err) {
+			*unsure = retry && !not_done(&r);
+			retry = not_done(&r);
+		}
 		if (uhub_cancelled(u)) {
 			/* In flight when cancelled: its answer is not wanted. */
 			decode_reply_release(&r.reply);
+			if (k == UHUB_DELETE)
+				*unsure = true;
 			err = -ECANCELED;
 			break;
 		}
@@ -518,7 +537,7 @@ static struct params *base_params(struct uhub *u, enum uhub_kind k, const char *
 		err = params_add(p, "Type", u->cfg.repo_type);
 	if (!err && k != UHUB_REPOS)
 		err = params_add(p, "RepoName", repo);
-	if (!err && k == UHUB_TAGS)
+	if (!err && (k == UHUB_TAGS || k == UHUB_DELETE))
 		err = params_add(p, "ImageName", image);
 	if (err) {
 		params_free(p);
@@ -539,7 +558,7 @@ static int fetch_page(struct uhub *u, enum uhub_kind k, const char *repo, const 
 	if (!err)
 		err = params_add_long(p, "Limit", u->cfg.page_size);
 	if (!err)
-		err = call(u, p, k, k != UHUB_REPOS, bg, out, NULL, 0);
+		err = call(u, p, k, k != UHUB_REPOS, bg, out, NULL, 0, NULL);
 	params_free(p);
 	return err;
 }
@@ -803,7 +822,7 @@ int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char
 	if (!err)
 		err = params_add(p, "TagName", tag);
 	if (!err)
-		err = call(u, p, UHUB_TAGS, true, NULL, &r, NULL, 0);
+		err = call(u, p, UHUB_TAGS, true, NULL, &r, NULL, 0, NULL);
 	params_free(p);
 	if (err)
 		return err;
@@ -822,6 +841,23 @@ int uhub_get_tag(struct uhub *u, const char *repo, const char *image, const char
 	return err;
 }
 
+int uhub_delete(struct uhub *u, const char *repo, const char *image, const char *tag, bool *unsure)
+{
+	struct params *p = base_params(u, UHUB_DELETE, repo, image);
+	struct decode_reply r = {0};
+	int err = p ? 0 : -ENOMEM;
+
+	*unsure = false;
+	if (!err && tag)
+		err = params_add(p, "TagName", tag);
+	if (!err)
+		err = call(u, p, UHUB_DELETE, true, NULL, &r, NULL, 0, unsure);
+	if (!err)
+		decode_reply_release(&r);
+	params_free(p);
+	return err;
+}
+
 int uhub_probe(struct uhub *u, char *why, size_t whylen)
 {
 	struct params *p = base_params(u, UHUB_REPOS, NULL, NULL);
@@ -833,7 +869,7 @@ int uhub_probe(struct uhub *u, char *why, size_t whylen)
 	if (!err)
 		err = params_add(p, "Limit", "1");
 	if (!err)
-		err = call(u, p, UHUB_REPOS, false, NULL, &r, why, whylen);
+		err = call(u, p, UHUB_REPOS, false, NULL, &r, why, whylen, NULL);
 	if (!err)
 		decode_reply_release(&r);
 	params_free(p);
@@ -842,7 +878,7 @@ int uhub_probe(struct uhub *u, char *why, size_t whylen)
 
 void uhub_get_stats(struct uhub *u, struct uhub_stats *out)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		out->calls[i] = atomic_load(&u->calls[i]);
 	out->retries = atomic_load(&u->retries);
 	out->errors = atomic_load(&u->errors);

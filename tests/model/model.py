@@ -54,7 +54,7 @@ TTL = 3
 # every 200 ms (TICK_MS in src/notify.c), drops it.
 SLACK = 0.05
 COPY_SLACK = SLACK + 0.2
-MOUNT = "ttl=%d,page_size=50"
+MOUNT = "ttl=%d,page_size=50,allow_delete"  # the mutator deletes through the first mount too
 # API faults: one request may hang up to timeout=2 s; deadline=6 as in the
 # report that asked for this test; max_stale longer than any fault window.
 FAULT_MOUNT = ",timeout=2,deadline=6,max_stale=10"
@@ -103,7 +103,7 @@ class Run:
         self.procs = procs.Procs(build, daemon)
         self.stop = threading.Event()
         self.threads, self.logs, self.notes = [], [], []
-        self.sim = self.redis = None
+        self.sim = self.redis = self.mutator = None
 
     def config(self):
         faults = bool(self.sc.get("faults"))
@@ -143,7 +143,9 @@ class Run:
         dump = self.sim.state()
         self.hist.write({"k": "init", "t": t0, "state": dump})
         world = workload.World(State(dump), {(r, i): n for r, i, n in IMAGES})
-        self.threads.append(workload.Mutator(self.sim, world, self.hist, self.sub_rng(), 5.0, self.stop))
+        self.mutator = workload.Mutator(self.sim, world, self.hist, self.sub_rng(), 5.0, self.stop, mounts[0],
+                                        self.log("unlinks.jsonl"))
+        self.threads.append(self.mutator)
         for m, root in enumerate(mounts):
             for r in range(3 if len(mounts) == 1 else 2):
                 self.threads.append(workload.Reader(m, root, world, self.log("obs-%d-%d.jsonl" % (m, r)),
@@ -196,6 +198,12 @@ class Run:
                 self.notes.append("%s still running after the run (a call hung past deadline + 5 s)" % t.name)
             if getattr(t, "error", None):
                 self.notes.append("%s failed: %s" % (t.name, t.error))
+        # Deletions through the mount: some must have been done (else the
+        # run tested none), and every refusal is the mount's own rule.
+        u = self.mutator.unlinks if self.mutator else {}
+        debug("deletions through the mount: %s" % (u or "none"))
+        if self.seconds >= 30 and not u.get("deleted"):
+            self.notes.append("no tag was deleted through the mount (%s)" % (u or "none tried"))
         for m, status in self.procs.daemon_status():
             if status is not None:
                 self.notes.append("the daemon of %s exited during the run (status %s)" % (m, status))
@@ -218,8 +226,11 @@ class Run:
         c.check()
         debug("checked")
         report = os.path.join(self.dir, "report.txt")
-        write_report(c, report, "model %s: %s; %g s; daemon ttl=%s, checked as ttl=%s; options %s" % (
-            self.name, self.sc["what"], self.seconds, self.daemon_ttl, self.checker_ttl, self.opts))
+        unlinks = sorted(self.mutator.unlinks.items()) if self.mutator else []
+        write_report(c, report, "model %s: %s; %g s; daemon ttl=%s, checked as ttl=%s; options %s; "
+                     "deletions through the mount: %s" % (
+                         self.name, self.sc["what"], self.seconds, self.daemon_ttl, self.checker_ttl, self.opts,
+                         ", ".join("%s %d" % kv for kv in unlinks) or "none"))
         return c, report
 
 

@@ -7,9 +7,13 @@ clock for all) just before and just after its call.
 Records are JSON lines:
   history.jsonl  {"k":"init","state":...} then one line per change:
                  {"k":"push"|"delete","repo","image","tag","digest","time",
-                  "t0","t1"} and last {"k":"final","state":...}
+                  "t0","t1"} ("via":"mount" for a deletion made through
+                 the first mount) and last {"k":"final","state":...}
   events.jsonl   {"k":"fault"|"clear"|"redis-stop"|"redis-cont"|
                   "redis-flush", "what", "t0", "t1"}
+  unlinks.jsonl  {"k":"unlink","dir","tag","err","t0","tr","m"}: every
+                 deletion tried through mount m, done ("deleted") or not,
+                 tr when unlink(2) returned
   obs-M-R.jsonl  one line per observation of reader R on mount M (check.py
                  documents the fields)
 """
@@ -110,10 +114,13 @@ class Mutator(threading.Thread):
     order is known. Each change is one control call; a failed call ends the
     run (the history would no longer be known)."""
 
-    def __init__(self, sim, world, log, rng, rate, stop):
+    def __init__(self, sim, world, log, rng, rate, stop, mount=None, unlink_log=None):
         super().__init__(name="mutator", daemon=True)
         self.sim, self.world, self.log, self.rng, self.rate, self.stop = sim, world, log, rng, rate, stop
+        self.mount = mount  # half the tags deleted are deleted through it (allow_delete)
+        self.unlink_log = unlink_log  # every unlink through it, done or not
         self.count = 0
+        self.unlinks = {}  # outcome of each deletion through the mount -> count
         self.error = None
 
     def run(self):
@@ -130,6 +137,59 @@ class Mutator(threading.Thread):
         rec["t0"] = now()
         self.sim.ctl("POST", rec["k"], query)
         rec["t1"] = now()
+        self.record(rec)
+
+    def unlink(self, key, tag):
+        """Deletes a tag through the mount, as `rm` does. The mount deletes
+        only what it showed, so a refusal (EBUSY: the mount showed other
+        bytes than the registry has; ENOENT: it did not show the tag yet)
+        changes nothing; whether another error changed anything is read
+        from the registry, which only this thread changes."""
+        rec = {"k": "delete", "repo": key[0], "image": key[1], "tag": tag, "via": "mount"}
+        before = self.outcomes()
+        rec["t0"] = now()
+        err = 0
+        try:
+            os.unlink(os.path.join(self.mount, key[0], key[1], tag))
+        except OSError as e:
+            err = e.errno
+        returned = now()
+        done = err == 0
+        if err not in (0, errno.EBUSY, errno.ENOENT):
+            # ETIMEDOUT at the deadline answers the caller while the
+            # deletion goes on: wait until the daemon counts its end.
+            end = time.monotonic() + 120
+            while self.outcomes() <= before and time.monotonic() < end:
+                time.sleep(0.05)
+            done = not self.sim_has(key, tag)
+        rec["t1"] = now()
+        outcome = errno.errorcode.get(err, str(err)) if err else "deleted"
+        self.unlinks[outcome] = self.unlinks.get(outcome, 0) + 1
+        if self.unlink_log:
+            self.unlink_log.write({"k": "unlink", "dir": "%s/%s" % key, "tag": tag, "err": outcome,
+                                   "t0": rec["t0"], "tr": returned, "m": 0})
+        if done:
+            self.record(rec)
+
+    def outcomes(self):
+        """Deletions the daemon of the mount has finished, whatever their
+        outcome (its deletes_* counters; the other reasons it refuses, such
+        as EACCES, do not arise here)."""
+        try:
+            v = os.getxattr(self.mount, "user.imgtagfs.stats").decode()
+        except OSError:
+            return -1
+        return sum(int(line.split(": ")[1]) for line in v.splitlines()
+                   if line.split(": ")[0] in ("deletes_done", "deletes_refused", "deletes_failed"))
+
+    def sim_has(self, key, tag):
+        for r in self.sim.state()["repos"]:
+            for i in r.get("images", []) if r["name"] == key[0] else ():
+                if i["name"] == key[1] and any(t["name"] == tag for t in i.get("tags", [])):
+                    return True
+        return False
+
+    def record(self, rec):
         with self.world.lock:
             self.world.state.apply(rec)
             self.world.snapshot()
@@ -194,7 +254,10 @@ class Mutator(threading.Thread):
         grave.add(tag)
         if len(grave) > 8:
             grave.discard(self.rng.choice(sorted(grave)))
-        self.delete(key, tag)
+        if self.mount and self.rng.random() < 0.5:
+            self.unlink(key, tag)
+        else:
+            self.delete(key, tag)
 
     def repush(self, key):
         """A new digest for a tag, 40% of the time pushed again at once

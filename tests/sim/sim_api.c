@@ -50,6 +50,11 @@ static int run_get_repo_image(struct sim_api *a, const struct params *p, const s
 static int run_get_image_tag(struct sim_api *a, const struct params *p, const struct paging *pg, struct sim_reply *out);
 static int run_create_repo(struct sim_api *a, const struct params *p, const struct paging *pg, struct sim_reply *out);
 static int run_delete_repo(struct sim_api *a, const struct params *p, const struct paging *pg, struct sim_reply *out);
+/* What the API's documentation leaves open, decided here (uhub-sim(1)):
+ * a missing repository, image or tag is RetCode 230 naming it, so
+ * deleting a tag twice is an error the second time; deleting an image's
+ * last tag leaves the image listed with no tags (as a Docker registry
+ * keeps an emptied repository), until it is deleted without TagName. */
 static int run_delete_repo_image(struct sim_api *a, const struct params *p, const struct paging *pg,
 				 struct sim_reply *out);
 
@@ -466,6 +471,11 @@ static int run_delete_repo(struct sim_api *a, const struct params *p, const stru
 	return reply_registry_error(out, sim_registry_delete(a->reg, params_get(p, "RepoName"), NULL, NULL));
 }
 
+/* What the API's documentation leaves open, decided here (uhub-sim(1)):
+ * a missing repository, image or tag is RetCode 230 naming it, so
+ * deleting a tag twice is an error the second time; deleting an image's
+ * last tag leaves the image listed with no tags (as a Docker registry
+ * keeps an emptied repository), until it is deleted without TagName. */
 static int run_delete_repo_image(struct sim_api *a, const struct params *p, const struct paging *pg,
 				 struct sim_reply *out)
 {

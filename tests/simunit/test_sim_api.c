@@ -272,6 +272,31 @@ static void test_write_actions(void **state)
 	expect(call(f, "Action", "DeleteRepo", "RepoName", "fresh_1", NULL), 230, "Params [RepoName] not available");
 }
 
+/* An image whose last tag is deleted stays listed, with no tags, until
+ * it is deleted itself (the simulator's answer to what the API leaves
+ * unknown; uhub-sim(1)). */
+static void test_delete_last_tag_keeps_image(void **state)
+{
+	struct fixture *f = *state;
+	const struct sim_reply *r;
+
+	assert_int_equal(
+	    sim_registry_push(
+		f->reg, &(struct sim_push){.repo = "repo-00", .image = "solo", .tag = "only", .time = 1764000000}),
+	    0);
+	expect(
+	    call(f, "Action", "DeleteRepoImage", "RepoName", "repo-00", "ImageName", "solo", "TagName", "only", NULL),
+	    0, "");
+	r = call(f, "Action", "GetImageTag", "RepoName", "repo-00", "ImageName", "solo", NULL);
+	assert_int_equal(r->retcode, 0);
+	assert_int_equal(r->page.total, 0);
+	r = call(f, "Action", "GetRepoImage", "RepoName", "repo-00", "Limit", "100", NULL);
+	assert_int_equal(r->page.total, 6);
+	expect(call(f, "Action", "DeleteRepoImage", "RepoName", "repo-00", "ImageName", "solo", NULL), 0, "");
+	r = call(f, "Action", "GetRepoImage", "RepoName", "repo-00", "Limit", "100", NULL);
+	assert_int_equal(r->page.total, 5);
+}
+
 static void test_knobs_and_setup(void **state)
 {
 	struct fixture *f = *state;
@@ -310,6 +335,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lists_and_paging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trickle_and_late_total, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_actions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_last_tag_keeps_image, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_knobs_and_setup, setup, teardown),
 	};
 

@@ -24,6 +24,7 @@ struct fake_api {
 	long long late_total;
 	int trickle;
 	unsigned fail_n, fail_skip;
+	char fail_action[32]; /* "": any */
 	enum fake_fault fail_kind;
 	long fail_arg;
 	struct params **log;
@@ -392,6 +393,36 @@ static void answer(struct fake_api *f, const char *action, const struct params *
 	free(rows);
 }
 
+/* DeleteRepoImage (lock held). */
+static void delete_action(struct fake_api *f, const struct params *p, struct http_reply *reply)
+{
+	const char *repo = params_get(p, "RepoName"), *image = params_get(p, "ImageName");
+	const char *tag = params_get(p, "TagName");
+	size_t n = f->n;
+
+	if (!repo || !image || !exists(f, "GetImageTag", p)) {
+		reply_retcode(reply, "DeleteRepoImage", 230, "Params [ImageName] not available");
+		return;
+	}
+	if (tag)
+		fake_api_del_tag(f, repo, image, tag);
+	else
+		del_image(f, repo, image);
+	if (tag && n == f->n)
+		reply_retcode(reply, "DeleteRepoImage", 230, "Params [TagName] not available");
+	else
+		reply_retcode(reply, "DeleteRepoImage", 0, "");
+}
+
+/* The answer to a request that is not failed. */
+static void serve(struct fake_api *f, const char *act, const struct params *p, struct http_reply *reply)
+{
+	if (act && !strcmp(act, "DeleteRepoImage"))
+		delete_action(f, p, reply);
+	else
+		answer(f, act, p, reply);
+}
+
 static int post(void *self, const char *action, const char *body, size_t len, struct http_reply *reply)
 {
 	struct fake_api *f = self;
@@ -410,12 +441,16 @@ static int post(void *self, const char *action, const char *body, size_t len, st
 	buf_reset(&reply->body);
 	const char *act = params_get(p, "Action");
 
-	if (f->fail_n && f->fail_skip) {
+	if (*f->fail_action && (!act || strcmp(act, f->fail_action))) {
+		serve(f, act, p, reply);
+	} else if (f->fail_n && f->fail_skip) {
 		f->fail_skip--;
-		answer(f, act, p, reply);
+		serve(f, act, p, reply);
 	} else if (f->fail_n) {
 		f->fail_n--;
-		if (f->fail_kind == FAKE_TRANSPORT)
+		if (f->fail_kind == FAKE_LOST)
+			serve(f, act, p, reply);
+		if (f->fail_kind == FAKE_TRANSPORT || f->fail_kind == FAKE_LOST)
 			err = (int)-f->fail_arg;
 		else if (f->fail_kind == FAKE_HTTP)
 			reply->status = f->fail_arg;
@@ -426,11 +461,16 @@ static int post(void *self, const char *action, const char *body, size_t len, st
 	} else if (!sign_verify(p, FAKE_PRIV)) {
 		reply_retcode(reply, act ? act : "", 171, "Signature VerifyAC Error");
 	} else {
-		answer(f, act, p, reply);
+		serve(f, act, p, reply);
 	}
 	apply_changes(f, (unsigned)f->nlog);
 	pthread_mutex_unlock(&f->lock);
 	return err;
+}
+
+void fake_api_fail_action(struct fake_api *f, const char *action)
+{
+	snprintf(f->fail_action, sizeof(f->fail_action), "%s", action ? action : "");
 }
 
 struct uhub_transport fake_api_transport(struct fake_api *f)

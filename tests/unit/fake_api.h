@@ -1,7 +1,8 @@
 /* fake_api.h — an in-memory UHub API behind a struct uhub_transport, for
  * unit tests of uhub.c and tree.c. It decodes the signed form body, checks
  * the signature, pages with an optional server cap, counts calls, and can
- * fail the next calls in chosen ways. Not thread-safe for setup; posts are
+ * fail the next calls in chosen ways. DeleteRepoImage deletes a tag (230
+ * when it is not there) or, without TagName, an image with its tags. Not thread-safe for setup; posts are
  * serialised by its own lock. */
 #ifndef IMGTAGFS_FAKE_API_H
 #define IMGTAGFS_FAKE_API_H
@@ -19,6 +20,7 @@ enum fake_fault {
 	FAKE_HTTP,	/* answer HTTP status arg */
 	FAKE_TRANSPORT, /* fail the post with -arg */
 	FAKE_NOTJSON,	/* HTTP 200 with an HTML body */
+	FAKE_LOST,	/* carried out, then the post fails with -arg (a reply lost) */
 };
 
 struct fake_api *fake_api_new(void);
@@ -40,6 +42,8 @@ void fake_api_set_late_total(struct fake_api *f, long long total);
 void fake_api_set_trickle(struct fake_api *f, int trickle);
 /* The next n calls fail as given. */
 void fake_api_fail_next(struct fake_api *f, unsigned n, enum fake_fault kind, long arg);
+/* The failures set above hit only calls of action (NULL: any, the default). */
+void fake_api_fail_action(struct fake_api *f, const char *action);
 /* The next skip calls succeed before the failures set above begin. */
 void fake_api_fail_skip(struct fake_api *f, unsigned skip);
 /* Changes the list between pages: once call number `call` (1-based, any

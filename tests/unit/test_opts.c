@@ -350,6 +350,14 @@ static void test_flags_and_fuse_options(void **state)
 	assert_null(strstr(r.joined, "debug"));
 	assert_null(strstr(r.joined, "lazy"));
 	assert_string_equal(r.cfg.mountpoint, "/mnt");
+	assert_false(r.cfg.allow_delete);
+	done(&r);
+
+	/* Deletion: the mount is not flagged ro (the kernel would refuse
+	 * every unlink itself), and a "ro" of fstab's does not make it so. */
+	assert_int_equal(run(&r, "uhub", "/mnt", "-o", "ro,allow_delete", NULL), 0);
+	assert_true(r.cfg.allow_delete);
+	assert_string_equal(r.joined, "imgtagfs -orw,fsname=imgtagfs:uhub,subtype=imgtagfs /mnt");
 	done(&r);
 
 	assert_int_equal(run(&r, "uhub", "/mnt", "-d", NULL), 0);

@@ -1,0 +1,86 @@
+/* prune.h — deleting tags (and empty images) through the mount, when
+ * -o allow_delete asks for it, without ever deleting what the user did not
+ * see:
+ *
+ *	$ find /mnt/registry/ci/app -name 'build-*' ! -newermt '30 days ago' -delete
+ *
+ * An unlink of a tag file is one DeleteRepoImage with TagName, made only
+ * when three things agree: what the kernel was last shown for the file
+ * (prune_shown: its mtime and ctime, which move when its bytes do), what
+ * the mount shows now (its digest and UpdateTime), and what the registry
+ * answers now to a point query (GetImageTag with TagName). Anything else
+ * is refused with EBUSY and no deletion: a tag re-pushed after `find`
+ * listed it survives `-delete`. (Not ESTALE: the kernel answers ESTALE
+ * from unlink by looking the name up again and retrying, which would show
+ * it the new bytes and delete them.) What remains is the window between
+ * the point query and the deletion: a push in that round trip is lost.
+ *
+ * A deletion whose outcome is unknown (a timeout, a cut reply, an HTTP
+ * 5xx) is never sent again blindly: the registry is asked first; a tag
+ * gone is a deletion done, a tag with other bytes is refused, the same
+ * tag is deleted again, up to retries times.
+ *
+ * rmdir of an image succeeds only when it lists nothing (ENOTEMPTY, with
+ * no call, otherwise) and the registry, asked afresh, has no tag for it:
+ * then one DeleteRepoImage without TagName. A prefix directory (no image
+ * of its own) is ENOTEMPTY; a repository is EPERM, always.
+ *
+ * Only the mount's owner and root may delete (EACCES otherwise, with no
+ * call, also on an allow_other mount). Every deletion, done, refused or
+ * failed, is one log line with the uid, the pid, repo/image:tag and the
+ * digest. A deletion done drops the tag from the cache at once, which
+ * tells the kernel and the fleet (tree_deleted).
+ * Thread-safe: one mutex (a leaf) guards what the kernel was shown.
+ */
+#ifndef IMGTAGFS_PRUNE_H
+#define IMGTAGFS_PRUNE_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct log;
+struct tree;
+struct uhub;
+
+struct prune_config {
+	uid_t owner;	  /* who may delete, besides root */
+	unsigned retries; /* checks and deletions again after an unsure failure */
+};
+
+/* Who asks (the FUSE request's context). */
+struct prune_who {
+	uid_t uid;
+	pid_t pid;
+};
+
+struct prune_stats {
+	uint64_t done, refused, failed;
+	size_t shown; /* tag files whose shown attributes are kept */
+};
+
+/* Borrows t, u and log (may be NULL). NULL on -ENOMEM. prune_free(NULL)
+ * is a no-op. */
+struct prune *prune_new(const struct prune_config *cfg, struct tree *t, struct uhub *u, struct log *log);
+void prune_free(struct prune *p);
+
+/* The kernel was given st (a reply to LOOKUP, GETATTR, READDIRPLUS or a
+ * READ) for inode ino: for a tag file its mtime and ctime are kept until
+ * prune_forgotten(ino). Directories are ignored. Never fails: without
+ * memory the inode is simply not known, and its unlink refused. */
+void prune_shown(struct prune *p, uint64_t ino, const struct stat *st);
+/* The kernel forgot ino. */
+void prune_forgotten(struct prune *p, uint64_t ino);
+
+/* Deletes the tag file at path, inode ino (as above). 0, -EACCES (not
+ * the owner or root), -EBUSY (refused: not what was shown), -ENOENT,
+ * -EISDIR, or the API's -errno (the tag then stays). */
+int prune_unlink(struct prune *p, const struct prune_who *who, uint64_t ino, const char *path);
+/* Deletes the image directory at path. 0, -EACCES, -EPERM (a
+ * repository), -ENOTEMPTY, -EBUSY (the registry has tags the mount did
+ * not show), -ENOTDIR, -ENOENT, or the API's -errno. */
+int prune_rmdir(struct prune *p, const struct prune_who *who, const char *path);
+
+void prune_get_stats(struct prune *p, struct prune_stats *out);
+
+#endif
