@@ -5,8 +5,9 @@
  * something cost nothing; windows are the ttl (at least 1 ms) on the
  * caller's clock, fixed from a slot's first use; listings have budgets of
  * their own unless they share a slot of the fixed table, and then share
- * one; misses counted from threads at once are all counted. Time is the
- * caller's (milliseconds), so nothing here sleeps. */
+ * one, and the table is used whole; misses counted from threads at once
+ * are all counted. Time is the caller's (milliseconds), so nothing here
+ * sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +177,32 @@ static void test_a_shared_slot_shares_the_budget(void **state)
 	qbudget_free(q);
 }
 
+#define SPREAD_KEYS 4096
+
+/* Listings spread over the whole table, and it does not grow: of
+ * SPREAD_KEYS listings, each asked for before its own misses are counted,
+ * those that find their budget spent by another share its slot. A table
+ * of 256 slots gives about 256 budgets of their own; half of it unused
+ * (every key hashed to an odd slot) gives 128 at most. */
+static void test_table_is_used_whole(void **state)
+{
+	struct qbudget *q = make(TTL);
+	unsigned own = 0;
+	char key[64];
+
+	(void)state;
+	for (int i = 0; i < SPREAD_KEYS; i++) {
+		candidate(key, sizeof(key), i);
+		if (qbudget_ask(q, key, T0) != QBUDGET_QUERY)
+			continue;
+		own++;
+		miss(q, key, T0, QBUDGET_MISSES);
+	}
+	assert_true(own > 200);
+	assert_true(own < SPREAD_KEYS / 8);
+	qbudget_free(q);
+}
+
 #define THREADS 4
 #define ROUNDS 2000
 
@@ -244,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_window_at_least_1ms),
 	    cmocka_unit_test(test_listings_have_budgets_of_their_own),
 	    cmocka_unit_test(test_a_shared_slot_shares_the_budget),
+	    cmocka_unit_test(test_table_is_used_whole),
 	    cmocka_unit_test(test_concurrent_misses_all_count),
 	};
 
