@@ -655,9 +655,9 @@ static void test_appends(void **state)
 	buf_release(&v);
 }
 
-/* Every cap short of the value fails with buf's -EFBIG (stats.h says
- * -ENOSPC, which nothing here returns), the buffer holding at most cap
- * bytes, NUL-terminated, and only whole lines of the value. */
+/* Every cap short of the value fails with buf's -EFBIG, the buffer
+ * holding at most cap bytes, NUL-terminated, and only whole lines of the
+ * value. */
 static void test_small_cap(void **state)
 {
 	struct fixture *x = *state;
