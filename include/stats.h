@@ -1,7 +1,9 @@
 /* stats.h — the stats attribute's value (user.imgtagfs.stats): the
- * counters of the API client (uhub.h), the listing cache (cache.h), the
- * shared tier (tier.h), deletion (prune.h) and those the FUSE layer gives, one "name: value"
- * a line. Reads each module's counters under its own lock.
+ * counters of the API client (uhub.h), those the FUSE layer gives, the
+ * stores ahead of scans (prestore.h, notify.h), the listing cache
+ * (cache.h), deletion (prune.h) and the shared tier (tier.h), in that
+ * order, one "name: value" a line. Reads each module's counters under its
+ * own lock.
  */
 #ifndef IMGTAGFS_STATS_H
 #define IMGTAGFS_STATS_H
@@ -16,7 +18,8 @@ struct prune;
 struct tier;
 struct uhub;
 
-/* Whose counters are shown (borrowed); tier NULL: no shared_* lines. */
+/* Whose counters are shown (borrowed); tier NULL: no shared_* lines; ps
+ * or kn NULL: no store_* lines. */
 struct stats_src {
 	struct uhub *u;
 	struct cache *c;
@@ -34,8 +37,8 @@ struct stats_fuse {
 	unsigned long deadline_timeouts;
 };
 
-/* Appends every counter to v. 0 or buf's -errno (-ENOSPC past its cap,
- * -ENOMEM). */
+/* Appends every counter to v. 0 or buf's -errno (-EFBIG past its cap,
+ * -ENOMEM); on error v holds whole lines only. */
 int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct buf *v);
 
 #endif

@@ -47,9 +47,13 @@ void qbudget_free(struct qbudget *q)
 	free(q);
 }
 
+/* Never 0 (a free slot), and not by setting the low bit: with SLOTS a
+ * power of two that would leave every even slot unused. */
 static uint64_t hash(const char *s)
 {
-	return hash_fnv64_str(HASH_FNV64_BASIS, s) | 1; /* never 0 */
+	uint64_t h = hash_fnv64_str(HASH_FNV64_BASIS, s);
+
+	return h ? h : 1;
 }
 
 /* key's window, current at now (lock held). A slot whose window is over
