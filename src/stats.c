@@ -1,6 +1,6 @@
 /* stats.c — the value of the stats attribute: the counters of the API
- * client, the FUSE layer, the listing cache and the shared tier, one
- * "name: value" a line, in that order (scripts and tests read them by
+ * client, the FUSE layer, the page-cache stores, the listing cache,
+ * deletion and the shared tier, one "name: value" a line, in that order (scripts and tests read them by
  * name; imgtagfs(1) lists them). The one place the FUSE layer's control
  * plane reaches the counters of the layers below it.
  */
