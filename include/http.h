@@ -70,6 +70,12 @@ void http_reply_release(struct http_reply *r);
  * -ECANCELED (http_cancel), -ENOMEM, -EIO (anything else). On an error reply->status is 0 and the
  * body is empty. Blocks while max_conns requests are in flight. */
 int http_post(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply);
+/* The same for a request that must not reach the server twice (a
+ * deletion): sent on a new connection, closed after it. libcurl sends a
+ * request again by itself when a connection it reuses turns out to be
+ * closed before any answer came; on a new connection it never does, and
+ * whether to ask again is the caller's to decide (after looking). */
+int http_post_once(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply);
 
 /* Stops h for good (unmount): every http_post in flight ends within
  * ~100 ms, and every later one at once, with -ECANCELED. Thread-safe,

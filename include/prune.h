@@ -6,7 +6,9 @@
  *
  * An unlink of a tag file is one DeleteRepoImage with TagName, made only
  * when three things agree: what the kernel was last shown for the file
- * (prune_shown: its mtime and ctime, which move when its bytes do), what
+ * (prune_shown: its mtime, its ctime and the fingerprint of the bytes
+ * they stood for, tree_fingerprint, so that even a re-push within the
+ * same second that no ctime could show is told apart), what
  * the mount shows now (its digest and UpdateTime), and what the registry
  * answers now to a point query (GetImageTag with TagName). Anything else
  * is refused with EBUSY and no deletion: a tag re-pushed after `find`
@@ -35,6 +37,7 @@
 #ifndef IMGTAGFS_PRUNE_H
 #define IMGTAGFS_PRUNE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -64,11 +67,21 @@ struct prune_stats {
 struct prune *prune_new(const struct prune_config *cfg, struct tree *t, struct uhub *u, struct log *log);
 void prune_free(struct prune *p);
 
-/* The kernel was given st (a reply to LOOKUP, GETATTR, READDIRPLUS or a
- * READ) for inode ino: for a tag file its mtime and ctime are kept until
- * prune_forgotten(ino). Directories are ignored. Never fails: without
- * memory the inode is simply not known, and its unlink refused. */
+/* The user was shown st for inode ino: a listing (a READDIRPLUS reply)
+ * or the file's bytes (a READ). For a tag file its mtime, ctime and
+ * fingerprint are kept until prune_forgotten(ino). Directories are
+ * ignored. Never fails: without memory the inode is simply not known, and
+ * its unlink refused. */
 void prune_shown(struct prune *p, uint64_t ino, const struct stat *st);
+/* The same for a LOOKUP or GETATTR reply, which is no look by the user:
+ * `rm NAME` makes both itself (its path walk, when the kernel's entry
+ * expired, and its own lstat) just before the UNLINK, as `find -delete`
+ * does for a name whose listing it read long before. A first showing is
+ * recorded (a name never listed); for an inode already shown with other
+ * attributes the record is kept and false returned: the reply then
+ * carries attr_timeout 0, and the unlink is refused (EBUSY) until the
+ * directory is listed again. */
+bool prune_looked_up(struct prune *p, uint64_t ino, const struct stat *st);
 /* The kernel forgot ino. */
 void prune_forgotten(struct prune *p, uint64_t ino);
 

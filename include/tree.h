@@ -105,7 +105,12 @@ int tree_warm(struct tree *t);
  * *until: how long the answer may be kept (fresh.h's clock;
  * the earliest expiry of the listings it came from, rule 3; INT64_MAX for
  * the top directory, which rests on none); on -ENOENT
- * only for a name that could never exist (negative_ttl), else 0. */
+ * only for a name that could never exist (negative_ttl), else 0.
+ * A tag file's st_dev carries its fingerprint (tree_fingerprint), which
+ * libfuse never passes to the kernel (the kernel gives every file of the
+ * mount its own device number): so the FUSE layer knows which bytes each
+ * set of attributes it replies with stands for (prune.h). So do the
+ * attributes tree_dir_read gives. */
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
 /* The same from fresh listings already cached only, asking the API for
  * nothing (for the notify thread, which must not wait on the network):
@@ -127,6 +132,12 @@ int tree_opendir(struct tree *t, const char *path, struct tree_dir **out);
  * parents' included, so that nothing waits for the API): -ENOENT when
  * one is not cached. For telling the kernel what to forget or store. */
 int tree_opendir_cached(struct tree *t, const char *path, struct tree_dir **out);
+struct snap_entry;
+/* A hash of what a tag file says (digest and update time, as the API gave
+ * them): equal for equal bytes, different, but for an FNV-64 collision,
+ * when a re-push changed them, also within one second. Never 0. */
+uint64_t tree_fingerprint(const struct snap_entry *e);
+
 /* Entries from offset off (0 = the first) until fill declines one or the
  * directory ends. 0, -ENOMEM, or -ESTALE after tree_dir_forget. Not to be
  * called concurrently on one d. */

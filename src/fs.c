@@ -343,7 +343,8 @@ static void op_entry(struct op *o, fuse_ino_t ino, const struct stat *st, int64_
 	e.attr.st_ino = ino;
 	e.generation = inode_generation(o->fs->inodes, ino);
 	e.attr_timeout = e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until);
-	prune_shown(o->fs->pr, ino, st);
+	if (!prune_looked_up(o->fs->pr, ino, st))
+		e.attr_timeout = 0; /* asked again at each stat, until listed */
 	if (!op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
 		inode_forget(o->fs->inodes, ino, 1, NULL);
 	op_end(o);
@@ -487,9 +488,9 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fs_settle(o.fs, seen);
 	st.st_ino = ino;
-	prune_shown(o.fs->pr, ino, &st);
 	if (op_claim(&o))
-		fuse_reply_attr(req, &st, fresh_kernel_timeout(o.fs->fresh, until));
+		fuse_reply_attr(req, &st,
+				prune_looked_up(o.fs->pr, ino, &st) ? fresh_kernel_timeout(o.fs->fresh, until) : 0);
 	op_end(&o);
 }
 

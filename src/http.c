@@ -97,6 +97,7 @@ struct xfer {
 	struct http_reply *reply;
 	size_t cap; /* body cap for this transfer */
 	int err;    /* set by a callback that stopped the transfer */
+	bool once;  /* http_post_once: a new connection, not kept */
 };
 
 /* ---- libcurl's error space ------------------------------------------------ */
@@ -694,7 +695,8 @@ static int perform(struct http *h, struct conn *c, const char *url, const char *
 	int err;
 
 	c->errbuf[0] = '\0';
-	if (curl_easy_setopt(e, CURLOPT_URL, url) ||
+	if (curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, x->once ? 1L : 0L) ||
+	    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, x->once ? 1L : 0L) || curl_easy_setopt(e, CURLOPT_URL, url) ||
 	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len) ||
 	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "") || curl_easy_setopt(e, CURLOPT_WRITEDATA, x) ||
 	    curl_easy_setopt(e, CURLOPT_HEADERDATA, x) ||
@@ -712,9 +714,9 @@ static int perform(struct http *h, struct conn *c, const char *url, const char *
 	return err;
 }
 
-int http_post(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply)
+static int post(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply, bool once)
 {
-	struct xfer x = {.reply = reply};
+	struct xfer x = {.reply = reply, .once = once};
 	struct buf url;
 	struct conn *c;
 	int err;
@@ -741,6 +743,16 @@ int http_post(struct http *h, const char *query, const char *body, size_t len, s
 out:
 	buf_release(&url);
 	return err;
+}
+
+int http_post(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply)
+{
+	return post(h, query, body, len, reply, false);
+}
+
+int http_post_once(struct http *h, const char *query, const char *body, size_t len, struct http_reply *reply)
+{
+	return post(h, query, body, len, reply, true);
 }
 
 void http_cancel(struct http *h)

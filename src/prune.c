@@ -30,6 +30,7 @@
 struct shown {
 	uint64_t ino; /* 0: empty */
 	int64_t mtime, ctime;
+	uint64_t fp; /* the bytes they stood for (tree_fingerprint, in st_dev) */
 };
 
 struct prune {
@@ -107,19 +108,42 @@ static bool grow(struct prune *p)
 	return true;
 }
 
-void prune_shown(struct prune *p, uint64_t ino, const struct stat *st)
+static bool same_shown(const struct shown *s, const struct stat *st)
 {
+	return s->mtime == (int64_t)st->st_mtime && s->ctime == (int64_t)st->st_ctime && s->fp == (uint64_t)st->st_dev;
+}
+
+/* Records st for ino; with keep, not over a record that differs. Whether
+ * ino's record is st now (lock taken here). */
+static bool record(struct prune *p, uint64_t ino, const struct stat *st, bool keep)
+{
+	bool same = true;
 	size_t i;
 
-	if (!p || !ino || !S_ISREG(st->st_mode))
-		return;
 	pthread_mutex_lock(&p->mu);
 	if ((p->count + 1) * 4 <= (p->mask + 1) * 3 || grow(p)) {
 		i = find_slot(p, ino);
-		p->count += !p->slot[i].ino;
-		p->slot[i] = (struct shown){.ino = ino, .mtime = st->st_mtime, .ctime = st->st_ctime};
+		if (keep && p->slot[i].ino)
+			same = same_shown(&p->slot[i], st);
+		else {
+			p->count += !p->slot[i].ino;
+			p->slot[i] = (struct shown){
+			    .ino = ino, .mtime = st->st_mtime, .ctime = st->st_ctime, .fp = (uint64_t)st->st_dev};
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
+	return same;
+}
+
+void prune_shown(struct prune *p, uint64_t ino, const struct stat *st)
+{
+	if (p && ino && S_ISREG(st->st_mode))
+		record(p, ino, st, false);
+}
+
+bool prune_looked_up(struct prune *p, uint64_t ino, const struct stat *st)
+{
+	return !p || !ino || !S_ISREG(st->st_mode) || record(p, ino, st, true);
 }
 
 /* Deletes slot i by shifting back the entries after it that belong
@@ -168,8 +192,7 @@ static bool was_shown(struct prune *p, uint64_t ino, const struct stat *st)
 
 	pthread_mutex_lock(&p->mu);
 	i = find_slot(p, ino);
-	yes = ino && p->slot[i].ino == ino && p->slot[i].mtime == (int64_t)st->st_mtime &&
-	      p->slot[i].ctime == (int64_t)st->st_ctime;
+	yes = ino && p->slot[i].ino == ino && same_shown(&p->slot[i], st);
 	pthread_mutex_unlock(&p->mu);
 	return yes;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fresh.h"
+#include "hash.h"
 #include "listkey.h"
 #include "names.h"
 #include "qbudget.h"
@@ -457,6 +458,19 @@ void tree_tag_stat(const struct tree *t, const struct snap_entry *e, struct stat
 	 * the bytes change under the same mtime (note_changes). */
 	st->st_mtime = st->st_atime = (time_t)tree_shown_time(t, e->mtime);
 	st->st_ctime = (time_t)tree_shown_time(t, e->ctime);
+	st->st_dev = (dev_t)tree_fingerprint(e);
+}
+
+uint64_t tree_fingerprint(const struct snap_entry *e)
+{
+	uint64_t h = hash_fnv64_str(HASH_FNV64_BASIS, e->digest ? e->digest : "");
+
+	/* A separator no digest or time holds, so that the pieces cannot
+	 * slide into each other; never 0, which means "no tag file". */
+	h = hash_fnv64(h, "\n", 1);
+	h = hash_fnv64_str(h, e->time_raw ? e->time_raw : "");
+	h = hash_fnv64(h, &e->mtime, sizeof(e->mtime));
+	return h ? h : 1;
 }
 
 /* The top directory's time: the newest of the entries it lists (the
@@ -617,6 +631,11 @@ int tree_ident(struct tree *t, const char *path, struct tree_ident *out)
 		err = tree_resolve(t, path, &n);
 	if (err)
 		return err;
+	/* A tag's attributes from the very entry its digest comes from: the
+	 * listing may be replaced between tree_stat and the resolve, and old
+	 * times must never vouch for new bytes. */
+	if (n.kind == NODE_TAG)
+		tree_tag_stat(t, &n.e, &out->st);
 	out->kind = t->repo && n.kind == NODE_REPO ? TREE_ROOT : ident_kind[n.kind];
 	snprintf(out->repo, sizeof(out->repo), "%s", n.repo);
 	snprintf(out->image, sizeof(out->image), "%s", n.image);

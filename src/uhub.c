@@ -901,6 +901,10 @@ int uhub_http_post(void *self, const char *action, const char *body, size_t len,
 	/* Like the Go SDK: Action in the query too, for gateway routing and
 	 * readable access logs; it is not a signed parameter of its own. */
 	snprintf(query, sizeof(query), "Action=%s", action ? action : "");
+	/* A deletion must not be sent twice behind our back (http_post_once):
+	 * whether it happened is looked at before it is sent again. */
+	if (action && strcmp(action, uhub_action(UHUB_DELETE)) == 0)
+		return http_post_once(self, query, body, len, reply);
 	return http_post(self, query, body, len, reply);
 }
 
