@@ -29,11 +29,11 @@ typedef int (*cache_fill_fn)(void *arg, const char *key, struct snap **out);
 
 struct cache_stats {
 	uint64_t hits, misses, evictions, fills, fill_errors, waits;
-	uint64_t stale_served;	/* answers from a listing kept past its ttl */
-	uint64_t refreshes_ahead;	/* early refreshes started */
-	size_t entries;	/* cached snapshots */
-	size_t bytes;	/* their snap_bytes() plus the cache's overhead */
-	int64_t oldest_ms;	/* age of the oldest cached snapshot */
+	uint64_t stale_served;	  /* answers from a listing kept past its ttl */
+	uint64_t refreshes_ahead; /* early refreshes started */
+	size_t entries;		  /* cached snapshots */
+	size_t bytes;		  /* their snap_bytes() plus the cache's overhead */
+	int64_t oldest_ms;	  /* age of the oldest cached snapshot */
 };
 
 /* clock NULL = CLOCK_MONOTONIC. NULL on -ENOMEM. cache_free(NULL) no-op. */

@@ -55,7 +55,7 @@ struct fresh_repo_ttl {
 };
 
 struct fresh_config {
-	int64_t ttl_ms;	      /* a listing's life, but for repo_ttls' */
+	int64_t ttl_ms;				/* a listing's life, but for repo_ttls' */
 	const struct fresh_repo_ttl *repo_ttls; /* copied by fresh_new */
 	size_t n_repo_ttls;
 	int64_t neg_ttl_ms;   /* a "does not exist" answer's life */

@@ -690,8 +690,8 @@ int tree_get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char
 			return -ENOENT;
 		}
 	} else {
-		err = cache_get_by(t->c, key, fresh_ttl_ms(t->fresh, key), fresh_neg_ttl_ms(t->fresh, key), fill, &r, n->stale_by,
-				   out);
+		err = cache_get_by(t->c, key, fresh_ttl_ms(t->fresh, key), fresh_neg_ttl_ms(t->fresh, key), fill, &r,
+				   n->stale_by, out);
 	}
 	if (!err)
 		tree_note(t, key, &n->until, *out);

@@ -821,7 +821,7 @@ static void test_stale_while_refill_hangs(void **state)
 	assert_int_equal(cache_peek(c, "k", TTL, &old), -EAGAIN);
 	t0 = monotime_ms();
 	assert_int_equal(cache_get_by(c, "k", TTL, NEG_TTL, fake_fill, f, f->now + 100, &s), 0);
-	assert_true(monotime_ms() - t0 < 10000); /* far from the bound's 60 s */
+	assert_true(monotime_ms() - t0 < 10000);     /* far from the bound's 60 s */
 	assert_int_equal(atomic_load(&f->calls), 3); /* the old one, the refill queued */
 	snap_unref(s);
 	assert_int_equal(sem_trywait(&q.queued), 0);

@@ -99,11 +99,8 @@ static void test_negative_within_ttl(void **state)
 static void test_repository_ttl(void **state)
 {
 	const struct fresh_repo_ttl own[] = {{"ci", 2000}, {"cold", 86400000}};
-	struct fresh_config c = {.ttl_ms = 600000,
-				 .neg_ttl_ms = 5000,
-				 .repo_ttls = own,
-				 .n_repo_ttls = 2,
-				 .clock = fake_clock};
+	struct fresh_config c = {
+	    .ttl_ms = 600000, .neg_ttl_ms = 5000, .repo_ttls = own, .n_repo_ttls = 2, .clock = fake_clock};
 	const char *ci[] = {"I2:ci", "T2:ciapp", "t2:ci3:applatest"};
 	struct fresh *f = fresh_new(&c);
 
