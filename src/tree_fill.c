@@ -52,6 +52,8 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->c = c;
 	t->log = log;
 	t->fresh = cfg->fresh;
+	/* The budget's window is the default ttl for every listing: it bounds
+	 * what made-up names cost, not how old an answer may be. */
 	if (!t->fresh || !(t->qb = qbudget_new(fresh_ttl_ms(t->fresh, NULL)))) {
 		free(t->repo);
 		free(t);
