@@ -29,11 +29,11 @@ typedef int (*cache_fill_fn)(void *arg, const char *key, struct snap **out);
 
 struct cache_stats {
 	uint64_t hits, misses, evictions, fills, fill_errors, waits;
-	uint64_t stale_served;	/* answers from a listing kept past its ttl */
-	uint64_t refreshes_ahead;	/* early refreshes started */
-	size_t entries;	/* cached snapshots */
-	size_t bytes;	/* their snap_bytes() plus the cache's overhead */
-	int64_t oldest_ms;	/* age of the oldest cached snapshot */
+	uint64_t stale_served;	  /* answers from a listing kept past its ttl */
+	uint64_t refreshes_ahead; /* early refreshes started */
+	size_t entries;		  /* cached snapshots */
+	size_t bytes;		  /* their snap_bytes() plus the cache's overhead */
+	int64_t oldest_ms;	  /* age of the oldest cached snapshot */
 };
 
 /* clock NULL = CLOCK_MONOTONIC. NULL on -ENOMEM. cache_free(NULL) no-op. */
@@ -74,7 +74,7 @@ int64_t cache_now(struct cache *c);
 typedef void (*cache_stale_fn)(void *arg, const char *key, int err, int64_t age_ms);
 /* Called (lock held: it must only queue work) to have key refilled in
  * the background (see cache_refill): when a snapshot is used in the last
- * ahead_ms of its ttl, once per snapshot, so it can be refreshed before
+ * ahead_ms (cache_ahead_ms_fn) of its ttl, once per snapshot, so it can be refreshed before
  * anyone has to wait for it; and when an expired snapshot that may still
  * be served is asked for (cache_set_stale_wait). 0 when queued; else the
  * caller runs the refill itself. */
@@ -104,9 +104,13 @@ void cache_set_wait_limit(struct cache *c, int64_t ms);
  * listing came from). NULL: nothing. */
 typedef void (*cache_change_fn)(void *arg, const char *key, void *fill_arg);
 void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg);
+/* How long before its expiry key is refreshed ahead, 0: not at all
+ * (called with the lock held, on every hit: it must only compute). */
+typedef int64_t (*cache_ahead_ms_fn)(void *arg, const char *key);
 /* The background refill: on_ahead NULL (the default) has none, and
- * refills run in the caller. Refresh-ahead: ahead_ms 0 turns it off. */
-void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg);
+ * refills run in the caller. Refresh-ahead: ahead_ms NULL turns it off;
+ * both are called with arg. */
+void cache_set_ahead(struct cache *c, cache_ahead_ms_fn ahead_ms, cache_ahead_fn on_ahead, void *arg);
 /* A hung API serves the last good listing: when a snapshot past its ttl
  * may still be served (cache_set_stale) and a background refill is set
  * (cache_set_ahead), a caller waits for its refill at most ms (counted

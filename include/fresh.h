@@ -27,6 +27,13 @@
  *     background (refresh-ahead), so that nobody waits on a directory in
  *     use; from ttl 4 s up.
  *
+ * "ttl" is a listing's own: a repository may have one of its own (-o
+ * ttl.REPO=), which every listing of that repository (its images, its
+ * tags, a tag alone) lives by; the rest, the repositories' listing
+ * included, live by the default. So every question above is asked with
+ * the listing's key (listkey.h); neg_ttl, the refresh-ahead point and
+ * the kernel's cap follow that listing's ttl.
+ *
  * Times are milliseconds of one monotonic clock (injectable for tests);
  * the cache runs on the same clock (fresh_clock is a cache_clock_fn).
  * Immutable after fresh_new: thread-safe without a lock.
@@ -35,13 +42,22 @@
 #define IMGTAGFS_FRESH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Monotonic milliseconds. */
 typedef int64_t (*fresh_clock_fn)(void *arg);
 
+/* A repository's own ttl. */
+struct fresh_repo_ttl {
+	const char *repo;
+	int64_t ttl_ms;
+};
+
 struct fresh_config {
-	int64_t ttl_ms;	      /* a listing's life */
+	int64_t ttl_ms;				/* a listing's life, but for repo_ttls' */
+	const struct fresh_repo_ttl *repo_ttls; /* copied by fresh_new */
+	size_t n_repo_ttls;
 	int64_t neg_ttl_ms;   /* a "does not exist" answer's life */
 	int64_t max_stale_ms; /* stale-if-error window past ttl, 0 = off */
 	fresh_clock_fn clock; /* NULL = CLOCK_MONOTONIC */
@@ -56,21 +72,27 @@ void fresh_free(struct fresh *f);
 int64_t fresh_now(const struct fresh *f);
 int64_t fresh_clock(void *f);
 
-int64_t fresh_ttl_ms(const struct fresh *f);
-int64_t fresh_neg_ttl_ms(const struct fresh *f);
+/* The ttl of the listing whose cache key is key (listkey.h); NULL or a
+ * key of no repository: the default. */
+int64_t fresh_ttl_ms(const struct fresh *f, const char *key);
+/* The longest ttl of any listing: for what may concern any of them. */
+int64_t fresh_max_ttl_ms(const struct fresh *f);
+/* neg_ttl, never more than key's ttl. */
+int64_t fresh_neg_ttl_ms(const struct fresh *f, const char *key);
 int64_t fresh_max_stale_ms(const struct fresh *f);
-/* How long before expiry a listing in use is refreshed (0: never). */
-int64_t fresh_ahead_ms(const struct fresh *f);
+/* How long before expiry listing key, in use, is refreshed (0: never). */
+int64_t fresh_ahead_ms(const struct fresh *f, const char *key);
 /* After a failed refresh, how often the API is asked again while the old
- * listing is served: a quarter of the ttl, 1 to 30 s. */
+ * listing is served: a quarter of the default ttl, 1 to 30 s (one value
+ * for all: a listing served so is past its ttl, whichever it is). */
 int64_t fresh_stale_retry_ms(const struct fresh *f);
 
-/* When a listing born at born_ms stops being servable. */
-int64_t fresh_expiry(const struct fresh *f, int64_t born_ms);
-/* The kernel timeout, in seconds, for something valid until until_ms
- * (an expiry, or the minimum of several): the time left until the
- * refresh-ahead point before it, or past that point until until_ms;
- * never below 0, never above ttl. */
-double fresh_kernel_timeout(const struct fresh *f, int64_t until_ms);
+/* When listing key, born at born_ms, stops being servable. */
+int64_t fresh_expiry(const struct fresh *f, const char *key, int64_t born_ms);
+/* The kernel timeout, in seconds, for something from listing key valid
+ * until until_ms (an expiry, or the minimum of several): the time left
+ * until key's refresh-ahead point before it, or past that point until
+ * until_ms; never below 0, never above key's ttl. */
+double fresh_kernel_timeout(const struct fresh *f, const char *key, int64_t until_ms);
 
 #endif

@@ -44,6 +44,9 @@ struct listkey_buf {
 void listkey_format(char *key, const struct listkey *k);
 /* The inverse: k's strings point into b. 0 or -EINVAL. */
 int listkey_parse(const char *key, struct listkey *k, struct listkey_buf *b);
+/* The repository of key into repo (NAMES_MAX + 1 bytes), without the
+ * rest: 0, or -EINVAL for the repositories' listing or a bad key. */
+int listkey_repo(const char *key, char *repo);
 /* True when key is a repository's image listing, whose entry names are
  * image names (with '/'); every other listing's are one path component. */
 bool listkey_lists_images(const char *key);

@@ -29,6 +29,12 @@
 
 struct fuse_args;
 
+/* -o ttl.REPO=SECONDS: repository REPO's own ttl. */
+struct opts_repo_ttl {
+	char *repo;
+	unsigned ttl; /* seconds */
+};
+
 struct config {
 	char *source;	   /* "uhub", "org-...", optionally ":REPO" */
 	char *mountpoint;  /* as given; also left in args for fuse_main */
@@ -38,10 +44,12 @@ struct config {
 	char *credentials; /* -o credentials=FILE */
 	char *profile;
 	/* Options: ranges, defaults and meaning in opts.c's option table. */
-	char *repo_type;       /* "private" or "public" */
-	long api_tz;	       /* seconds east of UTC */
-	unsigned ttl;	       /* seconds */
-	unsigned negative_ttl; /* seconds */
+	char *repo_type;		 /* "private" or "public" */
+	long api_tz;			 /* seconds east of UTC */
+	unsigned ttl;			 /* seconds */
+	unsigned negative_ttl;		 /* seconds */
+	struct opts_repo_ttl *repo_ttls; /* one per repository named, the last given */
+	size_t n_repo_ttls;
 	unsigned page_size;
 	unsigned max_requests;
 	unsigned timeout; /* seconds per HTTP request */

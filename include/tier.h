@@ -5,7 +5,8 @@
  *
  * A listing missing from the local cache is read from Redis; a value is
  * taken only when it is authentic (sval.h: MAC under the fleet's key, this
- * namespace, this key), younger than the ttl by the fleet's clock, newer
+ * namespace, this key), younger than that listing's ttl here (fresh.h:
+ * a repository's own, when it has one) by the fleet's clock, newer
  * than what the caller holds, and not older than an invalidation heard for
  * it. Otherwise one host takes the listing's lock (SET NX PX, kept alive
  * by a heartbeat while it fetches, so a lock whose holder died expires in

@@ -112,6 +112,11 @@ int tree_warm(struct tree *t);
  * set of attributes it replies with stands for (prune.h). So do the
  * attributes tree_dir_read gives. */
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until);
+/* A listing key (into key, LISTKEY_MAX bytes) of the repository path
+ * lies in (the root's listing for "/" of a whole-registry mount), for
+ * asking fresh.h how long the kernel may keep what path shows: a ttl is
+ * a repository's. Pure. */
+void tree_fresh_key(const struct tree *t, const char *path, char *key);
 /* The same from fresh listings already cached only, asking the API for
  * nothing (for the notify thread, which must not wait on the network):
  * -ENOENT too when what path rests on is not cached. */

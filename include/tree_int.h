@@ -86,8 +86,9 @@ int tree_get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char
 /* Listing k fetched again now (the names it lacks ran out of budget),
  * replacing the snapshot held in *s. 0 or -errno. */
 int tree_relist(struct tree *t, enum uhub_kind k, const char *repo, const char *image, struct node *n, struct snap **s);
-/* Lowers *until to the expiry of snapshot s (fresh.h, rule 3). */
-void tree_note(const struct tree *t, int64_t *until, const struct snap *s);
+/* Lowers *until to the expiry of snapshot s of listing key (fresh.h,
+ * rule 3). */
+void tree_note(const struct tree *t, const char *key, int64_t *until, const struct snap *s);
 /* Queues a listing for a background fetch (no-op without workers). */
 void tree_prefetch(struct tree *t, enum uhub_kind k, const char *repo, const char *image);
 /* A time as shown: SNAP_NO_TIME becomes the mount time. */

@@ -75,7 +75,7 @@ struct cache {
 	int64_t max_stale_ms, stale_retry_ms;
 	cache_stale_fn on_stale;
 	void *stale_arg;
-	int64_t ahead_ms;
+	cache_ahead_ms_fn ahead_ms;
 	cache_ahead_fn on_ahead;
 	void *ahead_arg;
 	cache_join_fn on_join;
@@ -286,7 +286,12 @@ static void evict(struct cache *c, const struct centry *keep)
  * its life, so a directory in use is never waited for. */
 static void maybe_ahead(struct cache *c, struct centry *e, int64_t now, int64_t ttl_ms)
 {
-	if (!c->on_ahead || c->ahead_ms <= 0 || e->ahead || e->filling || now - e->fetched_at < ttl_ms - c->ahead_ms)
+	int64_t ahead;
+
+	if (!c->on_ahead || !c->ahead_ms || e->ahead || e->filling)
+		return;
+	ahead = c->ahead_ms(c->ahead_arg, e->key);
+	if (ahead <= 0 || now - e->fetched_at < ttl_ms - ahead)
 		return;
 	e->ahead = true;
 	c->st.refreshes_ahead++;
@@ -695,7 +700,7 @@ void cache_set_change(struct cache *c, cache_change_fn on_change, void *arg)
 	pthread_mutex_unlock(&c->mu);
 }
 
-void cache_set_ahead(struct cache *c, int64_t ahead_ms, cache_ahead_fn on_ahead, void *arg)
+void cache_set_ahead(struct cache *c, cache_ahead_ms_fn ahead_ms, cache_ahead_fn on_ahead, void *arg)
 {
 	pthread_mutex_lock(&c->mu);
 	c->ahead_ms = ahead_ms;

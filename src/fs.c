@@ -41,6 +41,7 @@
 #include "fs_int.h"
 #include "inode.h"
 #include "inode_hunt.h"
+#include "listkey.h"
 #include "notify.h"
 #include "log.h"
 #include "names.h"
@@ -334,15 +335,25 @@ static int child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, 
 	return 0;
 }
 
-/* Replies with an entry for ino (one lookup taken already), or takes the
- * lookup back when the reply cannot be given. */
-static void op_entry(struct op *o, fuse_ino_t ino, const struct stat *st, int64_t until)
+/* How long the kernel may keep what path shows, valid until until: by
+ * the ttl of the repository path lies in (fresh.h, rule 3). */
+static double kernel_timeout(const struct imgtagfs *fs, const char *path, int64_t until)
+{
+	char key[LISTKEY_MAX];
+
+	tree_fresh_key(fs->t, path, key);
+	return fresh_kernel_timeout(fs->fresh, key, until);
+}
+
+/* Replies with an entry for ino at path (one lookup taken already), or
+ * takes the lookup back when the reply cannot be given. */
+static void op_entry(struct op *o, const char *path, fuse_ino_t ino, const struct stat *st, int64_t until)
 {
 	struct fuse_entry_param e = {.ino = ino, .attr = *st};
 
 	e.attr.st_ino = ino;
 	e.generation = inode_generation(o->fs->inodes, ino);
-	e.attr_timeout = e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until);
+	e.attr_timeout = e.entry_timeout = kernel_timeout(o->fs, path, until);
 	if (!prune_looked_up(o->fs->pr, ino, st))
 		e.attr_timeout = 0; /* asked again at each stat, until listed */
 	if (!op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
@@ -350,14 +361,17 @@ static void op_entry(struct op *o, fuse_ino_t ino, const struct stat *st, int64_
 	op_end(o);
 }
 
-/* "Does not exist", kept by the kernel while the listing that said so
- * lives and at most negative_ttl. */
-static void op_noent(struct op *o, int64_t until)
+/* "Does not exist" (at path), kept by the kernel while the listing that
+ * said so lives and at most negative_ttl. */
+static void op_noent(struct op *o, const char *path, int64_t until)
 {
 	struct fuse_entry_param e = {.ino = 0};
-	int64_t neg = fresh_now(o->fs->fresh) + fresh_neg_ttl_ms(o->fs->fresh);
+	char key[LISTKEY_MAX];
+	int64_t neg;
 
-	e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, until < neg ? until : neg);
+	tree_fresh_key(o->fs->t, path, key);
+	neg = fresh_now(o->fs->fresh) + fresh_neg_ttl_ms(o->fs->fresh, key);
+	e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, key, until < neg ? until : neg);
 	if (e.entry_timeout <= 0) {
 		op_err(o, -ENOENT);
 		return;
@@ -396,7 +410,7 @@ static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
 		inode_forget(o->fs->inodes, got, 1, NULL); /* the lookup taken above */
 		op_err(o, err == -ENOENT ? -ESTALE : err);
 	} else {
-		op_entry(o, got, &st, until);
+		op_entry(o, path, got, &st, until);
 	}
 	free(path);
 }
@@ -419,10 +433,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	seen = atomic_load(&o.fs->files_ticket);
 	err = child_path(o.fs, parent, name, path);
-	if (!err)
-		err = tree_stat(o.fs->t, path, &st, &until);
-	if (err == -ENOENT) {
-		op_noent(&o, until);
+	if (!err && (err = tree_stat(o.fs->t, path, &st, &until)) == -ENOENT) {
+		op_noent(&o, path, until);
 		return;
 	}
 	if (!err)
@@ -432,7 +444,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (err)
 		op_err(&o, err);
 	else
-		op_entry(&o, ino, &st, until);
+		op_entry(&o, path, ino, &st, until);
 }
 
 /* The kernel let go of ino altogether. */
@@ -471,6 +483,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	char path[PATH_MAX];
 	struct op o;
 	struct stat st;
 	int64_t until = 0;
@@ -481,7 +494,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	op_begin(&o, req);
 	atomic_fetch_add(&o.fs->getattrs, 1);
 	seen = atomic_load(&o.fs->files_ticket);
-	err = ino_stat(o.fs, ino, &st, &until);
+	err = file_path(o.fs, ino, path, &st, &until);
 	if (err) {
 		op_err(&o, err);
 		return;
@@ -489,8 +502,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_settle(o.fs, seen);
 	st.st_ino = ino;
 	if (op_claim(&o))
-		fuse_reply_attr(req, &st,
-				prune_looked_up(o.fs->pr, ino, &st) ? fresh_kernel_timeout(o.fs->fresh, until) : 0);
+		fuse_reply_attr(req, &st, prune_looked_up(o.fs->pr, ino, &st) ? kernel_timeout(o.fs, path, until) : 0);
 	op_end(&o);
 }
 
@@ -601,7 +613,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	if (!err && (!b.buf || !b.refs))
 		err = -ENOMEM;
 	if (!err) {
-		b.timeout = fresh_kernel_timeout(o.fs->fresh, tree_dir_until(b.h->d));
+		b.timeout = kernel_timeout(o.fs, b.h->path, tree_dir_until(b.h->d));
 		err = tree_dir_read(b.h->d, idx, add_one, &b);
 	}
 	if (!err && off == 0)

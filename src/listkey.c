@@ -75,6 +75,15 @@ int listkey_parse(const char *key, struct listkey *k, struct listkey_buf *b)
 	return 0;
 }
 
+int listkey_repo(const char *key, char *repo)
+{
+	const char *p = key + 1;
+
+	if (key[0] != 'I' && key[0] != 'T' && key[0] != 't')
+		return -EINVAL;
+	return take_counted(&p, repo, NAMES_MAX + 1);
+}
+
 void listkey_describe(const char *key, char *out, size_t n)
 {
 	struct listkey_buf *b = malloc(sizeof(*b));

@@ -182,6 +182,25 @@ static int derive_gen_key(struct app *a, unsigned char *key, size_t n)
 	return err;
 }
 
+/* The freshness policy: frc with each repository's own ttl. */
+static int new_fresh(struct app *a, struct fresh_config *frc)
+{
+	const struct config *c = &a->cfg;
+	struct fresh_repo_ttl *own = calloc(c->n_repo_ttls ? c->n_repo_ttls : 1, sizeof(*own));
+
+	if (!own)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_repo_ttls; i++) {
+		own[i].repo = c->repo_ttls[i].repo;
+		own[i].ttl_ms = (int64_t)c->repo_ttls[i].ttl * 1000;
+	}
+	frc->repo_ttls = own;
+	frc->n_repo_ttls = c->n_repo_ttls;
+	a->fresh = fresh_new(frc);
+	free(own);
+	return a->fresh ? 0 : -ENOMEM;
+}
+
 static int build(struct app *a)
 {
 	const struct config *c = &a->cfg;
@@ -218,9 +237,9 @@ static int build(struct app *a)
 	if (err)
 		return err;
 	/* One clock and one policy for the cache, the tree and the kernel. */
-	a->fresh = fresh_new(&frc);
-	if (!a->fresh)
-		return -ENOMEM;
+	err = new_fresh(a, &frc);
+	if (err)
+		return err;
 	tc.fresh = a->fresh;
 	a->cache = cache_new(c->cache_size, fresh_clock, a->fresh);
 	if (!a->cache)

@@ -56,6 +56,7 @@ enum opt_key {
 	KEY_LAZY,
 	KEY_ALLOW_DELETE,
 	KEY_FSNAME,
+	KEY_REPO_TTL, /* ttl.REPO=: matched by hand, fuse_opt has no prefix match */
 	KEY_SUBTYPE,
 	KEY_CHECK,
 	KEY_HELP,
@@ -206,6 +207,9 @@ static const struct opt_row rows[] = {
      "nothing shown is older than this, counted from a listing's first request; the kernel keeps what it was "
      "told for the time left on that listing",
      KEY_TTL, true, false},
+    {"ttl.REPO", "SECONDS", "0..86400", "ttl's",
+     "repository REPO's own ttl, for every listing of it and what the kernel keeps of them; repeatable", KEY_REPO_TTL,
+     false, false},
     {"deadline", "SECONDS", NULL, "30",
      "no operation waits longer; it fails with ETIMEDOUT while the listing goes on being fetched in the "
      "background, so trying again finds it; 0: no deadline",
@@ -442,11 +446,45 @@ static int set_choice(struct parse *p, int key, const char *arg)
 	return replace(&p->cfg->repo_type, v);
 }
 
+/* ttl.REPO=SECONDS, as ttl= is checked; a repository named twice keeps
+ * the last. */
+static int set_repo_ttl(struct parse *p, const char *arg)
+{
+	struct config *c = p->cfg;
+	const char *repo = arg + 4, *eq = strchr(repo, '=');
+	size_t n = eq ? (size_t)(eq - repo) : 0, i;
+	unsigned long long v;
+	struct opts_repo_ttl *more;
+
+	if (!n || n > NAMES_MAX || !names_valid_component(repo, n))
+		return refuse(p, "imgtagfs: %s: expected ttl.REPO=SECONDS with REPO a repository name", arg);
+	if (parse_whole(eq + 1, 10, &v, NULL) || v > nums[KEY_TTL].max)
+		return refuse(p, "imgtagfs: %s: expected %s from %lu to %lu", arg, nums[KEY_TTL].what,
+			      nums[KEY_TTL].min, nums[KEY_TTL].max);
+	for (i = 0; i < c->n_repo_ttls && (strlen(c->repo_ttls[i].repo) != n || strncmp(c->repo_ttls[i].repo, repo, n));
+	     i++)
+		;
+	if (i == c->n_repo_ttls) {
+		more = realloc(c->repo_ttls, (i + 1) * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		c->repo_ttls = more;
+		if (!(more[i].repo = strndup(repo, n)))
+			return -ENOMEM;
+		c->n_repo_ttls++;
+	}
+	c->repo_ttls[i].ttl = (unsigned)v;
+	return 0;
+}
+
 /* An option of ours given without its value ("-o ttl") would otherwise
  * reach libfuse and be called unknown. */
 static bool is_ours(const char *arg)
 {
 	size_t n = strlen(arg);
+
+	if (!strncmp(arg, "ttl.", 4))
+		return true;
 
 	for (const struct fuse_opt *o = opt_table; o->templ; o++)
 		if (o->value >= 0 && strlen(o->templ) == n + 1 && o->templ[n] == '=' && !strncmp(o->templ, arg, n))
@@ -460,6 +498,8 @@ static int other_opt(struct parse *p, const char *arg)
 {
 	if (!strncmp(arg, "x-", 2))
 		return 0;
+	if (!strncmp(arg, "ttl.", 4) && strchr(arg, '='))
+		return set_repo_ttl(p, arg);
 	if (is_ours(arg))
 		return refuse(p, "imgtagfs: %s: needs a value (%s=...; see imgtagfs --help)", arg, arg);
 	return 1;
@@ -686,6 +726,10 @@ static int check_combinations(struct parse *p)
 {
 	const struct config *c = p->cfg;
 
+	for (size_t i = 0; c->repo && i < c->n_repo_ttls; i++)
+		if (strcmp(c->repo_ttls[i].repo, c->repo) != 0)
+			return refuse(p, "imgtagfs: ttl.%s=: the mount shows repository %s only", c->repo_ttls[i].repo,
+				      c->repo);
 	if (!c->shared_cache && (c->shared_auth || c->shared_key))
 		return refuse(p, "imgtagfs: shared_cache_auth= and shared_cache_key= need shared_cache=URL");
 	/* A fill may meet a hung Redis once or twice before it is marked
@@ -743,6 +787,9 @@ void opts_release(struct config *cfg)
 	free(cfg->shared_cache);
 	free(cfg->shared_auth);
 	free(cfg->shared_key);
+	for (size_t i = 0; i < cfg->n_repo_ttls; i++)
+		free(cfg->repo_ttls[i].repo);
+	free(cfg->repo_ttls);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

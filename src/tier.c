@@ -203,7 +203,7 @@ static int timely(struct tier *t, const char *key, int64_t fetched, int64_t min_
 		return -EBADMSG;
 	if (*born > now)
 		*born = now;
-	if (now - *born >= fresh_ttl_ms(t->cfg.fresh) || *born <= min_born || fetched < not_before(t, key))
+	if (now - *born >= fresh_ttl_ms(t->cfg.fresh, key) || *born <= min_born || fetched < not_before(t, key))
 		return -ENOENT;
 	return 0;
 }
@@ -381,7 +381,7 @@ static bool token_ours(const struct tier *t, const char *key, const char *v, siz
 
 static void write_value(struct tier *t, const char *key, struct buf *rk, const struct snap *s, int64_t fetched)
 {
-	int64_t left = fresh_ttl_ms(t->cfg.fresh) - (fresh_now(t->cfg.fresh) - fetched);
+	int64_t left = fresh_ttl_ms(t->cfg.fresh, key) - (fresh_now(t->cfg.fresh) - fetched);
 	struct buf v;
 
 	/* An unsure listing (pages.h) is this host's doubt, not the fleet's:
@@ -711,7 +711,7 @@ static int send_one(struct tier *t, const char *key, int64_t at)
 static bool msg_timely(struct tier *t, int64_t at)
 {
 	int64_t now = fleet_of(t, fresh_now(t->cfg.fresh));
-	int64_t oldest = now - fresh_ttl_ms(t->cfg.fresh) - fresh_max_stale_ms(t->cfg.fresh) - FUTURE_MS;
+	int64_t oldest = now - fresh_max_ttl_ms(t->cfg.fresh) - fresh_max_stale_ms(t->cfg.fresh) - FUTURE_MS;
 
 	if (at > now + FUTURE_MS) {
 		rejected(t, NULL, REJECT_MSG_FUTURE, "dated in the future");

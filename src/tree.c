@@ -154,7 +154,7 @@ static int cold_tag(struct tree *t, struct node *n, const char *key, const char 
 	/* An expired listing that may still be served is refreshed rather
 	 * than bypassed: with the API hung, its old copy answers within the
 	 * stale bound, where a query for the tag would wait the deadline. */
-	if (cache_filling(t->c, key) || cache_stale_held(t->c, key, fresh_ttl_ms(t->fresh)))
+	if (cache_filling(t->c, key) || cache_stale_held(t->c, key, fresh_ttl_ms(t->fresh, key)))
 		return tree_get_snap(t, UHUB_TAGS, n->repo, n->image, NULL, true, n, s);
 	switch (qbudget_ask(t->qb, key, fresh_now(t->fresh))) {
 	case QBUDGET_QUERY:
@@ -179,11 +179,11 @@ static int resolve_tag(struct tree *t, struct node *n, const char *tag)
 	int err;
 
 	tree_key_of(key, UHUB_TAGS, n->repo, n->image, NULL);
-	err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s);
+	err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh, key), &s);
 	if (err == -EAGAIN)
 		err = cold_tag(t, n, key, tag, &s);
 	else if (!err)
-		tree_note(t, &n->until, s);
+		tree_note(t, key, &n->until, s);
 	if (err)
 		return err;
 	i = snap_find(s, tag);
@@ -367,7 +367,7 @@ static bool root_cached(struct tree *t)
 {
 	struct snap *s;
 
-	if (cache_peek(t->c, LISTKEY_REPOS, fresh_ttl_ms(t->fresh), &s) != 0)
+	if (cache_peek(t->c, LISTKEY_REPOS, fresh_ttl_ms(t->fresh, LISTKEY_REPOS), &s) != 0)
 		return false;
 	snap_unref(s);
 	return true;
@@ -485,13 +485,13 @@ static void root_time(struct tree *t, struct node *n)
 	struct snap *s;
 
 	tree_key_of(key, t->repo ? UHUB_IMAGES : UHUB_REPOS, t->repo, NULL, NULL);
-	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s) != 0) {
+	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh, key), &s) != 0) {
 		n->mtime = t->cfg.mount_time;
 		n->until = 0;
 		return;
 	}
 	n->mtime = tree_newest(s, 0, snap_count(s));
-	tree_note(t, &n->until, s);
+	tree_note(t, key, &n->until, s);
 	snap_unref(s);
 }
 
@@ -527,6 +527,22 @@ static int stat_as(struct tree *t, const char *path, struct stat *st, int64_t *u
 int tree_stat(struct tree *t, const char *path, struct stat *st, int64_t *until)
 {
 	return stat_as(t, path, st, until, false);
+}
+
+void tree_fresh_key(const struct tree *t, const char *path, char *key)
+{
+	char repo[NAMES_MAX + 1];
+	struct listkey k = {.kind = UHUB_IMAGES, .repo = t->repo};
+	size_t n = strcspn(path + (*path == '/'), "/");
+
+	if (!t->repo && n && n <= NAMES_MAX) {
+		memcpy(repo, path + (*path == '/'), n);
+		repo[n] = '\0';
+		k.repo = repo;
+	}
+	if (!k.repo)
+		k.kind = UHUB_REPOS;
+	listkey_format(key, &k);
 }
 
 int tree_stat_cached(struct tree *t, const char *path, struct stat *st)

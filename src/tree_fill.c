@@ -52,7 +52,9 @@ struct tree *tree_new(const struct tree_config *cfg, struct uhub *u, struct cach
 	t->c = c;
 	t->log = log;
 	t->fresh = cfg->fresh;
-	if (!t->fresh || !(t->qb = qbudget_new(fresh_ttl_ms(t->fresh)))) {
+	/* The budget's window is the default ttl for every listing: it bounds
+	 * what made-up names cost, not how old an answer may be. */
+	if (!t->fresh || !(t->qb = qbudget_new(fresh_ttl_ms(t->fresh, NULL)))) {
 		free(t->repo);
 		free(t);
 		return NULL;
@@ -233,7 +235,7 @@ static void prefetch_job(void *arg, const char *key)
 	struct snap *s = NULL;
 
 	if (b && key_parse(key, &r, b) == 0 &&
-	    cache_get(t->c, key, fresh_ttl_ms(t->fresh), fresh_neg_ttl_ms(t->fresh), fill, &r, &s) == 0)
+	    cache_get(t->c, key, fresh_ttl_ms(t->fresh, key), fresh_neg_ttl_ms(t->fresh, key), fill, &r, &s) == 0)
 		snap_unref(s);
 	free(b);
 }
@@ -247,12 +249,12 @@ static void refresh_job(void *arg, const char *key)
 	struct snap *s;
 
 	/* From the fleet, only a listing newer than the one held. */
-	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &s) == 0) {
+	if (cache_peek(t->c, key, fresh_ttl_ms(t->fresh, key), &s) == 0) {
 		r.min_born = snap_born(s);
 		snap_unref(s);
 	}
 	if (b && key_parse(key, &r, b) == 0)
-		cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), fill, &r);
+		cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh, key), fill, &r);
 	free(b);
 }
 
@@ -629,12 +631,19 @@ void tree_set_changed(struct tree *t, tree_changed_fn fn, void *arg)
 	cache_set_change(t->c, fn ? on_change : NULL, t);
 }
 
+/* The cache asks how early listing key is refreshed ahead (its lock
+ * held: only compute). */
+static int64_t ahead_ms(void *arg, const char *key)
+{
+	const struct tree *t = arg;
+
+	return fresh_ahead_ms(t->fresh, key);
+}
+
 void tree_set_background(struct tree *t, struct bg *b)
 {
-	int64_t ahead = fresh_ahead_ms(t->fresh);
-
 	atomic_store(&t->bg, b);
-	cache_set_ahead(t->c, ahead, b ? on_ahead : NULL, t);
+	cache_set_ahead(t->c, ahead_ms, b ? on_ahead : NULL, t);
 }
 
 /* Queues the listing behind key for a background fetch. */
@@ -649,10 +658,11 @@ void tree_prefetch(struct tree *t, enum uhub_kind k, const char *repo, const cha
 	bg_push(b, prefetch_job, t, key);
 }
 
-/* Lowers *until to the expiry of snapshot s (fresh.h, rule 3). */
-void tree_note(const struct tree *t, int64_t *until, const struct snap *s)
+/* Lowers *until to the expiry of snapshot s of listing key (fresh.h,
+ * rule 3). */
+void tree_note(const struct tree *t, const char *key, int64_t *until, const struct snap *s)
 {
-	int64_t e = fresh_expiry(t->fresh, snap_born(s));
+	int64_t e = fresh_expiry(t->fresh, key, snap_born(s));
 
 	if (e < *until)
 		*until = e;
@@ -674,19 +684,19 @@ int tree_get_snap(struct tree *t, enum uhub_kind k, const char *repo, const char
 
 	tree_key_of(key, k, repo, image, tag);
 	if (!plausible || n->peek) {
-		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), out);
+		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh, key), out);
 		if (err == -EAGAIN) {
-			now = fresh_now(t->fresh) + fresh_neg_ttl_ms(t->fresh);
+			now = fresh_now(t->fresh) + fresh_neg_ttl_ms(t->fresh, key);
 			n->until = now < n->until ? now : n->until;
 			n->never = true;
 			return -ENOENT;
 		}
 	} else {
-		err = cache_get_by(t->c, key, fresh_ttl_ms(t->fresh), fresh_neg_ttl_ms(t->fresh), fill, &r, n->stale_by,
-				   out);
+		err = cache_get_by(t->c, key, fresh_ttl_ms(t->fresh, key), fresh_neg_ttl_ms(t->fresh, key), fill, &r,
+				   n->stale_by, out);
 	}
 	if (!err)
-		tree_note(t, &n->until, *out);
+		tree_note(t, key, &n->until, *out);
 	else if (err == -ENOENT)
 		n->until = 0;
 	return err;
@@ -727,14 +737,14 @@ int tree_relist(struct tree *t, enum uhub_kind k, const char *repo, const char *
 
 	tree_key_of(key, k, repo, image, NULL);
 	qbudget_listed(t->qb, key, fresh_now(t->fresh));
-	err = cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), fill, &r);
+	err = cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh, key), fill, &r);
 	if (!err)
-		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh), &again);
+		err = cache_peek(t->c, key, fresh_ttl_ms(t->fresh, key), &again);
 	if (err)
 		return err == -EAGAIN ? -EIO : err;
 	snap_unref(*s);
 	*s = again;
-	tree_note(t, &n->until, again);
+	tree_note(t, key, &n->until, again);
 	return 0;
 }
 
@@ -823,7 +833,7 @@ int tree_deleted(struct tree *t, const char *path)
 	a.tag = n.e.name;
 	if (cache_held(t->c, key, &a.old) == 0) {
 		if (snap_find(a.old, a.tag) >= 0 &&
-		    cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh), amend_fill, &a) != 0)
+		    cache_refill(t->c, key, fresh_neg_ttl_ms(t->fresh, key), amend_fill, &a) != 0)
 			forget_key(t, key, &(struct listkey){.kind = UHUB_TAGS, .repo = n.repo, .image = n.image});
 		snap_unref(a.old);
 	}

@@ -684,6 +684,14 @@ static int record_ahead(void *arg, const char *key)
 	return 0;
 }
 
+/* Refresh-ahead in the last 250 ms of any key's ttl. */
+static int64_t ahead_250(void *arg, const char *key)
+{
+	(void)arg;
+	(void)key;
+	return 250;
+}
+
 /* Refresh-ahead: a hit in the last ahead_ms of the ttl asks once; a
  * refill replaces even a fresh snapshot and re-arms the request. */
 static void test_refresh_ahead(void **state)
@@ -693,7 +701,7 @@ static void test_refresh_ahead(void **state)
 	struct ahead_log l = {0};
 	struct snap *s = NULL, *first;
 
-	cache_set_ahead(c, 250, record_ahead, &l);
+	cache_set_ahead(c, ahead_250, record_ahead, &l);
 	assert_int_equal(get(c, f, "k", &first), 0);
 	f->now += 500;
 	assert_int_equal(get(c, f, "k", &s), 0);
@@ -769,7 +777,7 @@ static void test_stale_while_refill_hangs(void **state)
 
 	sem_init(&q.queued, 0, 0);
 	cache_set_stale(c, 3000, 500, record_stale, &l);
-	cache_set_ahead(c, 0, queue_refill, &q);
+	cache_set_ahead(c, NULL, queue_refill, &q);
 	cache_set_stale_wait(c, 50);
 	assert_int_equal(get(c, f, "k", &old), 0);
 	assert_true(cache_stale_held(c, "k", TTL) == false);
@@ -813,7 +821,7 @@ static void test_stale_while_refill_hangs(void **state)
 	assert_int_equal(cache_peek(c, "k", TTL, &old), -EAGAIN);
 	t0 = monotime_ms();
 	assert_int_equal(cache_get_by(c, "k", TTL, NEG_TTL, fake_fill, f, f->now + 100, &s), 0);
-	assert_true(monotime_ms() - t0 < 10000); /* far from the bound's 60 s */
+	assert_true(monotime_ms() - t0 < 10000);     /* far from the bound's 60 s */
 	assert_int_equal(atomic_load(&f->calls), 3); /* the old one, the refill queued */
 	snap_unref(s);
 	assert_int_equal(sem_trywait(&q.queued), 0);

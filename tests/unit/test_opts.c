@@ -213,6 +213,35 @@ static void test_numbers(void **state)
 	expect_refused("ttl=abc", "imgtagfs: ttl=abc: expected a whole number of seconds from 0 to 86400");
 }
 
+/* ttl.REPO=: checked as ttl= is, repeatable, the last of a repository
+ * kept; on a one-repository mount only that repository's. */
+static void test_repo_ttl(void **state)
+{
+	struct run r;
+
+	(void)state;
+	assert_int_equal(one(&r, "ttl=600,ttl.ci=2,ttl.web=0,ttl.ci=10"), 0);
+	assert_int_equal(r.cfg.ttl, 600);
+	assert_int_equal(r.cfg.n_repo_ttls, 2);
+	assert_string_equal(r.cfg.repo_ttls[0].repo, "ci");
+	assert_int_equal(r.cfg.repo_ttls[0].ttl, 10);
+	assert_string_equal(r.cfg.repo_ttls[1].repo, "web");
+	assert_int_equal(r.cfg.repo_ttls[1].ttl, 0);
+	done(&r);
+	assert_int_equal(run(&r, "uhub:ci", "/mnt", "-o", "ttl.ci=5", NULL), 0);
+	assert_int_equal(r.cfg.repo_ttls[0].ttl, 5);
+	done(&r);
+	assert_int_equal(run(&r, "uhub:ci", "/mnt", "-o", "ttl.web=5", NULL), -EINVAL);
+	assert_string_equal(r.err, "imgtagfs: ttl.web=: the mount shows repository ci only");
+	done(&r);
+	expect_refused("ttl.ci=86401", "imgtagfs: ttl.ci=86401: expected a whole number of seconds from 0 to 86400");
+	expect_refused("ttl.ci=-1", "imgtagfs: ttl.ci=-1: expected a whole number of seconds from 0 to 86400");
+	expect_refused("ttl.ci=", "imgtagfs: ttl.ci=: expected a whole number of seconds from 0 to 86400");
+	expect_refused("ttl.=5", "imgtagfs: ttl.=5: expected ttl.REPO=SECONDS with REPO a repository name");
+	expect_refused("ttl.a/b=5", "imgtagfs: ttl.a/b=5: expected ttl.REPO=SECONDS with REPO a repository name");
+	expect_refused("ttl.ci", "imgtagfs: ttl.ci: needs a value (ttl.ci=...; see imgtagfs --help)");
+}
+
 static void test_ids_and_umask(void **state)
 {
 	struct run r;
@@ -1010,6 +1039,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_repo_ttl),
 	    cmocka_unit_test(test_ids_and_umask),
 	    cmocka_unit_test(test_cache_size),
 	    cmocka_unit_test(test_choices),

@@ -76,6 +76,9 @@
 #define SLACK_MS 2000	    /* tier.c's TOKEN_SLACK_MS: a token's date may be this far off */
 #define KEY "T4:repoimg"
 #define KEY2 "T4:repoapp"
+/* A listing of a repository with a ttl of its own, a tenth of TTL_MS. */
+#define SHORT_KEY "T2:ciapp"
+#define SHORT_TTL_MS (TTL_MS / 10)
 #define PROBE "T5:probeimg"
 #define MARK "T5:markimg"
 #define SHA_A "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -284,7 +287,9 @@ static void assert_same(const struct snap *a, const struct snap *b)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct fresh_config fc = {.ttl_ms = TTL_MS, .neg_ttl_ms = 1000, .clock = fx_clock};
+	static const struct fresh_repo_ttl own[] = {{"ci", SHORT_TTL_MS}};
+	struct fresh_config fc = {
+	    .ttl_ms = TTL_MS, .neg_ttl_ms = 1000, .repo_ttls = own, .n_repo_ttls = 1, .clock = fx_clock};
 
 	fc.clock_arg = f;
 	if (!f || !(f->fresh = fresh_new(&fc))) {
@@ -652,6 +657,30 @@ static void test_dates(void **state)
 	assert_int_equal(stats(b).rejected, 1);
 	assert_int_equal(atomic_load(&b->api.calls), 2);
 	snap_unref(s);
+}
+
+/* A value is taken only while younger than its own listing's ttl: one
+ * of a repository with a shorter ttl is a miss at an age that another
+ * repository's value is still taken at. */
+static void test_repository_ttl(void **state)
+{
+	struct fx *f = *state;
+	struct host *a = host(f, 0, 1000), *b = host(f, 1, 1000);
+	struct tier_result r;
+
+	connect_host(a);
+	connect_host(b);
+	write_value(f, KEY, "old", -(SHORT_TTL_MS + STEP_MS));
+	write_value(f, SHORT_KEY, "old", -(SHORT_TTL_MS + STEP_MS));
+	snap_unref(fill(b, KEY, NO_BORN, &r));
+	assert_false(r.from_api);
+	snap_unref(fill(b, SHORT_KEY, NO_BORN, &r));
+	assert_true(r.from_api);
+	assert_int_equal(atomic_load(&b->api.calls), 1);
+	/* Younger than its ttl, the short one is taken too. */
+	write_value(f, SHORT_KEY, "new", -(SHORT_TTL_MS - 2 * STEP_MS));
+	snap_unref(fill(a, SHORT_KEY, NO_BORN, &r));
+	assert_false(r.from_api);
 }
 
 static void test_tampered(void **state)
@@ -1427,11 +1456,12 @@ static void test_redis_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_fill_then_hit),    T(test_min_born),	     T(test_dates),	      T(test_tampered),
-	    T(test_foreign_values),   T(test_big_forgeries), T(test_wait_for_holder), T(test_one_fetch_for_two),
-	    T(test_dead_holder),      T(test_squatted),	     T(test_replayed_lock),   T(test_heartbeat),
-	    T(test_cancel),	      T(test_invalidate),    T(test_forged_messages), T(test_dated_messages),
-	    T(test_replayed_message), T(test_gap),	     T(test_redis_down),      T(test_fleet_acl),
+	    T(test_fill_then_hit),     T(test_min_born),	 T(test_dates),		T(test_repository_ttl),
+	    T(test_tampered),	       T(test_foreign_values),	 T(test_big_forgeries), T(test_wait_for_holder),
+	    T(test_one_fetch_for_two), T(test_dead_holder),	 T(test_squatted),	T(test_replayed_lock),
+	    T(test_heartbeat),	       T(test_cancel),		 T(test_invalidate),	T(test_forged_messages),
+	    T(test_dated_messages),    T(test_replayed_message), T(test_gap),		T(test_redis_down),
+	    T(test_fleet_acl),
 	};
 
 	if (!redis_srv_available()) {
