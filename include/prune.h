@@ -49,6 +49,10 @@ struct uhub;
 struct prune_config {
 	uid_t owner;	  /* who may delete, besides root */
 	unsigned retries; /* checks and deletions again after an unsure failure */
+	/* Records of what was shown kept after the kernel forgot the inode,
+	 * at most (0: 262,144, about 10 MiB): past it the oldest half go, and
+	 * those names count as never shown. */
+	size_t keep_gone;
 };
 
 /* Who asks (the FUSE request's context). */
@@ -59,7 +63,8 @@ struct prune_who {
 
 struct prune_stats {
 	uint64_t done, refused, failed;
-	size_t shown; /* tag files whose shown attributes are kept */
+	size_t shown; /* tag files the kernel holds whose shown attributes are kept */
+	size_t kept;  /* the same kept after the kernel forgot them */
 };
 
 /* Borrows t, u and log (may be NULL). NULL on -ENOMEM. prune_free(NULL)
@@ -71,7 +76,8 @@ void prune_free(struct prune *p);
  * or the file's bytes (a READ). For a tag file its mtime, ctime and
  * fingerprint are kept until prune_forgotten(ino). Directories are
  * ignored. Never fails: without memory the inode is simply not known, and
- * its unlink refused. */
+ * its unlink refused. Kept past prune_forgotten, within
+ * prune_config.keep_gone. */
 void prune_shown(struct prune *p, uint64_t ino, const struct stat *st);
 /* The same for a LOOKUP or GETATTR reply, which is no look by the user:
  * `rm NAME` makes both itself (its path walk, when the kernel's entry
@@ -82,7 +88,8 @@ void prune_shown(struct prune *p, uint64_t ino, const struct stat *st);
  * carries attr_timeout 0, and the unlink is refused (EBUSY) until the
  * directory is listed again. */
 bool prune_looked_up(struct prune *p, uint64_t ino, const struct stat *st);
-/* The kernel forgot ino. */
+/* The kernel forgot ino: its record is kept (see keep_gone), for the
+ * user may still act on what was listed. */
 void prune_forgotten(struct prune *p, uint64_t ino);
 
 /* Deletes the tag file at path, inode ino (as above). 0, -EACCES (not

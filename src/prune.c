@@ -26,11 +26,14 @@
 #include "uhub.h"
 
 #define MIN_SLOTS 1024
+/* Records kept after the kernel forgot their inode (PRUNE_KEEP_GONE). */
+#define KEEP_GONE_DEFAULT (1u << 18)
 
 struct shown {
 	uint64_t ino; /* 0: empty */
 	int64_t mtime, ctime;
-	uint64_t fp; /* the bytes they stood for (tree_fingerprint, in st_dev) */
+	uint64_t fp;   /* the bytes they stood for (tree_fingerprint, in st_dev) */
+	uint64_t gone; /* 0: the kernel holds ino; else the forget count then */
 };
 
 struct prune {
@@ -40,7 +43,9 @@ struct prune {
 	struct log *log;
 	pthread_mutex_t mu; /* guards the table; a leaf */
 	struct shown *slot;
-	size_t mask, count;
+	size_t mask, count; /* count: every record, live or gone */
+	size_t live;	    /* records of inodes the kernel holds */
+	uint64_t forgets;   /* inodes forgotten so far: the age of a gone record */
 	_Atomic uint64_t done, refused, failed;
 };
 
@@ -57,6 +62,8 @@ struct prune *prune_new(const struct prune_config *cfg, struct tree *t, struct u
 		return NULL;
 	}
 	p->cfg = *cfg;
+	if (!p->cfg.keep_gone)
+		p->cfg.keep_gone = KEEP_GONE_DEFAULT;
 	p->t = t;
 	p->u = u;
 	p->log = log;
@@ -91,21 +98,30 @@ static size_t find_slot(const struct prune *p, uint64_t ino)
 	return i;
 }
 
-/* Doubles the table (lock held). False without memory. */
-static bool grow(struct prune *p)
+/* The table again in n slots, without the gone records forgotten before
+ * forget count `before` (lock held). False without memory. */
+static bool rehash(struct prune *p, size_t n, uint64_t before)
 {
-	size_t n = (p->mask + 1) * 2;
 	struct shown *old = p->slot, *v = calloc(n, sizeof(*v));
+	size_t was = p->mask + 1;
 
 	if (!v)
 		return false;
 	p->slot = v;
 	p->mask = n - 1;
-	for (size_t i = 0; i < n / 2; i++)
-		if (old[i].ino)
+	p->count = 0;
+	for (size_t i = 0; i < was; i++)
+		if (old[i].ino && (!old[i].gone || old[i].gone >= before)) {
 			p->slot[find_slot(p, old[i].ino)] = old[i];
+			p->count++;
+		}
 	free(old);
 	return true;
+}
+
+static bool grow(struct prune *p)
+{
+	return rehash(p, (p->mask + 1) * 2, 0);
 }
 
 static bool same_shown(const struct shown *s, const struct stat *st)
@@ -123,13 +139,16 @@ static bool record(struct prune *p, uint64_t ino, const struct stat *st, bool ke
 	pthread_mutex_lock(&p->mu);
 	if ((p->count + 1) * 4 <= (p->mask + 1) * 3 || grow(p)) {
 		i = find_slot(p, ino);
+		if (!p->slot[i].ino)
+			p->count++, p->live++;
+		else if (p->slot[i].gone)
+			p->live++; /* the kernel holds it again: what it was shown stays */
+		p->slot[i].gone = 0;
 		if (keep && p->slot[i].ino)
 			same = same_shown(&p->slot[i], st);
-		else {
-			p->count += !p->slot[i].ino;
+		else
 			p->slot[i] = (struct shown){
 			    .ino = ino, .mtime = st->st_mtime, .ctime = st->st_ctime, .fp = (uint64_t)st->st_dev};
-		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	return same;
@@ -146,29 +165,10 @@ bool prune_looked_up(struct prune *p, uint64_t ino, const struct stat *st)
 	return !p || !ino || !S_ISREG(st->st_mode) || record(p, ino, st, true);
 }
 
-/* Deletes slot i by shifting back the entries after it that belong
- * before it (no tombstones; lock held). */
-static void remove_at(struct prune *p, size_t i)
-{
-	size_t j = i;
-
-	p->slot[i].ino = 0;
-	for (;;) {
-		size_t h;
-
-		j = (j + 1) & p->mask;
-		if (!p->slot[j].ino)
-			return;
-		h = home(p, p->slot[j].ino);
-		/* j's entry may move to i when its home is not in (i, j]. */
-		if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
-			p->slot[i] = p->slot[j];
-			p->slot[j].ino = 0;
-			i = j;
-		}
-	}
-}
-
+/* Keeps what the kernel was shown after it forgot the inode (memory
+ * pressure, drop_caches, a change told): the user may still act on what
+ * was listed, and the next lookup must not count as a first showing. The
+ * oldest half of the gone records go when there are more than keep_gone. */
 void prune_forgotten(struct prune *p, uint64_t ino)
 {
 	size_t i;
@@ -177,10 +177,12 @@ void prune_forgotten(struct prune *p, uint64_t ino)
 		return;
 	pthread_mutex_lock(&p->mu);
 	i = find_slot(p, ino);
-	if (p->slot[i].ino) {
-		remove_at(p, i);
-		p->count--;
+	if (p->slot[i].ino && !p->slot[i].gone) {
+		p->slot[i].gone = ++p->forgets;
+		p->live--;
 	}
+	if (p->count - p->live > p->cfg.keep_gone)
+		rehash(p, p->mask + 1, p->forgets - p->cfg.keep_gone / 2 + 1);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -433,6 +435,7 @@ void prune_get_stats(struct prune *p, struct prune_stats *out)
 	out->refused = atomic_load(&p->refused);
 	out->failed = atomic_load(&p->failed);
 	pthread_mutex_lock(&p->mu);
-	out->shown = p->count;
+	out->shown = p->live;
+	out->kept = p->count - p->live;
 	pthread_mutex_unlock(&p->mu);
 }

@@ -39,5 +39,21 @@ sim_ctl reset
 find "$M/ci/lib" -name 'v3' -exec sleep 3 \; -delete
 echo "find -delete after a pause: DeleteRepoImage=$(dels)"
 expect_eq "find -delete: the re-pushed v3 survives" 0 "$(dels)"
+
+# The kernel forgets the inode meanwhile (memory pressure; drop_caches
+# here): what it was shown is kept, and rm's lookup is no first showing.
+ls -l "$M/ci/lib" >/dev/null
+sim_ctl "push?repo=ci&image=lib&tag=v1&digest=$(digest g)&time=$T0"
+forgot() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	[[ $(stat_of "$M" deletes_kept) -ge 1 ]]
+}
+ok "the kernel forgot v1 (deletes_kept)" wait_until 30 forgot
+sleep 3
+sim_ctl reset
+echo "rm v1 after the kernel forgot it: $(errno_of rm "$M/ci/lib/v1")"
+expect_eq "forgotten, re-pushed same second, rm after ttl: refused" 0 "$(dels)"
+ok "the re-pushed digest g is still in the registry" in_registry "$(digest g)"
 fusermount3 -u "$M"
 summary

@@ -382,6 +382,57 @@ static void the_shown_table_follows_the_kernel(void **state)
 	assert_int_equal(s.shown, 2500);
 }
 
+/* The kernel forgetting the inode (memory pressure, drop_caches) does
+ * not make the next lookup a first showing: rm after a re-push is still
+ * refused. */
+static void forgotten_still_guards(void **state)
+{
+	struct fixture *x = *state;
+	struct stat st;
+	int64_t until;
+
+	show(x, "/web/api/v1");
+	prune_forgotten(x->p, INO);
+	fake_api_del_tag(x->f, "web", "api", "v1");
+	fake_api_add_tag(x->f, "web", "api", "v1", D2, "1764000000"); /* the same second */
+	assert_int_equal(tree_refresh(x->t, "/web/api"), 0);
+	assert_int_equal(tree_stat(x->t, "/web/api/v1", &st, &until), 0);
+	assert_false(prune_looked_up(x->p, INO, &st)); /* rm's own lookup */
+	fake_api_reset_calls(x->f);
+	assert_int_equal(prune_unlink(x->p, &owner, INO, "/web/api/v1"), -EBUSY);
+	assert_int_equal(deletes(x), 0);
+	assert_true(fake_api_has_tag(x->f, "web", "api", "v1"));
+	/* A listing shows the new bytes: then they may go. */
+	prune_shown(x->p, INO, &st);
+	assert_int_equal(prune_unlink(x->p, &owner, INO, "/web/api/v1"), 0);
+	assert_int_equal(deletes(x), 1);
+}
+
+/* At most keep_gone records outlive the kernel's inodes; the oldest go. */
+static void gone_records_are_bounded(void **state)
+{
+	struct fixture *x = *state;
+	struct stat st = {.st_mode = S_IFREG | 0444, .st_mtime = 5, .st_ctime = 6, .st_dev = 7};
+	struct stat other = st;
+	struct prune_stats s;
+
+	prune_free(x->p);
+	x->p = prune_new(&(struct prune_config){.owner = OWNER, .retries = 3, .keep_gone = 8}, x->t, x->u, NULL);
+	assert_non_null(x->p);
+	for (uint64_t i = 1; i <= 20; i++)
+		prune_shown(x->p, i, &st);
+	for (uint64_t i = 1; i <= 20; i++)
+		prune_forgotten(x->p, i);
+	prune_get_stats(x->p, &s);
+	assert_int_equal(s.shown, 0);
+	assert_in_range(s.kept, 4, 8);
+	other.st_dev = 8;
+	assert_false(prune_looked_up(x->p, 20, &other)); /* the newest kept */
+	assert_true(prune_looked_up(x->p, 1, &other));	 /* the oldest gone: a first showing */
+	prune_get_stats(x->p, &s);
+	assert_int_equal(s.shown, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +452,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(rmdir_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rmdir_of_an_image_pushed_to_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(the_shown_table_follows_the_kernel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forgotten_still_guards, setup, teardown),
+	    cmocka_unit_test_setup_teardown(gone_records_are_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,6 +326,7 @@ static const char *const deletes_names[] = {
     "deletes_refused",
     "deletes_failed",
     "deletes_shown",
+    "deletes_kept",
 };
 static const char *const shared_names[] = {
     "shared_up",
@@ -605,6 +606,7 @@ static void test_deletes_counts(void **state)
 	prune_forgotten(x->pr, INO);
 	render_into(&src, &no_fuse, &l);
 	assert_int_equal(value(&l, "deletes_shown"), 1);
+	assert_int_equal(value(&l, "deletes_kept"), 1); /* what v1 was shown outlives the inode */
 	assert_int_equal(value(&l, "api_calls.DeleteRepoImage"), 1);
 }
 
