@@ -22,6 +22,7 @@
 
 #include "fs.h"
 #include "tree.h"
+#include "watchdog.h"
 
 struct buf;
 struct tree_dir;
@@ -75,6 +76,49 @@ struct dirh {
 	struct dirh *prev, *next; /* in fs->dirs */
 	char path[];
 };
+
+/* ---- fs.c: a request's life, for every fs file ---------------------------- */
+
+/* A request in flight: registered with the watchdog until done. */
+struct op {
+	struct imgtagfs *fs;
+	fuse_req_t req;
+	struct watch_op w;
+};
+
+void fs_op_begin(struct op *o, fuse_req_t req);
+/* True when the handler may (and must) reply. */
+bool fs_op_claim(struct op *o);
+void fs_op_end(struct op *o);
+/* Replies -err (when still ours) and ends o. */
+void fs_op_err(struct op *o, int err);
+/* path of ino into buf (PATH_MAX), or -errno. */
+int fs_ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir);
+/* ino's attributes as the tree shows its path now (see file_path). */
+int fs_ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until);
+/* path of name in directory parent, into buf (PATH_MAX), or -errno. */
+int fs_child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, char *buf);
+
+/* ---- fs_xattr.c: the extended attributes ---------------------------------- */
+
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_ro_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags);
+void fs_ro_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- fs_write.c: every call that would change something ------------------- */
+
+void fs_ro_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi);
+void fs_ro_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void fs_ro_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_ro_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void fs_ro_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+		  unsigned int flags);
+void fs_ro_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void fs_ro_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_ro_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi);
 
 /* ---- fs_dir.c ---- */
 

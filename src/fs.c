@@ -51,7 +51,6 @@
 #include "tree.h"
 #include "watchdog.h"
 
-#define XATTR_PREFIX "user.imgtagfs."
 #define TICK_MS 200
 /* How long a caller waits for the refill of an expired listing that may
  * still be served (stale-if-error) before it gets the old one (the refill
@@ -229,14 +228,7 @@ static struct imgtagfs *ctx(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* A request in flight: registered with the watchdog until done. */
-struct op {
-	struct imgtagfs *fs;
-	fuse_req_t req;
-	struct watch_op w;
-};
-
-static void op_begin(struct op *o, fuse_req_t req)
+void fs_op_begin(struct op *o, fuse_req_t req)
 {
 	o->fs = ctx(req);
 	o->req = req;
@@ -244,25 +236,25 @@ static void op_begin(struct op *o, fuse_req_t req)
 }
 
 /* True when the handler may (and must) reply. */
-static bool op_claim(struct op *o)
+bool fs_op_claim(struct op *o)
 {
 	return watchdog_claim(o->fs->wd, &o->w);
 }
 
-static void op_end(struct op *o)
+void fs_op_end(struct op *o)
 {
 	watchdog_end(o->fs->wd, &o->w);
 }
 
-static void op_err(struct op *o, int err)
+void fs_op_err(struct op *o, int err)
 {
-	if (op_claim(o))
+	if (fs_op_claim(o))
 		fuse_reply_err(o->req, -err);
-	op_end(o);
+	fs_op_end(o);
 }
 
 /* path of ino into buf (PATH_MAX), or -errno. */
-static int ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
+int fs_ino_path(struct imgtagfs *fs, fuse_ino_t ino, char *buf, bool *dir)
 {
 	return inode_path(fs->inodes, ino, buf, PATH_MAX, dir);
 }
@@ -295,7 +287,7 @@ static int other_name(char *path)
 static int file_path(struct imgtagfs *fs, fuse_ino_t ino, char *path, struct stat *st, int64_t *until)
 {
 	bool dir = false;
-	int err = ino_path(fs, ino, path, &dir);
+	int err = fs_ino_path(fs, ino, path, &dir);
 
 	if (err)
 		return err;
@@ -309,7 +301,7 @@ static int file_path(struct imgtagfs *fs, fuse_ino_t ino, char *path, struct sta
 	return S_ISDIR(st->st_mode) ? -ENOENT : 0;
 }
 
-static int ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until)
+int fs_ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_t *until)
 {
 	char path[PATH_MAX];
 
@@ -317,10 +309,10 @@ static int ino_stat(struct imgtagfs *fs, fuse_ino_t ino, struct stat *st, int64_
 }
 
 /* path of name in directory parent. */
-static int child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, char *buf)
+int fs_child_path(struct imgtagfs *fs, fuse_ino_t parent, const char *name, char *buf)
 {
 	size_t len, nl = strlen(name);
-	int err = ino_path(fs, parent, buf, NULL);
+	int err = fs_ino_path(fs, parent, buf, NULL);
 
 	if (err)
 		return err;
@@ -356,9 +348,9 @@ static void op_entry(struct op *o, const char *path, fuse_ino_t ino, const struc
 	e.attr_timeout = e.entry_timeout = kernel_timeout(o->fs, path, until);
 	if (!prune_looked_up(o->fs->pr, ino, st))
 		e.attr_timeout = 0; /* asked again at each stat, until listed */
-	if (!op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
+	if (!fs_op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
 		inode_forget(o->fs->inodes, ino, 1, NULL);
-	op_end(o);
+	fs_op_end(o);
 }
 
 /* "Does not exist" (at path), kept by the kernel while the listing that
@@ -373,12 +365,12 @@ static void op_noent(struct op *o, const char *path, int64_t until)
 	neg = fresh_now(o->fs->fresh) + fresh_neg_ttl_ms(o->fs->fresh, key);
 	e.entry_timeout = fresh_kernel_timeout(o->fs->fresh, key, until < neg ? until : neg);
 	if (e.entry_timeout <= 0) {
-		op_err(o, -ENOENT);
+		fs_op_err(o, -ENOENT);
 		return;
 	}
-	if (op_claim(o))
+	if (fs_op_claim(o))
 		fuse_reply_entry(o->req, &e);
-	op_end(o);
+	fs_op_end(o);
 }
 
 /* ---- lookups and attributes ------------------------------------------------- */
@@ -405,10 +397,10 @@ static void lookup_dot(struct op *o, fuse_ino_t ino, const char *name)
 		atomic_fetch_add(&o->fs->hunted, seen);
 	}
 	if (err) {
-		op_err(o, err);
+		fs_op_err(o, err);
 	} else if ((err = file_path(o->fs, got, path, &st, &until)) != 0) {
 		inode_forget(o->fs->inodes, got, 1, NULL); /* the lookup taken above */
-		op_err(o, err == -ENOENT ? -ESTALE : err);
+		fs_op_err(o, err == -ENOENT ? -ESTALE : err);
 	} else {
 		op_entry(o, path, got, &st, until);
 	}
@@ -424,7 +416,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int64_t until = 0;
 	int err;
 
-	op_begin(&o, req);
+	fs_op_begin(&o, req);
 	atomic_fetch_add(&o.fs->lookups, 1);
 	atomic_fetch_add(&o.fs->getattrs, 1);
 	if (is_dot(name)) {
@@ -432,7 +424,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	seen = atomic_load(&o.fs->files_ticket);
-	err = child_path(o.fs, parent, name, path);
+	err = fs_child_path(o.fs, parent, name, path);
 	if (!err && (err = tree_stat(o.fs->t, path, &st, &until)) == -ENOENT) {
 		op_noent(&o, path, until);
 		return;
@@ -442,7 +434,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!err)
 		err = inode_ref(o.fs->inodes, parent, name, S_ISDIR(st.st_mode), &ino);
 	if (err)
-		op_err(&o, err);
+		fs_op_err(&o, err);
 	else
 		op_entry(&o, path, ino, &st, until);
 }
@@ -491,19 +483,19 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int err;
 
 	(void)fi;
-	op_begin(&o, req);
+	fs_op_begin(&o, req);
 	atomic_fetch_add(&o.fs->getattrs, 1);
 	seen = atomic_load(&o.fs->files_ticket);
 	err = file_path(o.fs, ino, path, &st, &until);
 	if (err) {
-		op_err(&o, err);
+		fs_op_err(&o, err);
 		return;
 	}
 	fs_settle(o.fs, seen);
 	st.st_ino = ino;
-	if (op_claim(&o))
+	if (fs_op_claim(&o))
 		fuse_reply_attr(req, &st, prune_looked_up(o.fs->pr, ino, &st) ? kernel_timeout(o.fs, path, until) : 0);
-	op_end(&o);
+	fs_op_end(&o);
 }
 
 /* ---- directories ------------------------------------------------------------- */
@@ -517,12 +509,12 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct op o;
 	int err;
 
-	op_begin(&o, req);
-	err = ino_path(o.fs, ino, path, NULL);
+	fs_op_begin(&o, req);
+	err = fs_ino_path(o.fs, ino, path, NULL);
 	if (!err)
 		err = fs_dirh_open(o.fs, ino, path, &h);
 	if (err) {
-		op_err(&o, err);
+		fs_op_err(&o, err);
 		return;
 	}
 	fi->fh = (uintptr_t)h;
@@ -530,9 +522,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	pthread_mutex_lock(&h->mu); /* the tick may trim h->d already */
 	fi->keep_cache = notify_copy_current(o.fs->kn, ino, tree_dir_stamp(h->d));
 	pthread_mutex_unlock(&h->mu);
-	if (!op_claim(&o) || fuse_reply_open(req, fi) != 0)
+	if (!fs_op_claim(&o) || fuse_reply_open(req, fi) != 0)
 		fs_dirh_close(o.fs, h);
-	op_end(&o);
+	fs_op_end(&o);
 }
 
 /* One readdir reply being built. */
@@ -598,7 +590,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	off_t idx = 0;
 	int err = 0;
 
-	op_begin(&o, req);
+	fs_op_begin(&o, req);
 	b.fs = o.fs;
 	atomic_fetch_add(&o.fs->readdirs, 1);
 	pthread_mutex_lock(&b.h->mu);
@@ -621,11 +613,11 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	pthread_mutex_unlock(&b.h->mu);
 	if (err) {
 		undo_refs(&b);
-		op_err(&o, err);
+		fs_op_err(&o, err);
 	} else {
-		if (!op_claim(&o) || fuse_reply_buf(req, b.buf, b.pos) != 0)
+		if (!fs_op_claim(&o) || fuse_reply_buf(req, b.buf, b.pos) != 0)
 			undo_refs(&b);
-		op_end(&o);
+		fs_op_end(&o);
 	}
 	free(b.refs);
 	free(b.buf);
@@ -665,27 +657,27 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int64_t until;
 	int err;
 
-	op_begin(&o, req);
+	fs_op_begin(&o, req);
 	atomic_fetch_add(&o.fs->opens, 1);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		op_err(&o, -EROFS);
+		fs_op_err(&o, -EROFS);
 		return;
 	}
 	if (o.fs->no_open) {
-		op_err(&o, -ENOSYS);
+		fs_op_err(&o, -ENOSYS);
 		return;
 	}
-	err = ino_stat(o.fs, ino, &st, &until);
+	err = fs_ino_stat(o.fs, ino, &st, &until);
 	if (!err && S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	if (err) {
-		op_err(&o, err);
+		fs_op_err(&o, err);
 		return;
 	}
 	fi->keep_cache = 1;
-	if (op_claim(&o))
+	if (fs_op_claim(&o))
 		fuse_reply_open(req, fi);
-	op_end(&o);
+	fs_op_end(&o);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -698,7 +690,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	ssize_t got;
 
 	(void)fi;
-	op_begin(&o, req);
+	fs_op_begin(&o, req);
 	atomic_fetch_add(&o.fs->reads, 1);
 	if (size > READ_MAX)
 		size = READ_MAX;
@@ -708,12 +700,12 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	if (!got)
 		got = (buf = malloc(size ? size : 1)) ? tree_read(o.fs->t, path, buf, size, off) : -ENOMEM;
 	if (got < 0) {
-		op_err(&o, (int)got);
+		fs_op_err(&o, (int)got);
 	} else {
 		fs_scan_note(o.fs, ino, path);
-		if (op_claim(&o))
+		if (fs_op_claim(&o))
 			fuse_reply_buf(req, buf, (size_t)got);
-		op_end(&o);
+		fs_op_end(&o);
 	}
 	free(buf);
 }
@@ -725,209 +717,6 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	sv.f_flag = (ctx(req)->pr ? 0 : ST_RDONLY) | ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &sv);
-}
-
-/* ---- extended attributes ---------------------------------------------------- */
-
-/* The value of one of our attributes into v. size is the caller's
- * buffer: getfattr asks for the length first (size 0), and only the read
- * that takes the value refreshes. */
-static int our_xattr(struct op *o, fuse_ino_t ino, const char *path, bool dir, const char *name, size_t size,
-		     struct buf *v)
-{
-	if (strcmp(name, "stats") == 0)
-		return fs_ctl_stats(o->fs, v);
-	if (strcmp(name, "refresh") == 0) {
-		int err = size ? fs_ctl_refresh(o->fs, o->req, ino, path, dir) : 0;
-
-		return err ? err : buf_adds(v, "refreshed");
-	}
-	return tree_tag_value(o->fs->t, path, name, v);
-}
-
-/* Names outside user.imgtagfs.*: there is no such attribute. For the
- * namespaces this filesystem has no notion of (security.*, system.* such
- * as ACLs, trusted.*) the answer is "not supported": `ls -l` asks for
- * security.selinux and an ACL on every file, and on ENOTSUP it stops
- * asking for the rest of the mount (coreutils remembers the device). */
-static int foreign_xattr(const char *name)
-{
-	return strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP;
-}
-
-static void reply_value(struct op *o, const struct buf *v, size_t size)
-{
-	if (v->len > 65536) {
-		op_err(o, -E2BIG);
-	} else if (size && size < v->len) {
-		op_err(o, -ERANGE);
-	} else {
-		if (op_claim(o)) {
-			if (size == 0)
-				fuse_reply_xattr(o->req, v->len);
-			else
-				fuse_reply_buf(o->req, v->data, v->len);
-		}
-		op_end(o);
-	}
-}
-
-static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	char path[PATH_MAX];
-	struct op o;
-	struct buf v;
-	bool dir = false;
-	int err;
-
-	op_begin(&o, req);
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
-		op_err(&o, foreign_xattr(name));
-		return;
-	}
-	buf_init(&v, 1 << 20);
-	err = ino_path(o.fs, ino, path, &dir);
-	if (!err)
-		err = our_xattr(&o, ino, path, dir, name + strlen(XATTR_PREFIX), size, &v);
-	if (err)
-		op_err(&o, err);
-	else
-		reply_value(&o, &v, size);
-	buf_release(&v);
-}
-
-static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	static const char names[] = XATTR_PREFIX "digest\0" XATTR_PREFIX "updated";
-	struct op o;
-	struct stat st;
-	int64_t until;
-	size_t len;
-	int err;
-
-	op_begin(&o, req);
-	err = ino_stat(o.fs, ino, &st, &until);
-	if (err) {
-		op_err(&o, err);
-		return;
-	}
-	len = S_ISREG(st.st_mode) ? sizeof(names) : 0;
-	if (size && size < len) {
-		op_err(&o, -ERANGE);
-		return;
-	}
-	if (op_claim(&o)) {
-		if (size == 0)
-			fuse_reply_xattr(req, len);
-		else
-			fuse_reply_buf(req, names, len);
-	}
-	op_end(&o);
-}
-
-/* ---- every call that would change something ----------------------------------- */
-
-static void ro_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)attr;
-	(void)to_set;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
-}
-
-static void ro_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)rdev;
-	fuse_reply_err(req, EROFS);
-}
-
-static void ro_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	ro_mknod(req, parent, name, mode, 0);
-}
-
-/* unlink and rmdir: EROFS unless allow_delete, and then prune.h's. */
-static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
-{
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	struct prune_who who = {.uid = c->uid, .pid = c->pid};
-	char path[PATH_MAX];
-	uint64_t ino = 0;
-	struct op o;
-	int err;
-
-	op_begin(&o, req);
-	err = o.fs->pr ? child_path(o.fs, parent, name, path) : -EROFS;
-	if (!err && !dir && inode_find(o.fs->inodes, parent, name, false, &ino) != 0)
-		ino = 0; /* the kernel holds no such file: never shown, refused */
-	if (!err)
-		err = dir ? prune_rmdir(o.fs->pr, &who, path) : prune_unlink(o.fs->pr, &who, ino, path);
-	op_err(&o, err);
-}
-
-static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	remove_entry(req, parent, name, false);
-}
-
-static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	remove_entry(req, parent, name, true);
-}
-
-static void ro_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	(void)link;
-	ro_mknod(req, parent, name, 0, 0);
-}
-
-static void ro_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
-		      unsigned int flags)
-{
-	(void)newparent;
-	(void)newname;
-	(void)flags;
-	ro_mknod(req, parent, name, 0, 0);
-}
-
-static void ro_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-	(void)ino;
-	ro_mknod(req, newparent, newname, 0, 0);
-}
-
-static void ro_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	(void)data;
-	(void)size;
-	(void)off;
-	ro_setattr(req, ino, NULL, 0, fi);
-}
-
-static void ro_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
-{
-	(void)fi;
-	ro_mknod(req, parent, name, mode, 0);
-}
-
-static void ro_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
-{
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	ro_setattr(req, ino, NULL, 0, NULL);
-}
-
-static void ro_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	(void)name;
-	ro_setattr(req, ino, NULL, 0, NULL);
 }
 
 static const struct fuse_lowlevel_ops operations = {
@@ -946,18 +735,18 @@ static const struct fuse_lowlevel_ops operations = {
     .statfs = fs_statfs,
     .getxattr = fs_getxattr,
     .listxattr = fs_listxattr,
-    .setattr = ro_setattr,
-    .mknod = ro_mknod,
-    .mkdir = ro_mkdir,
+    .setattr = fs_ro_setattr,
+    .mknod = fs_ro_mknod,
+    .mkdir = fs_ro_mkdir,
     .unlink = fs_unlink,
     .rmdir = fs_rmdir,
-    .symlink = ro_symlink,
-    .rename = ro_rename,
-    .link = ro_link,
-    .write = ro_write,
-    .create = ro_create,
-    .setxattr = ro_setxattr,
-    .removexattr = ro_removexattr,
+    .symlink = fs_ro_symlink,
+    .rename = fs_ro_rename,
+    .link = fs_ro_link,
+    .write = fs_ro_write,
+    .create = fs_ro_create,
+    .setxattr = fs_ro_setxattr,
+    .removexattr = fs_ro_removexattr,
 };
 
 const struct fuse_lowlevel_ops *fs_operations(void)

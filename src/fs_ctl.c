@@ -2,7 +2,7 @@
  * refresh attributes (fs.h). A refresh costs the owner API calls, so it
  * is for the owner and root only, at a bounded rate (a token bucket under
  * fs->mu); it drops our listing first, then has the kernel forget its
- * copies. The FUSE operations that read these attributes are in fs.c.
+ * copies. The FUSE operations that read these attributes are in fs_xattr.c.
  */
 #include "fs.h"
 
