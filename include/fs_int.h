@@ -74,6 +74,10 @@ struct dirh {
 	struct tree_dir *d;
 	uint64_t ino;
 	struct dirh *prev, *next; /* in fs->dirs */
+	/* Who uses h: the kernel until RELEASEDIR, and each READDIR while it
+	 * runs, which may be after its deadline answered for it (and the
+	 * kernel released h). Guarded by fs->dirs_mu; the last frees h. */
+	unsigned refs;
 	char path[];
 };
 
@@ -126,8 +130,13 @@ void fs_ro_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 off_t fs_off_make(const struct tree_dir *d, off_t idx);
 /* Opens path (inode ino) into *out, in fs->dirs. 0 or -errno. */
 int fs_dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct dirh **out);
-/* Closes h (NULL: nothing), out of fs->dirs. */
+/* Closes h (NULL: nothing), out of fs->dirs; freed once no READDIR
+ * uses it any more. */
 void fs_dirh_close(struct imgtagfs *fs, struct dirh *h);
+/* A READDIR's hold on h, taken before the request is registered with the
+ * watchdog (so that no RELEASEDIR can come first), and its release. */
+void fs_dirh_hold(struct imgtagfs *fs, struct dirh *h);
+void fs_dirh_put(struct imgtagfs *fs, struct dirh *h);
 /* The tick: past dir_keep_bytes, expired listings of open directories
  * let go (tree_dir_forget). Never blocks. */
 void fs_forget_idle_dirs(struct imgtagfs *fs);

@@ -537,7 +537,8 @@ struct dirbuf {
 	const struct tree_dir *d; /* the listing read: its stamp tags the offsets */
 	char *buf;
 	size_t size, pos;
-	uint64_t *refs; /* lookups taken for this reply */
+	uint64_t *refs;	    /* lookups taken for this reply */
+	struct stat *shown; /* with allow_delete: what refs[i] is shown as */
 	size_t nrefs;
 };
 
@@ -571,10 +572,19 @@ static int add_one(void *arg, const char *name, const struct stat *st, off_t nex
 	}
 	b->pos += need;
 	if (b->plus && st) {
+		if (b->shown)
+			b->shown[b->nrefs] = *st;
 		b->refs[b->nrefs++] = e.ino;
-		prune_shown(b->fs->pr, e.ino, st);
 	}
 	return 0;
+}
+
+/* The reply went: the user is shown what it lists (prune.h). Never
+ * before: a READDIR answered ETIMEDOUT by the watchdog shows nothing. */
+static void shown_refs(struct dirbuf *b)
+{
+	for (size_t i = 0; b->shown && i < b->nrefs; i++)
+		prune_shown(b->fs->pr, b->refs[i], &b->shown[i]);
 }
 
 static void undo_refs(struct dirbuf *b)
@@ -590,6 +600,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	off_t idx = 0;
 	int err = 0;
 
+	fs_dirh_hold(ctx(req), b.h); /* before the watchdog may answer */
 	fs_op_begin(&o, req);
 	b.fs = o.fs;
 	atomic_fetch_add(&o.fs->readdirs, 1);
@@ -602,7 +613,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	b.buf = err ? NULL : malloc(size ? size : 1);
 	/* An entry takes at least 24 bytes (more with attributes). */
 	b.refs = b.buf ? malloc((size / 24 + 1) * sizeof(*b.refs)) : NULL;
-	if (!err && (!b.buf || !b.refs))
+	b.shown = b.buf && plus && o.fs->pr ? malloc((size / 24 + 1) * sizeof(*b.shown)) : NULL;
+	if (!err && (!b.buf || !b.refs || (plus && o.fs->pr && !b.shown)))
 		err = -ENOMEM;
 	if (!err) {
 		b.timeout = kernel_timeout(o.fs, b.h->path, tree_dir_until(b.h->d));
@@ -617,8 +629,12 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	} else {
 		if (!fs_op_claim(&o) || fuse_reply_buf(req, b.buf, b.pos) != 0)
 			undo_refs(&b);
+		else
+			shown_refs(&b);
 		fs_op_end(&o);
 	}
+	fs_dirh_put(o.fs, b.h);
+	free(b.shown);
 	free(b.refs);
 	free(b.buf);
 }
@@ -696,15 +712,14 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		size = READ_MAX;
 	got = file_path(o.fs, ino, path, &st, &until);
 	if (!got)
-		prune_shown(o.fs->pr, ino, &st);
-	if (!got)
 		got = (buf = malloc(size ? size : 1)) ? tree_read(o.fs->t, path, buf, size, off) : -ENOMEM;
 	if (got < 0) {
 		fs_op_err(&o, (int)got);
 	} else {
 		fs_scan_note(o.fs, ino, path);
-		if (fs_op_claim(&o))
-			fuse_reply_buf(req, buf, (size_t)got);
+		/* Shown once the reply goes, not when the deadline answered. */
+		if (fs_op_claim(&o) && fuse_reply_buf(req, buf, (size_t)got) == 0)
+			prune_shown(o.fs->pr, ino, &st);
 		fs_op_end(&o);
 	}
 	free(buf);

@@ -62,6 +62,7 @@ int fs_dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct dir
 		return err;
 	}
 	h->ino = ino;
+	h->refs = 1; /* the kernel's, until RELEASEDIR */
 	memcpy(h->path, path, len);
 	pthread_mutex_lock(&fs->dirs_mu);
 	h->prev = NULL;
@@ -73,6 +74,27 @@ int fs_dirh_open(struct imgtagfs *fs, uint64_t ino, const char *path, struct dir
 	pthread_mutex_unlock(&fs->dirs_mu);
 	*out = h;
 	return 0;
+}
+
+void fs_dirh_hold(struct imgtagfs *fs, struct dirh *h)
+{
+	pthread_mutex_lock(&fs->dirs_mu);
+	h->refs++;
+	pthread_mutex_unlock(&fs->dirs_mu);
+}
+
+void fs_dirh_put(struct imgtagfs *fs, struct dirh *h)
+{
+	bool last;
+
+	pthread_mutex_lock(&fs->dirs_mu);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&fs->dirs_mu);
+	if (!last)
+		return;
+	tree_closedir(h->d);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
 }
 
 void fs_dirh_close(struct imgtagfs *fs, struct dirh *h)
@@ -88,9 +110,7 @@ void fs_dirh_close(struct imgtagfs *fs, struct dirh *h)
 		h->next->prev = h->prev;
 	fs->ndirs--;
 	pthread_mutex_unlock(&fs->dirs_mu);
-	tree_closedir(h->d);
-	pthread_mutex_destroy(&h->mu);
-	free(h);
+	fs_dirh_put(fs, h);
 }
 
 /* An expired listing an open directory keeps, for forget_idle_dirs. */

@@ -9,12 +9,16 @@
 #                 ctime can tell: the fingerprint of the bytes shown does)
 #   del_blind     a DeleteRepoImage whose reply is lost: never sent again
 #                 by libcurl itself, looked at first
+#   del_timedout  a listing answered ETIMEDOUT (the deadline) shows nothing:
+#                 it must not count as a look at the re-pushed tag
+#   readdir_uaf   a directory closed while its timed-out READDIR still runs
+#                 (the handle outlives it; ASan's report fails it)
 # Each must refuse (EBUSY, no DeleteRepoImage) or count exactly.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0
 fail=0
-for s in del_relookup del_evict del_blind; do
+for s in del_relookup del_evict del_blind del_timedout readdir_uaf; do
 	out=$(bash "$here/../review/$s.sh" 2>&1)
 	if grep -q "^SKIP:" <<<"$out"; then
 		grep "^SKIP:" <<<"$out"
