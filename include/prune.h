@@ -50,7 +50,8 @@ struct prune_config {
 	uid_t owner;	  /* who may delete, besides root */
 	unsigned retries; /* checks and deletions again after an unsure failure */
 	/* Records of what was shown kept after the kernel forgot the inode,
-	 * at most (0: 262,144, about 10 MiB): past it the oldest half go, and
+	 * at most (0: 262,144; their table then takes about 20 MiB): past it the
+	 * oldest half go, and
 	 * those names count as never shown. */
 	size_t keep_gone;
 };

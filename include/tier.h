@@ -75,7 +75,8 @@ int tier_namespace(const struct tier_scope *sc, char ns[TIER_NS_LEN + 1]);
  * when out is too small. Pure. */
 int tier_acl_scope(const char *ns, char *out, size_t n);
 /* The MAC key from a secret (the API private key, or shared_cache_key's
- * file) and the project, by HKDF-SHA256. 0 or -EIO. */
+ * file) and the project, by HKDF-SHA256. 0, -EINVAL (a project name too
+ * long for the HKDF info), or -EIO. */
 int tier_derive_key(const void *secret, size_t n, const char *project, unsigned char key[SVAL_KEY_LEN]);
 
 /* NULL on -ENOMEM. tier_free(NULL) is a no-op (it stops the tier). */
