@@ -227,8 +227,8 @@ static void test_auth_file(void **state)
 {
 	struct fixture *x = *state;
 	struct tier_setup *ts;
-	static const char *const good[] = {SECRET, SECRET "\n", "  fleet " SECRET "\r\n", "fleet\t" SECRET};
-	static const char *const bad[] = {"", " \n\t", "fleet " SECRET " extra", "a b c d"};
+	static const char *const good[] = {SECRET, (SECRET "\n"), ("  fleet " SECRET "\r\n"), ("fleet\t" SECRET)};
+	static const char *const bad[] = {"", " \n\t", ("fleet " SECRET " extra"), "a b c d"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		x->cfg.shared_auth = (char *)secret_file(x, "auth", good[i], 0600);
