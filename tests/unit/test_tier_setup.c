@@ -49,6 +49,7 @@ struct fixture {
 	struct config cfg;
 	struct tier_setup_src src;
 	struct fresh *fresh;
+	struct fake_srv garbage; /* stopped by the teardown, even after a failure */
 	int64_t now;
 	char err[512];
 };
@@ -98,6 +99,7 @@ static int teardown(void **state)
 	struct fixture *x = *state;
 	char cmd[128];
 
+	fake_srv_stop(&x->garbage);
 	fresh_free(x->fresh);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
 	assert_int_equal(system(cmd), 0);
@@ -445,19 +447,17 @@ static void test_namespace_per_project(void **state)
 static void test_garbage_server(void **state)
 {
 	struct fixture *x = *state;
-	struct fake_srv f = {0};
 	struct tier_setup *ts;
 	char out[4096], url[160];
 
-	assert_int_equal(fake_srv_garbage(&f, "HTTP/1.1 400 Bad Request\r\n\r\n"), 0);
-	snprintf(url, sizeof(url), "unix:%s", f.sock);
+	assert_int_equal(fake_srv_garbage(&x->garbage, "HTTP/1.1 400 Bad Request\r\n\r\n"), 0);
+	snprintf(url, sizeof(url), "unix:%s", x->garbage.sock);
 	x->cfg.shared_cache = url;
 	ts = built(x, NULL);
 	assert_int_equal(tier_setup_check(ts, "uhub", NULL, x->err, sizeof(x->err)), 0);
 	assert_int_equal(report(ts, url, out, sizeof(out)), 1);
 	assert_null(strstr(out, ": ok ("));
 	tier_setup_free(ts);
-	fake_srv_stop(&f);
 }
 
 int main(void)
