@@ -68,6 +68,11 @@ H=$UDIR/home
 write_creds "$H/creds"
 chown "$U:$U" "$H/creds"
 as_user mkdir "$H/m" "$H/h" "$H/d"
+# The binary where the user can reach it, whatever the modes of the
+# checkout above it (a clone under a 0700 directory).
+install -m 755 "$FS_BIN" "$UDIR/imgtagfs"
+ln -s imgtagfs "$UDIR/mount.imgtagfs"
+FS_BIN=$UDIR/imgtagfs
 ok "the user can run the binary" as_user "$FS_BIN" --version >/dev/null
 
 # FUSE for users: /dev/fuse is 0666 on a Debian system; a container may
@@ -76,7 +81,7 @@ if ! as_user test -r /dev/fuse -a -w /dev/fuse; then
 	FUSE_MODE=$(stat -c %a /dev/fuse)
 	chmod 666 /dev/fuse
 fi
-ln -s "$BUILD/imgtagfs" /sbin/mount.imgtagfs && HELPER_OURS=1
+ln -s "$UDIR/imgtagfs" /sbin/mount.imgtagfs && HELPER_OURS=1
 
 # --- mount(8) as the user, from an fstab line with "user" -----------------------
 echo "uhub $H/m imgtagfs noauto,user,credentials=$H/creds,endpoint=$SIM_URL,ttl=60 0 0 $MARK" >>/etc/fstab
@@ -94,7 +99,7 @@ expect_eq "umount MNT as the user: exit 0 ($out)" 0 "$?"
 ok "unmounted" bash -c '! findmnt -n "$1"' _ "$H/m"
 
 # --- what mount(8) runs, by hand: the helper with user=NAME ---------------------
-out=$(as_user "$BUILD/mount.imgtagfs" uhub "$H/h" -o "user=$U,credentials=$H/creds,endpoint=$SIM_URL" 2>&1)
+out=$(as_user "$UDIR/mount.imgtagfs" uhub "$H/h" -o "user=$U,credentials=$H/creds,endpoint=$SIM_URL" 2>&1)
 expect_eq "mount.imgtagfs ... -o user=NAME as the user: exit 0 ($out)" 0 "$?"
 expect_eq "it serves" "ucloudai web" "$(as_user ls "$H/h" 2>/dev/null | xargs)"
 as_user fusermount3 -u "$H/h"
@@ -111,7 +116,7 @@ ok "and unmounts" bash -c '! findmnt -n "$1"' _ "$H/d"
 write_creds "$WORK/rootcreds"
 cp "$WORK/rootcreds" "$UDIR/rootcreds"
 chmod 600 "$UDIR/rootcreds"
-out=$(as_user "$BUILD/mount.imgtagfs" uhub "$H/h" -o "user=$U,credentials=$UDIR/rootcreds,endpoint=$SIM_URL" 2>&1)
+out=$(as_user "$UDIR/mount.imgtagfs" uhub "$H/h" -o "user=$U,credentials=$UDIR/rootcreds,endpoint=$SIM_URL" 2>&1)
 ok "a keys file the user cannot read: refused with one line ($out)" test "$(wc -l <<<"$out")" -eq 1 -a -n "$out"
 exec 9>&-
 summary
