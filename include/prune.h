@@ -85,9 +85,13 @@ void prune_shown(struct prune *p, uint64_t ino, const struct stat *st);
  * expired, and its own lstat) just before the UNLINK, as `find -delete`
  * does for a name whose listing it read long before. A first showing is
  * recorded (a name never listed); for an inode already shown with other
- * attributes the record is kept and false returned: the reply then
- * carries attr_timeout 0, and the unlink is refused (EBUSY) until the
- * directory is listed again. */
+ * attributes the record is kept, marked contradicted, and false
+ * returned: the reply then carries attr_timeout 0, and the unlink is
+ * refused (EBUSY) until a listing or a read records the file again. (The
+ * lookup's attributes may be the newer, rm's own walk after a re-push, or
+ * the older, a stat that read the tree before a listing recorded newer
+ * ones: either way the deleting process may not have seen the record's.)
+ * Only for a reply that is sent. */
 bool prune_looked_up(struct prune *p, uint64_t ino, const struct stat *st);
 /* The kernel forgot ino: its record is kept (see keep_gone), for the
  * user may still act on what was listed. */

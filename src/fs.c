@@ -346,9 +346,15 @@ static void op_entry(struct op *o, const char *path, fuse_ino_t ino, const struc
 	e.attr.st_ino = ino;
 	e.generation = inode_generation(o->fs->inodes, ino);
 	e.attr_timeout = e.entry_timeout = kernel_timeout(o->fs, path, until);
+	if (!fs_op_claim(o)) {
+		inode_forget(o->fs->inodes, ino, 1, NULL); /* the deadline answered */
+		fs_op_end(o);
+		return;
+	}
+	/* Recorded only for a reply that goes (prune.h). */
 	if (!prune_looked_up(o->fs->pr, ino, st))
 		e.attr_timeout = 0; /* asked again at each stat, until listed */
-	if (!fs_op_claim(o) || fuse_reply_entry(o->req, &e) != 0)
+	if (fuse_reply_entry(o->req, &e) != 0)
 		inode_forget(o->fs->inodes, ino, 1, NULL);
 	fs_op_end(o);
 }

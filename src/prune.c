@@ -34,6 +34,10 @@ struct shown {
 	int64_t mtime, ctime;
 	uint64_t fp;   /* the bytes they stood for (tree_fingerprint, in st_dev) */
 	uint64_t gone; /* 0: the kernel holds ino; else the forget count then */
+	/* A lookup or stat gave other attributes since (prune_looked_up):
+	 * which the process deleting saw is not known, so none is trusted
+	 * until a listing or a read records them again. */
+	bool contradicted;
 };
 
 struct prune {
@@ -144,9 +148,10 @@ static bool record(struct prune *p, uint64_t ino, const struct stat *st, bool ke
 		else if (p->slot[i].gone)
 			p->live++; /* the kernel holds it again: what it was shown stays */
 		p->slot[i].gone = 0;
-		if (keep && p->slot[i].ino)
+		if (keep && p->slot[i].ino) {
 			same = same_shown(&p->slot[i], st);
-		else
+			p->slot[i].contradicted |= !same;
+		} else
 			p->slot[i] = (struct shown){
 			    .ino = ino, .mtime = st->st_mtime, .ctime = st->st_ctime, .fp = (uint64_t)st->st_dev};
 	}
@@ -194,7 +199,7 @@ static bool was_shown(struct prune *p, uint64_t ino, const struct stat *st)
 
 	pthread_mutex_lock(&p->mu);
 	i = find_slot(p, ino);
-	yes = ino && p->slot[i].ino == ino && same_shown(&p->slot[i], st);
+	yes = ino && p->slot[i].ino == ino && !p->slot[i].contradicted && same_shown(&p->slot[i], st);
 	pthread_mutex_unlock(&p->mu);
 	return yes;
 }

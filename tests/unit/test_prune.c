@@ -408,6 +408,28 @@ static void forgotten_still_guards(void **state)
 	assert_int_equal(deletes(x), 1);
 }
 
+/* A stat that read the tree before a listing recorded newer bytes hands
+ * the process the older ones: its unlink must not delete the newer. */
+static void older_lookup_contradicts(void **state)
+{
+	struct fixture *x = *state;
+	struct stat old, st;
+	int64_t until;
+
+	assert_int_equal(tree_stat(x->t, "/web/api/v1", &old, &until), 0);
+	fake_api_del_tag(x->f, "web", "api", "v1");
+	fake_api_add_tag(x->f, "web", "api", "v1", D2, "1764000000"); /* the same second */
+	assert_int_equal(tree_refresh(x->t, "/web/api"), 0);
+	assert_int_equal(tree_stat(x->t, "/web/api/v1", &st, &until), 0);
+	prune_shown(x->p, INO, &st);			/* another process lists the new bytes */
+	assert_false(prune_looked_up(x->p, INO, &old)); /* this one's stat had the old */
+	fake_api_reset_calls(x->f);
+	assert_int_equal(prune_unlink(x->p, &owner, INO, "/web/api/v1"), -EBUSY);
+	assert_int_equal(deletes(x), 0);
+	prune_shown(x->p, INO, &st); /* listed again: trusted again */
+	assert_int_equal(prune_unlink(x->p, &owner, INO, "/web/api/v1"), 0);
+}
+
 /* At most keep_gone records outlive the kernel's inodes; the oldest go. */
 static void gone_records_are_bounded(void **state)
 {
@@ -454,6 +476,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(the_shown_table_follows_the_kernel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(forgotten_still_guards, setup, teardown),
 	    cmocka_unit_test_setup_teardown(gone_records_are_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(older_lookup_contradicts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
