@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # test_memory.sh — memory per cached tag: an image of 100,000 tags listed
-# with ls -l grows the daemon by at most 150 bytes a tag (its RSS: the
-# listing, and the inode table for as many names as the kernel kept), the
-# listing's own accounting (cache_bytes) by at most 100, and costs one
-# API call per page (none per tag); after a SIGHUP flush and drop_caches
-# the daemon holds no listing and no inode, and gives the memory back (RSS
-# within 20% of what it was before the listing).
+# with ls -l grows the daemon by at most 150 bytes a tag (its anonymous
+# memory: the listing, and the inode table for as many names as the
+# kernel kept), the listing's own accounting (cache_bytes) by at most
+# 100, and costs one API call per page (none per tag). After a SIGHUP
+# flush and drop_caches the daemon holds no listing and no inode and
+# gives back at least three quarters of what the listing took; a second
+# listing and flush keep no more than the first did (nothing accumulates).
+# Measured is RssAnon, the memory the daemon allocates: RssFile (library
+# code paged in) is the kernel's, and the heap keeps some pages that hold
+# a few long-lived allocations made during the fill (connections, the
+# pool's buffers): 1.3-2.4 MB of the 13-14 MB here, and where exactly it
+# lands varies with how the machine schedules the fill's threads.
 # It asserts what the daemon controls, not what the kernel keeps: memory
 # pressure (or a drop_caches anywhere on the machine) may make the kernel
 # forget inodes at any time, which only lowers what is measured.
@@ -21,7 +27,7 @@ fi
 
 TAGS=100000
 PAGE=100 # page_size's default
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$FS_PID/status"; }
+rss() { awk '/^RssAnon/ {print $2}' "/proc/$FS_PID/status"; }
 sim_start --gen "repos=1,images=1,tags=$TAGS,nested=0" || exit 1
 M=$WORK/m
 # A pool of 4 FUSE workers, grown to its size before the first reading:
@@ -41,34 +47,52 @@ for round in $(seq 20); do
 done
 rss0=$(rss)
 threads0=$(threads)
+
+# flush: SIGHUP drops every listing, drop_caches makes the kernel forget
+# (again at each look, for a name that was in use, a lookup racing the
+# first, at the time); the FUSE layer's thread trims the heap within a
+# tick of the inodes going.
+flush() {
+	kill -HUP "$FS_PID"
+	ok "SIGHUP dropped every listing" wait_until 120 stat_is "$M" cache_snapshots 0
+	forgotten() {
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		stat_is "$M" inodes 0
+	}
+	wait_until 120 forgotten
+	ok "after drop_caches the daemon holds no inode ($(stat_of "$M" inodes))" stat_is "$M" inodes 0
+}
+
 pages0=$(sim_count GetImageTag)
 expect_eq "ls -l lists every tag" $((TAGS + 1)) "$(ls -l "$img" | wc -l)"
 rss1=$(rss)
 per=$(((rss1 - rss0) * 1024 / TAGS))
 inodes=$(stat_of "$M" inodes)
 bytes=$(stat_of "$M" cache_bytes)
-echo "RSS: $rss0 KiB before, $rss1 KiB after ls -l of $TAGS tags: $per bytes a tag ($inodes inodes held)"
-ok "at most 150 bytes of RSS a cached tag ($per)" test "$per" -le 150
+echo "RssAnon: $rss0 KiB before, $rss1 KiB after ls -l of $TAGS tags: $per bytes a tag ($inodes inodes held)"
+ok "at most 150 bytes of memory a cached tag ($per)" test "$per" -le 150
 ok "at most 100 bytes of cached listing a tag ($((bytes / TAGS)))" test $((bytes / TAGS)) -le 100
 expect_eq "one API call a page, none a tag" "$(pages "$TAGS" "$PAGE")" $(($(sim_count GetImageTag) - pages0))
 ok "no more inodes than names listed ($inodes)" test "$inodes" -le $((TAGS + 2))
 
-kill -HUP "$FS_PID"
-ok "SIGHUP dropped every listing" wait_until 120 stat_is "$M" cache_snapshots 0
-# drop_caches frees what nobody uses; again at each look, for a name that
-# was in use (a lookup racing the first) at the time.
-forgotten() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	stat_is "$M" inodes 0
-}
-wait_until 120 forgotten
-ok "after drop_caches the daemon holds no inode ($(stat_of "$M" inodes))" stat_is "$M" inodes 0
-# The FUSE layer's thread trims the heap within a tick of the inodes going.
-rss_back() { (($(rss) * 100 <= rss0 * 120)); }
-wait_until 60 rss_back
+flush
+grew=$((rss1 - rss0))
+back() { ((($(rss) - rss0) * 4 <= grew)); }
+wait_until 60 back
 rss2=$(rss)
-echo "RSS after SIGHUP and drop_caches: $rss2 KiB (threads: $threads0 before, $(threads) after)"
-ok "RSS comes back within 20% of before the listing ($rss2 vs $rss0)" test $((rss2 * 100)) -le $((rss0 * 120))
+echo "RssAnon after SIGHUP and drop_caches: $rss2 KiB, $((rss2 - rss0)) KiB kept of $grew (threads: $threads0 before, $(threads) after)"
+ok "at least 3/4 of the listing's memory given back ($((rss2 - rss0)) of $grew KiB kept)" \
+	test $(((rss2 - rss0) * 4)) -le "$grew"
+
+# Again: what the first cycle kept is reused, not added to.
+expect_eq "ls -l lists every tag again" $((TAGS + 1)) "$(ls -l "$img" | wc -l)"
+flush
+same() { (($(rss) <= rss2 + grew / 10)); }
+wait_until 60 same
+rss3=$(rss)
+echo "RssAnon after a second listing and flush: $rss3 KiB"
+ok "a second listing and flush keep no more ($rss3 vs $rss2 KiB, slack $((grew / 10)))" \
+	test "$rss3" -le $((rss2 + grew / 10))
 fs_umount "$M"
 summary
