@@ -95,6 +95,11 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_HELP:%.c=$(B)/%.o) $(B)/libim
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# test_fs defines every libfuse function the FUSE layer calls: linked
+# without libfuse, one it misses is a link error, not a call into libfuse
+# with the test's own request structure.
+$(B)/tests/test_fs: PKG_LIBS = $(shell pkg-config --libs $(filter-out fuse3,$(PKGS)) 2>/dev/null) -lpthread
+
 $(B)/tests/helpers/%: $(B)/tests/helpers/%.o
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^

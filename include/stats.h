@@ -35,6 +35,7 @@ struct stats_fuse {
 	unsigned long handle_names; /* names looked at for bare inodes */
 	size_t inodes, open_dirs, open_dirs_bytes;
 	unsigned long deadline_timeouts;
+	size_t heap_bytes; /* the heap in use (mallinfo2), 0 where unknown */
 };
 
 /* Appends every counter to v. 0 or buf's -errno (-EFBIG past its cap,

@@ -78,9 +78,9 @@ int stats_render(const struct stats_src *src, const struct stats_fuse *f, struct
 		err = buf_printf(v,
 				 "fuse_opens: %lu\nfuse_getattrs: %lu\nfuse_lookups: %lu\nfuse_readdirs: %lu\n"
 				 "fuse_reads: %lu\nfuse_forgets: %lu\nfuse_handle_names: %lu\ninodes: %zu\n"
-				 "open_dirs: %zu\nopen_dirs_bytes: %zu\ndeadline_timeouts: %lu\n",
+				 "open_dirs: %zu\nopen_dirs_bytes: %zu\ndeadline_timeouts: %lu\nheap_bytes: %zu\n",
 				 f->opens, f->getattrs, f->lookups, f->readdirs, f->reads, f->forgets, f->handle_names,
-				 f->inodes, f->open_dirs, f->open_dirs_bytes, f->deadline_timeouts);
+				 f->inodes, f->open_dirs, f->open_dirs_bytes, f->deadline_timeouts, f->heap_bytes);
 	if (!err && src->ps && src->kn)
 		err = render_store(src, v);
 	if (!err)

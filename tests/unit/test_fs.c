@@ -1,9 +1,9 @@
 /* test_fs.c — the FUSE layer (fs.c, fs_dir.c, fs_xattr.c, fs_ctl.c,
  * fs_write.c, fs_store.c, fs_notice.c) without a kernel: the operations
  * of fs_operations() called as libfuse would, over the in-memory API,
- * with libfuse's reply and notify functions replaced by this file's
- * (a definition in the test program takes precedence over the shared
- * library's), so that every reply and every notification is seen. What
+ * with every libfuse function the layer calls defined in this file (the
+ * program is linked without libfuse: one missing here is a link error),
+ * so that every reply and every notification is seen. What
  * the kernel does with them is the integration tests' part (real mounts);
  * here: which reply each request gets, what it carries, and how many API
  * calls it cost. */
@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,20 +245,26 @@ struct fixture {
 	struct imgtagfs *fs;
 	const struct fuse_lowlevel_ops *ops;
 	struct fuse_session se;
-	int64_t now; /* the cache's clock, ms */
-	uid_t uid;   /* who asks */
+	_Atomic int64_t now; /* the cache's clock, ms (the tick reads it too) */
+	uid_t uid;	     /* who asks */
 };
 
 static int64_t fake_clock(void *arg)
 {
-	return ((struct fixture *)arg)->now;
+	return atomic_load(&((struct fixture *)arg)->now);
 }
 
-static struct fixture *make(bool allow_delete, bool no_open)
+/* The tick (every 200 ms, the watchdog's thread) lets open directories'
+ * listings go past dir_keep: ample but where a test wants that. */
+static struct fixture *make(bool allow_delete, bool no_open, size_t dir_keep)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
 	struct tree_config tc = {.uid = OWNER, .gid = OWNER, .umask = 022, .mount_time = 1700000000};
-	struct fs_config fc = {.deadline_ms = 0, .owner = OWNER, .allow_delete = allow_delete, .delete_retries = 3};
+	struct fs_config fc = {.deadline_ms = 0,
+			       .owner = OWNER,
+			       .allow_delete = allow_delete,
+			       .delete_retries = 3,
+			       .dir_keep_bytes = dir_keep};
 	struct fuse_conn_info conn = {.capable = FUSE_CAP_READDIRPLUS | FUSE_CAP_AUTO_INVAL_DATA |
 						 FUSE_CAP_EXPORT_SUPPORT | (no_open ? FUSE_CAP_NO_OPEN_SUPPORT : 0)};
 
@@ -286,21 +293,29 @@ static struct fixture *make(bool allow_delete, bool no_open)
 	return x;
 }
 
+#define KEEP ((size_t)64 << 20)
+
 static int setup(void **state)
 {
-	*state = make(false, true);
+	*state = make(false, true, KEEP);
 	return 0;
 }
 
 static int setup_open(void **state)
 {
-	*state = make(false, false);
+	*state = make(false, false, KEEP);
 	return 0;
 }
 
 static int setup_delete(void **state)
 {
-	*state = make(true, true);
+	*state = make(true, true, KEEP);
+	return 0;
+}
+
+static int setup_keep_none(void **state)
+{
+	*state = make(false, true, 1);
 	return 0;
 }
 
@@ -561,8 +576,8 @@ static void test_getattr_and_forget(void **state)
 	assert_int_equal(r->kind, R_ATTR);
 	assert_true(S_ISDIR(r->attr.st_mode));
 	free(r);
-	/* Three lookups of "web", "api", "latest" taken; each forgotten, the
-	 * table is empty, and the number is no more. */
+	/* Three lookups of "web", "api", "latest" taken; the tag's forgotten,
+	 * its number is no more. */
 	assert_int_equal(stat_of(x, "inodes"), 3);
 	forget(x, tag, 1);
 	assert_int_equal(stat_of(x, "inodes"), 2);
@@ -835,48 +850,28 @@ static void test_xattrs(void **state)
 	free(r);
 }
 
-/* A refresh drops the listing: the next look costs a call. Only the
- * owner (and root) may; FS_REFRESH_BURST at once, then the rate. */
-static void test_refresh(void **state)
+/* ---- what the kernel was told (notify's thread) ----------------------------------- */
+
+/* The first note of kind about ino (and name, unless NULL), copied out:
+ * no assertion runs under the session's lock (a failing one would leave
+ * it held, and the notify thread with it). */
+static bool find_note(struct fixture *x, char kind, uint64_t ino, const char *name, struct note *out)
 {
-	struct fixture *x = *state;
-	uint64_t img = walk(x, "web/api");
-	unsigned pages;
-	char v[64];
-	int i;
+	bool found = false;
 
-	static char names[4096];
-
-	list(x, img, true, 4096, names, sizeof(names)); /* api's listing cached */
-	pages = fake_api_calls(x->f, "GetImageTag", NULL);
-
-	x->uid = OWNER + 1;
-	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_ERR);
-	assert_int_equal(num(v), EPERM);
-	x->uid = OWNER;
-	fake_api_add_tag(x->f, "web", "api", "new", D1, "1764300000");
-	assert_int_equal(lookup_e(x, img, "new", NULL), -ENOENT); /* the cached listing */
-	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
-	assert_string_equal(v, "refreshed");
-	assert_true(lookup(x, img, "new", NULL) != 0);
-	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), pages + 1);
-	/* The kernel was told to forget the names it holds under img. */
 	pthread_mutex_lock(&x->se.mu);
-	for (i = 0; i < (int)x->se.nnotes; i++)
-		if (x->se.notes[i].kind == 'e' && x->se.notes[i].ino == img && !strcmp(x->se.notes[i].name, "latest"))
-			break;
-	assert_true(i < (int)x->se.nnotes);
-	pthread_mutex_unlock(&x->se.mu);
-	/* The size query refreshes nothing; the burst, then EAGAIN. */
-	for (i = 1; i < FS_REFRESH_BURST; i++)
-		assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
-	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_ERR);
-	assert_int_equal(num(v), EAGAIN);
-	x->now += 1000; /* FS_REFRESH_PER_S more */
-	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
-}
+	for (size_t i = 0; i < x->se.nnotes && !found; i++) {
+		const struct note *n = &x->se.notes[i];
 
-/* ---- change notices and the page cache --------------------------------------------- */
+		if (n->kind == kind && (!ino || n->ino == ino) && (!name || !strcmp(n->name, name))) {
+			if (out)
+				*out = *n;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&x->se.mu);
+	return found;
+}
 
 static size_t count_notes(struct fixture *x, char kind, uint64_t ino)
 {
@@ -889,6 +884,85 @@ static size_t count_notes(struct fixture *x, char kind, uint64_t ino)
 	return n;
 }
 
+/* Waits (10 s at most: the notify thread may be slow on a busy machine)
+ * until at least n notes of kind about ino were sent. */
+static size_t wait_notes(struct fixture *x, char kind, uint64_t ino, size_t n)
+{
+	for (int64_t t0 = monotime_ms(); count_notes(x, kind, ino) < n && monotime_ms() - t0 < 10000;)
+		usleep(2000);
+	return count_notes(x, kind, ino);
+}
+
+/* A refresh drops the listing: the next look costs a call. Only the
+ * owner and root may; FS_REFRESH_BURST at once, then the rate; the size
+ * query (getfattr asks it first) refreshes nothing. */
+static void test_refresh(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t img = walk(x, "web/api");
+	static char names[4096];
+	unsigned pages;
+	char v[64];
+	fuse_req_t r;
+	int i;
+
+	list(x, img, true, 4096, names, sizeof(names)); /* api's listing cached */
+	pages = fake_api_calls(x->f, "GetImageTag", NULL);
+	x->uid = OWNER + 1;
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_ERR);
+	assert_int_equal(num(v), EPERM);
+	x->uid = OWNER;
+	fake_api_add_tag(x->f, "web", "api", "new", D1, "1764300000");
+	assert_int_equal(lookup_e(x, img, "new", NULL), -ENOENT); /* the cached listing */
+	r = req_new(x);
+	x->ops->getxattr(r, img, "user.imgtagfs.refresh", 0);
+	assert_int_equal(r->kind, R_XATTR);
+	assert_int_equal(r->xattr_size, strlen("refreshed"));
+	free(r);
+	assert_int_equal(lookup_e(x, img, "new", NULL), -ENOENT); /* still: the size query did nothing */
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
+	assert_string_equal(v, "refreshed");
+	assert_true(lookup(x, img, "new", NULL) != 0);
+	assert_int_equal(fake_api_calls(x->f, "GetImageTag", NULL), pages + 1);
+	/* The kernel was told to forget the names it holds under img. */
+	assert_true(find_note(x, 'e', img, "latest", NULL));
+	/* Root may too; then the burst is spent: EAGAIN, until time passes. */
+	x->uid = 0;
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
+	x->uid = OWNER;
+	for (i = 2; i < FS_REFRESH_BURST; i++)
+		assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_ERR);
+	assert_int_equal(num(v), EAGAIN);
+	x->now += 1000; /* FS_REFRESH_PER_S more */
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
+}
+
+/* The kernel keeps its copy of a listing across opens only while it is
+ * the listing we would serve. */
+static void test_opendir_keep_cache(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t img = walk(x, "web/api");
+	struct fuse_file_info fi = {.flags = O_RDONLY};
+	static char names[4096];
+	char v[64];
+	fuse_req_t r;
+
+	list(x, img, true, 4096, names, sizeof(names)); /* the kernel's copy made */
+	r = req_new(x);
+	x->ops->opendir(r, img, &fi);
+	assert_true(r->fi.keep_cache);
+	x->ops->releasedir(r, img, &r->fi);
+	free(r);
+	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
+	r = req_new(x);
+	x->ops->opendir(r, img, &fi);
+	assert_false(r->fi.keep_cache);
+	x->ops->releasedir(r, img, &r->fi);
+	free(r);
+}
+
 /* Two reads in a directory are a scan: the files after the second are
  * stored in the kernel's page cache (by notify's thread), each with the
  * bytes a read would give. */
@@ -897,51 +971,155 @@ static void test_scan_stores_ahead(void **state)
 	struct fixture *x = *state;
 	uint64_t big = walk(x, "web/big");
 	static char names[65536];
-	struct fuse_entry_param e;
+	struct note n;
 	char bytes[256], want[256];
 	uint64_t t5;
-	int64_t t0;
 
 	list(x, big, true, 65536, names, sizeof(names)); /* the kernel holds every inode */
 	rd(x, lookup(x, big, "t00000", NULL), 4096, 0, bytes, sizeof(bytes));
 	rd(x, lookup(x, big, "t00001", NULL), 4096, 0, bytes, sizeof(bytes));
-	for (t0 = monotime_ms(); count_notes(x, 's', 0) < 298 && monotime_ms() - t0 < 10000;)
-		usleep(2000);
-	assert_int_equal(count_notes(x, 's', 0), 298);
+	assert_int_equal(wait_notes(x, 's', 0, 298), 298);
 	assert_int_equal(stat_of(x, "store_files"), 298);
 	/* Each with the bytes a read gives (that READ, of a file whose page
 	 * was stored, as after an eviction, starts a batch after it). */
-	t5 = lookup(x, big, "t00005", &e);
+	t5 = lookup(x, big, "t00005", NULL);
 	assert_int_equal(count_notes(x, 's', t5), 1);
+	assert_true(find_note(x, 's', t5, NULL, &n));
 	rd(x, t5, 4096, 0, want, sizeof(want));
-	pthread_mutex_lock(&x->se.mu);
-	for (size_t i = 0; i < x->se.nnotes; i++)
-		if (x->se.notes[i].kind == 's' && x->se.notes[i].ino == t5)
-			assert_string_equal(x->se.notes[i].bytes, want);
-	pthread_mutex_unlock(&x->se.mu);
+	assert_string_equal(n.bytes, want);
+	/* The file read before the scan was seen is not stored. */
+	assert_int_equal(count_notes(x, 's', lookup(x, big, "t00000", NULL)), 0);
 }
 
-/* A re-push in the same second (other bytes, the same mtime) found by a
- * refresh: the kernel is told to drop the file's pages. */
+/* A re-push in the same second (other bytes, the same mtime: the kernel
+ * cannot tell from the attributes) found when the listing is fetched
+ * again past its ttl: the kernel is told to drop that file's pages, and
+ * nothing else of the directory. */
 static void test_changed_bytes_invalidate(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t img = walk(x, "web/api");
-	uint64_t tag = lookup(x, img, "v1.4.2", NULL);
-	char bytes[256], v[64];
-	int64_t t0;
+	static char names[4096];
+	uint64_t tag, other;
+	char bytes[256];
 
+	list(x, img, true, 4096, names, sizeof(names));
+	tag = lookup(x, img, "v1.4.2", NULL);
+	other = lookup(x, img, "latest", NULL);
 	rd(x, tag, 4096, 0, bytes, sizeof(bytes));
 	fake_api_del_tag(x->f, "web", "api", "v1.4.2");
 	fake_api_add_tag(x->f, "web", "api", "v1.4.2",
 			 "sha256:9999999999999999999999999999999999999999999999999999999999999999", "1764200000");
-	assert_int_equal(getxattr(x, img, "user.imgtagfs.refresh", sizeof(v), v, sizeof(v)), R_BUF);
-	/* The next look sees the new bytes and the kernel is told. */
+	x->now += 61000; /* past the ttl: the next look fetches again */
 	rd(x, tag, 4096, 0, bytes, sizeof(bytes));
 	assert_non_null(strstr(bytes, "sha256:9999"));
-	for (t0 = monotime_ms(); !count_notes(x, 'i', tag) && monotime_ms() - t0 < 10000;)
-		usleep(2000);
-	assert_true(count_notes(x, 'i', tag) >= 1);
+	assert_true(wait_notes(x, 'i', tag, 1) >= 1);
+	assert_int_equal(count_notes(x, 'i', other), 0);
+	assert_false(find_note(x, 'e', img, "latest", NULL));
+}
+
+/* The tick lets open directories' listings go past dir_keep_bytes; a
+ * READDIR then reads on from a fresh listing after the last name it
+ * gave, none twice. */
+static void test_tick_forgets_open_listing(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t big = walk(x, "web/big");
+	struct fuse_file_info fi = {.flags = O_RDONLY};
+	fuse_req_t r = req_new(x), a, b;
+
+	x->ops->opendir(r, big, &fi);
+	fi = r->fi;
+	free(r);
+	a = req_new(x);
+	x->ops->readdir(a, big, 1024, 0, &fi);
+	assert_int_equal(a->kind, R_BUF);
+	assert_true(a->nents > 4);
+	assert_true(stat_of(x, "open_dirs") == 1);
+	/* The tick comes every 200 ms; 10 s is ample on a busy machine. */
+	for (int64_t t0 = monotime_ms(); stat_of(x, "open_dirs_bytes") != 0 && monotime_ms() - t0 < 10000;)
+		usleep(5000);
+	assert_int_equal(stat_of(x, "open_dirs_bytes"), 0);
+	fake_api_add_tag(x->f, "web", "big", "a-first", D1, "1764200000");
+	x->now += 61000;
+	b = req_new(x);
+	x->ops->readdir(b, big, 1024, a->ents[a->nents - 1].off, &fi);
+	assert_int_equal(b->kind, R_BUF);
+	assert_true(b->nents > 0);
+	assert_true(strcmp(b->ents[0].name, a->ents[a->nents - 1].name) > 0);
+	free(b);
+	r = req_new(x);
+	x->ops->releasedir(r, big, &fi);
+	free(r);
+	free(a);
+}
+
+/* FORGET and FORGET_MULTI give back as many lookups as they say; an
+ * inode goes with its last. */
+static void test_forget_counts(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t img = walk(x, "web/api"), t1, t2;
+	struct fuse_forget_data fd[2];
+	fuse_req_t r;
+
+	t1 = lookup(x, img, "v1.4.2", NULL);
+	lookup(x, img, "v1.4.2", NULL);
+	lookup(x, img, "v1.4.2", NULL);
+	t2 = lookup(x, img, "latest", NULL);
+	assert_int_equal(stat_of(x, "inodes"), 4);
+	forget(x, t1, 2);
+	assert_int_equal(stat_of(x, "inodes"), 4); /* one lookup left */
+	fd[0] = (struct fuse_forget_data){.ino = t1, .nlookup = 1};
+	fd[1] = (struct fuse_forget_data){.ino = t2, .nlookup = 1};
+	r = req_new(x);
+	x->ops->forget_multi(r, 2, fd);
+	assert_int_equal(r->kind, R_NONE_SENT);
+	free(r);
+	assert_int_equal(stat_of(x, "inodes"), 2);
+	assert_int_equal(stat_of(x, "fuse_forgets"), 3);
+}
+
+/* An inode never changes kind: a directory whose path now names a tag is
+ * ENOENT (never a tag's attributes under a directory's number: the
+ * kernel would mark it bad, EIO for every later use); a tag whose name a
+ * new nested image took is still read under its other name, NAME@tag. */
+static void test_kind_never_changes(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t sub, tag, big;
+	char bytes[256];
+	fuse_req_t r;
+
+	fake_api_add_image(x->f, "web", "api/sub", "1764000000");
+	fake_api_add_tag(x->f, "web", "api/sub", "v1", D1, "1764200000");
+	big = walk(x, "web/big");
+	sub = walk(x, "web/api/sub");
+	tag = walk(x, "web/api/latest");
+	/* The nested image goes (after the next call), a tag named sub comes,
+	 * and an image named latest. */
+	fake_api_change_after(x->f, fake_api_calls(x->f, NULL, NULL) + 1, 0, 0, "web", "api/sub", NULL);
+	assert_int_equal(lookup_e(x, big, "t00007", NULL), 0); /* that call */
+	assert_false(fake_api_has_image(x->f, "web", "api/sub"));
+	fake_api_add_tag(x->f, "web", "api", "sub", D1, "1764200000");
+	fake_api_add_image(x->f, "web", "api/latest", "1764000000");
+	fake_api_add_tag(x->f, "web", "api/latest", "v2", D1, "1764200000");
+	x->now += 61000;
+	r = req_new(x);
+	x->ops->getattr(r, sub, NULL);
+	replied_once(r);
+	assert_int_equal(r->kind, R_ERR);
+	assert_int_equal(r->err, ENOENT);
+	free(r);
+	r = req_new(x);
+	x->ops->getattr(r, tag, NULL);
+	replied_once(r);
+	assert_int_equal(r->kind, R_ATTR);
+	assert_true(S_ISREG(r->attr.st_mode));
+	free(r);
+	assert_true(rd(x, tag, 4096, 0, bytes, sizeof(bytes)) > 0);
+	assert_non_null(strstr(bytes, D1));
+	assert_true(lookup(x, walk(x, "web/api"), "latest@tag", NULL) != 0);
 }
 
 int main(void)
@@ -963,6 +1141,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_stores_ahead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_bytes_invalidate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_opendir_keep_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tick_forgets_open_listing, setup_keep_none, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kind_never_changes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -311,7 +311,7 @@ static const char *const api_names[] = {
 };
 static const char *const fuse_names[] = {
     "fuse_opens",	 "fuse_getattrs", "fuse_lookups", "fuse_readdirs",   "fuse_reads",	  "fuse_forgets",
-    "fuse_handle_names", "inodes",	  "open_dirs",	  "open_dirs_bytes", "deadline_timeouts",
+    "fuse_handle_names", "inodes",	  "open_dirs",	  "open_dirs_bytes", "deadline_timeouts", "heap_bytes",
 };
 static const char *const store_names[] = {
     "store_batches", "store_batches_skipped", "store_files", "store_files_skipped", "store_files_dropped",
@@ -481,7 +481,8 @@ static void test_fuse_fields(void **state)
 				      .inodes = 8,
 				      .open_dirs = 9,
 				      .open_dirs_bytes = 10,
-				      .deadline_timeouts = 11};
+				      .deadline_timeouts = 11,
+				      .heap_bytes = 12};
 	struct lines l;
 
 	render_into(&src, &fu, &l);
