@@ -64,8 +64,10 @@ struct prune_who {
 
 struct prune_stats {
 	uint64_t done, refused, failed;
-	size_t shown; /* tag files the kernel holds whose shown attributes are kept */
-	size_t kept;  /* the same kept after the kernel forgot them */
+	uint64_t running; /* unlinks and rmdirs in progress (also those whose
+			   * caller the deadline answered: they go on) */
+	size_t shown;	  /* tag files the kernel holds whose shown attributes are kept */
+	size_t kept;	  /* the same kept after the kernel forgot them */
 };
 
 /* Borrows t, u and log (may be NULL). NULL on -ENOMEM. prune_free(NULL)

@@ -51,6 +51,7 @@ struct prune {
 	size_t live;	    /* records of inodes the kernel holds */
 	uint64_t forgets;   /* inodes forgotten so far: the age of a gone record */
 	_Atomic uint64_t done, refused, failed;
+	_Atomic uint64_t running; /* prune_unlink and prune_rmdir in progress */
 };
 
 struct prune *prune_new(const struct prune_config *cfg, struct tree *t, struct uhub *u, struct log *log)
@@ -296,7 +297,7 @@ static int delete_tag(struct prune *p, const struct tree_ident *id, const char *
 	return err;
 }
 
-int prune_unlink(struct prune *p, const struct prune_who *who, uint64_t ino, const char *path)
+static int unlink_tag(struct prune *p, const struct prune_who *who, uint64_t ino, const char *path)
 {
 	struct tree_ident id;
 	const char *why = NULL;
@@ -322,6 +323,19 @@ int prune_unlink(struct prune *p, const struct prune_who *who, uint64_t ino, con
 	if (err != -ENOENT)
 		note(p, who, &id, err, why);
 	tree_ident_release(&id);
+	return err;
+}
+
+/* Counted while it runs: the caller may have had ETIMEDOUT at the deadline
+ * already, and whoever waits for the outcome (deletes_*) needs to know
+ * whether one is still coming (an error before any deletion counts none). */
+int prune_unlink(struct prune *p, const struct prune_who *who, uint64_t ino, const char *path)
+{
+	int err;
+
+	atomic_fetch_add(&p->running, 1);
+	err = unlink_tag(p, who, ino, path);
+	atomic_fetch_sub(&p->running, 1);
 	return err;
 }
 
@@ -406,7 +420,7 @@ static int rmdir_kind(const struct tree_ident *id, const char **why)
 	}
 }
 
-int prune_rmdir(struct prune *p, const struct prune_who *who, const char *path)
+static int rmdir_image(struct prune *p, const struct prune_who *who, const char *path)
 {
 	struct tree_ident id;
 	const char *why = NULL;
@@ -432,6 +446,16 @@ int prune_rmdir(struct prune *p, const struct prune_who *who, const char *path)
 	return err;
 }
 
+int prune_rmdir(struct prune *p, const struct prune_who *who, const char *path)
+{
+	int err;
+
+	atomic_fetch_add(&p->running, 1);
+	err = rmdir_image(p, who, path);
+	atomic_fetch_sub(&p->running, 1);
+	return err;
+}
+
 /* ---- counters --------------------------------------------------------------------- */
 
 void prune_get_stats(struct prune *p, struct prune_stats *out)
@@ -439,6 +463,7 @@ void prune_get_stats(struct prune *p, struct prune_stats *out)
 	out->done = atomic_load(&p->done);
 	out->refused = atomic_load(&p->refused);
 	out->failed = atomic_load(&p->failed);
+	out->running = atomic_load(&p->running);
 	pthread_mutex_lock(&p->mu);
 	out->shown = p->live;
 	out->kept = p->count - p->live;

@@ -20,10 +20,10 @@ static int render_prune(struct prune *pr, struct buf *v)
 
 	prune_get_stats(pr, &s);
 	return buf_printf(v,
-			  "deletes_done: %llu\ndeletes_refused: %llu\ndeletes_failed: %llu\ndeletes_shown: %zu\n"
-			  "deletes_kept: %zu\n",
+			  "deletes_done: %llu\ndeletes_refused: %llu\ndeletes_failed: %llu\ndeletes_running: %llu\n"
+			  "deletes_shown: %zu\ndeletes_kept: %zu\n",
 			  (unsigned long long)s.done, (unsigned long long)s.refused, (unsigned long long)s.failed,
-			  s.shown, s.kept);
+			  (unsigned long long)s.running, s.shown, s.kept);
 }
 
 /* The counters of user.imgtagfs.stats, one "name: value" a line. */

@@ -29,6 +29,12 @@ import urllib.parse
 
 now = time.time  # CLOCK_REALTIME
 
+# How long a deletion through the mount may go on after its caller's
+# deadline answered: its point query and DeleteRepoImage each within
+# timeout x (retries + 1) and backoff, behind the other requests of a
+# busy daemon; the run waits for it that long before calling it hung.
+DELETION_BOUND = 60
+
 
 class JsonLog:
     """A JSON-lines file written by one thread, or by several under the lock."""
@@ -121,6 +127,7 @@ class Mutator(threading.Thread):
         self.unlink_log = unlink_log  # every unlink through it, done or not
         self.count = 0
         self.unlinks = {}  # outcome of each deletion through the mount -> count
+        self.waiting = False  # for a deletion that goes on past its caller's deadline
         self.error = None
 
     def run(self):
@@ -157,10 +164,14 @@ class Mutator(threading.Thread):
         done = err == 0
         if err not in (0, errno.EBUSY, errno.ENOENT):
             # ETIMEDOUT at the deadline answers the caller while the
-            # deletion goes on: wait until the daemon counts its end.
-            end = time.monotonic() + 120
-            while self.outcomes() <= before and time.monotonic() < end:
+            # deletion goes on: wait until the daemon counts its end, while
+            # one runs (an error before any deletion was tried, such as a
+            # listing the hung API could not give, counts none).
+            self.waiting = True
+            end = time.monotonic() + DELETION_BOUND
+            while self.outcomes() <= before and self.running() and time.monotonic() < end:
                 time.sleep(0.05)
+            self.waiting = False
             done = not self.sim_has(key, tag)
         rec["t1"] = now()
         outcome = errno.errorcode.get(err, str(err)) if err else "deleted"
@@ -171,16 +182,24 @@ class Mutator(threading.Thread):
         if done:
             self.record(rec)
 
+    def counters(self):
+        try:
+            v = os.getxattr(self.mount, "user.imgtagfs.stats").decode()
+        except OSError:
+            return {}
+        return {k: int(n) for k, n in (line.split(": ", 1) for line in v.splitlines()) if k.startswith("deletes_")}
+
     def outcomes(self):
         """Deletions the daemon of the mount has finished, whatever their
         outcome (its deletes_* counters; the other reasons it refuses, such
         as EACCES, do not arise here)."""
-        try:
-            v = os.getxattr(self.mount, "user.imgtagfs.stats").decode()
-        except OSError:
-            return -1
-        return sum(int(line.split(": ")[1]) for line in v.splitlines()
-                   if line.split(": ")[0] in ("deletes_done", "deletes_refused", "deletes_failed"))
+        c = self.counters()
+        return sum(c[k] for k in ("deletes_done", "deletes_refused", "deletes_failed")) if c else -1
+
+    def running(self):
+        """Whether the daemon has an unlink in progress (deletes_running;
+        unknown counts as yes)."""
+        return self.counters().get("deletes_running", 1) > 0
 
     def sim_has(self, key, tag):
         for r in self.sim.state()["repos"]:

@@ -807,6 +807,9 @@ static void test_unlink_deletes(void **state)
 	free(r);
 	assert_int_equal(fake_api_calls(x->f, "DeleteRepoImage", NULL), 1);
 	assert_false(fake_api_has_tag(x->f, "web", "api", "latest"));
+	assert_int_equal(stat_of(x, "deletes_done"), 1);
+	assert_int_equal(stat_of(x, "deletes_refused"), 1); /* the other user's */
+	assert_int_equal(stat_of(x, "deletes_running"), 0);
 	assert_int_equal(lookup_e(x, img, "latest", NULL), -ENOENT); /* gone from the mount at once */
 	r = req_new(x);
 	x->ops->statfs(r, FUSE_ROOT_ID);

@@ -325,6 +325,7 @@ static const char *const deletes_names[] = {
     "deletes_done",
     "deletes_refused",
     "deletes_failed",
+    "deletes_running",
     "deletes_shown",
     "deletes_kept",
 };
