@@ -9,14 +9,8 @@
 # DeleteRepoImage. Also: the same without eviction but after
 # `getfattr -n user.imgtagfs.refresh` of the directory.
 source "$(dirname "$0")/dcommon.sh"
-T0=1790000000
 big() { printf '{"name": "big%s", "generate": {"tags": 3000, "prefix": "t", "start": %s, "step": 1, "seed": %s}}' "$1" "$T0" "$1"; }
-cat >"$WORK/reg.json" <<JSON
-{"repos": [{"name": "ci", "images": [$(big 1), $(big 2), $(big 3), $(big 4), $(big 5), $(big 6),
-   {"name": "lib", "tags": [{"name": "v1", "digest": "$(digest a)", "update_time": $T0},
-                            {"name": "v2", "digest": "$(digest b)", "update_time": $T0}]}]}]}
-JSON
-sim_start --data "$WORK/reg.json" || exit 1
+lib_registry "$(big 1)" "$(big 2)" "$(big 3)" "$(big 4)" "$(big 5)" "$(big 6)" || exit 1
 M=$WORK/m
 FS_LOG=$WORK/m.log fs_mount "$M" -o ttl=600,cache_size=1M,prefetch=0,allow_delete || exit 1
 ls -l --time-style=+%s "$M/ci/lib"

@@ -10,13 +10,7 @@
 # Expected (imgtagfs(1) DELETION, "Nothing the user did not see is
 # deleted"): EBUSY, no DeleteRepoImage; digest c still in the registry.
 source "$(dirname "$0")/dcommon.sh"
-T0=1790000000
-cat >"$WORK/reg.json" <<JSON
-{"repos": [{"name": "ci", "images": [
-   {"name": "lib", "tags": [{"name": "v1", "digest": "$(digest a)", "update_time": $T0},
-                            {"name": "v2", "digest": "$(digest b)", "update_time": $T0}]}]}]}
-JSON
-sim_start --data "$WORK/reg.json" || exit 1
+lib_registry || exit 1
 M=$WORK/m
 FS_LOG=$WORK/m.log fs_mount "$M" -o ttl=2,allow_delete,deadline=1,max_stale=0 || exit 1
 ls -l --time-style=+%s "$M/ci/lib"

@@ -13,13 +13,7 @@
 # Expected: ls fails with ETIMEDOUT, the mount lives, a later ls works.
 # Run with an ASan build (B=build-asan) to see the report in the log.
 source "$(dirname "$0")/dcommon.sh"
-T0=1790000000
-cat >"$WORK/reg.json" <<JSON
-{"repos": [{"name": "ci", "images": [
-   {"name": "lib", "tags": [{"name": "v1", "digest": "$(digest a)", "update_time": $T0},
-                            {"name": "v2", "digest": "$(digest b)", "update_time": $T0}]}]}]}
-JSON
-sim_start --data "$WORK/reg.json" || exit 1
+lib_registry || exit 1
 M=$WORK/m
 LOG=${KEEP_LOG:-$WORK/m.log}
 FS_LOG=$LOG fs_mount "$M" -o ttl=2,deadline=1,max_stale=0 || exit 1
